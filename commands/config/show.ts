@@ -1,0 +1,28 @@
+import { defineCommand, tsv } from '../../src/command.js';
+import type { ResolvedValue } from '../../src/config/configuration.js';
+import { display } from '../../src/util/format.js';
+
+export interface ConfigShowResult {
+  configFile: string | null;
+  stateDir: string;
+  values: ResolvedValue[];
+}
+
+export default defineCommand({
+  description: 'Show the effective configuration and where each value comes from (flag, env, file, default)',
+  examples: ['byoc config show', 'byoc config show --json | jq .values', 'BYOC_USER=alice@vendor.example byoc config show'],
+  async run(_input, ctx): Promise<ConfigShowResult> {
+    const configuration = await ctx.config();
+    return {
+      configFile: configuration.file.path ?? null,
+      stateDir: ctx.stateDir(),
+      values: configuration.entries(),
+    };
+  },
+  text: (result) =>
+    tsv(result.values.map((entry) => [entry.key, display(entry.value), entry.source ?? 'unset', entry.origin ?? ''])),
+  async view(result, render) {
+    const { ConfigShowView } = await import('../../src/ui/views/config-show.js');
+    return ConfigShowView({ result, color: render.color });
+  },
+});

@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { ContextBase } from './context.js';
+
+/** The process boundary: the only module that reads `process` and hands it to everything else. */
+export async function runFromProcess(scriptPath: string): Promise<void> {
+  const argv = process.argv.slice(2);
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  // `byoc --version` is what scripts and installers probe most: answer it before loading the command tree.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(`${version}\n`);
+    return;
+  }
+  const controller = new AbortController();
+  let interrupted = false;
+  process.once('SIGINT', () => {
+    interrupted = true;
+    controller.abort(new DOMException('interrupted', 'AbortError'));
+    // A second Ctrl-C, or work that ignores the signal, still ends the process.
+    process.once('SIGINT', () => process.exit(130));
+  });
+  const [{ main }, { defaultClients }] = await Promise.all([import('./main.js'), import('./clients.js')]);
+  const base: ContextBase = {
+    io: { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
+    env: process.env,
+    cwd: process.cwd(),
+    clock: { now: () => new Date(), sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : undefined) },
+    signal: controller.signal,
+    version,
+    self: { node: process.execPath, script: scriptPath },
+    clients: defaultClients(),
+  };
+  const code = await main(argv, base);
+  process.exitCode = interrupted ? 130 : code;
+}

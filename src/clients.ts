@@ -1,0 +1,9 @@
+import type { Clients } from './context.js';
+
+/**
+ * The real client factories. Each imports its implementation only when called, so commands that do not
+ * talk to a remote pay nothing for it at start-up.
+ */
+export function defaultClients(): Partial<Clients> {
+  return {};
+}

@@ -1,0 +1,41 @@
+/**
+ * Every scalar setting byoc knows: its config key, its BYOC_* environment variable and its default.
+ * Command flags point at a key here, so flag > env > file > default is resolved in one place and
+ * `byoc config show` can say where each value came from. Keep it light: it loads on every start.
+ */
+export type SettingKind = 'string' | 'url' | 'boolean' | 'integer' | 'duration' | 'list' | 'path';
+
+export interface Setting {
+  key: string;
+  env: string;
+  kind: SettingKind;
+  description: string;
+  default?: unknown;
+}
+
+const define = (key: string, env: string, kind: SettingKind, description: string, defaultValue?: unknown): Setting =>
+  defaultValue === undefined ? { key, env, kind, description } : { key, env, kind, description, default: defaultValue };
+
+export const SETTINGS: readonly Setting[] = [
+  define('output.json', 'BYOC_JSON', 'boolean', 'print one JSON document on stdout (errors as JSON on stderr)', false),
+  define('output.color', 'BYOC_COLOR', 'boolean', 'colour on a TTY (NO_COLOR and FORCE_COLOR are honoured too)', true),
+  define('output.verbose', 'BYOC_VERBOSE', 'boolean', 'diagnostic detail on stderr', false),
+  define('user', 'BYOC_USER', 'string', 'your identity in embedded-broker mode'),
+  define('broker.url', 'BYOC_BROKER_URL', 'url', 'URL of a served access broker; absent: the embedded broker'),
+  define('network.proxy', 'BYOC_PROXY', 'url', 'proxy for tailnet traffic (socks5://, socks5h://, http://)'),
+  define('tailscale.bin', 'BYOC_TAILSCALE_BIN', 'path', 'the tailscale CLI; default: found on PATH'),
+  define('policy.approvers', 'BYOC_POLICY_APPROVERS', 'list', 'identities allowed to approve (embedded broker)', []),
+  define('policy.approvals', 'BYOC_POLICY_APPROVALS', 'integer', 'approvals required', 1),
+  define('policy.maxDuration', 'BYOC_POLICY_MAX_DURATION', 'duration', 'longest grant a request may ask for', '8h'),
+  define('policy.pendingTtl', 'BYOC_POLICY_PENDING_TTL', 'duration', 'how long a request may wait for approval', '1h'),
+];
+
+export function findSetting(key: string): Setting | undefined {
+  return SETTINGS.find((setting) => setting.key === key);
+}
+
+export function settingOrThrow(key: string): Setting {
+  const setting = findSetting(key);
+  if (!setting) throw new Error(`unknown setting ${key}: add it to SETTINGS in src/config/settings.ts`);
+  return setting;
+}

@@ -1,0 +1,131 @@
+import os from 'node:os';
+import path from 'node:path';
+import type { Configuration, FlagValue } from './config/configuration.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface OutputStream {
+  write(chunk: string): boolean;
+  once?(event: 'drain', listener: () => void): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export interface InputStream extends AsyncIterable<string | Buffer> {
+  isTTY?: boolean;
+}
+
+export interface Io {
+  stdout: OutputStream;
+  stderr: OutputStream;
+  stdin: InputStream;
+}
+
+export interface Clock {
+  now(): Date;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** How this byoc can run itself again (kubectl's exec plugin calls it by absolute path). */
+export interface SelfInvocation {
+  node: string;
+  script: string;
+}
+
+/** What stays the same for the whole process: the boundary to the real world. */
+export interface ContextBase {
+  io: Io;
+  env: Env;
+  cwd: string;
+  clock: Clock;
+  signal: AbortSignal;
+  version: string;
+  self: SelfInvocation;
+  /** Factories for remote clients; each is called only when a command needs it. */
+  clients: Partial<Clients>;
+}
+
+/** Lazy client factories. Later capabilities add theirs; fakes in tests implement only what they need. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Clients {}
+
+export interface OutputMode {
+  json: boolean;
+  color: boolean;
+  verbose: boolean;
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
+  stdinIsTTY: boolean;
+}
+
+export interface Log {
+  warn(message: string): void;
+  info(message: string): void;
+  verbose(message: string): void;
+}
+
+export interface Context extends ContextBase {
+  output: OutputMode;
+  log: Log;
+  /** The effective configuration, loaded on first use. */
+  config(): Promise<Configuration>;
+  /** Where byoc keeps its state: keys, certificates, the embedded broker. */
+  stateDir(): string;
+  /** A client factory, or a clear bug report when none was wired. */
+  client<K extends keyof Clients>(name: K): Clients[K];
+}
+
+export interface InvocationGlobals {
+  configFile?: string | undefined;
+  /** Global flags given on the command line, keyed by setting. */
+  flags: ReadonlyMap<string, FlagValue>;
+  output: OutputMode;
+}
+
+export function stateDirFor(env: Env): string {
+  if (env.BYOC_STATE_DIR) return path.resolve(env.BYOC_STATE_DIR);
+  const base = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), '.local', 'state');
+  return path.join(base, 'byoc');
+}
+
+/** Colour only where a person reads it, and never against NO_COLOR or --no-color. FORCE_COLOR wins over TTY detection. */
+export function decideColor(env: Env, isTTY: boolean, colorSetting: boolean): boolean {
+  if (!colorSetting) return false;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
+  return isTTY;
+}
+
+export function createContext(base: ContextBase, globals: InvocationGlobals): Context {
+  let configuration: Promise<Configuration> | undefined;
+  const write = (line: string) => base.io.stderr.write(`${line}\n`);
+  const context: Context = {
+    ...base,
+    output: globals.output,
+    log: {
+      warn: (message) => write(`warning: ${message}`),
+      info: (message) => write(message),
+      verbose: (message) => {
+        if (context.output.verbose) write(`debug: ${message}`);
+      },
+    },
+    config() {
+      configuration ??= (async () => {
+        const [{ loadConfigFile }, { Configuration }] = await Promise.all([
+          import('./config/load.js'),
+          import('./config/configuration.js'),
+        ]);
+        const file = await loadConfigFile({ cwd: base.cwd, env: base.env, explicitFile: globals.configFile });
+        return new Configuration(file, base.env, globals.flags);
+      })();
+      return configuration;
+    },
+    stateDir: () => stateDirFor(base.env),
+    client(name) {
+      const factory = base.clients[name];
+      if (!factory) throw new Error(`no ${String(name)} client factory is wired into the context`);
+      return factory;
+    },
+  };
+  return context;
+}

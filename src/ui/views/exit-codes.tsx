@@ -1,0 +1,26 @@
+import { Box, Text } from 'ink';
+import { Table } from '../table.js';
+
+export interface ExitCodeRow {
+  code: number;
+  name: string;
+  meaning: string;
+}
+
+export function ExitCodesView({ rows, color, columns }: { rows: readonly ExitCodeRow[]; color: boolean; columns: number }) {
+  return (
+    <Box flexDirection="column">
+      <Text bold>byoc exit codes</Text>
+      <Text> </Text>
+      <Table
+        rows={rows}
+        color={color}
+        columns={[
+          { header: 'code', value: (row) => String(row.code), color: (row) => (row.code === 0 ? 'green' : 'yellow') },
+          { header: 'name', value: (row) => row.name },
+          { header: 'meaning', value: (row) => row.meaning, max: Math.max(20, columns - 24) },
+        ]}
+      />
+    </Box>
+  );
+}

@@ -1,0 +1,100 @@
+import { PassThrough } from 'node:stream';
+import type { Clients, ContextBase, Env, OutputStream } from '../../src/context.js';
+import { createContext, type Context } from '../../src/context.js';
+import { main } from '../../src/main.js';
+
+/** A captured output stream; `isTTY` and `columns` make it look like a terminal when asked. */
+export class CapturedStream implements OutputStream {
+  chunks: string[] = [];
+  constructor(
+    readonly isTTY = false,
+    readonly columns = 100,
+  ) {}
+  write(chunk: string): boolean {
+    this.chunks.push(chunk);
+    return true;
+  }
+  get text(): string {
+    return this.chunks.join('');
+  }
+}
+
+/** A clock that only moves when told to; `sleep` advances it instead of waiting. */
+export class FakeClock {
+  constructor(private current = new Date('2026-11-21T10:00:00.000Z')) {}
+  now = (): Date => new Date(this.current);
+  advance(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+  sleep = async (ms: number, signal?: AbortSignal): Promise<void> => {
+    signal?.throwIfAborted();
+    this.advance(ms);
+    await Promise.resolve();
+  };
+}
+
+export interface TestSetup {
+  env?: Env;
+  cwd?: string;
+  stdoutTTY?: boolean;
+  stderrTTY?: boolean;
+  stdinTTY?: boolean;
+  stdin?: string;
+  clients?: Partial<Clients>;
+  clock?: FakeClock;
+  signal?: AbortSignal;
+}
+
+export interface TestHarness {
+  base: ContextBase;
+  stdout: CapturedStream;
+  stderr: CapturedStream;
+  clock: FakeClock;
+}
+
+export function testBase(setup: TestSetup = {}): TestHarness {
+  const stdout = new CapturedStream(setup.stdoutTTY ?? false);
+  const stderr = new CapturedStream(setup.stderrTTY ?? false);
+  const stdin = Object.assign(new PassThrough({ encoding: 'utf8' }), { isTTY: setup.stdinTTY ?? false });
+  stdin.end(setup.stdin ?? '');
+  const clock = setup.clock ?? new FakeClock();
+  const base: ContextBase = {
+    io: { stdout, stderr, stdin },
+    // Tests never read the developer's real configuration: HOME and XDG point nowhere unless set.
+    env: { HOME: '/nonexistent-home', ...setup.env },
+    cwd: setup.cwd ?? '/',
+    clock,
+    signal: setup.signal ?? new AbortController().signal,
+    version: '0.0.0-test',
+    self: { node: process.execPath, script: '/opt/byoc/bin/byoc.js' },
+    clients: setup.clients ?? {},
+  };
+  return { base, stdout, stderr, clock };
+}
+
+/** A command context as the run adapter would build it, for calling `run` directly. */
+export function testContext(
+  setup: TestSetup & { json?: boolean; color?: boolean; configFile?: string } = {},
+): TestHarness & { ctx: Context } {
+  const harness = testBase(setup);
+  const ctx = createContext(harness.base, {
+    configFile: setup.configFile,
+    flags: new Map(),
+    output: {
+      json: setup.json ?? false,
+      color: setup.color ?? false,
+      verbose: false,
+      stdoutIsTTY: setup.stdoutTTY ?? false,
+      stderrIsTTY: setup.stderrTTY ?? false,
+      stdinIsTTY: setup.stdinTTY ?? false,
+    },
+  });
+  return { ...harness, ctx };
+}
+
+/** Runs the whole CLI in-process, as `byoc ...argv` would, and captures everything. */
+export async function runCli(argv: string[], setup: TestSetup = {}) {
+  const harness = testBase(setup);
+  const exitCode = await main(argv, harness.base);
+  return { exitCode, stdout: harness.stdout.text, stderr: harness.stderr.text, clock: harness.clock };
+}
