@@ -6,6 +6,20 @@
 import type { AnyCommand, OptionSpec } from '../src/command.js';
 import type { CompletionNode } from '../src/completion.js';
 import { CONFIG_FLAG, GLOBAL_FLAGS } from '../src/globals.js';
+import accessApprove from './access/approve.js';
+import accessDeny from './access/deny.js';
+import accessList from './access/list.js';
+import accessOperatorConfig from './access/operator-config.js';
+import accessRequest from './access/request.js';
+import accessRevoke from './access/revoke.js';
+import accessShow from './access/show.js';
+import accessWait from './access/wait.js';
+import brokerServe from './broker/serve.js';
+import brokerTokenCreate from './broker/token/create.js';
+import certGet from './cert/get.js';
+import certList from './cert/list.js';
+import certRm from './cert/rm.js';
+import certShow from './cert/show.js';
 import completion from './completion.js';
 import configShow from './config/show.js';
 import configValidate from './config/validate.js';
@@ -18,11 +32,29 @@ export interface ManifestEntry {
 }
 
 export const groups: Record<string, string> = {
+  access: 'Request, review and revoke time-bound access',
+  broker: 'Run the access broker for a team',
+  'broker token': 'Manage bearer tokens of the served broker',
+  cert: 'Short-lived client certificates',
   config: 'Show and check the configuration',
   help: 'Help topics',
 };
 
 export const manifest: readonly ManifestEntry[] = [
+  { file: 'access/request', command: accessRequest },
+  { file: 'access/list', command: accessList },
+  { file: 'access/show', command: accessShow },
+  { file: 'access/approve', command: accessApprove },
+  { file: 'access/deny', command: accessDeny },
+  { file: 'access/revoke', command: accessRevoke },
+  { file: 'access/wait', command: accessWait },
+  { file: 'access/operator-config', command: accessOperatorConfig },
+  { file: 'cert/get', command: certGet },
+  { file: 'cert/show', command: certShow },
+  { file: 'cert/list', command: certList },
+  { file: 'cert/rm', command: certRm },
+  { file: 'broker/serve', command: brokerServe },
+  { file: 'broker/token/create', command: brokerTokenCreate },
   { file: 'completion', command: completion },
   { file: 'config/show', command: configShow },
   { file: 'config/validate', command: configValidate },

@@ -13,12 +13,15 @@ export async function runFromProcess(scriptPath: string): Promise<void> {
   }
   const controller = new AbortController();
   let interrupted = false;
-  process.once('SIGINT', () => {
+  const stop = () => {
     interrupted = true;
     controller.abort(new DOMException('interrupted', 'AbortError'));
-    // A second Ctrl-C, or work that ignores the signal, still ends the process.
+    // A second signal, or work that ignores the first, still ends the process.
     process.once('SIGINT', () => process.exit(130));
-  });
+    process.once('SIGTERM', () => process.exit(130));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   const [{ main }, { defaultClients }] = await Promise.all([import('./main.js'), import('./clients.js')]);
   const base: ContextBase = {
     io: { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },

@@ -1,9 +1,11 @@
-import type { Clients } from './context.js';
+import type { ClientFactories } from './context.js';
 
 /**
  * The real client factories. Each imports its implementation only when called, so commands that do not
  * talk to a remote pay nothing for it at start-up.
  */
-export function defaultClients(): Partial<Clients> {
-  return {};
+export function defaultClients(): Partial<ClientFactories> {
+  return {
+    broker: async (ctx) => (await import('./access/connect.js')).connectBroker(ctx),
+  };
 }

@@ -42,12 +42,18 @@ export interface ContextBase {
   version: string;
   self: SelfInvocation;
   /** Factories for remote clients; each is called only when a command needs it. */
-  clients: Partial<Clients>;
+  clients: Partial<ClientFactories>;
 }
 
-/** Lazy client factories. Later capabilities add theirs; fakes in tests implement only what they need. */
+/**
+ * The clients commands can ask for, by name. Each capability adds its entry by declaration merging
+ * (`declare module '../context.js' { interface Clients { broker: BrokerClient } }`), and fakes in tests
+ * implement only the methods a test needs.
+ */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface Clients {}
+
+export type ClientFactories = { [K in keyof Clients]: (ctx: Context) => Promise<Clients[K]> };
 
 export interface OutputMode {
   json: boolean;
@@ -71,8 +77,8 @@ export interface Context extends ContextBase {
   config(): Promise<Configuration>;
   /** Where byoc keeps its state: keys, certificates, the embedded broker. */
   stateDir(): string;
-  /** A client factory, or a clear bug report when none was wired. */
-  client<K extends keyof Clients>(name: K): Clients[K];
+  /** A client, created on first use (once per invocation). */
+  client<K extends keyof Clients>(name: K): Promise<Clients[K]>;
 }
 
 export interface InvocationGlobals {
@@ -98,6 +104,7 @@ export function decideColor(env: Env, isTTY: boolean, colorSetting: boolean): bo
 
 export function createContext(base: ContextBase, globals: InvocationGlobals): Context {
   let configuration: Promise<Configuration> | undefined;
+  const clients = new Map<keyof Clients, Promise<unknown>>();
   const write = (line: string) => base.io.stderr.write(`${line}\n`);
   const context: Context = {
     ...base,
@@ -121,10 +128,15 @@ export function createContext(base: ContextBase, globals: InvocationGlobals): Co
       return configuration;
     },
     stateDir: () => stateDirFor(base.env),
-    client(name) {
-      const factory = base.clients[name];
-      if (!factory) throw new Error(`no ${String(name)} client factory is wired into the context`);
-      return factory;
+    client<K extends keyof Clients>(name: K): Promise<Clients[K]> {
+      let client = clients.get(name) as Promise<Clients[K]> | undefined;
+      if (!client) {
+        const factory = base.clients[name] as ((ctx: Context) => Promise<Clients[K]>) | undefined;
+        if (!factory) return Promise.reject(new Error(`no ${String(name)} client factory is wired into the context`));
+        client = factory(context);
+        clients.set(name, client);
+      }
+      return client;
     },
   };
   return context;

@@ -42,7 +42,28 @@ export const serviceNameSchema = z
 export const configSchema = z.strictObject({
   output: z.strictObject({ json: z.boolean(), color: z.boolean(), verbose: z.boolean() }).partial().optional(),
   user: identity.optional(),
-  broker: z.strictObject({ url: httpUrl.optional() }).optional(),
+  broker: z
+    .strictObject({ url: httpUrl.optional(), listen: z.string().optional(), tlsCert: z.string().optional(), tlsKey: z.string().optional() })
+    .optional(),
+  access: z
+    .strictObject({
+      reason: z.string(),
+      ticket: z.string(),
+      duration,
+      scope: z.array(z.enum(['clickhouse', 'kubernetes'])),
+      wait: z.boolean(),
+      mine: z.boolean(),
+      reviewable: z.boolean(),
+      status: z.enum(['pending', 'approved', 'denied', 'expired', 'revoked']),
+      service: z.string(),
+      comment: z.string(),
+      timeout: duration,
+      operatorFormat: z.enum(['sql', 'xml']),
+      request: z.string(),
+    })
+    .partial()
+    .optional(),
+  cert: z.strictObject({ minRemaining: duration }).partial().optional(),
   network: z
     .strictObject({
       proxy: proxyUrl.optional(),

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import type { Clients, ContextBase, Env, OutputStream } from '../../src/context.js';
+import type { ClientFactories, ContextBase, Env, OutputStream } from '../../src/context.js';
 import { createContext, type Context } from '../../src/context.js';
 import { main } from '../../src/main.js';
 
@@ -40,7 +40,7 @@ export interface TestSetup {
   stderrTTY?: boolean;
   stdinTTY?: boolean;
   stdin?: string;
-  clients?: Partial<Clients>;
+  clients?: Partial<ClientFactories>;
   clock?: FakeClock;
   signal?: AbortSignal;
 }

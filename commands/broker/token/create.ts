@@ -1,0 +1,15 @@
+import { defineCommand } from '../../../src/command.js';
+
+export default defineCommand({
+  description: 'Create a bearer token for a user of the served broker (printed once; only its hash is stored)',
+  examples: ['byoc broker token create alice@vendor.example', 'BYOC_TOKEN=$(byoc broker token create bob@vendor.example)'],
+  args: { user: { description: 'the identity the token stands for', required: true } },
+  async run({ user }, ctx) {
+    const { openBroker } = await import('../../../src/access/connect.js');
+    const broker = await openBroker(ctx, await ctx.config());
+    const token = await broker.createToken(user);
+    ctx.log.warn(`this token for ${user} is shown once; hand it over securely (the broker keeps only its hash)`);
+    return { user, token };
+  },
+  text: (result) => result.token,
+});

@@ -1,0 +1,67 @@
+import path from 'node:path';
+import type { Context } from '../context.js';
+import { ConfigError } from '../errors.js';
+import { AccessBroker, brokerDir } from './broker.js';
+import type { BrokerClient } from './client.js';
+import { servicesFromConfig } from './policy.js';
+import type { Configuration } from '../config/configuration.js';
+
+declare module '../context.js' {
+  interface Clients {
+    broker: BrokerClient;
+  }
+}
+
+/** The broker for this invocation: a served one when broker.url is set, else the embedded one on the state folder. */
+export async function connectBroker(ctx: Context): Promise<BrokerClient> {
+  const configuration = await ctx.config();
+  const url = configuration.get<string>('broker.url');
+  if (url) {
+    const { HttpBrokerClient } = await import('./http-client.js');
+    const { agentFor } = await import('../net/agents.js');
+    return new HttpBrokerClient({ url, token: ctx.env.BYOC_TOKEN, agent: await agentFor(ctx, new URL(url)), signal: ctx.signal });
+  }
+  const identity = configuration.get<string>('user');
+  if (!identity) {
+    throw new ConfigError('identity_missing', 'byoc does not know who you are', {
+      hint: 'Set user in the configuration or BYOC_USER=you@vendor.example (embedded broker), or broker.url with BYOC_TOKEN (served broker).',
+    });
+  }
+  const broker = await openBroker(ctx, configuration);
+  return embeddedClient(broker, identity, brokerDir(ctx.stateDir()));
+}
+
+/** Opens the broker on this machine's state folder (embedded mode, and `byoc broker serve`). */
+export async function openBroker(ctx: Context, configuration: Configuration): Promise<AccessBroker> {
+  const { loadOrCreateCa } = await import('../pki/ca.js');
+  const dir = brokerDir(ctx.stateDir());
+  const extra = await extraServices(ctx);
+  return AccessBroker.open(ctx.stateDir(), {
+    services: servicesFromConfig(configuration.data, extra),
+    now: () => ctx.clock.now(),
+    ca: () => loadOrCreateCa(path.join(dir, 'ca'), ctx.clock.now()),
+    store: { warn: (message) => ctx.log.warn(message), sleep: (ms) => ctx.clock.sleep(ms) },
+  });
+}
+
+/** Services that live in the state folder rather than the config file (the sandbox registers itself there). */
+async function extraServices(ctx: Context): Promise<Record<string, object>> {
+  const { stateServices } = await import('../config/state-services.js');
+  return stateServices(ctx.stateDir());
+}
+
+export function embeddedClient(broker: AccessBroker, identity: string, dir: string): BrokerClient {
+  return {
+    location: `embedded (${dir})`,
+    whoami: async () => identity,
+    create: (input) => broker.create(identity, input),
+    get: (id) => broker.get(identity, id),
+    list: (filter) => broker.list(identity, filter),
+    approve: (id, comment) => broker.approve(identity, id, comment),
+    deny: (id, comment) => broker.deny(identity, id, comment),
+    revoke: (id, comment) => broker.revoke(identity, id, comment),
+    issueCertificate: (id, csr) => broker.issueCertificate(identity, id, csr),
+    operatorConfig: (id, format) => broker.operatorConfig(identity, id, format),
+    ca: () => broker.caCertificate(),
+  };
+}

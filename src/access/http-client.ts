@@ -1,0 +1,115 @@
+import type { Agent } from 'node:http';
+import { ByocError, ConfigError, NotAllowedError, RemoteError, UsageError } from '../errors.js';
+import type { BrokerClient } from './client.js';
+import type { AccessRequest, CertificateIssue, ListFilter, NewRequest, OperatorConfig, OperatorFormat } from './types.js';
+
+export interface HttpBrokerOptions {
+  url: string;
+  token: string | undefined;
+  agent?: Agent;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+const ERROR_CLASSES: Record<string, new (code: string, message: string, details?: { hint?: string }) => ByocError> = {
+  usage: UsageError,
+  config: ConfigError,
+  'not-allowed': NotAllowedError,
+};
+
+/** A served broker over HTTP(S), through the network layer's agent (proxy, resolve overrides, TLS). */
+export class HttpBrokerClient implements BrokerClient {
+  readonly location: string;
+  private readonly base: URL;
+
+  constructor(private readonly options: HttpBrokerOptions) {
+    this.base = new URL(options.url.endsWith('/') ? options.url : `${options.url}/`);
+    this.location = this.base.origin;
+  }
+
+  async whoami(): Promise<string> {
+    return (await this.call<{ identity: string }>('GET', 'v1/whoami')).identity;
+  }
+  create(input: NewRequest): Promise<AccessRequest> {
+    return this.call('POST', 'v1/requests', input);
+  }
+  get(id: string): Promise<AccessRequest> {
+    return this.call('GET', `v1/requests/${encodeURIComponent(id)}`);
+  }
+  async list(filter: ListFilter = {}): Promise<AccessRequest[]> {
+    const query = new URLSearchParams();
+    if (filter.mine) query.set('mine', 'true');
+    if (filter.reviewable) query.set('reviewable', 'true');
+    if (filter.status) query.set('status', filter.status);
+    if (filter.service) query.set('service', filter.service);
+    const suffix = query.size ? `?${query}` : '';
+    return (await this.call<{ requests: AccessRequest[] }>('GET', `v1/requests${suffix}`)).requests;
+  }
+  approve(id: string, comment?: string): Promise<AccessRequest> {
+    return this.call('POST', `v1/requests/${encodeURIComponent(id)}/approve`, comment ? { comment } : {});
+  }
+  deny(id: string, comment: string): Promise<AccessRequest> {
+    return this.call('POST', `v1/requests/${encodeURIComponent(id)}/deny`, { comment });
+  }
+  revoke(id: string, comment?: string): Promise<AccessRequest> {
+    return this.call('POST', `v1/requests/${encodeURIComponent(id)}/revoke`, comment ? { comment } : {});
+  }
+  issueCertificate(id: string, csrPem: string): Promise<CertificateIssue> {
+    return this.call('POST', `v1/requests/${encodeURIComponent(id)}/certificate`, { csr: csrPem });
+  }
+  operatorConfig(id: string, format: OperatorFormat): Promise<OperatorConfig> {
+    return this.call('GET', `v1/requests/${encodeURIComponent(id)}/operator-config?format=${format}`);
+  }
+  async ca(): Promise<string> {
+    return this.call('GET', 'v1/ca', undefined, false);
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown, json = true): Promise<T> {
+    const url = new URL(path, this.base);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'byoc' };
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    if (payload !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(payload));
+    }
+    const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const outgoing = request(url, {
+        method,
+        headers,
+        ...(this.options.agent ? { agent: this.options.agent } : {}),
+        timeout: this.options.timeoutMs ?? 30_000,
+        ...(this.options.signal ? { signal: this.options.signal } : {}),
+      });
+      outgoing.on('response', (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        response.on('error', reject);
+      });
+      outgoing.on('timeout', () => outgoing.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+      outgoing.on('error', reject);
+      outgoing.end(payload);
+    }).catch((error: NodeJS.ErrnoException) => {
+      if (error.name === 'AbortError') throw error;
+      throw new RemoteError('broker_unreachable', `cannot reach the broker at ${this.location}: ${error.code ?? error.message}`, {
+        hint: 'Check broker.url (BYOC_BROKER_URL), the network path (byoc doctor), and that the broker is running.',
+        cause: error,
+      });
+    });
+    if (status >= 200 && status < 300) return (json ? JSON.parse(text) : text) as T;
+    let document: { error?: { code?: string; message?: string; hint?: string; kind?: string } } = {};
+    try {
+      document = JSON.parse(text);
+    } catch {
+      // not JSON: a proxy or something else answered
+    }
+    const error = document.error;
+    if (!error?.code || !error.message) {
+      throw new RemoteError('broker_error', `the broker at ${this.location} answered ${status}`, { hint: 'Check broker.url points at a byoc broker.' });
+    }
+    const ErrorClass = ERROR_CLASSES[error.kind ?? ''] ?? RemoteError;
+    throw new ErrorClass(error.code, error.message, error.hint ? { hint: error.hint } : {});
+  }
+}

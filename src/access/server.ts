@@ -1,0 +1,158 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { ByocError, toErrorDocument, UsageError } from '../errors.js';
+import { bodies, describeZodError, listQuery, MAX_BODY_BYTES } from './api.js';
+import type { AccessBroker } from './broker.js';
+import type { z } from 'zod';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  tls?: { cert: string; key: string };
+  log?: (line: string) => void;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The broker's HTTP+JSON API (v1). Every call but /v1/ca and /v1/health carries a bearer token; the identity
+ * is the token's owner and nothing in a request body can change it.
+ */
+export function createBrokerServer(broker: AccessBroker, options: Pick<ServeOptions, 'tls' | 'log'> = {}): Server {
+  const handler = (request: IncomingMessage, response: ServerResponse) => {
+    handle(broker, request, response).catch((error: unknown) => {
+      sendError(response, error);
+    }).finally(() => options.log?.(`${request.method} ${request.url} ${response.statusCode}`));
+  };
+  return options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
+}
+
+export async function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server.address() as AddressInfo;
+}
+
+async function handle(broker: AccessBroker, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const url = new URL(request.url ?? '/', 'http://broker.invalid');
+  const method = request.method ?? 'GET';
+  const route = `${method} ${url.pathname}`;
+
+  if (route === 'GET /v1/health') return send(response, 200, { ok: true });
+  if (route === 'GET /v1/ca') {
+    response.writeHead(200, { 'content-type': 'application/x-pem-file' }).end(await broker.caCertificate());
+    return;
+  }
+  if (!url.pathname.startsWith('/v1/')) throw new HttpError(404, 'not_found', `no such endpoint: ${route}`);
+
+  const actor = await authenticate(broker, request);
+
+  if (route === 'GET /v1/whoami') return send(response, 200, { identity: actor });
+  if (route === 'POST /v1/requests') {
+    const body = await readBody(request, bodies.create);
+    return send(response, 201, await broker.create(actor, body));
+  }
+  if (route === 'GET /v1/requests') {
+    const parsed = listQuery.safeParse(Object.fromEntries(url.searchParams));
+    if (!parsed.success) throw new HttpError(400, 'invalid_query', describeZodError(parsed.error, 'query'));
+    const query = parsed.data;
+    const filter = {
+      ...(query.mine === 'true' ? { mine: true } : {}),
+      ...(query.reviewable === 'true' ? { reviewable: true } : {}),
+      ...(query.status ? { status: query.status } : {}),
+      ...(query.service ? { service: query.service } : {}),
+    };
+    return send(response, 200, { requests: await broker.list(actor, filter) });
+  }
+  const match = /^\/v1\/requests\/([a-z0-9-]{1,40})(?:\/(approve|deny|revoke|certificate|operator-config))?$/.exec(url.pathname);
+  if (!match) throw new HttpError(404, 'not_found', `no such endpoint: ${route}`);
+  const [, id, action] = match as unknown as [string, string, string | undefined];
+  switch (`${method} ${action ?? ''}`) {
+    case 'GET ':
+      return send(response, 200, await broker.get(actor, id));
+    case 'POST approve':
+      return send(response, 200, await broker.approve(actor, id, (await readBody(request, bodies.approve)).comment));
+    case 'POST deny':
+      return send(response, 200, await broker.deny(actor, id, (await readBody(request, bodies.deny)).comment));
+    case 'POST revoke':
+      return send(response, 200, await broker.revoke(actor, id, (await readBody(request, bodies.revoke)).comment));
+    case 'POST certificate':
+      return send(response, 201, await broker.issueCertificate(actor, id, (await readBody(request, bodies.certificate)).csr));
+    case 'GET operator-config': {
+      const format = url.searchParams.get('format') ?? 'sql';
+      if (format !== 'sql' && format !== 'xml') throw new HttpError(400, 'invalid_query', 'query.format: expected sql or xml');
+      return send(response, 200, await broker.operatorConfig(actor, id, format));
+    }
+    default:
+      throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${url.pathname}`);
+  }
+}
+
+async function authenticate(broker: AccessBroker, request: IncomingMessage): Promise<string> {
+  const header = request.headers.authorization ?? '';
+  const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+  const hint = 'Set BYOC_TOKEN to the token from `byoc broker token create <you>` (ask the broker operator).';
+  if (!token) throw new HttpError(401, 'unauthenticated', 'no bearer token was sent', hint);
+  const identity = await broker.authenticate(token);
+  if (!identity) throw new HttpError(401, 'unauthenticated', 'the bearer token is not valid', hint);
+  return identity;
+}
+
+async function readBody<T extends z.ZodType>(request: IncomingMessage, schema: T): Promise<z.infer<T>> {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) throw new HttpError(400, 'body_too_large', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(400, 'body_too_large', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  let json: unknown;
+  try {
+    json = text === '' ? {} : JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'invalid_json', 'the request body is not valid JSON');
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new HttpError(400, 'invalid_body', describeZodError(parsed.error, 'body'));
+  return parsed.data;
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+}
+
+const STATUS_BY_KIND: Record<string, number> = { usage: 400, config: 422, 'not-allowed': 403, remote: 502, network: 502, pending: 409 };
+
+function sendError(response: ServerResponse, error: unknown): void {
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  if (error instanceof HttpError) {
+    return send(response, error.status, { error: { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}), kind: error.status === 401 ? 'not-allowed' : 'usage' } });
+  }
+  if (error instanceof ByocError) {
+    const status = error instanceof UsageError && error.code.endsWith('not_found') ? 404 : (STATUS_BY_KIND[error.kind] ?? 500);
+    return send(response, status, { error: { ...toErrorDocument(error).error, kind: error.kind } });
+  }
+  send(response, 500, { error: { code: 'internal', message: 'the broker failed to handle the request', kind: 'remote' } });
+}

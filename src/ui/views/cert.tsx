@@ -1,0 +1,42 @@
+import { Box, Text } from 'ink';
+import type { CertificateSummary } from '../../pki/present.js';
+import { formatDuration, formatRelative } from '../../util/duration.js';
+import { Table } from '../table.js';
+
+type Shown = Pick<CertificateSummary, 'service' | 'requestId' | 'subject' | 'serial' | 'fingerprint' | 'notAfter' | 'certPath' | 'keyPath' | 'caPath' | 'remainingMs' | 'expired'>;
+
+export function CertificateView({ certificate, now, color, title }: { certificate: Shown; now: Date; color: boolean; title?: string }) {
+  const state = certificate.expired ? 'expired' : `valid for ${formatDuration(certificate.remainingMs)}`;
+  const tone = certificate.expired ? 'red' : certificate.remainingMs < 15 * 60_000 ? 'yellow' : 'green';
+  return (
+    <Box flexDirection="column">
+      <Text>
+        <Text bold>{title ?? 'Certificate'} for {certificate.service}</Text> <Text {...(color ? { color: tone } : {})}>{state}</Text>
+      </Text>
+      <Text>  subject     {certificate.subject}</Text>
+      <Text>  request     {certificate.requestId}</Text>
+      <Text>  expires     {formatRelative(new Date(certificate.notAfter), now)} ({certificate.notAfter})</Text>
+      <Text>  serial      {certificate.serial}</Text>
+      <Text>  sha256      {certificate.fingerprint}</Text>
+      <Text>  cert        {certificate.certPath}</Text>
+      <Text>  key         {certificate.keyPath}</Text>
+      <Text>  ca          {certificate.caPath}</Text>
+    </Box>
+  );
+}
+
+export function CertificateListView({ certificates, now, color }: { certificates: readonly CertificateSummary[]; now: Date; color: boolean }) {
+  if (certificates.length === 0) return <Text dimColor>No certificates stored. Get one with: byoc cert get SERVICE</Text>;
+  return (
+    <Table
+      rows={certificates}
+      color={color}
+      columns={[
+        { header: 'service', value: (row) => row.service },
+        { header: 'request', value: (row) => row.requestId },
+        { header: 'subject', value: (row) => row.subject },
+        { header: 'expires', value: (row) => (row.expired ? 'expired' : formatRelative(new Date(row.notAfter), now)), color: (row) => (row.expired ? 'red' : 'green') },
+      ]}
+    />
+  );
+}
