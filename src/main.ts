@@ -160,17 +160,19 @@ function normaliseArgv(argv: readonly string[], program: Command): string[] {
     const isTopic = topic !== undefined && helpGroup?.commands.some((command) => command.name() === topic);
     if (!isTopic) return [...words.slice(1).filter((word) => !word.startsWith('-')), '--help'];
   }
-  let node: Command | undefined = program;
-  for (const word of words) {
-    if (word.startsWith('-')) break;
-    const next: Command | undefined = node.commands.find((command) => command.name() === word || command.aliases().includes(word));
+  let node: Command = program;
+  for (let index = 0; index < words.length; index++) {
+    const word = words[index]!;
+    if (word === '--help' || word === '-h' || word === '--version' || word === '-V') return words;
+    if (word.startsWith('-')) {
+      if (word === '--config') index++;
+      continue;
+    }
+    const next = node.commands.find((command) => command.name() === word || command.aliases().includes(word));
     if (!next) return words;
     node = next;
   }
-  if (node.commands.length > 0 && !words.some((word) => word === '--version' || word === '-V')) {
-    return [...words, '--help'];
-  }
-  return words;
+  return node.commands.length > 0 ? [...words, '--help'] : words;
 }
 
 function usageFromCommander(error: CommanderError, commandPath: string): UsageError {

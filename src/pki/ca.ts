@@ -26,6 +26,15 @@ export async function loadOrCreateCa(dir: string, now: Date, name = 'byoc access
     const key = createPrivateKey(keyPem);
     return { certPem, key, subject: subjectOf(certPem), keyIdHex: keyIdentifierHex(createPublicKey(key)) };
   }
+  const { ca, keyPem } = await createCa(now, name);
+  // Key first: a CA certificate without its key would be unusable after a crash.
+  await writePrivateFile(files.key, keyPem);
+  await writePrivateFile(files.cert, ca.certPem);
+  return ca;
+}
+
+/** A new self-signed CA, in memory. */
+export async function createCa(now: Date, name = 'byoc access broker CA'): Promise<{ ca: CertificateAuthority; keyPem: string }> {
   const keys = await generateKeyPairPem();
   const key = createPrivateKey(keys.privateKeyPem);
   const publicKey = createPublicKey(keys.publicKeyPem);
@@ -45,10 +54,7 @@ export async function loadOrCreateCa(dir: string, now: Date, name = 'byoc access
     ],
     signingKey: key,
   });
-  // Key first: a CA certificate without its key would be unusable after a crash.
-  await writePrivateFile(files.key, keys.privateKeyPem);
-  await writePrivateFile(files.cert, certPem);
-  return { certPem, key, subject, keyIdHex };
+  return { ca: { certPem, key, subject, keyIdHex }, keyPem: keys.privateKeyPem };
 }
 
 export interface ClientCertificateSpec {

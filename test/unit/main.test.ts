@@ -69,3 +69,12 @@ describe('main maps errors to exit codes', () => {
     expect(JSON.parse(result.stdout).exitCodes).toContainEqual({ code: 8, name: 'pending', meaning: expect.any(String) });
   });
 });
+
+describe('global options before the command', () => {
+  it('runs the command when --config FILE comes first', async () => {
+    const cwd = tempDir({ 'alt.yaml': 'user: alt@x\n' });
+    const result = await runCli(['--config', 'alt.yaml', 'config', 'show', '--json'], { cwd });
+    expect(result.exitCode).toBe(0);
+    expect(JSON.parse(result.stdout).configFile).toBe(`${cwd}/alt.yaml`);
+  });
+});

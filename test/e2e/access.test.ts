@@ -1,0 +1,140 @@
+import { execFileSync } from 'node:child_process';
+import { statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../fakes/fs.js';
+import { BYOC_BIN, byoc } from './helpers.js';
+
+const CONFIG = `services:
+  acme-prod:
+    clickhouse: { url: "https://ch.acme.example:8443" }
+policy:
+  approvers: [bob@vendor.example, carol@vendor.example]
+  maxDuration: 4h
+`;
+
+function workspace() {
+  const cwd = tempDir({ 'byoc.config.yaml': CONFIG });
+  const stateDir = path.join(cwd, 'state');
+  const as = (user: string, args: string[]) => byoc(args, { cwd, env: { BYOC_USER: user, BYOC_STATE_DIR: stateDir } });
+  return { cwd, stateDir, as };
+}
+
+describe('access and certificates end to end (embedded broker, identities switched with BYOC_USER)', () => {
+  it('walks request > refusals > approval > certificate, with the documented exit codes', async () => {
+    const { as, stateDir } = workspace();
+    // Given alice asks for access without waiting
+    const requested = await as('alice@vendor.example', ['access', 'request', 'acme-prod', '--reason', 'merges stuck', '--ticket', 'INC-42', '--duration', '2h', '--json']);
+    // Then she gets the pending request and exit 8
+    expect(requested.exitCode).toBe(8);
+    const request = JSON.parse(requested.stdout);
+    expect(request).toMatchObject({ status: 'pending', service: 'acme-prod', requester: 'alice@vendor.example', reason: 'merges stuck', ticket: 'INC-42', duration: '2h' });
+    expect(JSON.parse(requested.stderr).error.code).toBe('request_pending');
+
+    // When she tries to approve it herself, or dave (not an approver) does, Then exit 4 with the reason
+    const self = await as('alice@vendor.example', ['access', 'approve', request.id]);
+    expect(self.exitCode).toBe(4);
+    expect(self.stderr).toContain('cannot approve it');
+    expect((await as('dave@vendor.example', ['access', 'approve', request.id])).exitCode).toBe(4);
+    // And a certificate is refused while pending, with the next step
+    const early = await as('alice@vendor.example', ['cert', 'get', 'acme-prod']);
+    expect(early.exitCode).toBe(4);
+    expect(early.stderr).toContain(`byoc access wait ${request.id}`);
+    // And asking beyond the maximum is refused naming it
+    const tooLong = await as('alice@vendor.example', ['access', 'request', 'acme-prod', '--reason', 'x', '--duration', '9h']);
+    expect(tooLong.exitCode).toBe(4);
+    expect(tooLong.stderr).toContain('maximum of 4h');
+
+    // When bob approves, Then exit 0 and the request is approved
+    const approved = await as('bob@vendor.example', ['access', 'approve', request.id, '--comment', 'ok', '--json']);
+    expect(approved.exitCode).toBe(0);
+    expect(JSON.parse(approved.stdout)).toMatchObject({ status: 'approved', reviews: [{ reviewer: 'bob@vendor.example', decision: 'approve', comment: 'ok' }] });
+    expect((await as('alice@vendor.example', ['access', 'wait', request.id, '--json'])).exitCode).toBe(0);
+
+    // When alice gets her certificate
+    const got = await as('alice@vendor.example', ['cert', 'get', 'acme-prod', '--json']);
+    expect(got.exitCode).toBe(0);
+    const cert = JSON.parse(got.stdout);
+    expect(cert).toMatchObject({ requestId: request.id, subject: 'CN=alice@vendor.example', certPath: `${stateDir}/certs/acme-prod/cert.pem` });
+    // Then the real openssl verifies it against the broker CA, with clientAuth and the grant's end
+    expect(execFileSync('openssl', ['verify', '-CAfile', cert.caPath, cert.certPath], { encoding: 'utf8' })).toContain(': OK');
+    const details = execFileSync('openssl', ['x509', '-in', cert.certPath, '-noout', '-dates', '-ext', 'extendedKeyUsage,subjectAltName'], { encoding: 'utf8' });
+    expect(details).toContain('TLS Web Client Authentication');
+    expect(details).toContain(`URI:urn:byoc:request:${request.id}`);
+    const notAfter = /notAfter=(.+)/.exec(details)![1]!;
+    expect(Math.abs(new Date(notAfter).getTime() - Date.parse(cert.notAfter))).toBeLessThan(1000);
+    // And the key is private
+    expect(statSync(cert.keyPath).mode & 0o777).toBe(0o600);
+    expect(statSync(path.dirname(cert.keyPath)).mode & 0o777).toBe(0o700);
+    // And cert show guards runbooks on remaining time
+    expect((await as('alice@vendor.example', ['cert', 'show', 'acme-prod', '--min-remaining', '15m'])).exitCode).toBe(0);
+    expect((await as('alice@vendor.example', ['cert', 'show', 'acme-prod', '--min-remaining', '3h'])).exitCode).toBe(4);
+
+    // When carol revokes it, Then operator config is refused and the revocation shows
+    expect((await as('carol@vendor.example', ['access', 'revoke', request.id])).exitCode).toBe(0);
+    expect((await as('bob@vendor.example', ['access', 'operator-config', request.id])).exitCode).toBe(4);
+    const listed = await as('bob@vendor.example', ['access', 'list', '--status', 'revoked']);
+    expect(listed.stdout).toMatch(new RegExp(`^${request.id}\\trevoked\\tacme-prod\\talice@vendor.example`, 'm'));
+  }, 60_000);
+
+  it('denial is final and exits 4 for the requester waiting on it', async () => {
+    const { as } = workspace();
+    const request = JSON.parse((await as('alice@vendor.example', ['access', 'request', 'acme-prod', '--reason', 'x', '--json'])).stdout);
+    expect((await as('bob@vendor.example', ['access', 'deny', request.id])).exitCode).toBe(2);
+    expect((await as('bob@vendor.example', ['access', 'deny', request.id, '--comment', 'use the runbook'])).exitCode).toBe(0);
+    const waited = await as('alice@vendor.example', ['access', 'wait', request.id]);
+    expect(waited.exitCode).toBe(4);
+    expect(waited.stderr).toContain('denied by bob@vendor.example: use the runbook');
+  });
+
+  it('without an identity, says how to set one (exit 3)', async () => {
+    const { cwd, stateDir } = workspace();
+    const result = await byoc(['access', 'list'], { cwd, env: { BYOC_STATE_DIR: stateDir } });
+    expect(result.exitCode).toBe(3);
+    expect(result.stderr).toContain('BYOC_USER');
+  });
+});
+
+describe('served broker end to end', () => {
+  it('serves the API over loopback; the CLI authenticates with BYOC_TOKEN', async () => {
+    const { cwd, stateDir } = workspace();
+    const env = { PATH: process.env.PATH!, HOME: '/nonexistent-home', BYOC_STATE_DIR: stateDir };
+    const token = async (user: string) => (await byoc(['broker', 'token', 'create', user], { cwd, env: { BYOC_STATE_DIR: stateDir } })).stdout.trim();
+    const aliceToken = await token('alice@vendor.example');
+    const bobToken = await token('bob@vendor.example');
+    expect(aliceToken).toMatch(/^byoc_[A-Za-z0-9_-]{43}$/);
+    const server = execa(process.execPath, [BYOC_BIN, 'broker', 'serve', '--listen', '127.0.0.1:0'], { cwd, env, extendEnv: false, reject: false });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let seen = '';
+        server.stderr!.on('data', (chunk: Buffer) => {
+          seen += chunk.toString();
+          const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(seen);
+          if (match) resolve(match[1]!);
+        });
+        server.once('exit', () => reject(new Error(`broker exited: ${seen}`)));
+      });
+      // The client side has its own state folder: nothing is shared but the URL and the token.
+      const clientState = path.join(tempDir(), 'client-state');
+      writeFileSync(path.join(cwd, 'client.yaml'), `broker: { url: "${url}" }\n`);
+      const client = (tokenValue: string | undefined, args: string[]) =>
+        byoc(['--config', 'client.yaml', ...args], { cwd, env: { BYOC_STATE_DIR: clientState, ...(tokenValue ? { BYOC_TOKEN: tokenValue } : {}) } });
+      const unauthenticated = await client(undefined, ['access', 'list']);
+      expect(unauthenticated.exitCode).toBe(4);
+      expect(unauthenticated.stderr).toContain('BYOC_TOKEN');
+      expect((await client('byoc_wrong', ['access', 'list'])).exitCode).toBe(4);
+      const request = JSON.parse((await client(aliceToken, ['access', 'request', 'acme-prod', '--reason', 'served', '--no-wait', '--json'])).stdout);
+      expect(request.requester).toBe('alice@vendor.example');
+      expect((await client(aliceToken, ['access', 'approve', request.id])).exitCode).toBe(4);
+      expect((await client(bobToken, ['access', 'approve', request.id])).exitCode).toBe(0);
+      const cert = await client(aliceToken, ['cert', 'get', 'acme-prod', '--json']);
+      expect(cert.exitCode).toBe(0);
+      expect(JSON.parse(cert.stdout).certPath).toBe(`${clientState}/certs/acme-prod/cert.pem`);
+    } finally {
+      server.kill('SIGINT');
+      await server;
+    }
+    expect((await server).stderr).not.toContain('error');
+  }, 60_000);
+});

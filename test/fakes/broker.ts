@@ -1,0 +1,20 @@
+import { AccessBroker } from '../../src/access/broker.js';
+import { servicesFromConfig } from '../../src/access/policy.js';
+import type { PolicyConfig } from '../../src/config/schema.js';
+import { createCa, type CertificateAuthority } from '../../src/pki/ca.js';
+import type { FakeClock } from './context.js';
+
+let sharedCa: Promise<CertificateAuthority> | undefined;
+
+/** A real broker on a temp state folder with a controllable clock; the CA is shared across tests for speed. */
+export async function openTestBroker(stateDir: string, clock: FakeClock, policy: PolicyConfig = {}, services: Record<string, { policy?: PolicyConfig }> = { 'acme-prod': {} }) {
+  const warnings: string[] = [];
+  sharedCa ??= createCa(new Date('2026-01-01T00:00:00Z')).then(({ ca }) => ca);
+  const broker = await AccessBroker.open(stateDir, {
+    services: servicesFromConfig({ policy: { approvers: ['bob@vendor.example', 'carol@vendor.example'], ...policy }, services }),
+    now: clock.now,
+    ca: () => sharedCa!,
+    store: { warn: (message) => warnings.push(message) },
+  });
+  return { broker, warnings };
+}
