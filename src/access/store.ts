@@ -24,6 +24,12 @@ export type BrokerEvent =
   | { type: 'certificate.issued'; at: string; id: string; serial: string; notAfter: string; identity: string }
   | { type: 'token.created'; at: string; user: string; tokenHash: string };
 
+interface Transaction {
+  decide: () => { events: BrokerEvent[]; result: unknown };
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 export interface StoreOptions {
   warn: (message: string) => void;
   /** how long to wait for another writer's lock before giving up */
@@ -44,7 +50,9 @@ export class EventLog {
   private offset = 0;
   private readonly file: string;
   private readonly lockFile: string;
-  private queue: Promise<unknown> = Promise.resolve();
+  private pending: Transaction[] = [];
+  private flushing = false;
+  private broken: Error | undefined;
 
   private constructor(
     readonly dir: string,
@@ -70,26 +78,74 @@ export class EventLog {
 
   /**
    * Runs `decide` with the writer lock held and the state current, then appends the events it returns.
-   * Calls from this process are queued so they never interleave.
+   * Transactions queued while a write is in flight are committed together (one lock, one write, one fsync),
+   * each deciding on the state the ones before it produced; none is acknowledged before the fsync.
    */
   transact<T>(decide: () => { events: BrokerEvent[]; result: T }): Promise<T> {
-    const run = this.queue.then(async () => {
-      const release = await this.lock();
-      try {
-        await this.catchUp(false, true);
-        const { events, result } = decide();
-        if (events.length > 0) await this.append(events);
-        return result;
-      } finally {
-        await release();
-      }
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ decide, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.flushing) void this.flush();
     });
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
-  private async append(events: BrokerEvent[]): Promise<void> {
-    const text = events.map((event) => `${JSON.stringify(event)}\n`).join('');
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0);
+        await this.commit(batch);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async commit(batch: Transaction[]): Promise<void> {
+    if (this.broken) {
+      for (const transaction of batch) transaction.reject(this.broken);
+      return;
+    }
+    const settled: (() => void)[] = [];
+    let release: (() => Promise<void>) | undefined;
+    try {
+      release = await this.lock();
+      await this.catchUp(false, true);
+      const decided: { transaction: Transaction; result: unknown }[] = [];
+      const lines: string[] = [];
+      for (const transaction of batch) {
+        try {
+          const { events, result } = transaction.decide();
+          for (const event of events) {
+            this.apply(event);
+            lines.push(`${JSON.stringify(event)}\n`);
+          }
+          decided.push({ transaction, result });
+        } catch (error) {
+          settled.push(() => transaction.reject(error));
+        }
+      }
+      try {
+        if (lines.length > 0) await this.append(lines.join(''));
+      } catch (error) {
+        // Memory already holds decisions the disk may not: refuse everything until a restart replays the log.
+        this.broken = new RemoteError('store_write_failed', `the broker could not write its event log: ${(error as Error).message}`, {
+          hint: 'Fix the disk problem and restart; every acknowledged decision is safe on disk.',
+          cause: error,
+        });
+        throw this.broken;
+      }
+      for (const { transaction, result } of decided) settled.push(() => transaction.resolve(result));
+    } catch (error) {
+      settled.length = 0;
+      for (const transaction of batch) settled.push(() => transaction.reject(error));
+    } finally {
+      await release?.();
+    }
+    // Answer only once the lock is released, so a caller acting on the answer never meets our own lock.
+    for (const settle of settled) settle();
+  }
+
+  private async append(text: string): Promise<void> {
     const handle = await open(this.file, 'a', 0o600);
     try {
       await handle.write(text);
@@ -98,7 +154,6 @@ export class EventLog {
       await handle.close();
     }
     this.offset += Buffer.byteLength(text);
-    for (const event of events) this.apply(event);
   }
 
   private async catchUp(initial: boolean, locked = false): Promise<void> {

@@ -1,15 +1,19 @@
+import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import type { ClientFactories, ContextBase, Env, OutputStream } from '../../src/context.js';
 import { createContext, type Context } from '../../src/context.js';
 import { main } from '../../src/main.js';
 
 /** A captured output stream; `isTTY` and `columns` make it look like a terminal when asked. */
-export class CapturedStream implements OutputStream {
+export class CapturedStream extends EventEmitter implements OutputStream {
   chunks: string[] = [];
   constructor(
     readonly isTTY = false,
     readonly columns = 100,
-  ) {}
+  ) {
+    super();
+  }
+  readonly rows = 40;
   write(chunk: string): boolean {
     this.chunks.push(chunk);
     return true;

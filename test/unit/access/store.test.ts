@@ -87,3 +87,24 @@ describe('the event log', () => {
     await expect(impatient.transact(() => ({ events: [event('b')], result: null }))).rejects.toMatchObject({ code: 'store_locked' });
   });
 });
+
+describe('group commit', () => {
+  it('commits queued transactions together, each seeing the ones before it, and rejects only the one that throws', async () => {
+    const dir = tempDir();
+    const { log, seen } = await openLog(dir);
+    const outcomes = await Promise.allSettled([
+      log.transact(() => ({ events: [event('first')], result: 1 })),
+      log.transact(() => {
+        if (!seen.some((e) => (e as { id: string }).id === 'first')) throw new Error('did not see first');
+        return { events: [event('second')], result: 2 };
+      }),
+      log.transact(() => {
+        throw new Error('refused');
+      }),
+      log.transact(() => ({ events: [event('third')], result: 3 })),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    const reopened = await openLog(dir);
+    expect(reopened.seen.map((e) => (e as { id: string }).id)).toEqual(['first', 'second', 'third']);
+  });
+});
