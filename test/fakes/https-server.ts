@@ -5,13 +5,13 @@ import type tls from 'node:tls';
 export interface FakeHttpsServer {
   port: number;
   /** The SNI names the server saw, one per TLS connection. */
-  servernames: Array<string | false>;
+  servernames: Array<string | false | null>;
   close(): Promise<void>;
 }
 
 /** An HTTPS server on 127.0.0.1 answering every request with JSON naming the SNI it saw. */
 export async function startHttpsServer(credentials: { certPem: string; keyPem: string }): Promise<FakeHttpsServer> {
-  const servernames: Array<string | false> = [];
+  const servernames: Array<string | false | null> = [];
   const server = https.createServer({ cert: credentials.certPem, key: credentials.keyPem }, (request, response) => {
     const socket = request.socket as tls.TLSSocket;
     response.writeHead(200, { 'content-type': 'application/json' });
