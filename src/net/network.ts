@@ -518,6 +518,8 @@ export async function openProxyTunnel(
     error.code = 'EPROXY';
     throw error;
   }
+  // The SOCKS agent's time limit is for negotiating; once the tunnel stands, idling is the caller's business.
+  socket.setTimeout(0);
   // What an http request would do once it owns the socket: the CONNECT agent resumes it then.
   request.emit('socket', socket);
   return { socket, proxy, target };

@@ -440,6 +440,33 @@ describe('createAgent against an in-process HTTPS server', () => {
     expect(connectProxy.targets).toEqual([]);
   });
 
+  it("resolves the proxy's own host name through the overrides", async () => {
+    // Given proxies named by a tailnet-style name that only the overrides know
+    const resolve = { 'proxy.sandbox.byoc.internal': '127.0.0.1' };
+    const viaSocks = await agentFor(
+      url(),
+      { env: {}, resolve, proxy: `socks5h://proxy.sandbox.byoc.internal:${socks.port}`, dnsLookup: refusingResolver() },
+      { ca: ca.certPem },
+    );
+    const viaConnect = await agentFor(
+      url(),
+      { env: {}, resolve, proxy: `http://proxy.sandbox.byoc.internal:${connectProxy.port}`, dnsLookup: refusingResolver() },
+      { ca: ca.certPem },
+    );
+    // When requesting through each, Then both proxies were reached and carried the request
+    expect(await getJson(url(), { agent: viaSocks })).toMatchObject({ status: 200 });
+    expect(await getJson(url(), { agent: viaConnect })).toMatchObject({ status: 200 });
+    expect(socks.targets).toHaveLength(1);
+    expect(connectProxy.targets).toHaveLength(1);
+  });
+
+  it('turns verification off only when asked explicitly', async () => {
+    // Given no CA but an explicit rejectUnauthorized: false
+    const agent = await agentFor(url(), { env: {}, resolve: { [TAILNET_NAME]: '127.0.0.1' } }, { rejectUnauthorized: false });
+    // When requesting, Then the untrusted server is accepted
+    expect(await getJson(url(), { agent })).toMatchObject({ status: 200 });
+  });
+
   it('uses network.proxy over the environment proxy', async () => {
     // Given a configured proxy and a different environment proxy
     const options = { env: { HTTPS_PROXY: otherConnectProxy.url }, proxy: connectProxy.url };
