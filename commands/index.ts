@@ -21,6 +21,8 @@ import certList from './cert/list.js';
 import certRm from './cert/rm.js';
 import certShow from './cert/show.js';
 import completion from './completion.js';
+import connectCheck from './connect/check.js';
+import doctor from './doctor.js';
 import configShow from './config/show.js';
 import configValidate from './config/validate.js';
 import helpExitCodes from './help/exit-codes.js';
@@ -37,6 +39,7 @@ export const groups: Record<string, string> = {
   'broker token': 'Manage bearer tokens of the served broker',
   cert: 'Short-lived client certificates',
   config: 'Show and check the configuration',
+  connect: 'Reach customer endpoints over the tailnet',
   help: 'Help topics',
 };
 
@@ -55,6 +58,8 @@ export const manifest: readonly ManifestEntry[] = [
   { file: 'cert/rm', command: certRm },
   { file: 'broker/serve', command: brokerServe },
   { file: 'broker/token/create', command: brokerTokenCreate },
+  { file: 'connect/check', command: connectCheck },
+  { file: 'doctor', command: doctor },
   { file: 'completion', command: completion },
   { file: 'config/show', command: configShow },
   { file: 'config/validate', command: configValidate },

@@ -118,12 +118,16 @@ export function createContext(base: ContextBase, globals: InvocationGlobals): Co
     },
     config() {
       configuration ??= (async () => {
-        const [{ loadConfigFile }, { Configuration }] = await Promise.all([
+        const [{ loadConfigFile }, { Configuration }, { stateServices }] = await Promise.all([
           import('./config/load.js'),
           import('./config/configuration.js'),
+          import('./config/state-services.js'),
         ]);
-        const file = await loadConfigFile({ cwd: base.cwd, env: base.env, explicitFile: globals.configFile });
-        return new Configuration(file, base.env, globals.flags);
+        const [file, registered] = await Promise.all([
+          loadConfigFile({ cwd: base.cwd, env: base.env, explicitFile: globals.configFile }),
+          stateServices(stateDirFor(base.env)),
+        ]);
+        return new Configuration(file, base.env, globals.flags, registered);
       })();
       return configuration;
     },

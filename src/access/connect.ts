@@ -35,19 +35,12 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
 export async function openBroker(ctx: Context, configuration: Configuration): Promise<AccessBroker> {
   const { loadOrCreateCa } = await import('../pki/ca.js');
   const dir = brokerDir(ctx.stateDir());
-  const extra = await extraServices(ctx);
   return AccessBroker.open(ctx.stateDir(), {
-    services: servicesFromConfig(configuration.data, extra),
+    services: servicesFromConfig(configuration.data, configuration.registeredPolicies()),
     now: () => ctx.clock.now(),
     ca: () => loadOrCreateCa(path.join(dir, 'ca'), ctx.clock.now()),
     store: { warn: (message) => ctx.log.warn(message), sleep: (ms) => ctx.clock.sleep(ms) },
   });
-}
-
-/** Services that live in the state folder rather than the config file (the sandbox registers itself there). */
-async function extraServices(ctx: Context): Promise<Record<string, object>> {
-  const { stateServices } = await import('../config/state-services.js');
-  return stateServices(ctx.stateDir());
 }
 
 export function embeddedClient(broker: AccessBroker, identity: string, dir: string): BrokerClient {

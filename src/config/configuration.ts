@@ -3,7 +3,9 @@ import { ConfigError } from '../errors.js';
 import { closest } from '../util/suggest.js';
 import { coerce } from './coerce.js';
 import type { ConfigFile } from './load.js';
-import type { ConfigData, ServiceConfig } from './schema.js';
+import path from 'node:path';
+import type { ConfigData, PolicyConfig, ServiceConfig } from './schema.js';
+import type { StateService } from './state-services.js';
 import { SETTINGS, settingOrThrow } from './settings.js';
 
 export type Source = 'flag' | 'env' | 'file' | 'default';
@@ -31,6 +33,8 @@ export class Configuration {
     readonly file: ConfigFile,
     private readonly env: Env,
     private readonly flags: ReadonlyMap<string, FlagValue> = new Map(),
+    /** services registered in the state folder (the sandbox); configured ones win */
+    private readonly registered: Record<string, StateService> = {},
   ) {}
 
   get data(): ConfigData {
@@ -71,7 +75,29 @@ export class Configuration {
   }
 
   services(): Record<string, ServiceConfig> {
-    return { ...(this.file.data.services ?? {}) };
+    const registered = Object.fromEntries(
+      Object.entries(this.registered).map(([name, { resolve: _resolve, caFile, ...service }]) => [
+        name,
+        caFile && service.clickhouse ? { ...service, clickhouse: { caFile, ...service.clickhouse } } : service,
+      ]),
+    );
+    return { ...registered, ...(this.file.data.services ?? {}) };
+  }
+
+  /** Registered services' policies, for the broker. */
+  registeredPolicies(): Record<string, { policy?: PolicyConfig }> {
+    return Object.fromEntries(Object.entries(this.registered).map(([name, service]) => [name, service.policy ? { policy: service.policy } : {}]));
+  }
+
+  /** Name overrides: the file's network.resolve over those of registered services. */
+  resolveOverrides(): Record<string, string> {
+    const fromRegistered = Object.values(this.registered).map((service) => service.resolve ?? {});
+    return Object.assign({}, ...fromRegistered, this.file.data.network?.resolve ?? {});
+  }
+
+  /** A file path from the configuration, relative to the file it was written in. */
+  pathFromFile(value: string): string {
+    return this.file.path ? path.resolve(path.dirname(this.file.path), value) : path.resolve(value);
   }
 
   service(name: string): ServiceConfig {

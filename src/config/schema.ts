@@ -24,7 +24,7 @@ export const policySchema = z.strictObject({
 });
 
 export const serviceSchema = z.strictObject({
-  clickhouse: z.strictObject({ url: httpUrl.optional() }).optional(),
+  clickhouse: z.strictObject({ url: httpUrl.optional(), caFile: z.string().optional() }).optional(),
   kubernetes: z
     .strictObject({
       server: httpUrl.optional(),
@@ -64,6 +64,10 @@ export const configSchema = z.strictObject({
     .partial()
     .optional(),
   cert: z.strictObject({ minRemaining: duration }).partial().optional(),
+  connect: z
+    .strictObject({ target: z.enum(['clickhouse', 'kubernetes', 'all']), requireDirect: z.boolean(), count: z.number().int().min(1).max(20), timeout: duration })
+    .partial()
+    .optional(),
   network: z
     .strictObject({
       proxy: proxyUrl.optional(),

@@ -1,10 +1,19 @@
 import type { Agent } from 'node:http';
 import type { Context } from '../context.js';
+import type { ConnectionOptions, NetworkOptions } from './network.js';
 
-/**
- * The agent for a remote call, from the network configuration (proxy, resolve overrides).
- * Placeholder until the network layer lands: direct connections with default TLS verification.
- */
-export async function agentFor(_ctx: Context, _url: URL): Promise<Agent | undefined> {
-  return undefined;
+/** The network settings for this invocation: proxy, resolve overrides (configured and registered), environment. */
+export async function networkOptions(ctx: Context): Promise<NetworkOptions> {
+  const configuration = await ctx.config();
+  return {
+    proxy: configuration.get<string>('network.proxy'),
+    resolve: configuration.resolveOverrides(),
+    env: ctx.env,
+  };
+}
+
+/** The agent every remote call uses: proxy, resolve overrides, and TLS options that keep verification on. */
+export async function agentFor(ctx: Context, url: URL, connection: ConnectionOptions = {}): Promise<Agent> {
+  const { createAgent } = await import('./network.js');
+  return createAgent(url, await networkOptions(ctx), connection);
 }

@@ -86,3 +86,9 @@ export function createExecaRunner({ bin = DEFAULT_TAILSCALE_BIN, env, timeoutMs 
     },
   };
 }
+
+declare module '../context.js' {
+  interface Clients {
+    tailscale: TailscaleRunner;
+  }
+}

@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import type { ClientFactories, ContextBase, Env, OutputStream } from '../../src/context.js';
 import { createContext, type Context } from '../../src/context.js';
 import { main } from '../../src/main.js';
+import { defaultClients } from '../../src/clients.js';
 
 /** A captured output stream; `isTTY` and `columns` make it look like a terminal when asked. */
 export class CapturedStream extends EventEmitter implements OutputStream {
@@ -71,7 +72,8 @@ export function testBase(setup: TestSetup = {}): TestHarness {
     signal: setup.signal ?? new AbortController().signal,
     version: '0.0.0-test',
     self: { node: process.execPath, script: '/opt/byoc/bin/byoc.js' },
-    clients: setup.clients ?? {},
+    // Real client factories unless a test fakes them: a fake implements only what the test needs.
+    clients: { ...defaultClients(), ...setup.clients },
   };
   return { base, stdout, stderr, clock };
 }

@@ -1,0 +1,64 @@
+import { defineCommand, option, tsv } from '../../src/command.js';
+import type { ConnectCheckResult, TargetName } from '../../src/connect/check.js';
+import { NetworkError } from '../../src/errors.js';
+
+export default defineCommand({
+  description: 'Which Tailscale path reaches the service (direct or DERP relay) and why; DNS, TCP and TLS per endpoint',
+  examples: ['byoc connect check acme-prod', 'byoc connect check acme-prod --target clickhouse --require-direct', 'byoc connect check acme-prod --json | jq .verdict'],
+  args: { service: { description: 'the customer service', required: true } },
+  options: {
+    target: option.choice('--target <target>', 'connect.target', 'which endpoints: clickhouse, kubernetes or all', ['clickhouse', 'kubernetes', 'all'] as const),
+    requireDirect: option.boolean('--require-direct', 'connect.requireDirect', 'exit 6 unless every path is direct'),
+    count: option.integer('--count <n>', 'connect.count', 'tailscale pings per endpoint'),
+    timeout: option.duration('--timeout <duration>', 'connect.timeout', 'timeout per ping and per network stage'),
+  },
+  async run({ service, target, requireDirect, count, timeout }, ctx): Promise<ConnectCheckResult> {
+    const [{ connectCheck, endpointsOf }, { networkOptions }] = await Promise.all([import('../../src/connect/check.js'), import('../../src/net/agents.js')]);
+    const configuration = await ctx.config();
+    const endpoints = endpointsOf(configuration, service, (target ?? 'all') as TargetName | 'all');
+    return connectCheck(
+      service,
+      endpoints,
+      { runner: await ctx.client('tailscale'), network: await networkOptions(ctx), now: () => ctx.clock.now().getTime(), signal: ctx.signal },
+      { count: count ?? 3, timeoutMs: timeout ?? 3000, requireDirect: requireDirect ?? false },
+    );
+  },
+  text: (result) =>
+    tsv([
+      ['verdict', result.verdict],
+      ...result.targets.map((target) => [
+        target.name,
+        target.path,
+        target.endpoint ?? target.derpRegion ?? '',
+        target.latencyMs ?? '',
+        stage(target.dns),
+        stage(target.tcp),
+        stage(target.tls),
+        target.url,
+      ]),
+      ...result.targets.flatMap((target) => target.advice.map((line) => ['advice', target.name, line])),
+      ...(result.tailscale.up ? [] : [['tailscale', result.tailscale.state, result.tailscale.nextStep ?? '']]),
+    ]),
+  async view(result, render) {
+    const { ConnectCheckView } = await import('../../src/ui/views/connect-check.js');
+    return ConnectCheckView({ result, color: render.color });
+  },
+  outcome(result) {
+    if (result.verdict === 'tailscale-down') {
+      return new NetworkError('tailscale_down', `Tailscale is not usable here: ${result.tailscale.message}`, { hint: result.tailscale.nextStep ?? 'Start Tailscale and retry.' });
+    }
+    if (result.verdict === 'unreachable') {
+      const down = result.targets.filter((target) => target.path === 'unreachable' || target.path === 'unknown').map((target) => target.name);
+      return new NetworkError('unreachable', `no Tailscale path to ${down.join(' and ')} of ${result.service}`, { hint: result.targets.flatMap((target) => target.advice)[0] ?? 'Check the peer is online: tailscale status' });
+    }
+    if (result.verdict === 'relayed' && result.requireDirect) {
+      return new NetworkError('relayed', `the path to ${result.service} is relayed, and --require-direct was asked`, { hint: result.targets.flatMap((target) => target.advice)[0] ?? 'Open UDP 41641 so NAT traversal can succeed.' });
+    }
+    return undefined;
+  },
+});
+
+function stage(result: { ok: boolean; ms?: number } | { skipped: true }): string {
+  if ('skipped' in result) return 'skipped';
+  return `${result.ok ? 'ok' : 'fail'}${result.ms === undefined ? '' : ` ${Math.round(result.ms)}ms`}`;
+}

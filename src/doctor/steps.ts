@@ -1,0 +1,158 @@
+import type { ConnectCheckResult, TargetReport } from '../connect/check.js';
+import type { Context } from '../context.js';
+import { formatDuration } from '../util/duration.js';
+import { fail, failFrom, once, pass, warn, type DoctorStep, type Shared } from './doctor.js';
+
+const connectCheckOf = (ctx: Context, service: string, shared: Shared) =>
+  once(shared, 'connect', async (): Promise<ConnectCheckResult> => {
+    const [{ connectCheck, endpointsOf }, { networkOptions }] = await Promise.all([import('../connect/check.js'), import('../net/agents.js')]);
+    const configuration = await ctx.config();
+    const count = configuration.get<number>('connect.count') ?? 3;
+    const { parseDuration } = await import('../util/duration.js');
+    const timeoutMs = parseDuration(configuration.get<string>('connect.timeout') ?? '3s') ?? 3000;
+    return connectCheck(
+      service,
+      endpointsOf(configuration, service, 'all'),
+      { runner: await ctx.client('tailscale'), network: await networkOptions(ctx), now: () => ctx.clock.now().getTime(), signal: ctx.signal },
+      { count, timeoutMs, requireDirect: false },
+    );
+  });
+
+function perTarget(targets: TargetReport[], stage: 'dns' | 'tcp' | 'tls', next: (target: TargetReport) => string | undefined) {
+  const lines = targets.map((target) => {
+    const result = target[stage];
+    if ('skipped' in result) return { target, state: 'skipped' as const, text: `${target.name}: skipped (${result.reason})` };
+    const detail = stage === 'dns' && 'addresses' in result ? ` ${result.addresses.join(',')} via ${result.source}` : stage === 'tcp' && 'address' in result && result.address ? ` ${result.address}:${result.port}` : '';
+    const error = 'error' in result && result.error ? ` (${result.error.message})` : '';
+    return { target, state: result.ok ? ('ok' as const) : ('fail' as const), text: `${target.name}: ${result.ok ? 'ok' : 'failed'}${detail}${'ms' in result && result.ms !== undefined ? ` in ${Math.round(result.ms)}ms` : ''}${error}` };
+  });
+  const evidence = lines.map((line) => line.text).join('; ');
+  const failed = lines.find((line) => line.state === 'fail');
+  if (failed) return fail('network', evidence, next(failed.target));
+  if (lines.every((line) => line.state === 'skipped')) return { status: 'SKIPPED' as const, evidence };
+  return pass(evidence);
+}
+
+/**
+ * The doctor's chain. Later capabilities append their own step (ClickHouse, Kubernetes) to this list.
+ */
+export const DOCTOR_STEPS: DoctorStep[] = [
+  {
+    id: 'config',
+    title: 'Configuration',
+    perService: false,
+    needs: [],
+    async run(ctx, service) {
+      const configuration = await ctx.config();
+      const where = configuration.file.path ?? 'no file (defaults and environment)';
+      if (service) configuration.service(service);
+      const services = Object.keys(configuration.services());
+      return pass(`${where}; services: ${services.join(', ') || 'none'}`);
+    },
+  },
+  {
+    id: 'broker',
+    title: 'Access broker',
+    perService: false,
+    needs: ['config'],
+    async run(ctx) {
+      const broker = await ctx.client('broker');
+      return pass(`${broker.location}, signed in as ${await broker.whoami()}`);
+    },
+  },
+  {
+    id: 'request',
+    title: 'Access request',
+    perService: true,
+    needs: ['broker'],
+    async run(ctx, service) {
+      const broker = await ctx.client('broker');
+      const requests = await broker.list({ mine: true, service: service! });
+      const approved = requests.find((request) => request.status === 'approved');
+      if (approved) return pass(`${approved.id} approved until ${approved.notAfter} (${formatDuration(Date.parse(approved.notAfter!) - ctx.clock.now().getTime())} left)`);
+      const pending = requests.find((request) => request.status === 'pending');
+      if (pending) return warn(`${pending.id} is pending approval (lapses at ${pending.pendingUntil})`, `byoc access wait ${pending.id}`);
+      const latest = requests[0];
+      return fail('not-allowed', latest ? `your latest request ${latest.id} is ${latest.status}` : `no access request for ${service}`, `byoc access request ${service} --reason "..."`);
+    },
+  },
+  {
+    id: 'certificate',
+    title: 'Certificate',
+    perService: true,
+    needs: ['request'],
+    async run(ctx, service) {
+      const { readCertificate } = await import('../pki/store.js');
+      const stored = await readCertificate(ctx.stateDir(), service!);
+      if (!stored) return fail('not-allowed', `no certificate stored for ${service}`, `byoc cert get ${service}`);
+      const left = Date.parse(stored.meta.notAfter) - ctx.clock.now().getTime();
+      if (left <= 0) return fail('not-allowed', `the certificate expired at ${stored.meta.notAfter}`, `byoc access request ${service} --reason "..."`);
+      const evidence = `${stored.meta.subject}, request ${stored.meta.requestId}, ${formatDuration(left)} left`;
+      return left < 15 * 60_000 ? warn(evidence, `byoc cert get ${service} (or request more time)`) : pass(evidence);
+    },
+  },
+  {
+    id: 'tailscale',
+    title: 'Tailscale path',
+    perService: false,
+    needs: ['config'],
+    async run(ctx, service, shared) {
+      if (!service) {
+        const [{ readStatusResult }, { tailscaleState }] = await Promise.all([import('../tailscale/parse.js'), import('../tailscale/classify.js')]);
+        const runner = await ctx.client('tailscale');
+        let state;
+        try {
+          state = tailscaleState(readStatusResult(await runner.run(['status', '--json'], { timeoutMs: 10_000 })));
+        } catch (error) {
+          const { TailscaleNotInstalledError } = await import('../tailscale/runner.js');
+          if (!(error instanceof TailscaleNotInstalledError)) return failFrom(error);
+          state = tailscaleState({ kind: 'not-installed', bin: error.bin } as never);
+        }
+        return state.up ? pass(`tailscaled ${state.state}${state.version ? ` (${state.version})` : ''}`) : fail('network', state.message, state.nextStep ?? undefined);
+      }
+      const result = await connectCheckOf(ctx, service, shared);
+      const paths = result.targets.map((target) => `${target.name}: ${target.path}${target.endpoint ? ` via ${target.endpoint}` : target.derpRegion ? ` via DERP ${target.derpRegion}` : ''}${target.latencyMs !== null ? ` ${target.latencyMs}ms` : ''}`).join('; ');
+      const advice = result.targets.flatMap((target) => target.advice)[0];
+      switch (result.verdict) {
+        case 'direct':
+          return pass(paths);
+        case 'relayed':
+          return warn(paths, advice);
+        case 'unreachable':
+          return fail('network', paths, advice);
+        case 'tailscale-down':
+          return fail('network', result.tailscale.message, result.tailscale.nextStep ?? undefined);
+      }
+    },
+  },
+  {
+    id: 'dns',
+    title: 'DNS',
+    perService: true,
+    needs: ['config'],
+    async run(ctx, service, shared) {
+      const { targets } = await connectCheckOf(ctx, service!, shared);
+      return perTarget(targets, 'dns', (target) => `enable MagicDNS or add network.resolve for ${target.host}`);
+    },
+  },
+  {
+    id: 'tcp',
+    title: 'TCP',
+    perService: true,
+    needs: ['dns'],
+    async run(ctx, service, shared) {
+      const { targets } = await connectCheckOf(ctx, service!, shared);
+      return perTarget(targets, 'tcp', (target) => target.advice.find((line) => line.startsWith('TCP')) ?? `check ${target.host} is reachable`);
+    },
+  },
+  {
+    id: 'tls',
+    title: 'TLS',
+    perService: true,
+    needs: ['tcp'],
+    async run(ctx, service, shared) {
+      const { targets } = await connectCheckOf(ctx, service!, shared);
+      return perTarget(targets, 'tls', (target) => target.advice.find((line) => /certificate|TLS/.test(line)));
+    },
+  },
+];

@@ -1,0 +1,128 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCa, makeServerCert, type TestCa } from '../../../fakes/certs.js';
+import { runCli } from '../../../fakes/context.js';
+import { tempDir } from '../../../fakes/fs.js';
+import { startHttpsServer, type FakeHttpsServer } from '../../../fakes/https-server.js';
+import { tailscaleFixture } from '../../../fakes/tailscale/index.js';
+import { ScriptedRunner, type ScriptedReply } from '../../../fakes/tailscale/runner.js';
+import { TailscaleNotInstalledError } from '../../../../src/tailscale/runner.js';
+
+const CH_HOST = 'ch.abc123.us-east-1.aws.byoc.example.com';
+const K8S_HOST = 'k8s.abc123.us-east-1.aws.byoc.example.com';
+
+let ca: TestCa;
+let server: FakeHttpsServer;
+beforeAll(async () => {
+  ca = makeCa();
+  server = await startHttpsServer(makeServerCert(ca, [CH_HOST, K8S_HOST]));
+});
+afterAll(() => server.close());
+
+/** A workspace whose two endpoints resolve (by override) to the local HTTPS server. */
+function workspace(extra = '') {
+  const cwd = tempDir({ 'ca.pem': ca.certPem });
+  writeFileSync(
+    path.join(cwd, 'byoc.config.yaml'),
+    `network:\n  resolve: { ${CH_HOST}: 127.0.0.1, ${K8S_HOST}: 127.0.0.1 }\nservices:\n  acme-prod:\n    clickhouse: { url: "https://${CH_HOST}:${server.port}", caFile: ./ca.pem }\n    kubernetes: { server: "https://${K8S_HOST}:${server.port}", caFile: ./ca.pem }\n${extra}`,
+  );
+  return cwd;
+}
+
+const scripted = (statusFile: string, pings: ScriptedReply[] = []) =>
+  new ScriptedRunner([
+    { match: /^status --json$/, stdout: tailscaleFixture(statusFile) },
+    { match: /^netcheck --format=json$/, stdout: tailscaleFixture('netcheck-hard-nat.json') },
+    ...pings,
+  ]);
+
+const directPings: ScriptedReply[] = [
+  { match: /^ping .*100\.101\.23\.45$/, stdout: tailscaleFixture('ping-direct.txt') },
+  { match: /^ping .*100\.88\.12\.34$/, stdout: 'pong from k8s (100.88.12.34) via 198.51.100.24:41641 in 3ms\n' },
+];
+const derpPings: ScriptedReply[] = [
+  { match: /^ping .*100\.101\.23\.45$/, stdout: tailscaleFixture('ping-derp-only.txt'), exitCode: 1 },
+  { match: /^ping .*100\.88\.12\.34$/, stdout: tailscaleFixture('ping-derp-only.txt'), exitCode: 1 },
+];
+
+describe('byoc connect check', () => {
+  it('reports direct paths with DNS, TCP and TLS per endpoint (--json) and exits 0', async () => {
+    // Given a tailnet where both peers answer directly, and endpoints that serve TLS signed by the configured CA
+    const runner = scripted('status-direct.json', directPings);
+    // When the check runs
+    const result = await runCli(['connect', 'check', 'acme-prod', '--json'], { cwd: workspace(), clients: { tailscale: async () => runner } });
+    // Then the verdict is direct and every stage passed
+    expect(result.exitCode).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ service: 'acme-prod', verdict: 'direct', tailscale: { up: true } });
+    expect(report.targets.map((target: { name: string }) => target.name)).toEqual(['clickhouse', 'kubernetes']);
+    const [clickhouse] = report.targets;
+    expect(clickhouse).toMatchObject({ host: CH_HOST, path: 'direct', endpoint: '198.51.100.31:41641', dns: { ok: true, source: 'override', addresses: ['127.0.0.1'] }, tcp: { ok: true }, tls: { ok: true, authorized: true, nameMatches: true } });
+    expect(clickhouse.tls.peerCertificate.subject).toContain(CH_HOST);
+    expect(clickhouse.advice).toEqual([]);
+    // And the peers were pinged concurrently, by Tailscale IP
+    expect(runner.calls.filter((call) => call.args[0] === 'ping').map((call) => call.args.at(-1)).sort()).toEqual(['100.101.23.45', '100.88.12.34']);
+  });
+
+  it('says why a path is relayed, exits 0, and 6 with --require-direct', async () => {
+    const relayed = await runCli(['connect', 'check', 'acme-prod', '--json'], { cwd: workspace(), clients: { tailscale: async () => scripted('status-derp.json', derpPings) } });
+    expect(relayed.exitCode).toBe(0);
+    const report = JSON.parse(relayed.stdout);
+    expect(report.verdict).toBe('relayed');
+    expect(report.targets[0].path).toBe('derp');
+    expect(report.targets[0].advice.join('\n')).toMatch(/hard NAT/);
+    expect(report.targets[0].advice.join('\n')).toMatch(/UDP 41641/);
+    const strict = await runCli(['connect', 'check', 'acme-prod', '--require-direct'], { cwd: workspace(), clients: { tailscale: async () => scripted('status-derp.json', derpPings) } });
+    expect(strict.exitCode).toBe(6);
+    expect(strict.stderr).toContain('relayed');
+  });
+
+  it('exits 6 with the exact next step when tailscale is not installed or stopped', async () => {
+    const missing = new ScriptedRunner([{ match: /./, error: new TailscaleNotInstalledError('tailscale') }]);
+    const notInstalled = await runCli(['connect', 'check', 'acme-prod', '--json'], { cwd: workspace(), clients: { tailscale: async () => missing } });
+    expect(notInstalled.exitCode).toBe(6);
+    const report = JSON.parse(notInstalled.stdout);
+    expect(report.verdict).toBe('tailscale-down');
+    // the TLS path is still checked and reported
+    expect(report.targets[0].tls.ok).toBe(true);
+    expect(JSON.parse(notInstalled.stderr).error).toMatchObject({ code: 'tailscale_down', hint: expect.stringContaining('tailscale.bin') });
+    const stopped = await runCli(['connect', 'check', 'acme-prod'], { cwd: workspace(), clients: { tailscale: async () => scripted('status-stopped.json') } });
+    expect(stopped.exitCode).toBe(6);
+    expect(stopped.stderr).toContain('tailscale up');
+  });
+
+  it('--target limits the check to one endpoint', async () => {
+    const runner = scripted('status-direct.json', directPings);
+    const result = await runCli(['connect', 'check', 'acme-prod', '--target', 'clickhouse', '--json'], { cwd: workspace(), clients: { tailscale: async () => runner } });
+    expect(JSON.parse(result.stdout).targets.map((target: { name: string }) => target.name)).toEqual(['clickhouse']);
+    expect(runner.calls.filter((call) => call.args[0] === 'ping')).toHaveLength(1);
+  });
+
+  it('flags an untrusted server certificate with the key to set', async () => {
+    const cwd = tempDir();
+    writeFileSync(path.join(cwd, 'byoc.config.yaml'), `network:\n  resolve: { ${CH_HOST}: 127.0.0.1 }\nservices:\n  acme-prod:\n    clickhouse: { url: "https://${CH_HOST}:${server.port}" }\n`);
+    const result = await runCli(['connect', 'check', 'acme-prod', '--json'], { cwd, clients: { tailscale: async () => scripted('status-direct.json', directPings) } });
+    const [target] = JSON.parse(result.stdout).targets;
+    expect(target.tls).toMatchObject({ ok: false, authorized: false });
+    expect(target.advice.join('\n')).toContain('services.acme-prod.clickhouse.caFile');
+  });
+
+  it('prints tab-separated rows when piped and a table with the verdict on a TTY', async () => {
+    const piped = await runCli(['connect', 'check', 'acme-prod'], { cwd: workspace(), clients: { tailscale: async () => scripted('status-direct.json', directPings) } });
+    expect(piped.stdout.split('\n')[0]).toBe('verdict\tdirect');
+    expect(piped.stdout).toMatch(/^clickhouse\tdirect\t198\.51\.100\.31:41641\t\d+(\.\d+)?\tok \d+ms\tok \d+ms\tok \d+ms\t/m);
+    const tty = await runCli(['connect', 'check', 'acme-prod'], { cwd: workspace(), stdoutTTY: true, clients: { tailscale: async () => scripted('status-derp.json', derpPings) } });
+    expect(tty.stdout.split('\n')[0]).toBe('acme-prod relayed');
+    expect(tty.stdout).toMatch(/TARGET\s+PATH\s+VIA/);
+    expect(tty.stdout).toMatch(/clickhouse\s+derp\s+DERP nyc/);
+  });
+
+  it('refuses an unknown service (exit 3) and a service with nothing to check', async () => {
+    expect((await runCli(['connect', 'check', 'nope'], { cwd: workspace(), clients: { tailscale: async () => scripted('status-direct.json') } })).exitCode).toBe(3);
+    const cwd = tempDir({ 'byoc.config.yaml': 'services:\n  empty: {}\n' });
+    const result = await runCli(['connect', 'check', 'empty'], { cwd, clients: { tailscale: async () => scripted('status-direct.json') } });
+    expect(result.exitCode).toBe(3);
+    expect(result.stderr).toContain('services.empty.clickhouse.url');
+  });
+});
