@@ -390,11 +390,14 @@ function scanTables(allTokens: readonly Token[]): string[] {
   const part = (index: number): NamePart => {
     const token = tokens[index]!;
     return token.kind === 'quoted'
-      ? { name: token.value ?? '', source: token.text, escaped: token.escaped === true, quoted: true }
-      : { name: token.text, source: token.text, escaped: false, quoted: false };
+      ? { name: token.value ?? '', source: token.text, escaped: token.escaped === true }
+      : { name: token.text, source: token.text, escaped: false };
   };
-  /** Reads a (db.)table name at index; returns the index after it, or undefined. */
-  const readName = (index: number): number | undefined => {
+  /**
+   * Reads a (db.)table name at index; returns the index after it, or undefined. With
+   * `columnList`, a parenthesis after the name is INSERT's column list, not a function call.
+   */
+  const readName = (index: number, columnList = false): number | undefined => {
     if (!isName(index)) return undefined;
     const parts = [part(index)];
     let at = index + 1;
@@ -402,7 +405,7 @@ function scanTables(allTokens: readonly Token[]): string[] {
       parts.push(part(at + 1));
       at += 2;
     }
-    if (tokens[at]?.text === '(' || tokens[at]?.text === '.') return undefined; // a function, or a.b.c
+    if ((tokens[at]?.text === '(' && !columnList) || tokens[at]?.text === '.') return undefined; // a function, or a.b.c
     const ref: TableReference =
       parts.length === 2 ? { database: parts[0]!, table: parts[1]!, start: 0 } : { table: parts[0]!, start: 0 };
     names.push(displayTable(ref));
@@ -418,8 +421,10 @@ function scanTables(allTokens: readonly Token[]): string[] {
     } else if (word !== 'FROM' && word !== 'JOIN' && word !== 'INTO') {
       continue;
     }
-    while (SCAN_SKIP.has(upper(at))) at++;
-    let after = readName(at);
+    let tableFunction = false;
+    while (SCAN_SKIP.has(upper(at))) tableFunction ||= upper(at++) === 'FUNCTION';
+    if (tableFunction) continue;
+    let after = readName(at, word === 'INTO' || word === 'TABLE');
     // FROM a [AS] x, b, c: comma joins.
     while (word === 'FROM' && after !== undefined) {
       if (upper(after) === 'AS') after += 2;

@@ -15,7 +15,6 @@ export interface NamePart {
   source: string;
   /** Quoted with a backslash escape: never trusted to match a permitted database. */
   escaped: boolean;
-  quoted: boolean;
 }
 
 export interface TableReference {
@@ -216,9 +215,9 @@ class Parser {
 
   private namePart(): NamePart {
     const token = this.advance();
-    if (token.kind === 'word') return { name: token.text, source: token.text, escaped: false, quoted: false };
+    if (token.kind === 'word') return { name: token.text, source: token.text, escaped: false };
     if (token.kind === 'quoted') {
-      return { name: token.value ?? '', source: token.text, escaped: token.escaped === true, quoted: true };
+      return { name: token.value ?? '', source: token.text, escaped: token.escaped === true };
     }
     this.pos--;
     throw this.error(`expected a name but found '${token.text}'`, token.start);
@@ -647,7 +646,7 @@ class Parser {
         summary?.kind === 'identifier' && summary.parts.length === 1
           ? summary.parts[0]
           : summary?.kind === 'string'
-            ? { name: summary.value, source: `'${summary.value}'`, escaped: false, quoted: true }
+            ? { name: summary.value, source: `'${summary.value}'`, escaped: false }
             : undefined;
       if (first?.kind === 'identifier' && first.parts.length === 2) {
         tables.push({ database: first.parts[0]!, table: first.parts[1]!, start });
