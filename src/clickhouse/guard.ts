@@ -187,8 +187,10 @@ export function extractTables(sql: string): string[] {
   try {
     const { tokens } = lex(sql);
     try {
-      const parsed = parseStatement(tokens);
-      return tableNames(parsed.findings);
+      const { findings } = parseStatement(tokens);
+      const structured = tableNames(findings);
+      // A refusal (a second statement, say) may leave text the parser did not walk.
+      return findings.some((finding) => finding.type === 'refusal') ? mergeTables(structured, scanTables(tokens)) : structured;
     } catch {
       return scanTables(tokens);
     }
@@ -239,7 +241,7 @@ function analyseTokens(tokens: Token[], alternativeReading: boolean): Analysis {
       ambiguous,
     };
   }
-  const kind = firstWord === 'DESC' ? 'DESCRIBE' : (firstWord ?? 'SELECT');
+  const kind = firstWord === 'DESC' ? 'DESCRIBE' : (firstWord ?? (first.text === '(' ? 'SELECT' : undefined));
 
   let findings: Finding[];
   let failure: { reason: string; offset: number } | undefined;

@@ -107,8 +107,11 @@ export function parseStatement(tokens: readonly Token[]): ParsedStatement {
   return new Parser(significant(tokens)).statement();
 }
 
-/** Nesting deeper than this is refused rather than risking the call stack (ClickHouse's own limit is 1000). */
-const MAX_DEPTH = 200;
+/**
+ * Nesting deeper than this is refused rather than risking the call stack. Each parenthesis costs
+ * about three levels, so this allows some 100 nested parentheses; diagnostics need far fewer.
+ */
+const MAX_DEPTH = 300;
 
 class Parser {
   private pos = 0;

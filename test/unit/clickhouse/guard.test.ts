@@ -274,6 +274,13 @@ describe('checkQuery', () => {
     }
   });
 
+  it('refuses absurd nesting instead of overflowing the stack', () => {
+    // Given 100,000 nested parentheses / When checked / Then a plain refusal comes back
+    const deep = `SELECT ${'('.repeat(100_000)}1${')'.repeat(100_000)}`;
+    expect(checkQuery(deep).reason).toContain('nested more than 300 levels');
+    expect(extractTables(`${deep} FROM a.b`)).toEqual(['a.b']);
+  });
+
   it('checks a large query in linear time', () => {
     // Given a query with a 50,000-element IN list and 2,000 UNION members
     const list = Array.from({ length: 50_000 }, (_, index) => index).join(', ');
@@ -313,6 +320,7 @@ describe('extractTables', () => {
     expect(extractTables('CREATE TABLE IF NOT EXISTS db.t AS db.src')).toEqual(['db.t']);
     expect(extractTables('DROP TABLE IF EXISTS db.old')).toEqual(['db.old']);
     expect(extractTables("INSERT INTO FUNCTION url('http://x') SELECT * FROM db.t")).toEqual(['db.t']);
+    expect(extractTables('SELECT * FROM system.one; DROP TABLE db.gone')).toEqual(['system.one', 'db.gone']);
   });
 
   it('reports table arguments of cross-server table functions', () => {
