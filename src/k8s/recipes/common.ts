@@ -99,7 +99,14 @@ export class RecipeContext {
   }
 
   ago(time: number | undefined): string {
-    return time === undefined ? 'at an unknown time' : `${formatDuration(Math.max(0, this.nowMs - time))} ago`;
+    if (time === undefined) return 'at an unknown time';
+    const elapsed = this.nowMs - time;
+    return elapsed < 1000 ? 'just now' : `${formatDuration(elapsed)} ago`;
+  }
+
+  /** `for 14m` since a transition time. */
+  lasting(time: number | undefined): string {
+    return time === undefined ? 'for an unknown time' : `for ${formatDuration(Math.max(0, this.nowMs - time))}`;
   }
 
   age(meta: ObjectMeta | undefined): number | undefined {
@@ -261,8 +268,11 @@ export function containerHint(pod: Pod, problem: ContainerProblem): string {
   }
 }
 
+/** The log to read: the previous instance's when the container has restarted (that one holds the crash). */
 export function logsCommand(pod: Pod, container: string): string {
-  return `kubectl logs ${pod.metadata?.name ?? ''} -n ${pod.metadata?.namespace ?? 'default'} -c ${container} --previous`;
+  const statuses = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])];
+  const restarted = (statuses.find((status) => status.name === container)?.restartCount ?? 0) > 0;
+  return `kubectl logs ${pod.metadata?.name ?? ''} -n ${pod.metadata?.namespace ?? 'default'} -c ${container}${restarted ? ' --previous' : ''}`;
 }
 
 export function podIsHealthy(pod: Pod): boolean {

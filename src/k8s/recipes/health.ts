@@ -187,7 +187,7 @@ const nodeConditions: Recipe = {
         findings.push({
           status: 'FAIL',
           object: objectRef('Node', name),
-          evidence: `${pressure}=True since ${context.ago(millis(condition.lastTransitionTime))}: ${oneLine(condition.message)}`,
+          evidence: `${pressure}=True ${context.lasting(millis(condition.lastTransitionTime))}: ${oneLine(condition.message)}`,
           hint: PRESSURE_HINTS[pressure],
           kubectl: describe('node', name),
         });
@@ -215,7 +215,9 @@ const PENDING_HINTS: [RegExp, string][] = [
   [/untolerated taint|had taint/i, 'The nodes carry taints the pod does not tolerate: check the taints (kubectl describe nodes) and the pod tolerations.'],
   [/didn't match Pod's node affinity|node selector|didn't match node selector/i, 'No node matches the pod nodeSelector or affinity: check the node labels.'],
   [/unbound immediate PersistentVolumeClaims|persistentvolumeclaim .* not found/i, 'The pod waits for its PVC: see the volumes checks (byoc k8s diagnose --area volumes).'],
-  [/ContainerCreating|FailedMount|FailedAttachVolume/i, 'The pod is placed but its volumes or network are not ready: see the volumes and nodes checks.'],
+  [/ImagePullBackOff|ErrImagePull|InvalidImageName/i, 'The image cannot be pulled: check the image name and tag, registry credentials, and that nodes reach the registry.'],
+  [/CreateContainerConfigError/i, 'A ConfigMap, Secret or key the container references is missing: read the message in kubectl describe pod.'],
+  [/ContainerCreating|FailedMount|FailedAttachVolume|FailedCreatePodSandBox/i, 'The pod is placed but its volumes or network are not ready: see the volumes and nodes checks.'],
 ];
 
 const pendingPods: Recipe = {

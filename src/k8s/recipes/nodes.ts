@@ -53,7 +53,7 @@ const nodeReady: Recipe = {
         findings.push({
           status: 'FAIL',
           object: objectRef('Node', name),
-          evidence: `Ready=${ready?.status ?? 'missing'}${ready?.reason ? ` (${ready.reason})` : ''} since ${context.ago(since)}: ${oneLine(message)}${tainted}`,
+          evidence: `Ready=${ready?.status ?? 'missing'}${ready?.reason ? ` (${ready.reason})` : ''} ${context.lasting(since)}: ${oneLine(message)}${tainted}`,
           hint: hintFor(message, NODE_READY_HINTS, NODE_READY_FALLBACK),
           kubectl: describe('node', name),
         });

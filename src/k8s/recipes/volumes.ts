@@ -232,11 +232,7 @@ const pendingClaims: Recipe = {
         continue;
       }
       const storageClass = classes?.find((candidate) => nameOf(candidate) === claim.spec?.storageClassName);
-      const consumers = pods?.filter(
-        (pod) =>
-          pod.metadata?.namespace === namespace &&
-          pod.spec?.volumes?.some((volume) => volume.persistentVolumeClaim?.claimName === name),
-      );
+      const consumers = pods?.filter((pod) => usesClaim(pod, namespace, name));
       // WaitForFirstConsumer claims stay Pending until a pod uses them: that is by design.
       if (storageClass?.volumeBindingMode === 'WaitForFirstConsumer' && consumers?.length === 0) continue;
       const age = context.age(claim.metadata);
@@ -280,6 +276,10 @@ function pvZones(pv: PersistentVolume): { key: string; zones: string[] } | undef
   return undefined;
 }
 
+function usesClaim(pod: Pod, namespace: string | undefined, claim: string): boolean {
+  return pod.metadata?.namespace === namespace && (pod.spec?.volumes ?? []).some((volume) => volume.persistentVolumeClaim?.claimName === claim);
+}
+
 function nodeZone(node: Node, preferredKey: string): string | undefined {
   const labels = node.metadata?.labels ?? {};
   return labels[preferredKey] ?? ZONE_LABELS.map((label) => labels[label]).find((zone) => zone !== undefined);
@@ -308,23 +308,24 @@ const zoneAffinity: Recipe = {
       const volumeId = volume.spec?.csi?.volumeHandle ? ` (${volume.spec.csi.volumeHandle})` : '';
       const zoneList = affinity.zones.join(', ');
       const usableZones = new Set(nodes.filter(nodeUsable).map((node) => nodeZone(node, affinity.key)));
+      const consumers = pods?.filter((pod) => usesClaim(pod, claim.namespace, claim.name!));
       if (!affinity.zones.some((zone) => usableZones.has(zone))) {
         const available = [...usableZones].filter((zone) => zone !== undefined).sort().join(', ') || 'none';
+        // A pod already running on the volume is fine until it has to move; nothing can start it elsewhere.
+        const running = consumers?.filter((pod) => pod.status?.phase === 'Running') ?? [];
+        const stillRuns = consumers !== undefined && consumers.length > 0 && running.length === consumers.length;
         findings.push({
-          status: 'FAIL',
+          status: stillRuns ? 'WARN' : 'FAIL',
           object: objectRef('PV', name),
-          evidence: `PV${volumeId} for claim ${claim.namespace}/${claim.name} lives in ${zoneList}; no Ready schedulable node there (zones with Ready nodes: ${available})`,
-          hint: `EBS volumes cannot leave their zone: bring up a node in ${zoneList} (node group subnets), or restore the data from a snapshot into another zone.`,
+          evidence: `PV${volumeId} for claim ${claim.namespace}/${claim.name} lives in ${zoneList}; no Ready schedulable node there (zones with one: ${available})${stillRuns ? `; pod ${running.map(nameOf).join(', ')} still runs, but could not be restarted` : ''}`,
+          hint: `EBS volumes cannot leave their zone: bring up a node in ${zoneList} (node group subnets) or make the nodes there Ready and schedulable; else restore the data from a snapshot into another zone.`,
           kubectl: describe('pv', name),
         });
       }
-      for (const pod of pods ?? []) {
-        const usesClaim =
-          pod.metadata?.namespace === claim.namespace &&
-          pod.spec?.volumes?.some((volume) => volume.persistentVolumeClaim?.claimName === claim.name);
+      for (const pod of consumers ?? []) {
         const node = pod.spec?.nodeName ? nodes.find((candidate) => nameOf(candidate) === pod.spec?.nodeName) : undefined;
         const zone = node && nodeZone(node, affinity.key);
-        if (usesClaim && zone && !affinity.zones.includes(zone)) {
+        if (zone && !affinity.zones.includes(zone)) {
           findings.push({
             status: 'FAIL',
             object: objectRef('Pod', nameOf(pod), pod.metadata?.namespace),
