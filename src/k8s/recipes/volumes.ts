@@ -233,8 +233,10 @@ const pendingClaims: Recipe = {
       }
       const storageClass = classes?.find((candidate) => nameOf(candidate) === claim.spec?.storageClassName);
       const consumers = pods?.filter((pod) => usesClaim(pod, namespace, name));
-      // WaitForFirstConsumer claims stay Pending until a pod uses them: that is by design.
-      if (storageClass?.volumeBindingMode === 'WaitForFirstConsumer' && consumers?.length === 0) continue;
+      // WaitForFirstConsumer claims stay Pending until a pod using them is scheduled: by design, and when
+      // that pod cannot be scheduled the pending-pods check names the cause.
+      const waitsForConsumer = storageClass?.volumeBindingMode === 'WaitForFirstConsumer';
+      if (waitsForConsumer && consumers !== undefined && !consumers.some((pod) => pod.spec?.nodeName)) continue;
       const age = context.age(claim.metadata);
       if (age !== undefined && age < STUCK_AFTER_MS) continue;
       const event = groupEvents(
