@@ -78,9 +78,10 @@ export async function runDiagnostics(reader: ClusterReader, options: DiagnoseOpt
   return results.flat();
 }
 
+/** FAIL rows first; otherwise the recipe's own order (e.g. most frequent events first) is kept. */
 function sortFindings(findings: Finding[]): Finding[] {
   const rank = (finding: Finding) => (finding.status === 'FAIL' ? 0 : 1);
-  return [...findings].sort((a, b) => rank(a) - rank(b) || a.object.localeCompare(b.object));
+  return [...findings].sort((a, b) => rank(a) - rank(b));
 }
 
 function capped(findings: Finding[], max: number, kubectl: string): Finding[] {

@@ -115,7 +115,7 @@ function validateEntry(entry: KubeconfigEntry): void {
 }
 
 function parseExisting(text: string | undefined): Document {
-  const doc = parseDocument(text ?? '', { keepSourceTokens: false });
+  const doc = parseDocument(text ?? '');
   const refuse = (why: string): never => {
     throw new ConfigError('kubeconfig_invalid', `the existing kubeconfig cannot be merged safely: ${why}`, {
       hint: 'Fix or move the file (byoc never overwrites a file it cannot read), or pass --kubeconfig <other file>.',

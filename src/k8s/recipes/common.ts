@@ -115,10 +115,20 @@ export class RecipeContext {
   }
 }
 
-/** Cuts a message to one line for a table cell. */
+/**
+ * Cuts a message to one line for a table cell. AWS SDK errors wrapped by the CSI driver put the cause
+ * last (`… api error UnauthorizedOperation: …`), so a long one keeps its start and that tail.
+ */
 export function oneLine(text: string | undefined, max = 200): string {
   const flat = (text ?? '').replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+  if (flat.length <= max) return flat;
+  const cause = flat.lastIndexOf('api error ');
+  if (cause > 0) {
+    const head = Math.floor(max / 3);
+    const tail = flat.slice(cause);
+    return `${flat.slice(0, head)}… ${tail.length > max - head - 2 ? `${tail.slice(0, max - head - 3)}…` : tail}`;
+  }
+  return `${flat.slice(0, max - 1)}…`;
 }
 
 export interface EventGroup {

@@ -177,7 +177,9 @@ function componentRecipe(component: Component): Recipe {
             kubectl: describe(component.kind, component.name, 'kube-system'),
           });
         }
-      } else if (workloads && pods.length === 0) {
+      } else if (!workloads && pods.length === 0) {
+        return { findings, checked: `no ${component.name} pods in kube-system (${component.kind}s not readable)` };
+      } else if (pods.length === 0) {
         if (component.absent.status === 'WARN') {
           findings.push({
             status: 'WARN',

@@ -249,7 +249,8 @@ const pendingClaims: Recipe = {
       )[0];
       const used = consumers && consumers.length > 0 ? `, used by pod ${consumers.map(nameOf).join(', ')}` : '';
       findings.push({
-        status: 'FAIL',
+        // Without pods we cannot tell a WaitForFirstConsumer claim that is merely waiting from a stuck one.
+        status: waitsForConsumer && consumers === undefined ? 'WARN' : 'FAIL',
         object,
         evidence: `Pending for ${age === undefined ? 'an unknown time' : formatDuration(age)} (storage class ${claim.spec?.storageClassName ?? 'default'}${used})${event ? `; ${eventEvidence(event, context)}` : ''}`,
         hint: hintFor(
