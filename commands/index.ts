@@ -23,6 +23,8 @@ import certShow from './cert/show.js';
 import completion from './completion.js';
 import connectCheck from './connect/check.js';
 import doctor from './doctor.js';
+import query from './query.js';
+import queryPresets from './query/presets.js';
 import configShow from './config/show.js';
 import configValidate from './config/validate.js';
 import helpExitCodes from './help/exit-codes.js';
@@ -59,6 +61,8 @@ export const manifest: readonly ManifestEntry[] = [
   { file: 'broker/serve', command: brokerServe },
   { file: 'broker/token/create', command: brokerTokenCreate },
   { file: 'connect/check', command: connectCheck },
+  { file: 'query', command: query },
+  { file: 'query/presets', command: queryPresets },
   { file: 'doctor', command: doctor },
   { file: 'completion', command: completion },
   { file: 'config/show', command: configShow },

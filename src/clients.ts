@@ -7,6 +7,7 @@ import type { ClientFactories } from './context.js';
 export function defaultClients(): Partial<ClientFactories> {
   return {
     broker: async (ctx) => (await import('./access/connect.js')).connectBroker(ctx),
+    clickhouse: async () => (await import('./clickhouse/client.js')).clickhouseConnector,
     tailscale: async (ctx) => {
       const [{ createExecaRunner }, configuration] = await Promise.all([import('./tailscale/runner.js'), ctx.config()]);
       return createExecaRunner({ bin: configuration.get<string>('tailscale.bin') ?? 'tailscale', env: ctx.env });

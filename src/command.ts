@@ -82,6 +82,11 @@ export interface RenderContext {
 
 export type TextOutput = string | AsyncIterable<string>;
 
+/** A JSON rendering that is already text (a large document streamed in chunks): written as is. */
+export class RawJson {
+  constructor(readonly chunks: AsyncIterable<string>) {}
+}
+
 export interface CommandDefinition<
   A extends Record<string, ArgSpec> = Record<string, ArgSpec>,
   O extends Record<string, OptionSpec> = Record<string, OptionSpec>,
@@ -177,6 +182,10 @@ export async function renderResult(definition: AnyCommand, result: unknown, ctx:
   const render: RenderContext = { now: ctx.clock.now(), color: ctx.output.color, columns: stdout.columns ?? 80 };
   if (ctx.output.json) {
     const document = definition.json ? definition.json(result) : result;
+    if (document instanceof RawJson) {
+      for await (const chunk of document.chunks) await write(stdout, chunk);
+      return;
+    }
     if (isAsyncIterable(document)) {
       for await (const item of document) await write(stdout, `${JSON.stringify(item)}\n`);
     } else {

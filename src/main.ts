@@ -80,24 +80,22 @@ function buildProgram(base: ContextBase, onInvoke: (invocation: Invocation) => v
   }
   configureOutput(program, base);
 
-  const parents = new Map<string, Command>([['', program]]);
-  const parentFor = (segments: string[]): Command => {
+  // One commander command per path: a path can be both a command and a group (`query` and `query presets`).
+  const nodes = new Map<string, Command>([['', program]]);
+  const nodeFor = (segments: string[], hidden = false): Command => {
     const key = segments.join(' ');
-    const existing = parents.get(key);
+    const existing = nodes.get(key);
     if (existing) return existing;
-    const parent = parentFor(segments.slice(0, -1));
-    const group = parent.command(segments.at(-1)!).description(groups[key] ?? '').helpCommand(false);
-    configureOutput(group, base);
-    parents.set(key, group);
-    return group;
+    const parent = nodeFor(segments.slice(0, -1));
+    const node = parent.command(segments.at(-1)!, { hidden }).description(groups[key] ?? '').helpCommand(false);
+    configureOutput(node, base);
+    nodes.set(key, node);
+    return node;
   };
 
   for (const entry of manifest) {
-    const segments = entry.file.split('/');
-    const parent = parentFor(segments.slice(0, -1));
     const definition = entry.command;
-    const leaf = parent.command(segments.at(-1)!, { hidden: definition.hidden ?? false }).description(definition.description);
-    configureOutput(leaf, base);
+    const leaf = nodeFor(entry.file.split('/'), definition.hidden ?? false).description(definition.description);
     const argNames = Object.keys(definition.args ?? {});
     for (const [name, spec] of Object.entries(definition.args ?? {}) as [string, NonNullable<AnyCommand['args']>[string]][]) {
       const label = spec.variadic ? `${kebab(name)}...` : kebab(name);
@@ -164,7 +162,7 @@ function normaliseArgv(argv: readonly string[], program: Command): string[] {
   for (let index = 0; index < words.length; index++) {
     const word = words[index]!;
     if (word === '--help' || word === '-h' || word === '--version' || word === '-V') return words;
-    if (word.startsWith('-')) {
+    if (word.startsWith('-') && word !== '-') {
       if (word === '--config') index++;
       continue;
     }

@@ -64,6 +64,17 @@ export const configSchema = z.strictObject({
     .partial()
     .optional(),
   cert: z.strictObject({ minRemaining: duration }).partial().optional(),
+  query: z
+    .strictObject({
+      format: z.enum(['table', 'json', 'ndjson', 'csv', 'tsv']),
+      maxRows: z.number().int().min(0),
+      timeout: duration,
+      file: z.string(),
+      preset: z.string(),
+      check: z.boolean(),
+    })
+    .partial()
+    .optional(),
   connect: z
     .strictObject({ target: z.enum(['clickhouse', 'kubernetes', 'all']), requireDirect: z.boolean(), count: z.number().int().min(1).max(20), timeout: duration })
     .partial()

@@ -6,14 +6,20 @@ import type { FakeClock } from './context.js';
 
 let sharedCa: Promise<CertificateAuthority> | undefined;
 
+/** The CA every test broker signs with (created once per test file). */
+export function testBrokerCa(): Promise<CertificateAuthority> {
+  sharedCa ??= createCa(new Date('2026-01-01T00:00:00Z')).then(({ ca }) => ca);
+  return sharedCa;
+}
+
 /** A real broker on a temp state folder with a controllable clock; the CA is shared across tests for speed. */
 export async function openTestBroker(stateDir: string, clock: FakeClock, policy: PolicyConfig = {}, services: Record<string, { policy?: PolicyConfig }> = { 'acme-prod': {} }) {
   const warnings: string[] = [];
-  sharedCa ??= createCa(new Date('2026-01-01T00:00:00Z')).then(({ ca }) => ca);
+  const ca = testBrokerCa();
   const broker = await AccessBroker.open(stateDir, {
     services: servicesFromConfig({ policy: { approvers: ['bob@vendor.example', 'carol@vendor.example'], ...policy }, services }),
     now: clock.now,
-    ca: () => sharedCa!,
+    ca: () => ca,
     store: { warn: (message) => warnings.push(message) },
   });
   return { broker, warnings };

@@ -1,0 +1,148 @@
+import { defineCommand, option, RawJson } from '../src/command.js';
+import type { OutputFormat } from '../src/clickhouse/render.js';
+import type { GuardVerdict } from '../src/clickhouse/guard.js';
+import type { Context } from '../src/context.js';
+import { NotAllowedError, UsageError } from '../src/errors.js';
+
+interface QueryCheck {
+  mode: 'check';
+  verdict: GuardVerdict;
+}
+
+interface QueryRun {
+  mode: 'run';
+  format: OutputFormat;
+  queryId: string;
+  requestId: string;
+  output: AsyncIterable<string>;
+}
+
+type QueryResult = QueryCheck | QueryRun;
+
+export default defineCommand({
+  description: 'Run a read-only query on the system tables of a customer ClickHouse, over the tailnet, with your certificate',
+  examples: [
+    "byoc query acme-prod 'SELECT database, table, elapsed, progress FROM system.merges'",
+    'byoc query acme-prod --preset replication-queue',
+    'byoc query acme-prod --file diag.sql --format ndjson > out.ndjson',
+    "echo 'SELECT * FROM default.orders' | byoc query --check -",
+  ],
+  args: {
+    service: { description: 'the customer service (omit with --check)' },
+    sql: { description: "the SQL, or - to read it from stdin" },
+  },
+  options: {
+    file: option.path('--file <file>', 'query.file', 'read the SQL from a file'),
+    preset: option.string('--preset <name>', 'query.preset', 'a curated diagnostic (see: byoc query presets)'),
+    format: option.choice('--format <format>', 'query.format', 'table, json, ndjson, csv or tsv', ['table', 'json', 'ndjson', 'csv', 'tsv'] as const),
+    maxRows: option.integer('--max-rows <n>', 'query.maxRows', 'stop after this many rows (0: no limit)'),
+    timeout: option.duration('--timeout <duration>', 'query.timeout', 'time limit for the query'),
+    check: option.boolean('--check', 'query.check', 'only check the SQL against the read-only policy (no service, certificate or network)'),
+  },
+  async run(input, ctx): Promise<QueryResult> {
+    const { service, check } = input;
+    const sqlArgument = check && input.sql === undefined ? service : input.sql;
+    const sql = await readSql(sqlArgument, input.file, input.preset, ctx);
+    const { checkQuery } = await import('../src/clickhouse/guard.js');
+    const verdict = checkQuery(sql);
+    if (check) return { mode: 'check', verdict };
+    if (!service) throw new UsageError('service_required', 'name the service to query', { hint: "byoc query <service> 'SELECT ...' (or --check to only validate)" });
+    if (!verdict.allowed) throw refusal(verdict);
+
+    const [{ obtainCertificate }, { agentFor }, { runTagged, queryIdFor, applicationFor }, render] = await Promise.all([
+      import('../src/access/credentials.js'),
+      import('../src/net/agents.js'),
+      import('../src/clickhouse/run.js'),
+      import('../src/clickhouse/render.js'),
+    ]);
+    const configuration = await ctx.config();
+    const url = configuration.service(service).clickhouse?.url;
+    if (!url) throw new UsageError('no_clickhouse', `service ${service} has no ClickHouse endpoint`, { hint: `Set services.${service}.clickhouse.url.` });
+    const certificate = await obtainCertificate(ctx, service);
+    const caFile = configuration.service(service).clickhouse?.caFile;
+    const { readFile } = await import('node:fs/promises');
+    const extraCa = caFile ? await readFile(configuration.pathFromFile(caFile), 'utf8') : undefined;
+    const agent = await agentFor(ctx, new URL(url), {
+      cert: certificate.certPem,
+      key: certificate.keyPem,
+      ...(extraCa ? { ca: extraCa } : {}),
+      keepAlive: true,
+    });
+    const format: OutputFormat = ctx.output.json ? 'json' : (input.format ?? (ctx.output.stdoutIsTTY ? 'table' : 'tsv'));
+    const requestId = certificate.meta.requestId;
+    const queryId = queryIdFor(requestId);
+    const timeoutMs = input.timeout ?? 60_000;
+    const maxRows = input.maxRows ?? 100_000;
+    const session = await (await ctx.client('clickhouse')).connect({ url, agent, application: applicationFor(ctx.version, requestId), timeoutMs });
+    const wire = format === 'csv' ? 'CSVWithNames' : format === 'ndjson' ? 'JSONEachRow' : format === 'tsv' ? 'TabSeparatedWithNames' : 'TabSeparatedWithNamesAndTypes';
+    const tags = { requestId, engineer: certificate.request.requester, ticket: certificate.request.ticket };
+    let batches: AsyncIterable<string[]>;
+    try {
+      batches = await runTagged(session, { sql, format: wire, queryId, maxRows, timeoutMs, tags, signal: ctx.signal });
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+    ctx.log.verbose(`query_id ${queryId}`);
+    const limits = { maxRows, onTruncated: (shown: number) => ctx.log.warn(`stopped after ${shown} rows (--max-rows ${maxRows}); pass --max-rows 0 for all`) };
+    const output =
+      format === 'table'
+        ? render.table(batches, limits, { color: ctx.output.color, columns: ctx.io.stdout.columns ?? 120 })
+        : format === 'json'
+          ? render.jsonDocument(batches, limits, { queryId, requestId })
+          : render.passthrough(batches, format === 'ndjson' ? 0 : 1, limits);
+    return { mode: 'run', format, queryId, requestId, output: closing(output, () => session.close()) };
+  },
+  json: (result) => (result.mode === 'check' ? checkDocument(result.verdict) : new RawJson(result.output)),
+  text: (result) => (result.mode === 'check' ? `${result.verdict.allowed ? 'allowed' : 'refused'}\t${result.verdict.reason}` : result.output),
+  outcome: (result) => (result.mode === 'check' && !result.verdict.allowed ? refusal(result.verdict) : undefined),
+});
+
+function checkDocument(verdict: GuardVerdict) {
+  return { allowed: verdict.allowed, reason: verdict.reason, tables: verdict.tables };
+}
+
+function refusal(verdict: GuardVerdict): NotAllowedError {
+  return new NotAllowedError('query_refused', verdict.reason, {
+    hint: 'byoc runs read-only statements on system and information_schema tables only; see byoc query presets.',
+  });
+}
+
+async function readSql(argument: string | undefined, file: string | undefined, preset: string | undefined, ctx: Context): Promise<string> {
+  const sources = [argument !== undefined, file !== undefined, preset !== undefined].filter(Boolean).length;
+  if (sources > 1) throw new UsageError('sql_sources', 'give the SQL one way: as an argument, with --file, or with --preset', { hint: "byoc query acme-prod 'SELECT ...'" });
+  if (preset !== undefined) {
+    const { findPreset, PRESETS } = await import('../src/clickhouse/presets.js');
+    const found = findPreset(preset);
+    if (!found) throw new UsageError('preset_unknown', `no preset named "${preset}"`, { hint: `Presets: ${PRESETS.map((entry) => entry.name).join(', ')}.` });
+    return found.sql;
+  }
+  if (file !== undefined) {
+    const { readFile } = await import('node:fs/promises');
+    const path = await import('node:path');
+    try {
+      return await readFile(path.resolve(ctx.cwd, file), 'utf8');
+    } catch (error) {
+      throw new UsageError('sql_file_unreadable', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  if (argument === '-') {
+    if (ctx.output.stdinIsTTY) throw new UsageError('stdin_is_tty', 'SQL on stdin was asked (-) but stdin is a terminal', { hint: "Pipe it in: echo 'SELECT 1' | byoc query <service> -" });
+    let text = '';
+    for await (const chunk of ctx.io.stdin) text += chunk.toString();
+    return text;
+  }
+  if (argument === undefined || argument.trim() === '') {
+    throw new UsageError('sql_required', 'no SQL to run', { hint: "Pass it as an argument, with --file, --preset, or - for stdin: byoc query acme-prod 'SELECT 1'" });
+  }
+  return argument;
+}
+
+/** Closes the session when the output has been consumed, or abandoned. */
+async function* closing(output: AsyncIterable<string>, close: () => Promise<void>): AsyncGenerator<string> {
+  try {
+    yield* output;
+  } finally {
+    await close();
+  }
+}

@@ -1,0 +1,11 @@
+import { defineCommand, tsv } from '../../src/command.js';
+
+export default defineCommand({
+  description: 'List the curated diagnostic queries (each passes the read-only guard)',
+  examples: ['byoc query presets', 'byoc query acme-prod --preset merges'],
+  async run() {
+    const { PRESETS } = await import('../../src/clickhouse/presets.js');
+    return { presets: PRESETS.map(({ name, description, sql }) => ({ name, description, sql })) };
+  },
+  text: (result) => tsv(result.presets.map((preset) => [preset.name, preset.description])),
+});

@@ -1,0 +1,143 @@
+import type { Agent } from 'node:http';
+import { NetworkError, NotAllowedError, RemoteError } from '../errors.js';
+
+/** ClickHouse output formats byoc asks for; all exist on old (18.x) servers too. */
+export type WireFormat = 'TabSeparatedWithNamesAndTypes' | 'TabSeparatedWithNames' | 'CSVWithNames' | 'JSONEachRow';
+
+export interface QueryRequest {
+  sql: string;
+  queryId: string;
+  format: WireFormat;
+  settings: Record<string, string | number>;
+  signal?: AbortSignal | undefined;
+}
+
+/** The narrow interface byoc needs from a ClickHouse client: lines of a streamed result, in batches. */
+export interface ClickHouseSession {
+  query(request: QueryRequest): Promise<AsyncIterable<string[]>>;
+  close(): Promise<void>;
+}
+
+export interface ClickHouseTarget {
+  url: string;
+  agent?: Agent | undefined;
+  /** sent as the user agent prefix, so the customer's audit can see who ran the query */
+  application: string;
+  timeoutMs: number;
+  /** customer credentials (audit); engineers authenticate by certificate only */
+  username?: string | undefined;
+  password?: string | undefined;
+}
+
+export interface ClickHouseConnector {
+  connect(target: ClickHouseTarget): Promise<ClickHouseSession>;
+}
+
+declare module '../context.js' {
+  interface Clients {
+    clickhouse: ClickHouseConnector;
+  }
+}
+
+/** A server error with ClickHouse's numeric code when it sent one. */
+export class ClickHouseServerError extends RemoteError {
+  constructor(
+    readonly serverCode: number | undefined,
+    message: string,
+    hint?: string,
+  ) {
+    super('clickhouse_error', message, hint ? { hint } : {});
+  }
+}
+
+/** The server refused for lack of rights or read-only mode; keeps the code so callers can tell which. */
+export class ClickHouseRefusal extends NotAllowedError {
+  constructor(
+    readonly serverCode: number,
+    message: string,
+  ) {
+    super('server_refused', message, { hint: 'The server allows your user read-only access to system tables; ask the customer if you need more.' });
+  }
+}
+
+/** The real connector over @clickhouse/client (imported only when a command talks to ClickHouse). */
+export const clickhouseConnector: ClickHouseConnector = {
+  async connect(target) {
+    const { createClient, ClickHouseLogLevel } = await import('@clickhouse/client');
+    const withCredentials = target.username !== undefined;
+    const client = createClient({
+      url: target.url,
+      application: target.application,
+      request_timeout: target.timeoutMs,
+      ...(target.agent ? { http_agent: target.agent } : {}),
+      // Engineers are identified by their certificate; a basic-auth header would name a ClickHouse user instead.
+      set_basic_auth_header: withCredentials,
+      ...(withCredentials ? { username: target.username, password: target.password ?? '' } : {}),
+      compression: { response: false, request: false },
+      // byoc reports failures itself, once, on stderr; the client's own logger would print them again.
+      log: { level: ClickHouseLogLevel.OFF },
+    });
+    return {
+      async query(request) {
+        let resultSet;
+        try {
+          resultSet = await client.query({
+            query: request.sql,
+            format: request.format,
+            query_id: request.queryId,
+            clickhouse_settings: request.settings as never,
+            ...(request.signal ? { abort_signal: request.signal } : {}),
+          });
+        } catch (error) {
+          throw translateError(error, target.url);
+        }
+        const stream = resultSet.stream();
+        return (async function* () {
+          try {
+            for await (const rows of stream as AsyncIterable<{ text: string }[]>) {
+              yield rows.map((row) => row.text);
+            }
+          } catch (error) {
+            throw translateError(error, target.url);
+          }
+        })();
+      },
+      close: () => client.close(),
+    };
+  },
+};
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPROXY']);
+
+/** Maps client and server failures onto byoc's error kinds. */
+export function translateError(error: unknown, url: string): Error {
+  if (!(error instanceof Error)) return new RemoteError('clickhouse_error', String(error));
+  if (error.name === 'AbortError') return error;
+  const code = (error as { code?: string }).code;
+  // Newer servers send the code in a header the client parses; 18.x writes it only into the text ("Code: 115, e.displayText() = ...").
+  const serverCode = Number(code) || Number(/Code:\s*(\d+)/.exec(error.message)?.[1]);
+  if (Number.isInteger(serverCode) && serverCode > 0) {
+    const message = error.message.split('\n')[0]!.replace(/\s*\(version [^)]*\)\s*$/, '').replace(/, e\.what\(\) = DB::Exception$/, '');
+    if ([164, 497, 516, 192, 193, 194, 195, 291].includes(serverCode)) {
+      return new ClickHouseRefusal(serverCode, `ClickHouse refused the query: ${message}`);
+    }
+    return new ClickHouseServerError(serverCode, `ClickHouse error ${serverCode}: ${message}`);
+  }
+  if (code && NETWORK_CODES.has(code)) {
+    return new NetworkError('clickhouse_unreachable', `cannot reach ClickHouse at ${url}: ${code}`, { hint: 'Check the path: byoc connect check <service>' });
+  }
+  if (/certificate|SSL|TLS|self.signed|unable to verify/i.test(`${code ?? ''} ${error.message}`)) {
+    return new NotAllowedError('tls_refused', `the TLS connection to ${url} failed: ${error.message}`, {
+      hint: 'Your certificate may be expired or not trusted by the customer; check with byoc cert show <service> and byoc connect check <service>.',
+    });
+  }
+  if (/\b403\b|Forbidden/.test(error.message)) {
+    return new NotAllowedError('endpoint_refused', `the customer's endpoint refused your identity (${error.message.split('\n')[0]})`, {
+      hint: 'The operator step may not be applied yet: the customer runs byoc access operator-config <request id>.',
+    });
+  }
+  if (/timeout/i.test(error.message)) {
+    return new NetworkError('clickhouse_timeout', `ClickHouse at ${url} did not answer in time`, { hint: 'Raise --timeout, or check the path: byoc connect check <service>' });
+  }
+  return new RemoteError('clickhouse_error', `ClickHouse request failed: ${error.message.split('\n')[0]}`);
+}

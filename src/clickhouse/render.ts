@@ -1,0 +1,141 @@
+import { parseTsvLine } from './run.js';
+
+export type OutputFormat = 'table' | 'json' | 'ndjson' | 'csv' | 'tsv';
+
+export interface Column {
+  name: string;
+  type: string;
+}
+
+export interface StreamLimits {
+  /** data rows to print at most; 0 = all */
+  maxRows: number;
+  /** called once when the limit cut the result */
+  onTruncated: (shown: number) => void;
+}
+
+/** Lines from batches, after `headerLines`, stopping at the row limit (the source is closed when we stop). */
+async function* limitedLines(batches: AsyncIterable<string[]>, headerLines: number, limits: StreamLimits): AsyncGenerator<string[]> {
+  let seenHeader = 0;
+  let rows = 0;
+  for await (const batch of batches) {
+    let start = 0;
+    if (seenHeader < headerLines) {
+      start = Math.min(batch.length, headerLines - seenHeader);
+      seenHeader += start;
+      yield batch.slice(0, start);
+    }
+    let data = batch.slice(start);
+    if (limits.maxRows > 0 && rows + data.length > limits.maxRows) {
+      data = data.slice(0, limits.maxRows - rows);
+      rows += data.length;
+      if (data.length) yield data;
+      limits.onTruncated(rows);
+      return;
+    }
+    rows += data.length;
+    if (data.length) yield data;
+  }
+}
+
+/** ClickHouse's own text (TSV, CSV, JSONEachRow) passed through, one write per batch. */
+export async function* passthrough(batches: AsyncIterable<string[]>, headerLines: number, limits: StreamLimits): AsyncGenerator<string> {
+  for await (const lines of limitedLines(batches, headerLines, limits)) yield `${lines.join('\n')}\n`;
+}
+
+const SAMPLE_ROWS = 100;
+const MAX_WIDTH = 60;
+
+/**
+ * An aligned table for a terminal. Widths come from the header and the first rows, so the first screen
+ * appears without waiting for the whole result, and memory stays flat.
+ */
+export async function* table(batches: AsyncIterable<string[]>, limits: StreamLimits, options: { color: boolean; columns: number }): AsyncGenerator<string> {
+  let names: string[] | undefined;
+  let sample: (string | null)[][] = [];
+  let widths: number[] | undefined;
+  const format = (row: (string | null)[]) =>
+    row
+      .map((cell, index) => {
+        const text = cell === null ? 'NULL' : cell.replace(/\n/g, '⏎').replace(/\t/g, ' ');
+        const width = widths![index]!;
+        const fitted = text.length > width ? `${text.slice(0, width - 1)}…` : text;
+        return index === row.length - 1 ? fitted : fitted.padEnd(width);
+      })
+      .join('  ');
+  const start = function* () {
+    widths = names!.map((name, index) => Math.min(MAX_WIDTH, Math.max(name.length, ...sample.map((row) => (row[index] ?? 'NULL').length))));
+    const header = format(names!);
+    yield `${options.color ? `\u001b[1m${header}\u001b[22m` : header}\n`;
+    if (sample.length) yield `${sample.map(format).join('\n')}\n`;
+    sample = [];
+  };
+  let headerLines = 0;
+  for await (const lines of limitedLines(batches, 2, limits)) {
+    const rows: (string | null)[][] = [];
+    for (const line of lines) {
+      if (headerLines < 2) {
+        if (headerLines === 0) names = parseTsvLine(line).map((name) => name ?? '');
+        headerLines++;
+        continue;
+      }
+      rows.push(parseTsvLine(line));
+    }
+    if (widths) {
+      if (rows.length) yield `${rows.map(format).join('\n')}\n`;
+    } else {
+      sample.push(...rows);
+      if (sample.length >= SAMPLE_ROWS) yield* start();
+    }
+  }
+  if (!names) return;
+  if (!widths) yield* start();
+}
+
+const NUMERIC = /^(U?Int(8|16|32)|Float(32|64))$/;
+
+function typedValue(type: string, value: string | null): unknown {
+  if (value === null) return null;
+  const base = type.replace(/^(Nullable|LowCardinality)\((.*)\)$/, '$2');
+  if (NUMERIC.test(base)) {
+    const number = Number(value);
+    return Number.isFinite(number) ? number : value;
+  }
+  return value;
+}
+
+/**
+ * One JSON document, streamed: `{"queryId", "requestId", "columns": [...], "rows": [{...}], "rowCount"}`.
+ * 64-bit integers stay strings, as ClickHouse's own JSON does, so no precision is lost.
+ */
+export async function* jsonDocument(batches: AsyncIterable<string[]>, limits: StreamLimits, meta: { queryId: string; requestId: string }): AsyncGenerator<string> {
+  let columns: Column[] | undefined;
+  let names: string[] = [];
+  let rowCount = 0;
+  let header: (string | null)[] | undefined;
+  for await (const lines of limitedLines(batches, 2, limits)) {
+    const out: string[] = [];
+    for (const line of lines) {
+      const fields = parseTsvLine(line);
+      if (!header) {
+        header = fields;
+        continue;
+      }
+      if (!columns) {
+        names = header.map((name) => name ?? '');
+        columns = names.map((name, index) => ({ name, type: fields[index] ?? 'String' }));
+        out.push(`{"queryId":${JSON.stringify(meta.queryId)},"requestId":${JSON.stringify(meta.requestId)},"columns":${JSON.stringify(columns)},"rows":[`);
+        continue;
+      }
+      const row: Record<string, unknown> = {};
+      fields.forEach((value, index) => (row[names[index] ?? `c${index}`] = typedValue(columns![index]?.type ?? 'String', value)));
+      out.push(`${rowCount === 0 ? '\n' : ',\n'}${JSON.stringify(row)}`);
+      rowCount++;
+    }
+    if (out.length) yield out.join('');
+  }
+  if (!columns) {
+    yield `{"queryId":${JSON.stringify(meta.queryId)},"requestId":${JSON.stringify(meta.requestId)},"columns":[],"rows":[`;
+  }
+  yield `${rowCount ? '\n' : ''}],"rowCount":${rowCount}}\n`;
+}

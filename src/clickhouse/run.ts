@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import type { ClickHouseSession, QueryRequest, WireFormat } from './client.js';
+
+export interface QueryTags {
+  requestId: string;
+  engineer: string;
+  ticket?: string | undefined;
+}
+
+/** `byoc-<request id>-<uuid>`: how the customer's query_log attributes a query to an access request. */
+export function queryIdFor(requestId: string): string {
+  return `byoc-${requestId}-${randomUUID()}`;
+}
+
+export function applicationFor(version: string, requestId: string): string {
+  return `byoc/${version} (request ${requestId})`;
+}
+
+const UNKNOWN_SETTING = 115;
+const READONLY = 164;
+
+/**
+ * Runs a query with the strictest settings the server accepts: read-only, limits, and a log_comment naming
+ * the request. Old servers do not know log_comment (unknown setting) and read-only users may not change
+ * settings at all; both errors come before the query runs, so dropping what was refused and retrying is safe
+ * and silent. The query_id and user agent still carry the tags.
+ */
+export async function runTagged(
+  session: ClickHouseSession,
+  request: { sql: string; format: WireFormat; queryId: string; maxRows: number; timeoutMs: number; tags: QueryTags; signal?: AbortSignal | undefined },
+): Promise<AsyncIterable<string[]>> {
+  const limits: Record<string, string | number> = {
+    readonly: 1,
+    max_execution_time: Math.max(1, Math.ceil(request.timeoutMs / 1000)),
+    ...(request.maxRows > 0 ? { max_result_rows: request.maxRows, result_overflow_mode: 'break' } : {}),
+  };
+  const comment = JSON.stringify({ byoc: { request: request.tags.requestId, engineer: request.tags.engineer, ...(request.tags.ticket ? { ticket: request.tags.ticket } : {}) } });
+  const attempts: Record<string, string | number>[] = [{ ...limits, log_comment: comment }, limits, {}];
+  let lastError: unknown;
+  for (const settings of attempts) {
+    const query: QueryRequest = { sql: request.sql, queryId: request.queryId, format: request.format, settings, signal: request.signal };
+    try {
+      return await session.query(query);
+    } catch (error) {
+      lastError = error;
+      const code = (error as { serverCode?: number }).serverCode;
+      const refusedSetting = code === UNKNOWN_SETTING || (code === READONLY && /setting|readonly/i.test((error as Error).message));
+      if (!refusedSetting) throw error;
+    }
+  }
+  throw lastError;
+}
+
+/** Splits ClickHouse TabSeparated escaping back into values (`\N` is NULL). */
+export function parseTsvLine(line: string): (string | null)[] {
+  const fields: (string | null)[] = [];
+  let current = '';
+  for (let index = 0; index < line.length; index++) {
+    const char = line[index]!;
+    if (char === '\t') {
+      fields.push(current === '\\N' ? null : current);
+      current = '';
+    } else if (char === '\\' && index + 1 < line.length) {
+      const next = line[++index]!;
+      current += next === 't' ? '\t' : next === 'n' ? '\n' : next === 'r' ? '\r' : next === '0' ? '\0' : next === 'b' ? '\b' : next === 'f' ? '\f' : next === 'N' ? '\\N' : next;
+    } else {
+      current += char;
+    }
+  }
+  fields.push(current === '\\N' ? null : current);
+  return fields;
+}

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { jsonDocument, passthrough, table } from '../../../src/clickhouse/render.js';
+import { parseTsvLine, queryIdFor } from '../../../src/clickhouse/run.js';
+
+const noLimit = { maxRows: 0, onTruncated: () => undefined };
+
+/** A source that counts how many batches were pulled, to prove the renderers stream. */
+function counted(batches: string[][]) {
+  const state = { pulled: 0 };
+  const source = (async function* () {
+    for (const batch of batches) {
+      state.pulled++;
+      yield batch;
+    }
+  })();
+  return { source, state };
+}
+
+async function collect(chunks: AsyncIterable<string>): Promise<string> {
+  let text = '';
+  for await (const chunk of chunks) text += chunk;
+  return text;
+}
+
+describe('TSV parsing', () => {
+  it('undoes ClickHouse escaping and reads \\N as NULL', () => {
+    expect(parseTsvLine('a\\tb\tline\\nbreak\t\\N\tback\\\\slash\t')).toEqual(['a\tb', 'line\nbreak', null, 'back\\slash', '']);
+  });
+});
+
+describe('query ids', () => {
+  it('are byoc-<request>-<uuid>', () => {
+    expect(queryIdFor('r-abc')).toMatch(/^byoc-r-abc-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+});
+
+describe('renderers stream with constant memory', () => {
+  const many = (batches: number) => [['n'], ...Array.from({ length: batches }, (_, b) => Array.from({ length: 100 }, (_, i) => String(b * 100 + i)))];
+
+  it('passthrough yields the first batch before pulling the rest', async () => {
+    const { source, state } = counted(many(1000));
+    const iterator = passthrough(source, 1, noLimit)[Symbol.asyncIterator]();
+    await iterator.next();
+    await iterator.next();
+    expect(state.pulled).toBeLessThanOrEqual(3);
+    await iterator.return?.();
+  });
+
+  it('the JSON document streams too, and is one valid document', async () => {
+    const batches = [['n', 'UInt64'], ...many(50).slice(1)];
+    batches[0] = ['n'];
+    batches.splice(1, 0, ['UInt64']);
+    const { source, state } = counted(batches);
+    const iterator = jsonDocument(source, noLimit, { queryId: 'q', requestId: 'r' })[Symbol.asyncIterator]();
+    await iterator.next();
+    await iterator.next();
+    expect(state.pulled).toBeLessThanOrEqual(4);
+    let rest = '';
+    for (let step = await iterator.next(); !step.done; step = await iterator.next()) rest += step.value;
+    expect(rest.endsWith('"rowCount":5000}\n')).toBe(true);
+  });
+
+  it('the table sizes columns from the first rows, then streams the rest', async () => {
+    const { source, state } = counted([['name\tvalue'], ['String\tUInt64'], ...Array.from({ length: 500 }, (_, i) => [`row${i}\t${i}`])]);
+    const iterator = table(source, noLimit, { color: false, columns: 80 })[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    expect(first.value).toBe('name   value\n');
+    expect(state.pulled).toBeLessThanOrEqual(102);
+    await iterator.return?.();
+  });
+
+  it('an empty result still prints a header (table) and an empty document (json)', async () => {
+    expect(await collect(table((async function* () { yield ['a\tb', 'String\tString']; })(), noLimit, { color: false, columns: 80 }))).toBe('a  b\n');
+    const document = JSON.parse(await collect(jsonDocument((async function* () { yield ['a', 'String']; })(), noLimit, { queryId: 'q', requestId: 'r' })));
+    expect(document).toEqual({ queryId: 'q', requestId: 'r', columns: [{ name: 'a', type: 'String' }], rows: [], rowCount: 0 });
+  });
+
+  it('stops pulling at the row limit', async () => {
+    const { source, state } = counted(many(1000));
+    let truncatedAt = 0;
+    const text = await collect(passthrough(source, 1, { maxRows: 250, onTruncated: (shown) => (truncatedAt = shown) }));
+    expect(text.trim().split('\n')).toHaveLength(251);
+    expect(truncatedAt).toBe(250);
+    expect(state.pulled).toBeLessThanOrEqual(4);
+  });
+});

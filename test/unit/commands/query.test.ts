@@ -1,0 +1,173 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { embeddedClient } from '../../../src/access/connect.js';
+import { issueServerCertificate } from '../../../src/pki/ca.js';
+import { generateKeyPairPem } from '../../../src/pki/x509.js';
+import { startFakeClickHouse, type FakeClickHouse, type RecordedQuery } from '../../fakes/clickhouse-server.js';
+import { FakeClock, runCli } from '../../fakes/context.js';
+import { openTestBroker, testBrokerCa } from '../../fakes/broker.js';
+import { tempDir } from '../../fakes/fs.js';
+
+const HOST = 'ch.acme.example';
+type Answer = ReturnType<Parameters<typeof startFakeClickHouse>[0]['answer']>;
+let answer: (query: RecordedQuery) => Answer = () => ({ names: ['x'], types: ['UInt8'], rows: [['1']] });
+let modern: FakeClickHouse;
+let old: FakeClickHouse;
+let readonlyServer: FakeClickHouse;
+
+beforeAll(async () => {
+  const ca = await testBrokerCa();
+  const keys = await generateKeyPairPem();
+  const certPem = issueServerCertificate(ca, { publicKeyPem: keys.publicKeyPem, names: [HOST], notBefore: new Date('2026-01-01'), notAfter: new Date('2027-01-01') });
+  const base = { certPem, keyPem: keys.privateKeyPem, clientCa: ca.certPem, answer: (query: RecordedQuery) => answer(query) };
+  modern = await startFakeClickHouse(base);
+  old = await startFakeClickHouse({ ...base, unknownSettings: ['log_comment'] });
+  readonlyServer = await startFakeClickHouse({ ...base, readonlyUser: true });
+});
+afterAll(async () => {
+  await Promise.all([modern.close(), old.close(), readonlyServer.close()]);
+});
+
+/** An engineer with an approved request for acme-prod, whose ClickHouse is `server` (reached by a resolve override). */
+async function engineer(server: FakeClickHouse, approved = true) {
+  const stateDir = tempDir();
+  const clock = new FakeClock(new Date());
+  const { broker } = await openTestBroker(stateDir, clock);
+  const request = await broker.create('alice@vendor.example', { service: 'acme-prod', reason: 'merges stuck', ticket: 'INC-7', duration: '2h' });
+  if (approved) await broker.approve('bob@vendor.example', request.id);
+  const cwd = tempDir({ 'ca.pem': (await testBrokerCa()).certPem });
+  writeFileSync(path.join(cwd, 'byoc.config.yaml'), `network:\n  resolve: { ${HOST}: 127.0.0.1 }\nservices:\n  acme-prod:\n    clickhouse: { url: "https://${HOST}:${server.port}", caFile: ./ca.pem }\n`);
+  const setup = { cwd, clock, env: { BYOC_STATE_DIR: stateDir }, clients: { broker: async () => embeddedClient(broker, 'alice@vendor.example', stateDir) } };
+  return { setup, requestId: request.id, broker };
+}
+
+describe('byoc query', () => {
+  it('runs an allowed query with the certificate over mutual TLS, tagged for the audit', async () => {
+    // Given an engineer with approved access and a ClickHouse that requires a client certificate
+    answer = () => ({ names: ['database', 'table', 'rows'], types: ['String', 'String', 'UInt64'], rows: [['system', 'parts', '42']] });
+    const { setup, requestId } = await engineer(modern);
+    const before = modern.queries.length;
+    // When a system-table query runs, piped
+    const result = await runCli(['query', 'acme-prod', 'SELECT database, table, rows FROM system.parts'], setup);
+    // Then the rows print as TSV with a header
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe('database\ttable\trows\nsystem\tparts\t42\n');
+    // And the server saw the engineer's certificate, the byoc query_id, user agent, log_comment and read-only settings
+    const [sent] = modern.queries.slice(before);
+    expect(sent!.commonName).toBe('alice@vendor.example');
+    expect(sent!.authorization).toBeUndefined();
+    expect(sent!.queryId).toMatch(new RegExp(`^byoc-${requestId}-[0-9a-f-]{36}$`));
+    expect(sent!.userAgent).toContain(`byoc/0.0.0-test (request ${requestId})`);
+    expect(JSON.parse(sent!.settings.log_comment!)).toEqual({ byoc: { request: requestId, engineer: 'alice@vendor.example', ticket: 'INC-7' } });
+    expect(sent!.settings).toMatchObject({ readonly: '1', max_result_rows: '100000', result_overflow_mode: 'break' });
+  });
+
+  it('falls back silently when the server does not know log_comment (old server)', async () => {
+    answer = () => ({ names: ['x'], types: ['UInt8'], rows: [['1']] });
+    const { setup } = await engineer(old);
+    const before = old.queries.length;
+    const result = await runCli(['query', 'acme-prod', 'SELECT 1 AS x FROM system.one'], setup);
+    expect(result).toMatchObject({ exitCode: 0, stderr: '' });
+    const attempts = old.queries.slice(before);
+    expect(attempts.map((query) => 'log_comment' in query.settings)).toEqual([true, false]);
+    expect(attempts[1]!.settings.readonly).toBe('1');
+    expect(attempts[0]!.queryId).toBe(attempts[1]!.queryId);
+  });
+
+  it('falls back to no settings for a read-only user, and still tags the query_id', async () => {
+    answer = () => ({ names: ['x'], types: ['UInt8'], rows: [['1']] });
+    const { setup } = await engineer(readonlyServer);
+    const before = readonlyServer.queries.length;
+    const result = await runCli(['query', 'acme-prod', 'SELECT 1 AS x FROM system.one'], setup);
+    expect(result.exitCode).toBe(0);
+    const last = readonlyServer.queries.slice(before).at(-1)!;
+    expect(last.settings).toEqual({});
+    expect(last.queryId).toMatch(/^byoc-r-/);
+  });
+
+  it('refuses a query on a customer table before any network call (exit 4)', async () => {
+    const { setup } = await engineer(modern);
+    const before = modern.queries.length;
+    const result = await runCli(['query', 'acme-prod', 'SELECT * FROM default.orders', '--json'], setup);
+    expect(result.exitCode).toBe(4);
+    expect(JSON.parse(result.stderr).error).toMatchObject({ code: 'query_refused', message: expect.stringContaining('default.orders') });
+    expect(modern.queries.length).toBe(before);
+  });
+
+  it('without approved access, says what to do next (exit 4), before any network call', async () => {
+    const { setup, requestId } = await engineer(modern, false);
+    const result = await runCli(['query', 'acme-prod', 'SELECT 1 FROM system.one'], setup);
+    expect(result.exitCode).toBe(4);
+    expect(result.stderr).toContain(`byoc access wait ${requestId}`);
+  });
+
+  it('reports a server refusal clearly (exit 4)', async () => {
+    answer = () => ({ error: { code: 497, message: 'byoc_alice: Not enough privileges. To execute this query, it is necessary to have the grant SELECT ON system.users. (ACCESS_DENIED)' } });
+    const { setup } = await engineer(modern);
+    const result = await runCli(['query', 'acme-prod', 'SELECT * FROM system.users'], setup);
+    expect(result.exitCode).toBe(4);
+    expect(result.stderr).toContain('ClickHouse refused the query');
+    expect(result.stderr).toContain('Not enough privileges');
+  });
+
+  it('prints a sized table on a TTY, JSON with typed values under --json, and NDJSON / CSV on request', async () => {
+    answer = () => ({ names: ['table', 'parts', 'bytes', 'note'], types: ['String', 'UInt32', 'UInt64', 'Nullable(String)'], rows: [['merges', '7', '18446744073709551615', '\\N'], ['a\\tb', '12', '1', 'x']] });
+    const { setup, requestId } = await engineer(modern);
+    const sql = 'SELECT table, parts, bytes, note FROM system.parts';
+    const tty = await runCli(['query', 'acme-prod', sql], { ...setup, stdoutTTY: true });
+    expect(tty.stdout).toContain('\u001b[1m');
+    expect(stripVTControlCharacters(tty.stdout).split('\n').slice(0, 3)).toEqual(['table   parts  bytes                 note', 'merges  7      18446744073709551615  NULL', 'a b     12     1                     x']);
+    const json = JSON.parse((await runCli(['query', 'acme-prod', sql, '--json'], setup)).stdout);
+    expect(json).toMatchObject({ requestId, columns: [{ name: 'table', type: 'String' }, { name: 'parts', type: 'UInt32' }, { name: 'bytes', type: 'UInt64' }, { name: 'note', type: 'Nullable(String)' }], rowCount: 2 });
+    expect(json.rows[0]).toEqual({ table: 'merges', parts: 7, bytes: '18446744073709551615', note: null });
+    expect(json.rows[1].table).toBe('a\tb');
+    const ndjson = await runCli(['query', 'acme-prod', sql, '--format', 'ndjson'], setup);
+    expect(ndjson.stdout.trim().split('\n').map((line) => JSON.parse(line).table)).toEqual(['merges', 'a\\tb']);
+    const csv = await runCli(['query', 'acme-prod', sql, '--format', 'csv'], setup);
+    expect(csv.stdout.split('\n')[0]).toBe('"table","parts","bytes","note"');
+  });
+
+  it('stops at --max-rows and says so on stderr', async () => {
+    answer = () => ({ names: ['number'], types: ['UInt64'], rows: Array.from({ length: 50 }, (_, index) => [String(index)]) });
+    const { setup } = await engineer(modern);
+    const result = await runCli(['query', 'acme-prod', 'SELECT number FROM system.numbers LIMIT 50', '--max-rows', '10'], setup);
+    expect(result.stdout.trim().split('\n')).toHaveLength(11);
+    expect(result.stderr).toContain('stopped after 10 rows');
+  });
+
+  it('runs a preset, reads SQL from a file or stdin, and refuses two sources at once', async () => {
+    answer = (query) => ({ names: ['sql'], types: ['String'], rows: [[query.sql.replace(/\s+/g, ' ').slice(0, 30)]] });
+    const { setup } = await engineer(modern);
+    expect((await runCli(['query', 'acme-prod', '--preset', 'merges'], setup)).exitCode).toBe(0);
+    writeFileSync(path.join(setup.cwd, 'diag.sql'), 'SELECT 2 FROM system.one');
+    expect((await runCli(['query', 'acme-prod', '--file', 'diag.sql'], setup)).stdout).toContain('SELECT 2 FROM system.one');
+    expect((await runCli(['query', 'acme-prod', '-'], { ...setup, stdin: 'SELECT 3 FROM system.one' })).stdout).toContain('SELECT 3');
+    expect((await runCli(['query', 'acme-prod', 'SELECT 1', '--preset', 'merges'], setup)).exitCode).toBe(2);
+    const unknown = await runCli(['query', 'acme-prod', '--preset', 'nope'], setup);
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toContain('merges');
+  });
+});
+
+describe('byoc query --check', () => {
+  it('validates without service, certificate or network: exit 0 allowed, 4 refused', async () => {
+    const allowed = await runCli(['query', '--check', 'SELECT name FROM system.tables', '--json']);
+    expect(allowed.exitCode).toBe(0);
+    expect(JSON.parse(allowed.stdout)).toEqual({ allowed: true, reason: expect.any(String), tables: ['system.tables'] });
+    const refused = await runCli(['query', '--check', '-', '--json'], { stdin: 'SELECT * FROM default.orders' });
+    expect(refused.exitCode).toBe(4);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ allowed: false, tables: ['default.orders'] });
+  });
+});
+
+describe('byoc query presets', () => {
+  it('lists name and explanation, and the SQL under --json', async () => {
+    const result = await runCli(['query', 'presets']);
+    expect(result.stdout).toMatch(/^merges\t.+$/m);
+    const json = JSON.parse((await runCli(['query', 'presets', '--json'])).stdout);
+    expect(json.presets.length).toBeGreaterThanOrEqual(12);
+    expect(json.presets[0]).toEqual({ name: expect.any(String), description: expect.any(String), sql: expect.stringMatching(/system\./) });
+  });
+});
