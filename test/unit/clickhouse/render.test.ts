@@ -43,7 +43,7 @@ describe('renderers stream with constant memory', () => {
     await iterator.next();
     await iterator.next();
     expect(state.pulled).toBeLessThanOrEqual(3);
-    await iterator.return?.();
+    await iterator.return?.(undefined);
   });
 
   it('the JSON document streams too, and is one valid document', async () => {
@@ -66,7 +66,7 @@ describe('renderers stream with constant memory', () => {
     const first = await iterator.next();
     expect(first.value).toBe('name   value\n');
     expect(state.pulled).toBeLessThanOrEqual(102);
-    await iterator.return?.();
+    await iterator.return?.(undefined);
   });
 
   it('an empty result still prints a header (table) and an empty document (json)', async () => {
