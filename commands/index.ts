@@ -14,6 +14,7 @@ import accessRequest from './access/request.js';
 import accessRevoke from './access/revoke.js';
 import accessShow from './access/show.js';
 import accessWait from './access/wait.js';
+import auditQueryLog from './audit/query-log.js';
 import brokerServe from './broker/serve.js';
 import brokerTokenCreate from './broker/token/create.js';
 import certGet from './cert/get.js';
@@ -37,6 +38,7 @@ export interface ManifestEntry {
 
 export const groups: Record<string, string> = {
   access: 'Request, review and revoke time-bound access',
+  audit: "Customers: audit what engineers did in your ClickHouse",
   broker: 'Run the access broker for a team',
   'broker token': 'Manage bearer tokens of the served broker',
   cert: 'Short-lived client certificates',
@@ -63,6 +65,7 @@ export const manifest: readonly ManifestEntry[] = [
   { file: 'connect/check', command: connectCheck },
   { file: 'query', command: query },
   { file: 'query/presets', command: queryPresets },
+  { file: 'audit/query-log', command: auditQueryLog },
   { file: 'doctor', command: doctor },
   { file: 'completion', command: completion },
   { file: 'config/show', command: configShow },

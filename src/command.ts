@@ -103,8 +103,8 @@ export interface CommandDefinition<
   json?(result: R): unknown;
   /** Plain text for pipes: ISO times, tab-separated columns, no ANSI. */
   text(result: R, render: RenderContext): TextOutput;
-  /** The ink view on a TTY; falls back to text when absent. Import ink/react lazily inside. */
-  view?(result: R, render: RenderContext): Promise<ReactNode>;
+  /** The ink view on a TTY; falls back to text when absent or when it returns undefined. Import ink/react lazily inside. */
+  view?(result: R, render: RenderContext): Promise<ReactNode | undefined>;
   /** A result that is printed but still ends non-zero (pending, refused, relayed...). */
   outcome?(result: R): ByocError | undefined;
 }
@@ -193,9 +193,10 @@ export async function renderResult(definition: AnyCommand, result: unknown, ctx:
     }
     return;
   }
-  if (ctx.output.stdoutIsTTY && definition.view) {
+  const view = ctx.output.stdoutIsTTY && definition.view ? await definition.view(result, render) : undefined;
+  if (view !== undefined && view !== null) {
     const [{ renderToString }, { stripVTControlCharacters }] = await Promise.all([import('ink'), import('node:util')]);
-    const rendered = renderToString(await definition.view(result, render), { columns: render.columns });
+    const rendered = renderToString(view, { columns: render.columns });
     await write(stdout, `${render.color ? rendered : stripVTControlCharacters(rendered)}\n`);
     return;
   }

@@ -2,7 +2,7 @@ import type { Agent } from 'node:http';
 import { NetworkError, NotAllowedError, RemoteError } from '../errors.js';
 
 /** ClickHouse output formats byoc asks for; all exist on old (18.x) servers too. */
-export type WireFormat = 'TabSeparatedWithNamesAndTypes' | 'TabSeparatedWithNames' | 'CSVWithNames' | 'JSONEachRow';
+export type WireFormat = 'TabSeparated' | 'TabSeparatedWithNamesAndTypes' | 'TabSeparatedWithNames' | 'CSVWithNames' | 'JSONEachRow';
 
 export interface QueryRequest {
   sql: string;

@@ -76,7 +76,7 @@ export class Configuration {
 
   services(): Record<string, ServiceConfig> {
     const registered = Object.fromEntries(
-      Object.entries(this.registered).map(([name, { resolve: _resolve, caFile, ...service }]) => [
+      Object.entries(this.registered).map(([name, { resolve: _resolve, caFile, policy: _policy, ...service }]) => [
         name,
         caFile && service.clickhouse ? { ...service, clickhouse: { caFile, ...service.clickhouse } } : service,
       ]),

@@ -33,6 +33,10 @@ export const serviceSchema = z.strictObject({
     })
     .optional(),
   policy: policySchema.optional(),
+  /** the customer's own connection for `byoc audit query-log <service>`; a password never lives here */
+  audit: z
+    .strictObject({ url: httpUrl.optional(), user: z.string().optional(), passwordEnv: z.string().optional(), passwordFile: z.string().optional(), caFile: z.string().optional() })
+    .optional(),
 });
 
 export const serviceNameSchema = z
@@ -72,6 +76,31 @@ export const configSchema = z.strictObject({
       file: z.string(),
       preset: z.string(),
       check: z.boolean(),
+    })
+    .partial()
+    .optional(),
+  audit: z
+    .strictObject({
+      url: httpUrl,
+      user: z.string(),
+      passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'expected an environment variable name' }),
+      caFile: z.string(),
+      certFile: z.string(),
+      keyFile: z.string(),
+      cluster: z.string(),
+      sourceTable: z.string(),
+      since: z.string(),
+      until: z.string(),
+      engineer: z.array(z.string()),
+      request: z.string(),
+      userPattern: z.string(),
+      grants: z.string(),
+      queries: z.boolean(),
+      findingsOnly: z.boolean(),
+      follow: z.boolean(),
+      flush: z.boolean(),
+      format: z.enum(['table', 'json', 'ndjson', 'csv']),
+      interval: duration,
     })
     .partial()
     .optional(),

@@ -9,6 +9,8 @@ export interface StateService extends ServiceConfig {
   /** CA bundle that signed the service's server certificates */
   caFile?: string;
   policy?: PolicyConfig;
+  /** the customer's own audit connection (the sandbox registers its customer_admin) */
+  audit?: { url?: string; user?: string; passwordFile?: string; passwordEnv?: string; caFile?: string };
 }
 
 /**

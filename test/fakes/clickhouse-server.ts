@@ -22,8 +22,8 @@ export interface FakeClickHouse {
 export interface FakeClickHouseOptions {
   certPem: string;
   keyPem: string;
-  /** the CA client certificates must chain to */
-  clientCa: string;
+  /** the CA client certificates must chain to; without it, no client certificate is asked for */
+  clientCa?: string;
   /** setting names the server rejects as unknown (an old server and `log_comment`) */
   unknownSettings?: string[];
   /** when true, any setting change is refused as in readonly=1 (code 164) */
@@ -41,7 +41,8 @@ const LIMIT_SETTINGS = new Set(['readonly', 'max_execution_time', 'max_result_ro
  */
 export async function startFakeClickHouse(options: FakeClickHouseOptions): Promise<FakeClickHouse> {
   const queries: RecordedQuery[] = [];
-  const server = https.createServer({ cert: options.certPem, key: options.keyPem, ca: options.clientCa, requestCert: true, rejectUnauthorized: true }, (request, response) => {
+  const mutual = options.clientCa ? { ca: options.clientCa, requestCert: true, rejectUnauthorized: true } : {};
+  const server = https.createServer({ cert: options.certPem, key: options.keyPem, ...mutual }, (request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {

@@ -1,0 +1,206 @@
+import { defineCommand, option, RawJson, tsv } from '../../src/command.js';
+import type { AccessRequest } from '../../src/access/types.js';
+import type { AuditReport, QueryRow } from '../../src/audit/audit.js';
+import type { QueryLogSchema } from '../../src/audit/schema.js';
+import type { AuditFilter } from '../../src/audit/sql.js';
+import type { ClickHouseSession } from '../../src/clickhouse/client.js';
+import type { Context } from '../../src/context.js';
+import { ConfigError, NotAllowedError, UsageError } from '../../src/errors.js';
+import { parseDuration } from '../../src/util/duration.js';
+
+type ListFormat = 'table' | 'json' | 'ndjson' | 'csv';
+
+interface ReportResult {
+  mode: 'report';
+  report: AuditReport;
+  findingsOnly: boolean;
+  queries?: AsyncIterable<QueryRow>;
+}
+
+interface StreamResult {
+  mode: 'stream';
+  format: ListFormat;
+  rows: AsyncIterable<QueryRow>;
+}
+
+type Result = ReportResult | StreamResult;
+
+export default defineCommand({
+  description: "Audit what vendor engineers did in your ClickHouse (system.query_log), per request and engineer, with findings",
+  examples: [
+    'CLICKHOUSE_PASSWORD=... byoc audit query-log --url https://clickhouse.internal:8443 --user auditor --since 7d',
+    'byoc audit query-log sandbox --flush --findings-only',
+    'byoc audit query-log --url https://ch:8443 --grants grants.json --queries --format ndjson > engineer-queries.ndjson',
+    'byoc audit query-log --url https://ch:8443 --cluster main --request r-0k3j9x2m1q --json',
+    'byoc audit query-log sandbox --follow --json',
+  ],
+  args: { service: { description: 'a service with an audit connection (e.g. sandbox), instead of --url' } },
+  options: {
+    url: option.url('--url <url>', 'audit.url', "your ClickHouse HTTP(S) URL"),
+    user: option.string('--user <name>', 'audit.user', 'your ClickHouse user'),
+    passwordEnv: option.string('--password-env <VAR>', 'audit.passwordEnv', 'the environment variable that holds the password'),
+    ca: option.path('--ca <file>', 'audit.caFile', 'CA bundle for the server certificate'),
+    cert: option.path('--cert <file>', 'audit.certFile', 'client certificate'),
+    key: option.path('--key <file>', 'audit.keyFile', 'client key'),
+    cluster: option.string('--cluster <name>', 'audit.cluster', 'read every replica with clusterAllReplicas'),
+    sourceTable: option.string('--source-table <db.table>', 'audit.sourceTable', 'audit an exported copy of query_log'),
+    since: option.string('--since <when>', 'audit.since', 'start: a duration ago (24h, 7d) or an ISO time'),
+    until: option.string('--until <when>', 'audit.until', 'end: a duration ago or an ISO time (default: now)'),
+    engineer: option.list('--engineer <who>', 'audit.engineer', 'only these engineers (identity or ClickHouse user), comma-separated'),
+    request: option.string('--request <id>', 'audit.request', 'only this access request'),
+    userPattern: option.string('--user-pattern <regex>', 'audit.userPattern', 'which ClickHouse users are engineers'),
+    grants: option.string('--grants <file|broker>', 'audit.grants', 'approved windows, to flag queries outside them'),
+    queries: option.boolean('--queries', 'audit.queries', 'include every query'),
+    findingsOnly: option.boolean('--findings-only', 'audit.findingsOnly', 'findings only; exit 4 when there are any'),
+    follow: option.boolean('--follow', 'audit.follow', 'print new queries as they arrive, until Ctrl-C'),
+    flush: option.boolean('--flush', 'audit.flush', 'SYSTEM FLUSH LOGS first'),
+    format: option.choice('--format <format>', 'audit.format', 'query list as table, json, ndjson or csv (streams; no summary)', ['table', 'json', 'ndjson', 'csv'] as const),
+    interval: option.duration('--interval <duration>', 'audit.interval', 'how often --follow polls'),
+  },
+  async run(input, ctx): Promise<Result> {
+    const [{ connectAudit }, audit, { clickhouseUserFor }] = await Promise.all([import('../../src/audit/connect.js'), import('../../src/audit/audit.js'), import('../../src/access/operator.js')]);
+    const now = ctx.clock.now().getTime();
+    const since = pointInTime(input.since ?? '24h', now, '--since');
+    const until = input.until ? pointInTime(input.until, now, '--until') : now + 1000;
+    if (since >= until) throw new UsageError('empty_window', '--since is not before --until', { hint: 'For example: --since 7d --until 1d' });
+    const pattern = input.userPattern ?? '^byoc_';
+    try {
+      new RegExp(pattern);
+    } catch {
+      throw new UsageError('invalid_pattern', `--user-pattern "${pattern}" is not a regular expression`);
+    }
+    const grants = input.grants ? await loadGrants(ctx, input.grants) : undefined;
+    const filter = {
+      since: since / 1000,
+      until: until / 1000,
+      userPattern: pattern,
+      ...(input.engineer?.length ? { engineers: input.engineer.map((who) => (who.includes('@') ? clickhouseUserFor(who) : who)) } : {}),
+      ...(input.request ? { requestId: input.request } : {}),
+      ...(input.cluster ? { cluster: input.cluster } : {}),
+    };
+    const { session } = await connectAudit(ctx, { service: input.service, url: input.url, user: input.user, passwordEnv: input.passwordEnv, caFile: input.ca, certFile: input.cert, keyFile: input.key });
+    const sourceTable = input.sourceTable ?? 'system.query_log';
+    if (input.follow || input.format) {
+      if (input.flush) await audit.runAudit(session, { filter, sourceTable, flush: true, findingLimit: 1 }, ctx.signal);
+      const schema = await audit.detectSchema(session, sourceTable, ctx.signal);
+      const identities = audit.identitiesFrom(grants);
+      const format: ListFormat = input.format ?? (ctx.output.json ? 'ndjson' : ctx.output.stdoutIsTTY ? 'table' : 'ndjson');
+      const rows = input.follow ? follow(ctx, session, schema, filter, identities, input.interval ?? 2000) : closing(audit.queryRows(session, schema, filter, identities, undefined, ctx.signal), () => session.close());
+      return { mode: 'stream', format: input.follow && ctx.output.json ? 'ndjson' : format, rows };
+    }
+    const report = await audit.runAudit(session, { filter, sourceTable, flush: input.flush, grants }, ctx.signal);
+    if (input.queries) {
+      const schema = await audit.detectSchema(session, sourceTable, ctx.signal);
+      return { mode: 'report', report, findingsOnly: false, queries: closing(audit.queryRows(session, schema, filter, audit.identitiesFrom(grants), undefined, ctx.signal), () => session.close()) };
+    }
+    await session.close();
+    return { mode: 'report', report, findingsOnly: input.findingsOnly ?? false };
+  },
+  json(result) {
+    if (result.mode === 'stream') return new RawJson(streamLines(result.rows, 'ndjson'));
+    const report = result.findingsOnly ? { ...result.report, requests: undefined, engineers: undefined } : result.report;
+    if (!result.queries) return report;
+    return new RawJson(documentWithQueries(report, result.queries));
+  },
+  text(result) {
+    if (result.mode === 'stream') return streamLines(result.rows, result.format);
+    return (async function* () {
+      const { reportText } = await import('../../src/audit/present.js');
+      yield `${reportText(result.report, result.findingsOnly)}\n`;
+      if (result.queries) yield* streamLines(result.queries, 'tsv');
+    })();
+  },
+  async view(result, render) {
+    if (result.mode === 'stream' || result.queries) return undefined;
+    const { AuditView } = await import('../../src/ui/views/audit.js');
+    return AuditView({ report: result.report, findingsOnly: result.findingsOnly, color: render.color, now: render.now });
+  },
+  outcome(result) {
+    if (result.mode === 'report' && result.findingsOnly && result.report.findings.length > 0) {
+      return new NotAllowedError('audit_findings', `${result.report.findings.length} finding(s) in ${result.report.source}`, { hint: 'Review them above; rerun without --findings-only for the per-request summary.' });
+    }
+    return undefined;
+  },
+});
+
+/** `24h` means 24 hours ago; anything else must be a time Date can read. */
+function pointInTime(text: string, now: number, flag: string): number {
+  const duration = parseDuration(text);
+  if (duration !== undefined) return now - duration;
+  const parsed = Date.parse(text);
+  if (Number.isNaN(parsed)) throw new UsageError('invalid_time', `${flag} "${text}" is neither a duration (24h) nor a time (2026-11-21T10:00:00Z)`);
+  return parsed;
+}
+
+async function loadGrants(ctx: Context, source: string): Promise<AccessRequest[]> {
+  if (source === 'broker') return (await ctx.client('broker')).list();
+  const { readFile } = await import('node:fs/promises');
+  const path = await import('node:path');
+  let document: unknown;
+  try {
+    document = JSON.parse(await readFile(path.resolve(ctx.cwd, source), 'utf8'));
+  } catch (error) {
+    throw new ConfigError('grants_unreadable', `cannot read grants from ${source}: ${(error as Error).message}`, { hint: 'Write it with: byoc access list --json > grants.json' });
+  }
+  const requests = Array.isArray(document) ? document : (document as { requests?: unknown }).requests;
+  if (!Array.isArray(requests)) throw new ConfigError('grants_invalid', `${source} is not the output of byoc access list --json`, { hint: 'Write it with: byoc access list --json > grants.json' });
+  return requests as AccessRequest[];
+}
+
+/** Polls with a watermark (last event time, and the ids already printed at that second): nothing twice, nothing skipped. */
+async function* follow(ctx: Context, session: ClickHouseSession, schema: QueryLogSchema, filter: AuditFilter, identities: ReadonlyMap<string, string>, intervalMs: number): AsyncGenerator<QueryRow> {
+  const { queryRows } = await import('../../src/audit/audit.js');
+  let watermark: { time: number; seen: string[] } | undefined;
+  try {
+    while (!ctx.signal.aborted) {
+      const open = { ...filter, until: ctx.clock.now().getTime() / 1000 + 3600 };
+      try {
+        for await (const row of queryRows(session, schema, open, identities, watermark, ctx.signal)) {
+          const time = Date.parse(row.time) / 1000;
+          watermark = watermark && watermark.time === time ? { time, seen: [...watermark.seen, row.queryId] } : { time, seen: [row.queryId] };
+          yield row;
+        }
+        await ctx.clock.sleep(intervalMs, ctx.signal);
+      } catch (error) {
+        if (ctx.signal.aborted) return;
+        throw error;
+      }
+    }
+  } finally {
+    await session.close();
+  }
+}
+
+async function* closing<T>(rows: AsyncIterable<T>, close: () => Promise<void>): AsyncGenerator<T> {
+  try {
+    yield* rows;
+  } finally {
+    await close();
+  }
+}
+
+async function* streamLines(rows: AsyncIterable<QueryRow>, format: ListFormat | 'tsv'): AsyncGenerator<string> {
+  const { rowCells, csvLine, CSV_HEADER } = await import('../../src/audit/present.js');
+  if (format === 'csv') yield `${csvLine(CSV_HEADER)}\n`;
+  if (format === 'json') yield '[';
+  let first = true;
+  for await (const row of rows) {
+    if (format === 'ndjson') yield `${JSON.stringify(row)}\n`;
+    else if (format === 'json') yield `${first ? '\n' : ',\n'}${JSON.stringify(row)}`;
+    else if (format === 'csv') yield `${csvLine(rowCells(row))}\n`;
+    else yield `${tsv([rowCells(row)])}\n`;
+    first = false;
+  }
+  if (format === 'json') yield '\n]\n';
+}
+
+async function* documentWithQueries(report: object, queries: AsyncIterable<QueryRow>): AsyncGenerator<string> {
+  const head = JSON.stringify(report, null, 2);
+  yield `${head.slice(0, head.lastIndexOf('}')).trimEnd()},\n  "queries": [`;
+  let first = true;
+  for await (const row of queries) {
+    yield `${first ? '\n    ' : ',\n    '}${JSON.stringify(row)}`;
+    first = false;
+  }
+  yield `${first ? '' : '\n  '}]\n}\n`;
+}

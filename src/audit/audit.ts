@@ -1,0 +1,261 @@
+import { clickhouseUserFor } from '../access/operator.js';
+import type { AccessRequest } from '../access/types.js';
+import type { ClickHouseSession } from '../clickhouse/client.js';
+import { extractTables } from '../clickhouse/guard.js';
+import { parseTsvLine } from '../clickhouse/run.js';
+import { describeSchema, parseSourceTable, type QueryLogSchema } from './schema.js';
+import * as sql from './sql.js';
+
+export type FindingKind = 'denied' | 'non-system-table' | 'untagged' | 'outside-window';
+
+export interface QueryRow {
+  time: string;
+  user: string;
+  engineer: string;
+  requestId: string | null;
+  queryId: string;
+  type: 'finish' | 'exception-before-start' | 'exception-while-processing';
+  readRows: number;
+  readBytes: number;
+  durationMs: number;
+  error: string | null;
+  tables: string[];
+  query: string;
+}
+
+export interface Finding {
+  kind: FindingKind;
+  /** one sentence: what is wrong */
+  detail: string;
+  row: QueryRow;
+}
+
+export interface ActivitySummary {
+  first: string;
+  last: string;
+  queries: number;
+  failures: number;
+  denied: number;
+  readRows: number;
+  readBytes: number;
+}
+
+export interface RequestSummary extends ActivitySummary {
+  requestId: string | null;
+  engineers: string[];
+  grant?: { from: string; to: string } | undefined;
+}
+
+export interface EngineerSummary extends ActivitySummary {
+  engineer: string;
+  users: string[];
+  requests: (string | null)[];
+}
+
+export interface AuditReport {
+  source: string;
+  schema: { logComment: boolean; tables: boolean; typeIsEnum: boolean; exceptionCode: boolean };
+  window: { since: string; until: string };
+  findings: Finding[];
+  requests: RequestSummary[];
+  engineers: EngineerSummary[];
+}
+
+export interface AuditOptions {
+  filter: sql.AuditFilter;
+  sourceTable?: string | undefined;
+  flush?: boolean | undefined;
+  grants?: readonly AccessRequest[] | undefined;
+  /** how many rows of each finding kind to bring back */
+  findingLimit?: number;
+}
+
+const TYPES: Record<string, QueryRow['type']> = { '2': 'finish', '3': 'exception-before-start', '4': 'exception-while-processing' };
+
+async function* lines(session: ClickHouseSession, text: string, signal?: AbortSignal): AsyncGenerator<(string | null)[]> {
+  const batches = await session.query({ sql: text, queryId: '', format: 'TabSeparated', settings: {}, signal });
+  for await (const batch of batches) for (const line of batch) yield parseTsvLine(line);
+}
+
+async function all(session: ClickHouseSession, text: string, signal?: AbortSignal): Promise<(string | null)[][]> {
+  const rows: (string | null)[][] = [];
+  for await (const row of lines(session, text, signal)) rows.push(row);
+  return rows;
+}
+
+export async function detectSchema(session: ClickHouseSession, sourceTable = 'system.query_log', signal?: AbortSignal): Promise<QueryLogSchema> {
+  const { database, table } = parseSourceTable(sourceTable);
+  const rows = await all(session, sql.columnsSql(database, table), signal);
+  if (rows.length === 0) throw new Error(`${sourceTable} does not exist on this server (or is not visible to this user)`);
+  return describeSchema(`${database}.${table}`, new Map(rows.map(([name, type]) => [name ?? '', type ?? ''])));
+}
+
+/** ClickHouse's TSV form of Array(String): ['a','b\'c']. */
+export function parseStringArray(text: string | null): string[] {
+  if (!text || text === '[]') return [];
+  const items: string[] = [];
+  const pattern = /'((?:[^'\\]|\\.)*)'/g;
+  for (let match = pattern.exec(text); match; match = pattern.exec(text)) items.push(match[1]!.replace(/\\(.)/g, '$1'));
+  return items;
+}
+
+export function toRow(fields: (string | null)[], identities: ReadonlyMap<string, string>): QueryRow {
+  const value = (name: (typeof sql.ROW_FIELDS)[number]) => fields[sql.ROW_FIELDS.indexOf(name)] ?? null;
+  const user = value('user') ?? '';
+  return {
+    time: new Date(Number(value('time')) * 1000).toISOString(),
+    user,
+    engineer: identities.get(user) ?? user,
+    requestId: value('request_id') || null,
+    queryId: value('query_id') ?? '',
+    type: TYPES[value('type_code') ?? ''] ?? 'finish',
+    readRows: Number(value('read_rows') ?? 0),
+    readBytes: Number(value('read_bytes') ?? 0),
+    durationMs: Number(value('query_duration_ms') ?? 0),
+    error: value('error') || null,
+    tables: parseStringArray(value('tables')),
+    query: value('query') ?? '',
+  };
+}
+
+const SYSTEM_TABLE = /^(system|information_schema|INFORMATION_SCHEMA)\./;
+
+/** Identity per ClickHouse user, learnt from the grants (requesters) where given. */
+export function identitiesFrom(grants: readonly AccessRequest[] = []): Map<string, string> {
+  return new Map(grants.map((grant) => [clickhouseUserFor(grant.requester), grant.requester]));
+}
+
+export function grantWindows(grants: readonly AccessRequest[]): sql.GrantWindow[] {
+  return grants
+    .filter((grant) => grant.approvedAt && grant.notAfter)
+    .map((grant) => {
+      const end = Math.min(Date.parse(grant.notAfter!), grant.revokedAt ? Date.parse(grant.revokedAt) : Infinity);
+      return { requestId: grant.id, from: Date.parse(grant.approvedAt!) / 1000, to: end / 1000 };
+    });
+}
+
+/**
+ * The customer's audit of engineer activity: schema first, then one aggregation and one query per finding
+ * kind, all filtered in ClickHouse.
+ */
+export async function runAudit(session: ClickHouseSession, options: AuditOptions, signal?: AbortSignal): Promise<AuditReport> {
+  if (options.flush) await all(session, 'SYSTEM FLUSH LOGS', signal);
+  const schema = await detectSchema(session, options.sourceTable, signal);
+  const filter = options.filter;
+  const identities = identitiesFrom(options.grants);
+  const limit = options.findingLimit ?? 1000;
+  const findings: Finding[] = [];
+  const add = (kind: FindingKind, detail: (row: QueryRow) => string) => (fields: (string | null)[]) => {
+    const row = toRow(fields, identities);
+    findings.push({ kind, detail: detail(row), row });
+  };
+
+  const [summary] = await Promise.all([
+    all(session, sql.summarySql(schema, filter), signal),
+    all(session, sql.deniedSql(schema, filter, limit), signal).then((rows) =>
+      rows.forEach(add('denied', (row) => `${row.engineer} was refused${row.error ? `: ${row.error.slice(0, 200)}` : ''}`)),
+    ),
+    all(session, sql.untaggedSql(schema, filter, limit), signal).then((rows) =>
+      rows.forEach(add('untagged', (row) => `${row.engineer} ran a query with no byoc request tag (query_id ${row.queryId})`)),
+    ),
+    options.grants
+      ? all(session, sql.outsideWindowsSql(schema, filter, grantWindows(options.grants), limit), signal).then((rows) =>
+          rows.forEach(add('outside-window', (row) => `${row.engineer} queried under ${row.requestId} outside its approved window`)),
+        )
+      : Promise.resolve(),
+    foreignTableFindings(session, schema, filter, limit, signal).then((rows) =>
+      rows.forEach(({ fields, tables }) => {
+        const row = toRow(fields, identities);
+        findings.push({ kind: 'non-system-table', detail: `${row.engineer} referenced ${tables.join(', ')}`, row: { ...row, tables: row.tables.length ? row.tables : tables } });
+      }),
+    ),
+  ]);
+
+  findings.sort((a, b) => a.row.time.localeCompare(b.row.time) || a.kind.localeCompare(b.kind));
+  const grantById = new Map(grantWindows(options.grants ?? []).map((grant) => [grant.requestId, grant]));
+  const perUser = summary.map(([user, requestId, first, last, queries, failures, denied, readRows, readBytes]) => ({
+    user: user ?? '',
+    requestId: requestId || null,
+    first: Number(first),
+    last: Number(last),
+    queries: Number(queries),
+    failures: Number(failures),
+    denied: Number(denied),
+    readRows: Number(readRows),
+    readBytes: Number(readBytes),
+  }));
+  return {
+    source: filter.cluster ? `clusterAllReplicas(${filter.cluster}, ${schema.source})` : schema.source,
+    schema: { logComment: schema.hasLogComment, tables: schema.hasTables, typeIsEnum: schema.typeIsEnum, exceptionCode: schema.hasExceptionCode },
+    window: { since: new Date(filter.since * 1000).toISOString(), until: new Date(filter.until * 1000).toISOString() },
+    findings,
+    requests: group(perUser, (entry) => entry.requestId ?? '').map(({ key, entries }) => {
+      const grant = key ? grantById.get(key) : undefined;
+      return {
+        requestId: key || null,
+        engineers: [...new Set(entries.map((entry) => identities.get(entry.user) ?? entry.user))],
+        ...totals(entries),
+        grant: grant ? { from: new Date(grant.from * 1000).toISOString(), to: new Date(grant.to * 1000).toISOString() } : undefined,
+      };
+    }),
+    engineers: group(perUser, (entry) => identities.get(entry.user) ?? entry.user).map(({ key, entries }) => ({
+      engineer: key,
+      users: [...new Set(entries.map((entry) => entry.user))],
+      requests: [...new Set(entries.map((entry) => entry.requestId))],
+      ...totals(entries),
+    })),
+  };
+}
+
+/** With a `tables` column the server finds them; without one, the guard's extractor reads each query's text (streamed). */
+async function foreignTableFindings(session: ClickHouseSession, schema: QueryLogSchema, filter: sql.AuditFilter, limit: number, signal?: AbortSignal) {
+  const found: { fields: (string | null)[]; tables: string[] }[] = [];
+  if (schema.hasTables) {
+    for (const fields of await all(session, sql.foreignTablesSql(schema, filter, limit), signal)) {
+      found.push({ fields, tables: parseStringArray(fields[sql.ROW_FIELDS.indexOf('tables')] ?? null).filter((table) => !SYSTEM_TABLE.test(table)) });
+    }
+    return found;
+  }
+  for await (const fields of lines(session, sql.queryListSql(schema, filter), signal)) {
+    const text = fields[sql.ROW_FIELDS.indexOf('query')] ?? '';
+    const foreign = extractTables(text).filter((table) => !SYSTEM_TABLE.test(table) && !/^(numbers|zeros|one)\b/.test(table));
+    if (foreign.length) found.push({ fields, tables: foreign });
+    if (found.length >= limit) break;
+  }
+  return found;
+}
+
+interface PerUser {
+  user: string;
+  requestId: string | null;
+  first: number;
+  last: number;
+  queries: number;
+  failures: number;
+  denied: number;
+  readRows: number;
+  readBytes: number;
+}
+
+function group<T>(items: readonly T[], key: (item: T) => string): { key: string; entries: T[] }[] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
+  return [...groups].map(([groupKey, entries]) => ({ key: groupKey, entries }));
+}
+
+function totals(entries: readonly PerUser[]): ActivitySummary {
+  return {
+    first: new Date(Math.min(...entries.map((entry) => entry.first)) * 1000).toISOString(),
+    last: new Date(Math.max(...entries.map((entry) => entry.last)) * 1000).toISOString(),
+    queries: entries.reduce((sum, entry) => sum + entry.queries, 0),
+    failures: entries.reduce((sum, entry) => sum + entry.failures, 0),
+    denied: entries.reduce((sum, entry) => sum + entry.denied, 0),
+    readRows: entries.reduce((sum, entry) => sum + entry.readRows, 0),
+    readBytes: entries.reduce((sum, entry) => sum + entry.readBytes, 0),
+  };
+}
+
+/** The query list, streamed, for --queries and --follow. */
+export async function* queryRows(session: ClickHouseSession, schema: QueryLogSchema, filter: sql.AuditFilter, identities: ReadonlyMap<string, string>, after?: { time: number; seen: readonly string[] }, signal?: AbortSignal): AsyncGenerator<QueryRow> {
+  for await (const fields of lines(session, sql.queryListSql(schema, filter, after), signal)) yield toRow(fields, identities);
+}

@@ -1,0 +1,43 @@
+import { readFile } from 'node:fs/promises';
+import type { ClickHouseSession } from '../clickhouse/client.js';
+import type { Context } from '../context.js';
+import { ConfigError } from '../errors.js';
+
+export interface AuditConnectionOptions {
+  service?: string | undefined;
+  url?: string | undefined;
+  user?: string | undefined;
+  passwordEnv?: string | undefined;
+  caFile?: string | undefined;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+}
+
+/**
+ * The customer's own connection: a URL and user with the password from an environment variable (never a
+ * flag), or a service's `audit` entry (the sandbox registers one with a 0600 password file).
+ */
+export async function connectAudit(ctx: Context, options: AuditConnectionOptions): Promise<{ session: ClickHouseSession; url: string }> {
+  const configuration = await ctx.config();
+  const service = options.service ? configuration.service(options.service) : undefined;
+  const registered = options.service ? (await import('../config/state-services.js')).stateServices(ctx.stateDir()).then((all) => all[options.service!]) : undefined;
+  const fromService = service?.audit ?? (await registered)?.audit;
+  const url = options.url ?? fromService?.url;
+  if (!url) {
+    throw new ConfigError('audit_url_missing', 'no ClickHouse URL to audit', {
+      hint: 'Pass --url https://clickhouse.example:8443 (or BYOC_AUDIT_URL, audit.url), or name a service with an audit entry.',
+    });
+  }
+  const user = options.user ?? fromService?.user ?? 'default';
+  const passwordEnv = options.passwordEnv ?? fromService?.passwordEnv ?? 'CLICKHOUSE_PASSWORD';
+  let password = ctx.env[passwordEnv];
+  const passwordFile = (fromService as { passwordFile?: string } | undefined)?.passwordFile;
+  if (password === undefined && passwordFile) password = (await readFile(configuration.pathFromFile(passwordFile), 'utf8')).trim();
+  const read = async (file: string | undefined) => (file ? readFile(configuration.pathFromFile(file), 'utf8') : undefined);
+  const [ca, cert, key] = await Promise.all([read(options.caFile ?? fromService?.caFile), read(options.certFile), read(options.keyFile)]);
+  const { agentFor } = await import('../net/agents.js');
+  const agent = await agentFor(ctx, new URL(url), { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), keepAlive: true });
+  const connector = await ctx.client('clickhouse');
+  const session = await connector.connect({ url, agent, application: `byoc-audit/${ctx.version}`, timeoutMs: 300_000, username: user, password: password ?? '' });
+  return { session, url };
+}

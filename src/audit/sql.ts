@@ -1,0 +1,144 @@
+import type { QueryLogSchema } from './schema.js';
+
+/**
+ * SQL for the customer audit. Everything that filters or aggregates runs in ClickHouse; only findings and
+ * (on request) the query list come back. Written to run on 18.x as well as current servers: `type` is
+ * compared through CAST(type, 'Int8') (a number on both), times travel as Unix seconds (no time zone
+ * ambiguity), and newer columns are used only when the schema has them.
+ */
+export interface AuditFilter {
+  /** Unix seconds, inclusive */
+  since: number;
+  /** Unix seconds, exclusive */
+  until: number;
+  /** regular expression on `user` (RE2) that marks engineer users */
+  userPattern: string;
+  /** ClickHouse user names */
+  engineers?: string[];
+  requestId?: string;
+  /** clusterAllReplicas(cluster, source) instead of the source itself */
+  cluster?: string;
+}
+
+export function quote(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+function identifier(name: string): string {
+  return `\`${name.replace(/`/g, '``')}\``;
+}
+
+export function sourceExpression(schema: QueryLogSchema, cluster?: string): string {
+  const [database, table] = schema.source.split('.') as [string, string];
+  const qualified = `${identifier(database)}.${identifier(table)}`;
+  return cluster ? `clusterAllReplicas(${quote(cluster)}, ${qualified})` : qualified;
+}
+
+/** The access request a row belongs to: from the byoc query_id, else (newer servers) from log_comment. */
+export function requestExpression(schema: QueryLogSchema): string {
+  const fromId = `extract(query_id, '^byoc-(r-[0-9a-z]+)-')`;
+  if (!schema.hasLogComment) return fromId;
+  return `if(${fromId} != '', ${fromId}, extract(log_comment, '"request":"(r-[0-9a-z]+)"'))`;
+}
+
+/** Finished or failed queries only: a QueryStart row would count every query twice. */
+const COMPLETED = `CAST(type, 'Int8') != 1`;
+
+export function whereClause(schema: QueryLogSchema, filter: AuditFilter): string {
+  const conditions = [
+    `event_date >= toDate(toDateTime(${Math.floor(filter.since)}))`,
+    `event_date <= toDate(toDateTime(${Math.ceil(filter.until)}))`,
+    `event_time >= toDateTime(${Math.floor(filter.since)})`,
+    `event_time < toDateTime(${Math.ceil(filter.until)})`,
+    COMPLETED,
+    `(match(user, ${quote(filter.userPattern)}) OR query_id LIKE 'byoc-%')`,
+  ];
+  if (filter.engineers?.length) conditions.push(`user IN (${filter.engineers.map(quote).join(', ')})`);
+  if (filter.requestId) conditions.push(`request_id = ${quote(filter.requestId)}`);
+  return conditions.join('\n  AND ');
+}
+
+const EXCEPTION = `CAST(type, 'Int8') IN (3, 4)`;
+/** Refusals for rights or read-only mode, recognised by code in the text on every server version. */
+const DENIED_CODES = '(164|497|516|192|193|194|195|291)';
+
+export function deniedCondition(schema: QueryLogSchema): string {
+  const byText = `match(exception, '^Code: ${DENIED_CODES}[^0-9]') OR match(exception, 'ACCESS_DENIED|Not enough privileges|readonly mode')`;
+  const byCode = schema.hasExceptionCode ? `exception_code IN (164, 497, 516, 192, 193, 194, 195, 291) OR ` : '';
+  return `(CAST(type, 'Int8') = 3 OR (${EXCEPTION} AND (${byCode}${byText})))`;
+}
+
+export function summarySql(schema: QueryLogSchema, filter: AuditFilter): string {
+  return `SELECT user, ${requestExpression(schema)} AS request_id,
+  toUnixTimestamp(min(event_time)) AS first, toUnixTimestamp(max(event_time)) AS last,
+  count() AS queries, countIf(${EXCEPTION}) AS failures, countIf(${deniedCondition(schema)}) AS denied,
+  sum(read_rows) AS read_rows, sum(read_bytes) AS read_bytes
+FROM ${sourceExpression(schema, filter.cluster)}
+WHERE ${whereClause(schema, filter)}
+GROUP BY user, request_id
+ORDER BY user, request_id`;
+}
+
+/** The columns of one query row, in this order, for findings and the query list. */
+export function rowColumns(schema: QueryLogSchema): string {
+  return [
+    'toUnixTimestamp(event_time) AS time',
+    'user',
+    'request_id',
+    'query_id',
+    `CAST(type, 'Int8') AS type_code`,
+    'read_rows',
+    'read_bytes',
+    'query_duration_ms',
+    `replaceRegexpAll(substring(exception, 1, 500), '[\\t\\n]', ' ') AS error`,
+    schema.hasTables ? 'tables' : `[] AS tables`,
+    `substring(query, 1, 4000) AS query`,
+  ].join(', ');
+}
+
+export const ROW_FIELDS = ['time', 'user', 'request_id', 'query_id', 'type_code', 'read_rows', 'read_bytes', 'query_duration_ms', 'error', 'tables', 'query'] as const;
+
+function rowsSql(schema: QueryLogSchema, filter: AuditFilter, extra: string, limit?: number): string {
+  return `SELECT ${rowColumns(schema)}
+FROM (SELECT *, ${requestExpression(schema)} AS request_id FROM ${sourceExpression(schema, filter.cluster)})
+WHERE ${whereClause(schema, filter)}${extra ? `\n  AND ${extra}` : ''}
+ORDER BY event_time, query_id${limit ? `\nLIMIT ${limit}` : ''}`;
+}
+
+export function deniedSql(schema: QueryLogSchema, filter: AuditFilter, limit = 1000): string {
+  return rowsSql(schema, filter, deniedCondition(schema), limit);
+}
+
+/** Rows whose `tables` name anything outside system / information_schema (newer servers only). */
+export function foreignTablesSql(schema: QueryLogSchema, filter: AuditFilter, limit = 1000): string {
+  return rowsSql(schema, filter, `arrayExists(t -> NOT match(t, '^(system|information_schema|INFORMATION_SCHEMA)\\\\.'), tables)`, limit);
+}
+
+export function untaggedSql(schema: QueryLogSchema, filter: AuditFilter, limit = 1000): string {
+  return rowsSql(schema, filter, `query_id NOT LIKE 'byoc-%'`, limit);
+}
+
+export interface GrantWindow {
+  requestId: string;
+  /** Unix seconds */
+  from: number;
+  /** Unix seconds */
+  to: number;
+}
+
+/** Tagged queries outside their request's approved window, or naming a request with no known grant. */
+export function outsideWindowsSql(schema: QueryLogSchema, filter: AuditFilter, grants: readonly GrantWindow[], limit = 1000): string {
+  const inside = grants.map((grant) => `(request_id = ${quote(grant.requestId)} AND event_time >= toDateTime(${Math.floor(grant.from)}) AND event_time <= toDateTime(${Math.ceil(grant.to)}))`);
+  const condition = `request_id != ''${inside.length ? ` AND NOT (${inside.join(' OR ')})` : ''}`;
+  return rowsSql(schema, filter, condition, limit);
+}
+
+/** Every matching query, oldest first; `after` continues from a watermark (time, query_ids already seen at it). */
+export function queryListSql(schema: QueryLogSchema, filter: AuditFilter, after?: { time: number; seen: readonly string[] }): string {
+  const extra = after ? `event_time >= toDateTime(${after.time})${after.seen.length ? ` AND NOT (event_time = toDateTime(${after.time}) AND query_id IN (${after.seen.map(quote).join(', ')}))` : ''}` : '';
+  return rowsSql(schema, filter, extra);
+}
+
+export function columnsSql(database: string, table: string): string {
+  return `SELECT name, type FROM system.columns WHERE database = ${quote(database)} AND table = ${quote(table)}`;
+}
