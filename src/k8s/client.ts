@@ -228,10 +228,12 @@ export function translateKubernetesError(
       hint: 'Check the path: byoc connect check <service> --target kubernetes',
     });
   }
-  const code = (error as { code?: string }).code ?? (error as { errno?: string }).errno;
-  const detail = error.message.split('\n')[0]!;
+  // node-fetch wraps the socket error as "request to <url> failed, reason: <why>"; proxy agents may not set a code.
+  const detail = (/reason: (.*)$/.exec(error.message.split('\n')[0]!)?.[1] ?? error.message.split('\n')[0]!).trim();
+  const code =
+    (error as { code?: string }).code ?? (error as { errno?: string }).errno ?? [...NETWORK_CODES].find((candidate) => new RegExp(`\\b${candidate}\\b`).test(detail));
   if (code && NETWORK_CODES.has(code)) {
-    return new NetworkError('k8s_unreachable', `cannot reach the Kubernetes API at ${server}: ${code}`, {
+    return new NetworkError('k8s_unreachable', `cannot reach the Kubernetes API at ${server}: ${detail.includes(code) ? detail : code}`, {
       hint: 'Check the path: byoc connect check <service> --target kubernetes',
     });
   }

@@ -12,11 +12,12 @@ interface ViewResult {
   checks: readonly Check[];
 }
 
+const shortId = (check: Check) => check.id.replace(/^[a-z]+\./, '');
+
 /** One table per area, then the hint and kubectl command of every row that is not a PASS. */
 export function K8sDiagnoseView({ result, color, columns }: { result: ViewResult; color: boolean; columns: number }) {
   const tint = (status: CheckStatus) => (color ? { color: COLORS[status] } : {});
   const count = (status: CheckStatus) => result.checks.filter((check) => check.status === status).length;
-  const evidenceWidth = Math.max(30, columns - 7 - 28 - 40 - 6);
   return (
     <Box flexDirection="column">
       <Text>
@@ -31,6 +32,10 @@ export function K8sDiagnoseView({ result, color, columns }: { result: ViewResult
       {result.areas.map((area) => {
         const rows = result.checks.filter((check) => check.area === area);
         const attention = rows.filter((check) => check.status !== 'PASS');
+        // Evidence takes what the other columns leave, so rows never wrap.
+        const checkWidth = Math.min(28, Math.max(5, ...rows.map((row) => shortId(row).length)));
+        const objectWidth = Math.min(40, Math.max(6, ...rows.map((row) => (row.object ?? '-').length)));
+        const evidenceWidth = Math.max(20, columns - 1 - (7 + 2) - (checkWidth + 2) - (objectWidth + 2));
         return (
           <Box key={area} flexDirection="column" marginTop={1}>
             <Text bold>{TITLES[area] ?? area}</Text>
@@ -39,7 +44,7 @@ export function K8sDiagnoseView({ result, color, columns }: { result: ViewResult
               color={color}
               columns={[
                 { header: 'status', value: (row) => row.status, color: (row) => COLORS[row.status] },
-                { header: 'check', value: (row) => row.id.replace(/^[a-z]+\./, ''), max: 28 },
+                { header: 'check', value: shortId, max: 28 },
                 { header: 'object', value: (row) => row.object ?? '-', max: 40 },
                 { header: 'evidence', value: (row) => row.evidence, max: evidenceWidth },
               ]}
