@@ -159,6 +159,26 @@ describe('the client-node ClusterReader', () => {
     expect((error as NetworkError).message).toContain('ECONNREFUSED');
   });
 
+  it('gives up on a server that accepts but never answers, as a network time-out', async () => {
+    // Given a socket that accepts connections and stays silent
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const session = await connect({ server: `https://${HOST}:${port}`, timeoutMs: 200 });
+      const started = Date.now();
+      const [listed, raw] = await Promise.all([session.list('nodes').catch((caught: unknown) => caught), session.raw('/readyz?verbose').catch((caught: unknown) => caught)]);
+      expect(listed).toBeInstanceOf(NetworkError);
+      expect((listed as NetworkError).code).toBe('k8s_timeout');
+      expect((raw as NetworkError).code).toBe('k8s_timeout');
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
   it('maps an untrusted server certificate to a TLS refusal (exit 4) naming caFile', async () => {
     const { ca: other } = await createCa(new Date('2026-01-01T00:00:00Z'), 'another CA');
     const session = await connect({ ca: other.certPem });
