@@ -23,7 +23,10 @@ import certRm from './cert/rm.js';
 import certShow from './cert/show.js';
 import completion from './completion.js';
 import connectCheck from './connect/check.js';
+import connectK8s from './connect/k8s.js';
 import doctor from './doctor.js';
+import k8sDiagnose from './k8s/diagnose.js';
+import kubeCredential from './kube-credential.js';
 import query from './query.js';
 import queryPresets from './query/presets.js';
 import configShow from './config/show.js';
@@ -45,6 +48,7 @@ export const groups: Record<string, string> = {
   config: 'Show and check the configuration',
   connect: 'Reach customer endpoints over the tailnet',
   help: 'Help topics',
+  k8s: 'Kubernetes diagnostics over the tailnet',
 };
 
 export const manifest: readonly ManifestEntry[] = [
@@ -63,6 +67,9 @@ export const manifest: readonly ManifestEntry[] = [
   { file: 'broker/serve', command: brokerServe },
   { file: 'broker/token/create', command: brokerTokenCreate },
   { file: 'connect/check', command: connectCheck },
+  { file: 'connect/k8s', command: connectK8s },
+  { file: 'kube-credential', command: kubeCredential },
+  { file: 'k8s/diagnose', command: k8sDiagnose },
   { file: 'query', command: query },
   { file: 'query/presets', command: queryPresets },
   { file: 'audit/query-log', command: auditQueryLog },

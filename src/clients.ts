@@ -8,6 +8,7 @@ export function defaultClients(): Partial<ClientFactories> {
   return {
     broker: async (ctx) => (await import('./access/connect.js')).connectBroker(ctx),
     clickhouse: async () => (await import('./clickhouse/client.js')).clickhouseConnector,
+    kubernetes: async () => (await import('./k8s/client.js')).kubernetesConnector,
     tailscale: async (ctx) => {
       const [{ createExecaRunner }, configuration] = await Promise.all([import('./tailscale/runner.js'), ctx.config()]);
       return createExecaRunner({ bin: configuration.get<string>('tailscale.bin') ?? 'tailscale', env: ctx.env });

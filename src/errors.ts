@@ -105,3 +105,22 @@ export function toErrorDocument(error: unknown): ErrorDocument {
     },
   };
 }
+
+const BY_KIND: Partial<Record<ExitKind, new (code: string, message: string, details?: ErrorDetails) => ByocError>> = {
+  usage: UsageError,
+  config: ConfigError,
+  'not-allowed': NotAllowedError,
+  remote: RemoteError,
+  network: NetworkError,
+  pending: PendingError,
+};
+
+/**
+ * The same kind of error (so the same exit code and code) with another message and hint, e.g. to say what
+ * was already done before it failed. The original stays as the cause.
+ */
+export function reworded(error: ByocError, message: string, hint: string | undefined = error.hint): ByocError {
+  const ErrorClass = BY_KIND[error.kind];
+  if (!ErrorClass) return error;
+  return new ErrorClass(error.code, message, { ...(hint ? { hint } : {}), cause: error });
+}

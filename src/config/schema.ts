@@ -108,6 +108,10 @@ export const configSchema = z.strictObject({
     .strictObject({ target: z.enum(['clickhouse', 'kubernetes', 'all']), requireDirect: z.boolean(), count: z.number().int().min(1).max(20), timeout: duration })
     .partial()
     .optional(),
+  kubernetes: z
+    .strictObject({ kubeconfig: z.string().min(1), contextName: z.string().min(1), switch: z.boolean(), print: z.boolean(), since: duration })
+    .partial()
+    .optional(),
   network: z
     .strictObject({
       proxy: proxyUrl.optional(),

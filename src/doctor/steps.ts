@@ -155,4 +155,20 @@ export const DOCTOR_STEPS: DoctorStep[] = [
       return perTarget(targets, 'tls', (target) => target.advice.find((line) => /certificate|TLS/.test(line)));
     },
   },
+  {
+    id: 'kubernetes',
+    title: 'Kubernetes API',
+    perService: true,
+    needs: ['certificate'],
+    async run(ctx, service) {
+      const configuration = await ctx.config();
+      const server = configuration.service(service!).kubernetes?.server;
+      if (!server) return { status: 'SKIPPED', evidence: `no services.${service}.kubernetes.server configured` };
+      const { openKubernetes } = await import('../k8s/session.js');
+      const { session } = await openKubernetes(ctx, service!, { timeoutMs: 10_000 });
+      const version = await session.version();
+      const user = await session.whoAmI();
+      return pass(`${server} answers: Kubernetes ${version.gitVersion}${user ? `, you are ${user}` : ''}`);
+    },
+  },
 ];

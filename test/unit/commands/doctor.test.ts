@@ -49,7 +49,7 @@ describe('byoc doctor', () => {
     // Then every step passes, in chain order
     const report = JSON.parse(result.stdout);
     expect(report.steps.map((step: { id: string; status: string }) => `${step.id}:${step.status}`)).toEqual([
-      'config:PASS', 'broker:PASS', 'request:PASS', 'certificate:PASS', 'tailscale:PASS', 'dns:PASS', 'tcp:PASS', 'tls:PASS',
+      'config:PASS', 'broker:PASS', 'request:PASS', 'certificate:PASS', 'tailscale:PASS', 'dns:PASS', 'tcp:PASS', 'tls:PASS', 'kubernetes:SKIPPED',
     ]);
     expect(report.verdict).toBe('PASS');
     expect(result.exitCode).toBe(0);
