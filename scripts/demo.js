@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// `npm run demo`: the whole troubleshooting flow, for real, on the local sandbox (a real ClickHouse behind a
+// real nginx doing mutual TLS), narrated step by step. Each step runs the byoc CLI as a user would; on a
+// terminal its ink views show, piped it prints plain text. It leaves nothing running.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BYOC = fileURLToPath(new URL('../bin/byoc.js', import.meta.url));
+const tty = process.stdout.isTTY && !process.env.NO_COLOR;
+const bold = (text) => (tty ? `\u001b[1m${text}\u001b[22m` : text);
+const dim = (text) => (tty ? `\u001b[2m${text}\u001b[22m` : text);
+const started = Date.now();
+const stateDir = mkdtempSync(path.join(os.tmpdir(), 'byoc-demo-'));
+const cwd = stateDir;
+let step = 0;
+let sandboxUp = false;
+
+function say(title) {
+  step++;
+  process.stdout.write(`\n${bold(`[${step}] ${title}`)}\n`);
+}
+
+function note(text) {
+  process.stdout.write(`${dim(`    ${text}`)}\n`);
+}
+
+/** Runs `byoc args` as `user`, shows it, and checks the exit code is one of `expect`. */
+function byoc(user, args, { expect = [0], capture = false } = {}) {
+  const shown = args.map((arg) => (/[\s'"*]/.test(arg) ? `'${arg.replace(/'/g, "'\\''")}'` : arg)).join(' ');
+  process.stdout.write(`${dim(user ? `${user} $` : '$')} byoc ${shown}\n`);
+  const result = spawnSync(process.execPath, [BYOC, ...args], {
+    cwd,
+    env: { ...process.env, BYOC_STATE_DIR: stateDir, ...(user ? { BYOC_USER: user } : {}) },
+    stdio: capture ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
+    encoding: 'utf8',
+  });
+  if (!expect.includes(result.status)) {
+    if (capture) process.stderr.write(result.stderr);
+    throw new Error(`byoc ${shown} exited ${result.status}, expected ${expect.join(' or ')}`);
+  }
+  if (expect.length === 1 && expect[0] !== 0) note(`exit ${result.status}, as expected`);
+  return result;
+}
+
+try {
+  say('Start the sandbox: a customer ClickHouse behind nginx with mutual TLS, on loopback');
+  const installFlag = process.getuid?.() === 0 ? ['--install'] : [];
+  const up = JSON.parse(byoc(undefined, ['sandbox', 'up', '--json', ...installFlag], { capture: true }).stdout);
+  sandboxUp = true;
+  const engineer = up.requester;
+  const approver = up.approver;
+  note(`service "${up.service}" at ${up.clickhouse.url}; engineer ${engineer}, approver ${approver}`);
+
+  say('The engineer asks for time-bound access, with a reason and a ticket');
+  const request = JSON.parse(byoc(engineer, ['access', 'request', 'sandbox', '--reason', 'merges stuck on the orders table', '--ticket', 'INC-4821', '--duration', '1h', '--no-wait', '--json'], { expect: [8], capture: true }).stdout);
+  note(`request ${request.id} is ${request.status} (exit 8 = pending)`);
+  byoc(engineer, ['access', 'show', request.id]);
+
+  say('Approving your own request is refused; a designated approver approves');
+  byoc(engineer, ['access', 'approve', request.id], { expect: [4] });
+  byoc(approver, ['access', 'approve', request.id, '--comment', 'ok for INC-4821']);
+  note('approval applied the operator step in the sandbox: a read-only ClickHouse user for the engineer, system tables only');
+
+  say('The engineer retrieves a short-lived certificate (the key never leaves this machine)');
+  byoc(engineer, ['cert', 'get', 'sandbox']);
+
+  say('Check the path to the endpoint');
+  note('there is no Tailscale here: the path check says so honestly (exit 6), and the TLS path to the sandbox is still checked');
+  byoc(engineer, ['connect', 'check', 'sandbox', '--count', '1', '--timeout', '2s'], { expect: [0, 6] });
+
+  say('Read-only queries on system tables, over mutual TLS');
+  byoc(engineer, ['query', 'sandbox', '--preset', 'parts']);
+  byoc(engineer, ['query', 'sandbox', "SELECT name, engine, total_rows FROM system.tables WHERE database = 'default'"]);
+  note('a query on the customer table is refused by byoc before anything is sent:');
+  byoc(engineer, ['query', 'sandbox', 'SELECT * FROM default.orders'], { expect: [4] });
+  note('and the server enforces read-only itself: a settings change is refused there (and logged):');
+  byoc(engineer, ['query', 'sandbox', 'SELECT count() FROM system.parts SETTINGS max_threads = 1'], { expect: [4] });
+
+  say("The customer audits the engineer's activity in their own query_log");
+  byoc(undefined, ['audit', 'query-log', 'sandbox', '--flush', '--since', '1h']);
+
+  say('Access is revoked; the next query is refused with the next step to take');
+  byoc(approver, ['access', 'revoke', request.id, '--comment', 'incident closed']);
+  byoc(engineer, ['query', 'sandbox', 'SELECT 1 FROM system.one'], { expect: [4] });
+
+  say('Stop the sandbox');
+  byoc(undefined, ['sandbox', 'down']);
+  sandboxUp = false;
+  process.stdout.write(`\n${bold(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s.`)} Nothing is left running.\n`);
+} catch (error) {
+  process.stderr.write(`\ndemo failed: ${error.message}\n`);
+  process.exitCode = 1;
+} finally {
+  if (sandboxUp) spawnSync(process.execPath, [BYOC, 'sandbox', 'down'], { env: { ...process.env, BYOC_STATE_DIR: stateDir }, stdio: 'ignore' });
+  rmSync(stateDir, { recursive: true, force: true });
+}
