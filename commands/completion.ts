@@ -7,7 +7,7 @@ export default defineCommand({
   args: { shell: { description: 'bash, zsh or fish', required: true, choices: ['bash', 'zsh', 'fish'] } },
   async run({ shell }) {
     const [{ completionScript }, { completionTree }] = await Promise.all([import('../src/completion.js'), import('./index.js')]);
-    return { shell: shell as Shell, script: completionScript(shell as Shell, completionTree()) };
+    return { shell: shell as Shell, script: completionScript(shell as Shell, await completionTree()) };
   },
   text: (result) => result.script,
 });

@@ -6,38 +6,22 @@
 import type { AnyCommand, OptionSpec } from '../src/command.js';
 import type { CompletionNode } from '../src/completion.js';
 import { CONFIG_FLAG, GLOBAL_FLAGS } from '../src/globals.js';
-import accessApprove from './access/approve.js';
-import accessDeny from './access/deny.js';
-import accessList from './access/list.js';
-import accessOperatorConfig from './access/operator-config.js';
-import accessRequest from './access/request.js';
-import accessRevoke from './access/revoke.js';
-import accessShow from './access/show.js';
-import accessWait from './access/wait.js';
-import auditQueryLog from './audit/query-log.js';
-import brokerServe from './broker/serve.js';
-import brokerTokenCreate from './broker/token/create.js';
-import certGet from './cert/get.js';
-import certList from './cert/list.js';
-import certRm from './cert/rm.js';
-import certShow from './cert/show.js';
-import completion from './completion.js';
-import connectCheck from './connect/check.js';
-import connectK8s from './connect/k8s.js';
-import doctor from './doctor.js';
-import k8sDiagnose from './k8s/diagnose.js';
-import kubeCredential from './kube-credential.js';
-import query from './query.js';
-import queryPresets from './query/presets.js';
-import configShow from './config/show.js';
-import configValidate from './config/validate.js';
-import helpExitCodes from './help/exit-codes.js';
-
 export interface ManifestEntry {
   /** path under commands/ without the extension */
   file: string;
-  command: AnyCommand;
+  /** the command's description, here so help can list every command without loading any of them */
+  description: string;
+  hidden: boolean;
+  /** the command's module, imported only when it runs (or its help is asked for) */
+  load: () => Promise<AnyCommand>;
 }
+
+const entry = (file: string, description: string, load: () => Promise<{ default: AnyCommand }>, options: { hidden?: boolean } = {}): ManifestEntry => ({
+  file,
+  description,
+  hidden: options.hidden ?? false,
+  load: () => load().then((module) => module.default),
+});
 
 export const groups: Record<string, string> = {
   access: 'Request, review and revoke time-bound access',
@@ -52,36 +36,38 @@ export const groups: Record<string, string> = {
 };
 
 export const manifest: readonly ManifestEntry[] = [
-  { file: 'access/request', command: accessRequest },
-  { file: 'access/list', command: accessList },
-  { file: 'access/show', command: accessShow },
-  { file: 'access/approve', command: accessApprove },
-  { file: 'access/deny', command: accessDeny },
-  { file: 'access/revoke', command: accessRevoke },
-  { file: 'access/wait', command: accessWait },
-  { file: 'access/operator-config', command: accessOperatorConfig },
-  { file: 'cert/get', command: certGet },
-  { file: 'cert/show', command: certShow },
-  { file: 'cert/list', command: certList },
-  { file: 'cert/rm', command: certRm },
-  { file: 'broker/serve', command: brokerServe },
-  { file: 'broker/token/create', command: brokerTokenCreate },
-  { file: 'connect/check', command: connectCheck },
-  { file: 'connect/k8s', command: connectK8s },
-  { file: 'kube-credential', command: kubeCredential },
-  { file: 'k8s/diagnose', command: k8sDiagnose },
-  { file: 'query', command: query },
-  { file: 'query/presets', command: queryPresets },
-  { file: 'audit/query-log', command: auditQueryLog },
-  { file: 'doctor', command: doctor },
-  { file: 'completion', command: completion },
-  { file: 'config/show', command: configShow },
-  { file: 'config/validate', command: configValidate },
-  { file: 'help/exit-codes', command: helpExitCodes },
+  entry('access/request', "Ask for time-bound access to a customer service; designated approvers decide", () => import('./access/request.js')),
+  entry('access/list', "List access requests (newest first)", () => import('./access/list.js')),
+  entry('access/show', "Show one access request with its reviews", () => import('./access/show.js')),
+  entry('access/approve', "Approve an access request (designated approvers only; never your own)", () => import('./access/approve.js')),
+  entry('access/deny', "Deny an access request, with a reason (final)", () => import('./access/deny.js')),
+  entry('access/revoke', "Revoke an access request before it expires (its requester or an approver)", () => import('./access/revoke.js')),
+  entry('access/wait', "Wait for a decision on an access request (exit 0 approved, 4 denied or lapsed, 8 still pending)", () => import('./access/wait.js')),
+  entry('access/operator-config', "What the customer's ClickHouse needs to accept the engineer's certificate (read-only, system tables)", () => import('./access/operator-config.js')),
+  entry('cert/get', "Retrieve a short-lived client certificate for an approved request (the key never leaves this machine)", () => import('./cert/get.js')),
+  entry('cert/show', "Show the stored certificate for a service; exit 4 when it is expired or has less than --min-remaining left", () => import('./cert/show.js')),
+  entry('cert/list', "List stored certificates", () => import('./cert/list.js')),
+  entry('cert/rm', "Delete a service's stored key and certificate", () => import('./cert/rm.js')),
+  entry('broker/serve', "Serve the access broker over HTTP(S) for a team (same config and state folder as the embedded one)", () => import('./broker/serve.js')),
+  entry('broker/token/create', "Create a bearer token for a user of the served broker (printed once; only its hash is stored)", () => import('./broker/token/create.js')),
+  entry('connect/check', "Which Tailscale path reaches the service (direct or DERP relay) and why; DNS, TCP and TLS per endpoint", () => import('./connect/check.js')),
+  entry('connect/k8s', "Add a context for the service to your kubeconfig (kubectl then gets fresh credentials from byoc), and verify it", () => import('./connect/k8s.js')),
+  entry('kube-credential', "kubectl's exec credential plugin: prints an ExecCredential with your current certificate for the service", () => import('./kube-credential.js'), { hidden: true }),
+  entry('k8s/diagnose', "Diagnose volume attach/mount failures, node network problems and cluster health: PASS / WARN / FAIL / SKIPPED per check, with hints", () => import('./k8s/diagnose.js')),
+  entry('query', "Run a read-only query on the system tables of a customer ClickHouse, over the tailnet, with your certificate", () => import('./query.js')),
+  entry('query/presets', "List the curated diagnostic queries (each passes the read-only guard)", () => import('./query/presets.js')),
+  entry('audit/query-log', "Audit what vendor engineers did in your ClickHouse (system.query_log), per request and engineer, with findings", () => import('./audit/query-log.js')),
+  entry('doctor', "Check the whole chain in one go: configuration, broker, request, certificate, Tailscale path, DNS, TCP, TLS, Kubernetes API", () => import('./doctor.js')),
+  entry('completion', "Print a shell completion script", () => import('./completion.js')),
+  entry('config/show', "Show the effective configuration and where each value comes from (flag, env, file, default)", () => import('./config/show.js')),
+  entry('config/validate', "Check a configuration file against the schema (exit 3 naming every bad key)", () => import('./config/validate.js')),
+  entry('help/exit-codes', "What each exit code means, for runbooks", () => import('./help/exit-codes.js')),
+
 ];
 
 /** Every node of the command tree with its subcommands and flags, for shell completion. */
-export function completionTree(): CompletionNode[] {
+export async function completionTree(): Promise<CompletionNode[]> {
+  const loaded = await Promise.all(manifest.map(async (entry) => ({ file: entry.file, command: await entry.load() })));
   const globalFlags = [...GLOBAL_FLAGS.map((flag) => flag.flags), CONFIG_FLAG, '--help'];
   const nodes = new Map<string, CompletionNode>();
   const node = (path: string, description: string) => {
@@ -93,7 +79,7 @@ export function completionTree(): CompletionNode[] {
     return found;
   };
   node('', 'byoc').flags.push('--version');
-  for (const entry of manifest) {
+  for (const entry of loaded) {
     if (entry.command.hidden) continue;
     const words = entry.file.split('/');
     words.forEach((word, index) => {

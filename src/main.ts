@@ -3,7 +3,7 @@ import type { FlagValue } from './config/configuration.js';
 import { flagName, runCommand, type AnyCommand, type OptionSpec, type RawInvocation } from './command.js';
 import { createContext, decideColor, type ContextBase, type OutputMode } from './context.js';
 import { ByocError, exitCodeFor, toErrorDocument, UsageError } from './errors.js';
-import { groups, manifest, type ManifestEntry } from '../commands/index.js';
+import { groups, manifest } from '../commands/index.js';
 import { settingOrThrow } from './config/settings.js';
 import { coerce } from './config/coerce.js';
 import { GLOBAL_FLAGS } from './globals.js';
@@ -17,7 +17,7 @@ const ROOT_EXAMPLES = [
 ];
 
 interface Invocation {
-  entry: ManifestEntry;
+  definition: AnyCommand;
   command: Command;
   raw: RawInvocation;
 }
@@ -28,19 +28,22 @@ interface Invocation {
 export async function main(argv: readonly string[], base: ContextBase): Promise<number> {
   const earlyJson = argv.includes('--json') || isTruthy(base.env.BYOC_JSON);
   let invocation: Invocation | undefined;
-  const program = buildProgram(base, (found) => (invocation = found));
+  const { program, nodes } = buildProgram(base);
   try {
+    const words = normaliseArgv(argv, program);
+    const target = manifest.find((entry) => entry.file === commandPathOf(words, program).join('/'));
+    if (target) attachDefinition(nodes.get(target.file.replaceAll('/', ' '))!, await target.load(), (found) => (invocation = found));
     try {
-      await program.parseAsync(normaliseArgv(argv, program), { from: 'user' });
+      await program.parseAsync(words, { from: 'user' });
     } catch (error) {
       if (error instanceof CommanderError) {
         if (error.exitCode === 0) return 0;
-        throw usageFromCommander(error, knownCommandPath(argv, program));
+        throw usageFromCommander(error, commandPathOf(argv, program).join(' '));
       }
       throw error;
     }
     if (!invocation) return 0;
-    const { entry, command, raw } = invocation;
+    const { definition, command, raw } = invocation;
     const globals = command.optsWithGlobals() as Record<string, unknown>;
     const flags = new Map<string, FlagValue>();
     for (const global of GLOBAL_FLAGS) {
@@ -48,7 +51,7 @@ export async function main(argv: readonly string[], base: ContextBase): Promise<
     }
     const output = await decideOutput(base, flags);
     const ctx = createContext(base, { configFile: configFileOf(globals, base), flags, output });
-    const outcome = await runCommand(entry.command, raw, ctx);
+    const outcome = await runCommand(definition, raw, ctx);
     if (outcome) {
       reportError(outcome, base, output.json, output.verbose);
       return outcome.exitCode;
@@ -61,7 +64,11 @@ export async function main(argv: readonly string[], base: ContextBase): Promise<
   }
 }
 
-function buildProgram(base: ContextBase, onInvoke: (invocation: Invocation) => void): Command {
+/**
+ * The command tree with every command's name and description, from the manifest alone: listing commands
+ * (help, suggestions for typos) loads no command module.
+ */
+function buildProgram(base: ContextBase): { program: Command; nodes: Map<string, Command> } {
   const program = new Command('byoc')
     .description(
       'Troubleshooting access to BYOC ClickHouse deployments over Tailscale: time-bound access requests, ' +
@@ -93,37 +100,39 @@ function buildProgram(base: ContextBase, onInvoke: (invocation: Invocation) => v
     return node;
   };
 
-  for (const entry of manifest) {
-    const definition = entry.command;
-    const leaf = nodeFor(entry.file.split('/'), definition.hidden ?? false).description(definition.description);
-    const argNames = Object.keys(definition.args ?? {});
-    for (const [name, spec] of Object.entries(definition.args ?? {}) as [string, NonNullable<AnyCommand['args']>[string]][]) {
-      const label = spec.variadic ? `${kebab(name)}...` : kebab(name);
-      const argument = leaf.createArgument(spec.required ? `<${label}>` : `[${label}]`, spec.description);
-      if (spec.choices) argument.choices(spec.choices);
-      leaf.addArgument(argument);
-    }
-    const attributes = new Map<string, string>();
-    for (const [name, spec] of Object.entries((definition.options ?? {}) as Record<string, OptionSpec>)) {
-      attributes.set(name, addOption(leaf, spec));
-    }
-    if (definition.examples?.length) {
-      leaf.addHelpText('after', `\nExamples:\n${definition.examples.map((line) => `  $ ${line}`).join('\n')}`);
-    }
-    leaf.action((...params: unknown[]) => {
-      const command = params.at(-1) as Command;
-      const args: RawInvocation['args'] = {};
-      argNames.forEach((name, index) => (args[name] = params[index] as string | string[] | undefined));
-      const flags: Record<string, unknown> = {};
-      const values = command.opts();
-      for (const [name, attribute] of attributes) {
-        if (sourceOf(command, attribute) === 'cli') flags[name] = values[attribute];
-      }
-      onInvoke({ entry, command, raw: { args, flags } });
-    });
-  }
-  return program;
+  for (const entry of manifest) nodeFor(entry.file.split('/'), entry.hidden).description(entry.description);
+  return { program, nodes };
 }
+
+/** Arguments, options, examples and the action of the one command that runs (or whose help is shown). */
+function attachDefinition(leaf: Command, definition: AnyCommand, onInvoke: (invocation: Invocation) => void): void {
+  const argNames = Object.keys(definition.args ?? {});
+  for (const [name, spec] of Object.entries(definition.args ?? {}) as [string, NonNullable<AnyCommand['args']>[string]][]) {
+    const label = spec.variadic ? `${kebab(name)}...` : kebab(name);
+    const argument = leaf.createArgument(spec.required ? `<${label}>` : `[${label}]`, spec.description);
+    if (spec.choices) argument.choices(spec.choices);
+    leaf.addArgument(argument);
+  }
+  const attributes = new Map<string, string>();
+  for (const [name, spec] of Object.entries((definition.options ?? {}) as Record<string, OptionSpec>)) {
+    attributes.set(name, addOption(leaf, spec));
+  }
+  if (definition.examples?.length) {
+    leaf.addHelpText('after', `\nExamples:\n${definition.examples.map((line) => `  $ ${line}`).join('\n')}`);
+  }
+  leaf.action((...params: unknown[]) => {
+    const command = params.at(-1) as Command;
+    const args: RawInvocation['args'] = {};
+    argNames.forEach((name, index) => (args[name] = params[index] as string | string[] | undefined));
+    const flags: Record<string, unknown> = {};
+    const values = command.opts();
+    for (const [name, attribute] of attributes) {
+      if (sourceOf(command, attribute) === 'cli') flags[name] = values[attribute];
+    }
+    onInvoke({ definition, command, raw: { args, flags } });
+  });
+}
+
 
 /** Adds the flag(s) for one option and returns the attribute name commander stores its value under. */
 function addOption(command: Command, spec: OptionSpec): string {
@@ -158,19 +167,11 @@ function normaliseArgv(argv: readonly string[], program: Command): string[] {
     const isTopic = topic !== undefined && helpGroup?.commands.some((command) => command.name() === topic);
     if (!isTopic) return [...words.slice(1).filter((word) => !word.startsWith('-')), '--help'];
   }
-  let node: Command = program;
-  for (let index = 0; index < words.length; index++) {
-    const word = words[index]!;
-    if (word === '--help' || word === '-h' || word === '--version' || word === '-V') return words;
-    if (word.startsWith('-') && word !== '-') {
-      if (word === '--config') index++;
-      continue;
-    }
-    const next = node.commands.find((command) => command.name() === word || command.aliases().includes(word));
-    if (!next) return words;
-    node = next;
-  }
-  return node.commands.length > 0 ? [...words, '--help'] : words;
+  if (words.some((word) => ['--help', '-h', '--version', '-V'].includes(word))) return words;
+  const path = commandPathOf(words, program);
+  const node = path.reduce((current, word) => current.commands.find((command) => command.name() === word)!, program);
+  const positional = words.filter((word, index) => !(word.startsWith('-') && word !== '-') && words[index - 1] !== '--config');
+  return node.commands.length > 0 && positional.length === path.length ? [...words, '--help'] : words;
 }
 
 function usageFromCommander(error: CommanderError, commandPath: string): UsageError {
@@ -179,18 +180,22 @@ function usageFromCommander(error: CommanderError, commandPath: string): UsageEr
   return new UsageError(code, message, { hint: `Run 'byoc ${commandPath ? `${commandPath} ` : ''}--help' for usage.` });
 }
 
-/** The longest prefix of the words that names a real command, for hints. */
-function knownCommandPath(argv: readonly string[], program: Command): string {
+/** The longest prefix of the words that names a command or group (options and their values skipped). */
+function commandPathOf(words: readonly string[], program: Command): string[] {
   const path: string[] = [];
   let node = program;
-  for (const word of argv) {
-    if (word.startsWith('-')) continue;
+  for (let index = 0; index < words.length; index++) {
+    const word = words[index]!;
+    if (word.startsWith('-') && word !== '-') {
+      if (word === '--config') index++;
+      continue;
+    }
     const next = node.commands.find((command) => command.name() === word);
     if (!next) break;
     path.push(word);
     node = next;
   }
-  return path.join(' ');
+  return path;
 }
 
 async function decideOutput(base: ContextBase, flags: Map<string, FlagValue>): Promise<OutputMode> {

@@ -18,7 +18,8 @@ function commandFiles(dir = commandsDir): string[] {
   });
 }
 
-const options = manifest.flatMap((entry) =>
+const loaded = await Promise.all(manifest.map(async (entry) => ({ ...entry, command: await entry.load() })));
+const options = loaded.flatMap((entry) =>
   Object.entries((entry.command.options ?? {}) as Record<string, OptionSpec>).map(([name, spec]) => ({ file: entry.file, name, spec })),
 );
 
@@ -31,8 +32,15 @@ describe('the command manifest', () => {
     for (const file of commandFiles()) expect(file).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*(\/[a-z0-9]+(-[a-z0-9]+)*)*$/);
   });
 
+  it('repeats each command\'s description and visibility exactly (help lists commands without loading them)', () => {
+    for (const entry of loaded) {
+      expect(entry.description, entry.file).toBe(entry.command.description);
+      expect(entry.hidden, entry.file).toBe(entry.command.hidden ?? false);
+    }
+  });
+
   it('gives every command a description and every example starts with byoc', () => {
-    for (const entry of manifest) {
+    for (const entry of loaded) {
       expect(entry.command.description, entry.file).not.toBe('');
       for (const example of entry.command.examples ?? []) expect(example, entry.file).toMatch(/byoc /);
     }
