@@ -24,6 +24,9 @@ import completion from './completion.js';
 import configShow from './config/show.js';
 import configValidate from './config/validate.js';
 import helpExitCodes from './help/exit-codes.js';
+import sandboxDown from './sandbox/down.js';
+import sandboxStatus from './sandbox/status.js';
+import sandboxUp from './sandbox/up.js';
 
 export interface ManifestEntry {
   /** path under commands/ without the extension */
@@ -38,6 +41,7 @@ export const groups: Record<string, string> = {
   cert: 'Short-lived client certificates',
   config: 'Show and check the configuration',
   help: 'Help topics',
+  sandbox: 'A local customer deployment on loopback (ClickHouse behind mutual-TLS nginx) for the demo and the tests',
 };
 
 export const manifest: readonly ManifestEntry[] = [
@@ -59,6 +63,9 @@ export const manifest: readonly ManifestEntry[] = [
   { file: 'config/show', command: configShow },
   { file: 'config/validate', command: configValidate },
   { file: 'help/exit-codes', command: helpExitCodes },
+  { file: 'sandbox/up', command: sandboxUp },
+  { file: 'sandbox/status', command: sandboxStatus },
+  { file: 'sandbox/down', command: sandboxDown },
 ];
 
 /** Every node of the command tree with its subcommands and flags, for shell completion. */
