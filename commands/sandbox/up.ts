@@ -17,7 +17,6 @@ export default defineCommand({
     const [{ sandboxUp }, { sandboxHostFor }] = await Promise.all([import('../../src/sandbox/sandbox.js'), import('../../src/sandbox/host.js')]);
     return sandboxUp(ctx.stateDir(), sandboxHostFor(ctx), { install: install ?? false, clickhouseBin, nginxBin });
   },
-  json: (result) => result,
   text: (result) =>
     tsv([
       ['service', result.service],

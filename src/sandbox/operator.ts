@@ -114,12 +114,23 @@ async function waitForUser(state: SandboxState, user: string, want: 'present' | 
 
 const appliesTo = (request: AccessRequest) => request.service === SANDBOX_SERVICE && request.scopes.includes('clickhouse');
 
-/** The broker's hook: an approved sandbox request becomes a real user, when the sandbox is up. */
+/**
+ * The broker's hook: an approved sandbox request becomes a real user, when the sandbox is up. A sandbox that was
+ * set up but is down is reported (the broker turns it into a warning), since the engineer would only meet a 403.
+ */
 export function onApproved(stateDir: string, host: SandboxHost): (request: AccessRequest) => Promise<void> {
   return async (request) => {
     if (!appliesTo(request)) return;
-    if (!(await sandboxStatus(stateDir, host)).up) return;
-    await applyOperatorUser(stateDir, request, host);
+    const status = await sandboxStatus(stateDir, host);
+    if (status.up) {
+      await applyOperatorUser(stateDir, request, host);
+      return;
+    }
+    if (status.configured) {
+      throw new ConfigError('sandbox_not_running', `the sandbox is down, so ${request.requester} got no ClickHouse user`, {
+        hint: `Start it (byoc sandbox up), then approve a new request; ${request.id} stays approved without a user.`,
+      });
+    }
   };
 }
 

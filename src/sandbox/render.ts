@@ -31,7 +31,8 @@ export function renderClickhouseConfig({ paths, httpPort, tcpPort }: ClickhouseC
     <http_port>${httpPort}</http_port>
     <tcp_port>${tcpPort}</tcp_port>
     <max_connections>256</max_connections>
-    <keep_alive_timeout>3</keep_alive_timeout>
+    <!-- longer than nginx's upstream keepalive_timeout, so nginx never reuses a connection ClickHouse is closing -->
+    <keep_alive_timeout>10</keep_alive_timeout>
     <max_concurrent_queries>50</max_concurrent_queries>
     <uncompressed_cache_size>268435456</uncompressed_cache_size>
     <mark_cache_size>268435456</mark_cache_size>
@@ -212,6 +213,7 @@ http {
     upstream clickhouse {
         server 127.0.0.1:${clickhouseHttpPort};
         keepalive 8;
+        keepalive_timeout 5s;
     }
 
     server {

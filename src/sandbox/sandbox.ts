@@ -35,6 +35,12 @@ export interface SandboxHost {
   progress?: (message: string) => void;
 }
 
+/** The servers get a minimal environment, not byoc's (which may hold BYOC_TOKEN and the like). */
+function serverEnv(env: Env): Env {
+  const keep = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
+  return Object.fromEntries(keep.filter((name) => env[name] !== undefined).map((name) => [name, env[name]]));
+}
+
 export const DEBIAN_PACKAGES = ['clickhouse-server', 'nginx-light'] as const;
 export const INSTALL_COMMAND = `apt-get update && apt-get install -y ${DEBIAN_PACKAGES.join(' ')}`;
 const SYSTEM_BIN_DIRS = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
@@ -199,9 +205,15 @@ async function readPid(file: string): Promise<number | undefined> {
   }
 }
 
-async function livePid(file: string, system: SandboxSystem): Promise<number | undefined> {
+/**
+ * The pid in a pid file, when that process is alive and still the server (a stale file's pid may have been
+ * reused by an unrelated process, which `down` must never signal).
+ */
+async function livePid(file: string, system: SandboxSystem, server: 'clickhouse' | 'nginx'): Promise<number | undefined> {
   const pid = await readPid(file);
-  return pid !== undefined && system.isAlive(pid) ? pid : undefined;
+  if (pid === undefined || !system.isAlive(pid)) return undefined;
+  const title = system.processTitle(pid);
+  return title === undefined || title.includes(server) ? pid : undefined;
 }
 
 /** The broker's CA certificate: nginx trusts client certificates from it, and byoc trusts nginx's through it. */
@@ -216,7 +228,7 @@ export function sandboxUrl(port: number): string {
 export async function sandboxStatus(stateDir: string, host: SandboxHost): Promise<SandboxStatus> {
   const paths = sandboxPaths(stateDir);
   const state = await readSandboxState(stateDir);
-  const [clickhousePid, nginxPid] = await Promise.all([livePid(paths.clickhouse.pid, host.system), livePid(paths.nginx.pid, host.system)]);
+  const [clickhousePid, nginxPid] = await Promise.all([livePid(paths.clickhouse.pid, host.system, 'clickhouse'), livePid(paths.nginx.pid, host.system, 'nginx')]);
   const clickhouseHealthy = clickhousePid !== undefined && state !== undefined && (await clickhousePing(state.clickhouse.httpPort));
   const nginxHealthy = nginxPid !== undefined && state !== undefined && (await tcpAccepts(state.nginx.port));
   const { stateServices } = await import('../config/state-services.js');
@@ -410,7 +422,7 @@ async function startClickhouse(paths: SandboxPaths, state: SandboxState, host: S
   const offsets = { err: await fileSize(paths.clickhouse.errorLog), stderr: await fileSize(paths.clickhouse.stderr) };
   // No --daemon: the spawned process is the server, so its pid is the one to stop later.
   const pid = await host.system.spawnDetached(state.clickhouse.bin, [`--config-file=${paths.clickhouse.config}`], {
-    env: host.env,
+    env: serverEnv(host.env),
     cwd: paths.clickhouse.dir,
     stdoutFile: paths.clickhouse.stdout,
     stderrFile: paths.clickhouse.stderr,
@@ -518,7 +530,7 @@ function nginxArgs(paths: SandboxPaths): string[] {
 async function startNginx(paths: SandboxPaths, state: SandboxState, host: SandboxHost, generation: string): Promise<number> {
   host.progress?.(`starting nginx (mutual TLS) on 127.0.0.1:${state.nginx.port}`);
   const offset = await fileSize(paths.nginx.errorLog);
-  const result = await host.system.run(state.nginx.bin, nginxArgs(paths), { env: host.env, timeoutMs: NGINX_START_TIMEOUT_MS });
+  const result = await host.system.run(state.nginx.bin, nginxArgs(paths), { env: serverEnv(host.env), timeoutMs: NGINX_START_TIMEOUT_MS });
   if (result.exitCode !== 0) {
     const log = (await tailSince(paths.nginx.errorLog, offset)) || lastLines(result.stderr, 12);
     throw new RemoteError('sandbox_nginx_failed', `nginx did not start${result.timedOut ? ' (timed out)' : ` (exit code ${result.exitCode})`}${log ? `:\n${log}` : ''}`, {
@@ -526,7 +538,7 @@ async function startNginx(paths: SandboxPaths, state: SandboxState, host: Sandbo
     });
   }
   await waitForNginxGeneration(paths, host, generation, offset);
-  const pid = await livePid(paths.nginx.pid, host.system);
+  const pid = await livePid(paths.nginx.pid, host.system, 'nginx');
   if (pid === undefined) {
     throw new RemoteError('sandbox_nginx_failed', `nginx started but left no live pid in ${paths.nginx.pid}`, { hint: `See ${paths.nginx.errorLog}.` });
   }
@@ -536,7 +548,9 @@ async function startNginx(paths: SandboxPaths, state: SandboxState, host: Sandbo
 /** Makes the running nginx read its configuration again, and waits until its workers run the new one. */
 export async function reloadNginx(paths: SandboxPaths, state: SandboxState, host: SandboxHost, generation: string): Promise<void> {
   const offset = await fileSize(paths.nginx.errorLog);
-  const result = await host.system.run(state.nginx.bin, [...nginxArgs(paths), '-s', 'reload'], { env: host.env, timeoutMs: NGINX_START_TIMEOUT_MS });
+  const master = await livePid(paths.nginx.pid, host.system, 'nginx');
+  const oldWorkers = master !== undefined ? host.system.children(master) : [];
+  const result = await host.system.run(state.nginx.bin, [...nginxArgs(paths), '-s', 'reload'], { env: serverEnv(host.env), timeoutMs: NGINX_START_TIMEOUT_MS });
   if (result.exitCode !== 0) {
     const log = lastLines(result.stderr, 12) || (await tailSince(paths.nginx.errorLog, offset));
     throw new RemoteError('sandbox_nginx_reload_failed', `nginx -s reload failed (exit code ${result.exitCode})${log ? `:\n${log}` : ''}`, {
@@ -544,6 +558,25 @@ export async function reloadNginx(paths: SandboxPaths, state: SandboxState, host
     });
   }
   await waitForNginxGeneration(paths, host, generation, offset);
+  await waitForOldWorkers(oldWorkers, host);
+}
+
+/**
+ * New workers answering is not enough: until an old worker has handled its QUIT it still accepts connections
+ * with the old users.map (a just-approved engineer could meet a 403 from it). nginx retitles a worker that has
+ * stopped accepting "worker process is shutting down"; it may linger while it finishes a long query.
+ */
+async function waitForOldWorkers(workers: readonly number[], host: SandboxHost): Promise<void> {
+  const deadline = host.clock.now().getTime() + NGINX_START_TIMEOUT_MS;
+  const accepting = () => workers.filter((pid) => host.system.isAlive(pid) && !/shutting down/.test(host.system.processTitle(pid) ?? 'shutting down'));
+  while (accepting().length > 0) {
+    if (host.clock.now().getTime() >= deadline) {
+      throw new RemoteError('sandbox_nginx_reload_failed', `old nginx workers (${accepting().join(', ')}) still accept connections ${NGINX_START_TIMEOUT_MS / 1000} s after the reload`, {
+        hint: 'byoc sandbox down && byoc sandbox up restarts nginx.',
+      });
+    }
+    await host.clock.sleep(20);
+  }
 }
 
 async function waitForNginxGeneration(paths: SandboxPaths, host: SandboxHost, generation: string, logOffset: number): Promise<void> {
@@ -583,7 +616,7 @@ async function stopProcess(pid: number, host: SandboxHost, timeoutMs: number): P
 export async function sandboxDown(stateDir: string, host: SandboxHost, options: { purge?: boolean } = {}): Promise<SandboxDownResult> {
   const paths = sandboxPaths(stateDir);
   const nginx: StopReport = { wasRunning: false };
-  const nginxPid = await livePid(paths.nginx.pid, host.system);
+  const nginxPid = await livePid(paths.nginx.pid, host.system, 'nginx');
   if (nginxPid !== undefined) {
     host.progress?.(`stopping nginx (pid ${nginxPid})`);
     const workers = host.system.children(nginxPid);
@@ -594,7 +627,7 @@ export async function sandboxDown(stateDir: string, host: SandboxHost, options: 
     for (const worker of workers) if (host.system.isAlive(worker)) host.system.kill(worker, 'SIGKILL');
   }
   const clickhouse: StopReport = { wasRunning: false };
-  const clickhousePid = await livePid(paths.clickhouse.pid, host.system);
+  const clickhousePid = await livePid(paths.clickhouse.pid, host.system, 'clickhouse');
   if (clickhousePid !== undefined) {
     host.progress?.(`stopping clickhouse-server (pid ${clickhousePid})`);
     clickhouse.pid = clickhousePid;

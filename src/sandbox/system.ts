@@ -32,6 +32,8 @@ export interface SandboxSystem {
   kill(pid: number, signal: 'SIGTERM' | 'SIGKILL' | 'SIGHUP', options?: { group?: boolean }): void;
   /** Direct children of a process (Linux /proc); empty where that cannot be known. */
   children(pid: number): number[];
+  /** The command line a process shows (nginx rewrites it, e.g. "nginx: worker process is shutting down"). */
+  processTitle(pid: number): string | undefined;
 }
 
 const childEnv = (env: Env) => Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
@@ -122,6 +124,13 @@ export function nodeSandboxSystem(): SandboxSystem {
         }
       }
       return children;
+    },
+    processTitle(pid) {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+/g, ' ').trim();
+      } catch {
+        return undefined;
+      }
     },
   };
 }

@@ -21,6 +21,7 @@ function fakeSystem(isRoot: boolean, exitCode = 0) {
     isAlive: () => false,
     kill: () => {},
     children: () => [],
+    processTitle: () => undefined,
   };
   return { system, runs };
 }
