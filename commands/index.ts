@@ -33,6 +33,7 @@ export const groups: Record<string, string> = {
   connect: 'Reach customer endpoints over the tailnet',
   help: 'Help topics',
   k8s: 'Kubernetes diagnostics over the tailnet',
+  sandbox: 'A local customer deployment on loopback (ClickHouse behind mutual-TLS nginx) for the demo and the tests',
 };
 
 export const manifest: readonly ManifestEntry[] = [
@@ -62,7 +63,9 @@ export const manifest: readonly ManifestEntry[] = [
   entry('config/show', "Show the effective configuration and where each value comes from (flag, env, file, default)", () => import('./config/show.js')),
   entry('config/validate', "Check a configuration file against the schema (exit 3 naming every bad key)", () => import('./config/validate.js')),
   entry('help/exit-codes', "What each exit code means, for runbooks", () => import('./help/exit-codes.js')),
-
+  entry('sandbox/up', "Start a local customer deployment on loopback: ClickHouse behind nginx doing mutual TLS with the broker CA", () => import('./sandbox/up.js')),
+  entry('sandbox/status', "Whether the sandbox runs: ClickHouse and nginx processes, ports, health, approved identities, files", () => import('./sandbox/status.js')),
+  entry('sandbox/down', "Stop the sandbox (nothing keeps running); its data stays for the next up unless --purge", () => import('./sandbox/down.js')),
 ];
 
 /** Every node of the command tree with its subcommands and flags, for shell completion. */

@@ -32,6 +32,13 @@ export interface BrokerDeps {
   /** the CA is created on first use, not when the broker opens */
   ca: () => Promise<CertificateAuthority>;
   store: StoreOptions;
+  /**
+   * Called (and awaited) once a review has made a request approved, after the decision is committed: the
+   * operator step where the broker can apply it (the sandbox). A failure is a warning, never a lost approval.
+   */
+  onApproved?: (request: AccessRequest) => Promise<void>;
+  /** Called once a request has been revoked, after the decision is committed; failures are warnings. */
+  onRevoked?: (request: AccessRequest) => Promise<void>;
 }
 
 const MAX_REASON = 2000;
@@ -120,8 +127,11 @@ export class AccessBroker {
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
-  approve(actor: string, id: string, comment?: string): Promise<AccessRequest> {
-    return this.review(actor, id, 'approve', comment);
+  async approve(actor: string, id: string, comment?: string): Promise<AccessRequest> {
+    const request = await this.review(actor, id, 'approve', comment);
+    // Only the review that completes the approvals triggers the operator step (earlier ones leave it pending).
+    if (request.status === 'approved') await this.notify(this.deps.onApproved, request, 'the operator step');
+    return request;
   }
 
   deny(actor: string, id: string, comment: string): Promise<AccessRequest> {
@@ -146,7 +156,20 @@ export class AccessBroker {
       }
       const event: BrokerEvent = { type: 'request.revoked', at: this.deps.now().toISOString(), id, by: actor, ...(comment ? { comment } : {}) };
       return { events: [event], result: id };
-    }).then(() => this.view(this.record(id)));
+    })
+      .then(() => this.view(this.record(id)))
+      .then((request) => this.notify(this.deps.onRevoked, request, 'removing the operator step'));
+  }
+
+  private async notify(hook: ((request: AccessRequest) => Promise<void>) | undefined, request: AccessRequest, what: string): Promise<AccessRequest> {
+    if (!hook) return request;
+    try {
+      await hook(request);
+    } catch (error) {
+      const hint = (error as { hint?: string }).hint;
+      this.deps.store.warn(`${what} for ${request.id} failed: ${(error as Error).message}${hint ? ` (${hint})` : ''}`);
+    }
+    return request;
   }
 
   async issueCertificate(actor: string, id: string, csrPem: string): Promise<CertificateIssue> {

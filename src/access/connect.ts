@@ -5,6 +5,8 @@ import { AccessBroker, brokerDir } from './broker.js';
 import type { BrokerClient } from './client.js';
 import { servicesFromConfig } from './policy.js';
 import type { Configuration } from '../config/configuration.js';
+import { SANDBOX_SERVICE } from '../sandbox/layout.js';
+import type { AccessRequest } from './types.js';
 
 declare module '../context.js' {
   interface Clients {
@@ -35,12 +37,29 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
 export async function openBroker(ctx: Context, configuration: Configuration): Promise<AccessBroker> {
   const { loadOrCreateCa } = await import('../pki/ca.js');
   const dir = brokerDir(ctx.stateDir());
-  return AccessBroker.open(ctx.stateDir(), {
+  const stateDir = ctx.stateDir();
+  const broker: AccessBroker = await AccessBroker.open(stateDir, {
     services: servicesFromConfig(configuration.data, configuration.registeredPolicies()),
     now: () => ctx.clock.now(),
     ca: () => loadOrCreateCa(path.join(dir, 'ca'), ctx.clock.now()),
     store: { warn: (message) => ctx.log.warn(message), sleep: (ms) => ctx.clock.sleep(ms) },
+    // The sandbox is the one deployment the broker operates itself; the hooks do nothing for other services.
+    onApproved: async (request) => {
+      if (request.service !== SANDBOX_SERVICE) return;
+      const [{ onApproved }, { sandboxHostFor }] = await Promise.all([import('../sandbox/operator.js'), import('../sandbox/host.js')]);
+      await onApproved(stateDir, sandboxHostFor(ctx, false))(request);
+    },
+    onRevoked: async (request) => {
+      if (request.service !== SANDBOX_SERVICE) return;
+      const [{ onRevoked }, { sandboxHostFor }] = await Promise.all([import('../sandbox/operator.js'), import('../sandbox/host.js')]);
+      const stillApproved = async (revoked: AccessRequest) =>
+        (await broker.list(revoked.requester, { mine: true, status: 'approved', service: revoked.service })).some(
+          (other) => other.id !== revoked.id && other.scopes.includes('clickhouse'),
+        );
+      await onRevoked(stateDir, sandboxHostFor(ctx, false), stillApproved)(request);
+    },
   });
+  return broker;
 }
 
 export function embeddedClient(broker: AccessBroker, identity: string, dir: string): BrokerClient {

@@ -121,6 +121,10 @@ export const configSchema = z.strictObject({
   services: z.record(serviceNameSchema, serviceSchema).optional(),
   policy: policySchema.optional(),
   tailscale: z.strictObject({ bin: z.string().min(1).optional() }).optional(),
+  sandbox: z
+    .strictObject({ install: z.boolean(), purge: z.boolean(), clickhouseBin: z.string().min(1), nginxBin: z.string().min(1) })
+    .partial()
+    .optional(),
 });
 
 export type ConfigData = z.infer<typeof configSchema>;

@@ -80,6 +80,10 @@ export const SETTINGS: readonly Setting[] = [
   define('policy.approvals', 'BYOC_POLICY_APPROVALS', 'integer', 'approvals required', 1),
   define('policy.maxDuration', 'BYOC_POLICY_MAX_DURATION', 'duration', 'longest grant a request may ask for', '8h'),
   define('policy.pendingTtl', 'BYOC_POLICY_PENDING_TTL', 'duration', 'how long a request may wait for approval', '1h'),
+  define('sandbox.install', 'BYOC_SANDBOX_INSTALL', 'boolean', 'install the sandbox\'s Debian packages (clickhouse-server, nginx-light) when missing (root, apt-get)', false),
+  define('sandbox.purge', 'BYOC_SANDBOX_PURGE', 'boolean', '`sandbox down` also deletes the sandbox\'s data, users and logs', false),
+  define('sandbox.clickhouseBin', 'BYOC_SANDBOX_CLICKHOUSE_BIN', 'path', 'the clickhouse-server binary for the sandbox; default: found on PATH or in /usr/sbin'),
+  define('sandbox.nginxBin', 'BYOC_SANDBOX_NGINX_BIN', 'path', 'the nginx binary for the sandbox; default: found on PATH or in /usr/sbin'),
 ];
 
 export function findSetting(key: string): Setting | undefined {

@@ -1,17 +1,20 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { writePrivateFile } from '../util/secure-fs.js';
 import type { PolicyConfig, ServiceConfig } from './schema.js';
 
-/** A service registered in the state folder, e.g. by `byoc sandbox up`. */
-export interface StateService extends ServiceConfig {
-  /** like network.resolve, for this service's names */
+/** A service registered in the state folder: a configured service plus how to reach it without a config file. */
+export type StateService = ServiceConfig & {
+  /** host name -> IP, like network.resolve */
   resolve?: Record<string, string>;
-  /** CA bundle that signed the service's server certificates */
+  /** the CA that signed the service's server certificate */
   caFile?: string;
   policy?: PolicyConfig;
   /** the customer's own audit connection (the sandbox registers its customer_admin) */
   audit?: { url?: string; user?: string; passwordFile?: string; passwordEnv?: string; caFile?: string };
-}
+};
+
+const servicesFile = (stateDir: string) => path.join(stateDir, 'services.json');
 
 /**
  * Services registered in the state folder (`services.json`), so that every command knows them with no
@@ -19,8 +22,25 @@ export interface StateService extends ServiceConfig {
  */
 export async function stateServices(stateDir: string): Promise<Record<string, StateService>> {
   try {
-    return JSON.parse(await readFile(path.join(stateDir, 'services.json'), 'utf8')) as Record<string, StateService>;
+    return JSON.parse(await readFile(servicesFile(stateDir), 'utf8'));
   } catch {
     return {};
   }
+}
+
+/** Adds or replaces one registration, keeping the others (0600: it names local files). */
+export async function registerStateService(stateDir: string, name: string, service: StateService): Promise<void> {
+  const services = await stateServices(stateDir);
+  services[name] = service;
+  await writePrivateFile(servicesFile(stateDir), `${JSON.stringify(services, null, 2)}\n`);
+}
+
+/** Removes one registration; the file goes when it was the last. */
+export async function unregisterStateService(stateDir: string, name: string): Promise<boolean> {
+  const services = await stateServices(stateDir);
+  if (!(name in services)) return false;
+  delete services[name];
+  if (Object.keys(services).length === 0) await rm(servicesFile(stateDir), { force: true });
+  else await writePrivateFile(servicesFile(stateDir), `${JSON.stringify(services, null, 2)}\n`);
+  return true;
 }

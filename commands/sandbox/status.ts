@@ -1,0 +1,32 @@
+import { defineCommand, tsv } from '../../src/command.js';
+
+export default defineCommand({
+  description: 'Whether the sandbox runs: ClickHouse and nginx processes, ports, health, approved identities, files',
+  examples: ['byoc sandbox status', 'byoc sandbox status --json'],
+  async run(_input, ctx) {
+    const [{ sandboxStatus }, { sandboxHostFor }] = await Promise.all([import('../../src/sandbox/sandbox.js'), import('../../src/sandbox/host.js')]);
+    return sandboxStatus(ctx.stateDir(), sandboxHostFor(ctx, false));
+  },
+  text: (status) =>
+    tsv([
+      ['up', status.up],
+      ['registered', status.registered],
+      ['clickhouse.running', status.clickhouse.running],
+      ['clickhouse.healthy', status.clickhouse.healthy],
+      ['clickhouse.pid', status.clickhouse.pid],
+      ['clickhouse.httpPort', status.clickhouse.httpPort],
+      ['clickhouse.tcpPort', status.clickhouse.tcpPort],
+      ['clickhouse.url', status.clickhouse.url],
+      ['nginx.running', status.nginx.running],
+      ['nginx.healthy', status.nginx.healthy],
+      ['nginx.pid', status.nginx.pid],
+      ['nginx.port', status.nginx.port],
+      ['nginx.url', status.nginx.url],
+      ...status.identities.map((entry) => [`identity.${entry.identity}`, entry.user]),
+      ...Object.entries(status.paths).map(([name, file]) => [`path.${name}`, file]),
+    ]),
+  async view(status, render) {
+    const { SandboxStatusView } = await import('../../src/ui/views/sandbox.js');
+    return SandboxStatusView({ status, color: render.color });
+  },
+});

@@ -1,0 +1,42 @@
+import { defineCommand, option, tsv } from '../../src/command.js';
+
+export default defineCommand({
+  description: 'Start a local customer deployment on loopback: ClickHouse behind nginx doing mutual TLS with the broker CA',
+  examples: [
+    'byoc sandbox up',
+    'byoc sandbox up --json',
+    'sudo byoc sandbox up --install',
+    'BYOC_STATE_DIR=/tmp/byoc-demo byoc sandbox up && BYOC_USER=alice@vendor.example byoc access request sandbox --reason demo --no-wait',
+  ],
+  options: {
+    install: option.boolean('--install', 'sandbox.install', 'install clickhouse-server and nginx-light with apt-get when missing (root)'),
+    clickhouseBin: option.path('--clickhouse-bin <path>', 'sandbox.clickhouseBin', 'the clickhouse-server binary (default: PATH, /usr/sbin)'),
+    nginxBin: option.path('--nginx-bin <path>', 'sandbox.nginxBin', 'the nginx binary (default: PATH, /usr/sbin)'),
+  },
+  async run({ install, clickhouseBin, nginxBin }, ctx) {
+    const [{ sandboxUp }, { sandboxHostFor }] = await Promise.all([import('../../src/sandbox/sandbox.js'), import('../../src/sandbox/host.js')]);
+    return sandboxUp(ctx.stateDir(), sandboxHostFor(ctx), { install: install ?? false, clickhouseBin, nginxBin });
+  },
+  text: (result) =>
+    tsv([
+      ['service', result.service],
+      ['state', result.alreadyRunning ? 'already running' : 'started'],
+      ['url', result.clickhouse.url],
+      ['clickhouse.httpPort', result.clickhouse.httpPort],
+      ['clickhouse.tcpPort', result.clickhouse.tcpPort],
+      ['clickhouse.pid', result.clickhouse.pid],
+      ['nginx.port', result.nginx.port],
+      ['nginx.pid', result.nginx.pid],
+      ['requester', result.requester],
+      ['approver', result.approver],
+      ['customer.user', result.customer.user],
+      ['customer.passwordFile', result.customer.passwordFile],
+      ['customer.url', result.customer.url],
+      ['caFile', result.caFile],
+      ['stateDir', result.stateDir],
+    ]),
+  async view(result, render) {
+    const { SandboxUpView } = await import('../../src/ui/views/sandbox.js');
+    return SandboxUpView({ result, color: render.color });
+  },
+});

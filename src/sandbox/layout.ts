@@ -1,0 +1,53 @@
+import path from 'node:path';
+
+/** The sandbox's service name, as the broker, `byoc cert get` and `byoc query` know it. */
+export const SANDBOX_SERVICE = 'sandbox';
+/** The name nginx's certificate carries; byoc resolves it to loopback (like a tailnet name would resolve). */
+export const SANDBOX_HOST = 'ch.sandbox.byoc.internal';
+/** The demo's cast: alice asks, bob (or carol) approves. */
+export const SANDBOX_REQUESTER = 'alice@vendor.example';
+export const SANDBOX_APPROVERS = ['bob@vendor.example', 'carol@vendor.example'] as const;
+/** The customer's own administrator: full access, used by `byoc audit query-log`. */
+export const CUSTOMER_USER = 'customer_admin';
+
+/** Every file the sandbox owns lives under `<stateDir>/sandbox/`. */
+export function sandboxPaths(stateDir: string) {
+  const root = path.join(stateDir, 'sandbox');
+  const clickhouse = path.join(root, 'clickhouse');
+  const nginx = path.join(root, 'nginx');
+  return {
+    root,
+    state: path.join(root, 'sandbox.json'),
+    customerPassword: path.join(root, 'customer.password'),
+    services: path.join(stateDir, 'services.json'),
+    clickhouse: {
+      dir: clickhouse,
+      config: path.join(clickhouse, 'config.xml'),
+      users: path.join(clickhouse, 'users.xml'),
+      usersDir: path.join(clickhouse, 'users.d'),
+      data: path.join(clickhouse, 'data'),
+      logs: path.join(clickhouse, 'logs'),
+      log: path.join(clickhouse, 'logs', 'clickhouse-server.log'),
+      errorLog: path.join(clickhouse, 'logs', 'clickhouse-server.err.log'),
+      stdout: path.join(clickhouse, 'logs', 'stdout.log'),
+      stderr: path.join(clickhouse, 'logs', 'stderr.log'),
+      pid: path.join(clickhouse, 'clickhouse-server.pid'),
+    },
+    nginx: {
+      dir: nginx,
+      config: path.join(nginx, 'nginx.conf'),
+      usersMap: path.join(nginx, 'users.map'),
+      certs: path.join(nginx, 'certs'),
+      serverCert: path.join(nginx, 'certs', 'server.crt'),
+      serverKey: path.join(nginx, 'certs', 'server.key'),
+      logs: path.join(nginx, 'logs'),
+      errorLog: path.join(nginx, 'logs', 'error.log'),
+      accessLog: path.join(nginx, 'logs', 'access.log'),
+      temp: path.join(nginx, 'temp'),
+      pid: path.join(nginx, 'nginx.pid'),
+      control: path.join(nginx, 'control.sock'),
+    },
+  };
+}
+
+export type SandboxPaths = ReturnType<typeof sandboxPaths>;

@@ -1,0 +1,324 @@
+/**
+ * The sandbox's configuration files, as pure text. ClickHouse 18.16 (Debian's `clickhouse-server`) reads
+ * `<yandex>`-rooted XML and knows no certificate users, so the mutual TLS lives in nginx: it verifies the
+ * engineer's certificate against the broker's CA and tells ClickHouse who is asking (X-ClickHouse-User).
+ */
+import { clickhouseUserFor, READONLY_PROFILE } from '../access/operator.js';
+import type { AccessRequest } from '../access/types.js';
+import { UsageError } from '../errors.js';
+import { CUSTOMER_USER, SANDBOX_HOST, type SandboxPaths } from './layout.js';
+
+export interface ClickhouseConfigInput {
+  paths: SandboxPaths;
+  httpPort: number;
+  tcpPort: number;
+}
+
+export function renderClickhouseConfig({ paths, httpPort, tcpPort }: ClickhouseConfigInput): string {
+  const data = paths.clickhouse.data;
+  return `<?xml version="1.0"?>
+<!-- Written by byoc sandbox up (rewritten on every up). ClickHouse 18.16 syntax. -->
+<yandex>
+    <logger>
+        <level>information</level>
+        <log>${xmlText(paths.clickhouse.log)}</log>
+        <errorlog>${xmlText(paths.clickhouse.errorLog)}</errorlog>
+        <size>50M</size>
+        <count>2</count>
+    </logger>
+    <!-- loopback only: nginx (mutual TLS) is the one door for engineers -->
+    <listen_host>127.0.0.1</listen_host>
+    <http_port>${httpPort}</http_port>
+    <tcp_port>${tcpPort}</tcp_port>
+    <max_connections>256</max_connections>
+    <!-- longer than nginx's upstream keepalive_timeout, so nginx never reuses a connection ClickHouse is closing -->
+    <keep_alive_timeout>10</keep_alive_timeout>
+    <max_concurrent_queries>50</max_concurrent_queries>
+    <uncompressed_cache_size>268435456</uncompressed_cache_size>
+    <mark_cache_size>268435456</mark_cache_size>
+    <umask>077</umask>
+    <path>${xmlText(`${data}/`)}</path>
+    <tmp_path>${xmlText(`${data}/tmp/`)}</tmp_path>
+    <user_files_path>${xmlText(`${data}/user_files/`)}</user_files_path>
+    <format_schema_path>${xmlText(`${data}/format_schemas/`)}</format_schema_path>
+    <!-- relative to this file; ClickHouse merges users.d/*.xml into it and re-reads both when they change -->
+    <users_config>users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <timezone>UTC</timezone>
+    <mlock_executable>false</mlock_executable>
+    <!-- 18.16 logs a query only when the user's profile has log_queries = 1 (set in every profile of users.xml) -->
+    <query_log>
+        <database>system</database>
+        <table>query_log</table>
+        <partition_by>toYYYYMM(event_date)</partition_by>
+        <flush_interval_milliseconds>1000</flush_interval_milliseconds>
+    </query_log>
+</yandex>
+`;
+}
+
+export interface UsersXmlInput {
+  /** SHA-256 (hex) of the `default` user's password: a random one nobody is told, so `default` is closed */
+  defaultPasswordSha256: string;
+  customerPasswordSha256: string;
+}
+
+/**
+ * Profiles and the two local users. `readonly = 1` (not 2) for engineers: in 18.16 readonly 2 lets a client
+ * change any setting but `readonly`, including `log_queries=0`, which would hide its queries from the customer's
+ * audit, and it allows table functions (`url()`, `remote()`). Limits therefore live in the profile, not in
+ * per-query settings (which readonly 1 refuses).
+ */
+export function renderUsersXml({ defaultPasswordSha256, customerPasswordSha256 }: UsersXmlInput): string {
+  const loopback = `<networks>
+                <ip>::1</ip>
+                <ip>127.0.0.1</ip>
+            </networks>`;
+  return `<?xml version="1.0"?>
+<!-- Written by byoc sandbox up (rewritten on every up). Engineer users are added in users.d/ by the operator step. -->
+<yandex>
+    <profiles>
+        <default>
+            <log_queries>1</log_queries>
+            <max_memory_usage>2000000000</max_memory_usage>
+        </default>
+        <${READONLY_PROFILE}>
+            <readonly>1</readonly>
+            <log_queries>1</log_queries>
+            <max_execution_time>60</max_execution_time>
+            <max_result_rows>1000000</max_result_rows>
+        </${READONLY_PROFILE}>
+    </profiles>
+    <users>
+        <default>
+            <password_sha256_hex>${hex(defaultPasswordSha256)}</password_sha256_hex>
+            ${loopback}
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+        <${CUSTOMER_USER}>
+            <password_sha256_hex>${hex(customerPasswordSha256)}</password_sha256_hex>
+            ${loopback}
+            <profile>default</profile>
+            <quota>default</quota>
+        </${CUSTOMER_USER}>
+    </users>
+    <quotas>
+        <default>
+            <interval>
+                <duration>3600</duration>
+                <queries>0</queries>
+                <errors>0</errors>
+                <result_rows>0</result_rows>
+                <read_rows>0</read_rows>
+                <execution_time>0</execution_time>
+            </interval>
+        </default>
+    </quotas>
+</yandex>
+`;
+}
+
+export interface OperatorUserFile {
+  user: string;
+  fileName: string;
+  content: string;
+}
+
+/**
+ * The operator step for ClickHouse 18.16: a user with no password that only loopback (nginx) can use, read-only,
+ * system database only. nginx has already verified the certificate; this user is what its CN maps to.
+ */
+export function renderOperatorUserXml(request: Pick<AccessRequest, 'id' | 'requester' | 'service' | 'notAfter'>): OperatorUserFile {
+  assertMappableIdentity(request.requester);
+  const user = clickhouseUserFor(request.requester);
+  const header = `byoc operator step for ${request.id}: ${request.requester} on ${request.service}, approved until ${request.notAfter ?? '?'}`;
+  const content = `<?xml version="1.0"?>
+<!-- ${xmlComment(header)} -->
+${identityMarker(request.requester)}
+<yandex>
+    <users>
+        <${user}>
+            <password></password>
+            <networks>
+                <ip>127.0.0.1</ip>
+            </networks>
+            <profile>${READONLY_PROFILE}</profile>
+            <quota>default</quota>
+            <allow_databases>
+                <database>system</database>
+            </allow_databases>
+        </${user}>
+    </users>
+</yandex>
+`;
+  return { user, fileName: `${user}.xml`, content };
+}
+
+const IDENTITY_MARKER = /^<!-- byoc-identity: ([^ ]+) -->$/m;
+
+/** users.d files carry the identity they were written for, so users.map can be derived from the folder. */
+export function identityMarker(identity: string): string {
+  return `<!-- byoc-identity: ${identity} -->`;
+}
+
+export function identityOfUsersFile(content: string): string | undefined {
+  return IDENTITY_MARKER.exec(content)?.[1];
+}
+
+export interface NginxConfigInput {
+  paths: SandboxPaths;
+  port: number;
+  clickhouseHttpPort: number;
+  /** the broker's CA certificate: the only issuer nginx accepts client certificates from */
+  caFile: string;
+  /** nginx started by root runs workers as `nobody`, who cannot enter the 0700 sandbox folder */
+  runAsRoot: boolean;
+  /** changes whenever users.map changes, so a reload can be seen to have taken effect */
+  generation: string;
+}
+
+export function renderNginxConfig({ paths, port, clickhouseHttpPort, caFile, runAsRoot, generation }: NginxConfigInput): string {
+  const n = paths.nginx;
+  const temp = (name: string) => quote(`${n.temp}/${name}`);
+  return `# Written by byoc sandbox up (rewritten on every up and operator step). generation ${generation}
+${runAsRoot ? 'user root;\n' : ''}daemon on;
+master_process on;
+worker_processes 1;
+pid ${quote(n.pid)};
+error_log ${quote(n.errorLog)} warn;
+
+events {
+    worker_connections 256;
+}
+
+http {
+    server_tokens off;
+    default_type text/plain;
+    log_format byoc '$remote_addr [$time_iso8601] "$request" $status $body_bytes_sent dn="$ssl_client_s_dn" verify=$ssl_client_verify ch_user="$byoc_ch_user"';
+    access_log ${quote(n.accessLog)} byoc;
+    client_body_temp_path ${temp('client_body')};
+    proxy_temp_path ${temp('proxy')};
+    fastcgi_temp_path ${temp('fastcgi')};
+    uwsgi_temp_path ${temp('uwsgi')};
+    scgi_temp_path ${temp('scgi')};
+
+    # The certificate's subject decides the ClickHouse user; an unlisted subject maps to "" and is refused.
+    map $ssl_client_s_dn $byoc_ch_user {
+        default "";
+        include ${quote(n.usersMap)};
+    }
+
+    upstream clickhouse {
+        server 127.0.0.1:${clickhouseHttpPort};
+        keepalive 8;
+        keepalive_timeout 5s;
+    }
+
+    server {
+        listen 127.0.0.1:${port} ssl;
+        server_name ${SANDBOX_HOST};
+        ssl_certificate ${quote(n.serverCert)};
+        ssl_certificate_key ${quote(n.serverKey)};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_client_certificate ${quote(caFile)};
+        ssl_verify_client on;
+        ssl_verify_depth 1;
+        client_max_body_size 10m;
+
+        location / {
+            if ($byoc_ch_user = "") {
+                return 403 "byoc sandbox: no approved access for this certificate\\n";
+            }
+            # The certificate is the only credential: no client may name another ClickHouse user.
+            if ($args ~* "(^|&)(user|password|quota_key)(=|&|$)") {
+                return 403 "byoc sandbox: user and password parameters are not accepted\\n";
+            }
+            # ClickHouse decodes parameter names; an encoded one could smuggle user=.
+            if ($args ~ "(^|&)[^=&]*%") {
+                return 403 "byoc sandbox: encoded parameter names are not accepted\\n";
+            }
+            proxy_pass http://clickhouse;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-ClickHouse-User $byoc_ch_user;
+            # An empty value drops the header: whatever the client sent never reaches ClickHouse.
+            proxy_set_header X-ClickHouse-Key "";
+            proxy_set_header X-ClickHouse-Quota "";
+            proxy_set_header Authorization "";
+            proxy_buffering off;
+            proxy_request_buffering off;
+            proxy_read_timeout 300s;
+        }
+    }
+
+    # Local control socket: tells byoc which configuration generation the workers run.
+    server {
+        listen ${quote(`unix:${n.control}`)};
+        access_log off;
+        location = /generation {
+            return 200 "${generation}\\n";
+        }
+        location / {
+            return 404;
+        }
+    }
+}
+`;
+}
+
+export interface MappedIdentity {
+  identity: string;
+  user: string;
+}
+
+export function renderUsersMap(entries: readonly MappedIdentity[]): string {
+  const lines = [...entries]
+    .sort((a, b) => a.identity.localeCompare(b.identity))
+    .map(({ identity, user }) => {
+      assertMappableIdentity(identity);
+      return `"CN=${identity}" ${user};`;
+    });
+  return `# byoc sandbox: certificate subjects allowed through nginx, and the ClickHouse user each becomes.\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
+}
+
+export function parseUsersMap(text: string): MappedIdentity[] {
+  const entries: MappedIdentity[] = [];
+  for (const line of text.split('\n')) {
+    const match = /^"CN=([^"]+)"\s+([A-Za-z0-9_]+);\s*$/.exec(line.trim());
+    if (match) entries.push({ identity: match[1]!, user: match[2]! });
+  }
+  return entries;
+}
+
+/**
+ * Identities go verbatim into nginx configuration and into a distinguished name nginx prints in RFC 2253 form,
+ * where `,+"\<>;=` would be escaped; only plain e-mail-like identities map unambiguously.
+ */
+export function assertMappableIdentity(identity: string): void {
+  if (!/^[A-Za-z0-9._@-]+$/.test(identity)) {
+    throw new UsageError('identity_not_mappable', `the identity "${identity}" cannot be mapped to a sandbox user`, {
+      hint: 'Use an identity of letters, digits and . _ @ - (e.g. alice@vendor.example).',
+    });
+  }
+}
+
+function xmlText(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function xmlComment(value: string): string {
+  return xmlText(value).replace(/--/g, '- -');
+}
+
+function hex(value: string): string {
+  if (!/^[0-9a-f]{64}$/.test(value)) throw new Error('expected a SHA-256 hex digest');
+  return value;
+}
+
+/** nginx string syntax: double quotes, with " and \\ escaped. */
+function quote(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}

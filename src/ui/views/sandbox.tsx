@@ -1,0 +1,51 @@
+import { Box, Text } from 'ink';
+import type { SandboxStatus, SandboxUpResult } from '../../sandbox/sandbox.js';
+
+function Field({ label, children }: { label: string; children: React.ReactNode }) {
+  return (
+    <Text>
+      <Text dimColor>{label.padEnd(12)}</Text>
+      {children}
+    </Text>
+  );
+}
+
+function State({ ok, text, color }: { ok: boolean; text: string; color: boolean }) {
+  return <Text bold {...(color ? { color: ok ? 'green' : 'red' } : {})}>{text}</Text>;
+}
+
+export function SandboxUpView({ result, color }: { result: SandboxUpResult; color: boolean }) {
+  return (
+    <Box flexDirection="column">
+      <Text>
+        <Text bold>sandbox</Text> <State ok text={result.alreadyRunning ? 'already running' : 'started'} color={color} />
+      </Text>
+      <Field label="engineers">{result.clickhouse.url} (mutual TLS, broker CA)</Field>
+      <Field label="clickhouse">127.0.0.1:{result.clickhouse.httpPort} http, :{result.clickhouse.tcpPort} native (pid {result.clickhouse.pid})</Field>
+      <Field label="nginx">127.0.0.1:{result.nginx.port} (pid {result.nginx.pid})</Field>
+      <Field label="customer">{result.customer.user} at {result.customer.url}, password in {result.customer.passwordFile}</Field>
+      <Field label="demo">{result.requester} requests, {result.approver} approves</Field>
+      <Text dimColor>  BYOC_USER={result.requester} byoc access request sandbox --reason "demo"</Text>
+    </Box>
+  );
+}
+
+export function SandboxStatusView({ status, color }: { status: SandboxStatus; color: boolean }) {
+  const line = (name: string, part: { running: boolean; healthy: boolean; pid?: number | undefined }, where: string) => (
+    <Field label={name}>
+      <State ok={part.running && part.healthy} text={part.running ? (part.healthy ? 'up' : 'not answering') : 'stopped'} color={color} />
+      {part.pid !== undefined ? ` pid ${part.pid}` : ''} {where}
+    </Field>
+  );
+  return (
+    <Box flexDirection="column">
+      <Text>
+        <Text bold>sandbox</Text> <State ok={status.up} text={status.up ? 'up' : status.configured ? 'down' : 'never started'} color={color} />
+      </Text>
+      {line('clickhouse', status.clickhouse, status.clickhouse.url ?? '')}
+      {line('nginx', status.nginx, status.nginx.url ?? '')}
+      <Field label="identities">{status.identities.length ? status.identities.map((entry) => `${entry.identity} -> ${entry.user}`).join(', ') : 'none approved'}</Field>
+      <Field label="folder">{status.paths.root}</Field>
+    </Box>
+  );
+}
