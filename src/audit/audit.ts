@@ -83,6 +83,11 @@ async function all(session: ClickHouseSession, text: string, signal?: AbortSigna
   return rows;
 }
 
+/** Makes the server write buffered log entries now (it flushes every few seconds by itself). */
+export async function flushLogs(session: ClickHouseSession, signal?: AbortSignal): Promise<void> {
+  await session.command('SYSTEM FLUSH LOGS', signal);
+}
+
 export async function detectSchema(session: ClickHouseSession, sourceTable = 'system.query_log', signal?: AbortSignal): Promise<QueryLogSchema> {
   const { database, table } = parseSourceTable(sourceTable);
   const rows = await all(session, sql.columnsSql(database, table), signal);
@@ -139,7 +144,7 @@ export function grantWindows(grants: readonly AccessRequest[]): sql.GrantWindow[
  * kind, all filtered in ClickHouse.
  */
 export async function runAudit(session: ClickHouseSession, options: AuditOptions, signal?: AbortSignal): Promise<AuditReport> {
-  if (options.flush) await all(session, 'SYSTEM FLUSH LOGS', signal);
+  if (options.flush) await flushLogs(session, signal);
   const schema = await detectSchema(session, options.sourceTable, signal);
   const filter = options.filter;
   const identities = identitiesFrom(options.grants);

@@ -15,6 +15,8 @@ export interface QueryRequest {
 /** The narrow interface byoc needs from a ClickHouse client: lines of a streamed result, in batches. */
 export interface ClickHouseSession {
   query(request: QueryRequest): Promise<AsyncIterable<string[]>>;
+  /** A statement with no result (SYSTEM FLUSH LOGS): sent as is, with no FORMAT clause. */
+  command(sql: string, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -101,6 +103,13 @@ export const clickhouseConnector: ClickHouseConnector = {
             throw translateError(error, target.url);
           }
         })();
+      },
+      async command(sql, signal) {
+        try {
+          await client.command({ query: sql, ...(signal ? { abort_signal: signal } : {}) });
+        } catch (error) {
+          throw translateError(error, target.url);
+        }
       },
       close: () => client.close(),
     };

@@ -52,8 +52,9 @@ export const SETTINGS: readonly Setting[] = [
   define('query.preset', 'BYOC_PRESET', 'string', 'run a curated diagnostic (byoc query presets)'),
   define('query.check', 'BYOC_CHECK', 'boolean', 'only check the SQL against the read-only policy'),
   define('audit.url', 'BYOC_AUDIT_URL', 'url', "the customer's ClickHouse HTTP(S) URL, for the audit"),
-  define('audit.user', 'BYOC_AUDIT_USER', 'string', "the customer's ClickHouse user for the audit", 'default'),
-  define('audit.passwordEnv', 'BYOC_AUDIT_PASSWORD_ENV', 'string', 'name of the environment variable holding the password', 'CLICKHOUSE_PASSWORD'),
+  // No defaults here: a service's audit entry fills in before the fallbacks (`default`, CLICKHOUSE_PASSWORD).
+  define('audit.user', 'BYOC_AUDIT_USER', 'string', "the customer's ClickHouse user for the audit (default: default)"),
+  define('audit.passwordEnv', 'BYOC_AUDIT_PASSWORD_ENV', 'string', 'name of the environment variable holding the password (default: CLICKHOUSE_PASSWORD)'),
   define('audit.caFile', 'BYOC_AUDIT_CA', 'path', "CA bundle for the customer's ClickHouse"),
   define('audit.certFile', 'BYOC_AUDIT_CERT', 'path', 'client certificate for the audit connection'),
   define('audit.keyFile', 'BYOC_AUDIT_KEY', 'path', 'client key for the audit connection'),

@@ -368,6 +368,8 @@ async function register(stateDir: string, state: SandboxState, caFile: string): 
     policy: { approvers: [...SANDBOX_APPROVERS], approvals: 1, maxDuration: '2h', pendingTtl: '30m' },
     resolve: { [SANDBOX_HOST]: '127.0.0.1' },
     caFile,
+    // The customer's own side: ClickHouse's HTTP port directly, as the customer's admin (for `byoc audit query-log sandbox`).
+    audit: { url: `http://127.0.0.1:${state.clickhouse.httpPort}`, user: CUSTOMER_USER, passwordFile: sandboxPaths(stateDir).customerPassword },
   });
 }
 

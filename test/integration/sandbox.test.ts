@@ -166,6 +166,7 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
       policy: { approvers: [BOB, CAROL], approvals: 1, maxDuration: '2h', pendingTtl: '30m' },
       resolve: { 'ch.sandbox.byoc.internal': '127.0.0.1' },
       caFile: path.join(stateDir, 'broker', 'ca', 'ca.crt'),
+      audit: { url: `http://127.0.0.1:${up.clickhouse.httpPort}`, user: 'customer_admin', passwordFile: path.join(stateDir, 'sandbox', 'customer.password') },
     });
   });
 

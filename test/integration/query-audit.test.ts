@@ -1,0 +1,186 @@
+/**
+ * Tier 3 for `byoc query` and `byoc audit query-log`: the real sandbox (ClickHouse 18.16 behind nginx doing
+ * mutual TLS). One sandbox for the file; afterAll always takes it down.
+ */
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clickhouseConnector } from '../../src/clickhouse/client.js';
+import { createAgent } from '../../src/net/network.js';
+import { issueClientCertificate, loadOrCreateCa } from '../../src/pki/ca.js';
+import { createCsr, generateKeyPairPem } from '../../src/pki/x509.js';
+import { main } from '../../src/main.js';
+import { runCli, testBase } from '../fakes/context.js';
+import { realClock, sandboxTier } from './tier.js';
+
+const available = sandboxTier('query and audit integration tier');
+const ALICE = 'alice@vendor.example';
+const BOB = 'bob@vendor.example';
+
+describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
+  let stateDir: string;
+  let cwd: string;
+  let up: { clickhouse: { url: string; httpPort: number }; customer: { user: string; passwordFile: string }; caFile: string };
+  let requestId: string;
+  const clock = realClock();
+  const as = (user: string | undefined, args: string[]) => runCli(args, { cwd, clock, env: { BYOC_STATE_DIR: stateDir, ...(user ? { BYOC_USER: user } : {}) } });
+
+  /** The customer reading its own ClickHouse directly (HTTP port, own credentials). */
+  const customer = async (sql: string): Promise<string> => {
+    const password = readFileSync(up.customer.passwordFile, 'utf8').trim();
+    const response = await fetch(`http://127.0.0.1:${up.clickhouse.httpPort}/`, { method: 'POST', body: sql, headers: { 'X-ClickHouse-User': up.customer.user, 'X-ClickHouse-Key': password } });
+    const text = await response.text();
+    if (!response.ok) throw new Error(text);
+    return text;
+  };
+
+  /** HTTPS to nginx with a given client certificate, bypassing byoc entirely. */
+  const direct = (sql: string, cert: { certPem: string; keyPem: string } | undefined) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const url = new URL(up.clickhouse.url);
+      const request = https.request(
+        { host: '127.0.0.1', port: url.port, servername: url.hostname, method: 'POST', path: '/', ca: readFileSync(up.caFile, 'utf8'), ...(cert ? { cert: cert.certPem, key: cert.keyPem } : {}) },
+        (response) => {
+          let body = '';
+          response.on('data', (chunk) => (body += chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        },
+      );
+      request.on('error', reject);
+      request.end(sql);
+    });
+
+  /** A certificate from the broker's CA for any CN and validity, as an attacker with a stolen CA would not have. */
+  const craftedCertificate = async (commonName: string, notBefore: Date, notAfter: Date) => {
+    const ca = await loadOrCreateCa(path.join(stateDir, 'broker', 'ca'), new Date());
+    const keys = await generateKeyPairPem();
+    const issued = issueClientCertificate(ca, { csrPem: createCsr(keys, [{ name: 'commonName', value: commonName }]), identity: commonName, requestId: 'r-crafted0000', notBefore, notAfter });
+    return { certPem: issued.certPem, keyPem: keys.privateKeyPem };
+  };
+
+  beforeAll(async () => {
+    stateDir = mkdtempSync(path.join(os.tmpdir(), 'byoc-it-'));
+    cwd = mkdtempSync(path.join(os.tmpdir(), 'byoc-it-cwd-'));
+    const started = await as(undefined, ['sandbox', 'up', '--json']);
+    expect(started.exitCode, started.stderr).toBe(0);
+    up = JSON.parse(started.stdout);
+    const requested = await as(ALICE, ['access', 'request', 'sandbox', '--reason', 'integration', '--ticket', 'INC-9', '--no-wait', '--json']);
+    requestId = JSON.parse(requested.stdout).id;
+    expect((await as(BOB, ['access', 'approve', requestId])).exitCode).toBe(0);
+  }, 60_000);
+
+  afterAll(async () => {
+    if (stateDir) await as(undefined, ['sandbox', 'down']);
+    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(cwd, { recursive: true, force: true });
+  }, 30_000);
+
+  it('reads system tables with the certificate from the broker', async () => {
+    const result = await as(ALICE, ['query', 'sandbox', "SELECT name FROM system.databases WHERE name = 'system'", '--json']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ requestId, rows: [{ name: 'system' }], rowCount: 1 });
+  });
+
+  it('nginx refuses a certificate for a CN that was never approved, and an expired one', async () => {
+    const now = Date.now();
+    const stranger = await direct('SELECT 1', await craftedCertificate('mallory@vendor.example', new Date(now - 60_000), new Date(now + 3_600_000)));
+    expect(stranger.status).toBe(403);
+    const expired = await direct('SELECT 1', await craftedCertificate(ALICE, new Date(now - 7_200_000), new Date(now - 3_600_000)));
+    expect(expired.status).toBe(400);
+    expect(expired.body).toMatch(/certificate/i);
+    expect((await direct('SELECT 1', undefined)).status).toBe(400);
+  });
+
+  it('keeps default.orders out of reach: refused by the guard, and by the server when the guard is bypassed', async () => {
+    const viaByoc = await as(ALICE, ['query', 'sandbox', 'SELECT * FROM default.orders']);
+    expect(viaByoc.exitCode).toBe(4);
+    expect(viaByoc.stderr).toContain('default.orders is not in the system');
+    // the same certificate, through byoc's own client and network layer, with no guard in front
+    const cert = JSON.parse((await as(ALICE, ['cert', 'show', 'sandbox', '--json'])).stdout);
+    const agent = await createAgent(new URL(up.clickhouse.url), { resolve: { 'ch.sandbox.byoc.internal': '127.0.0.1' }, env: {} }, { cert: readFileSync(cert.certPath, 'utf8'), key: readFileSync(cert.keyPath, 'utf8'), ca: readFileSync(up.caFile, 'utf8') });
+    const session = await clickhouseConnector.connect({ url: up.clickhouse.url, agent, application: 'integration-test', timeoutMs: 10_000 });
+    const attempt = session.query({ sql: 'SELECT * FROM default.orders', queryId: `byoc-${requestId}-direct-orders`, format: 'TabSeparated', settings: {} });
+    await expect(attempt).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/Access denied to database default/) });
+    await session.close();
+  });
+
+  it("records the engineer's query in query_log under byoc's query_id", async () => {
+    const result = await as(ALICE, ['query', 'sandbox', 'SELECT count() AS tables FROM system.tables', '--json', '--verbose']);
+    const { queryId } = JSON.parse(result.stdout);
+    expect(queryId).toMatch(new RegExp(`^byoc-${requestId}-`));
+    await customer('SYSTEM FLUSH LOGS');
+    const logged = await customer(`SELECT user, type FROM system.query_log WHERE query_id = '${queryId}' ORDER BY type FORMAT TSV`);
+    expect(logged).toContain('byoc_alice_vendor_example');
+  });
+
+  it("the customer's audit attributes every engineer query to the request, flags refusals, and leaves other users out", async () => {
+    // Given allowed queries through byoc, and one refused by the server (sent directly)
+    const ran: string[] = [];
+    for (const sql of ['SELECT cluster FROM system.clusters', 'SELECT metric, value FROM system.metrics LIMIT 3']) {
+      ran.push(JSON.parse((await as(ALICE, ['query', 'sandbox', sql, '--json'])).stdout).queryId);
+    }
+    const cert = JSON.parse((await as(ALICE, ['cert', 'show', 'sandbox', '--json'])).stdout);
+    const refused = await new Promise<number>((resolve, reject) => {
+      const url = new URL(up.clickhouse.url);
+      https
+        .request({ host: '127.0.0.1', port: url.port, servername: url.hostname, method: 'POST', path: `/?query_id=byoc-${requestId}-refused`, ca: readFileSync(up.caFile, 'utf8'), cert: readFileSync(cert.certPath, 'utf8'), key: readFileSync(cert.keyPath, 'utf8') }, (response) => {
+          response.resume();
+          response.on('end', () => resolve(response.statusCode ?? 0));
+        })
+        .on('error', reject)
+        .end('SELECT * FROM default.orders');
+    });
+    expect(refused).not.toBe(200);
+    await customer('SELECT 42'); // the customer's own activity must not show up
+    // When the customer audits with their own credentials
+    const audit = await as(undefined, ['audit', 'query-log', 'sandbox', '--flush', '--since', '1h', '--queries', '--json']);
+    expect(audit.exitCode, audit.stderr).toBe(0);
+    const report = JSON.parse(audit.stdout);
+    // Then every engineer query is under the request and the engineer
+    const listed = report.queries.map((row: { queryId: string }) => row.queryId);
+    for (const queryId of ran) expect(listed).toContain(queryId);
+    expect(report.queries.every((row: { user: string }) => row.user === 'byoc_alice_vendor_example')).toBe(true);
+    const request = report.requests.find((entry: { requestId: string }) => entry.requestId === requestId);
+    expect(request.queries).toBeGreaterThanOrEqual(ran.length + 1);
+    expect(request.denied).toBeGreaterThanOrEqual(1);
+    // And the refusal is a finding, with the non-system table named
+    const kinds = report.findings.filter((finding: { row: { queryId: string } }) => finding.row.queryId === `byoc-${requestId}-refused`).map((finding: { kind: string }) => finding.kind);
+    expect(kinds.sort()).toEqual(['denied', 'non-system-table']);
+    expect(report.schema).toEqual({ logComment: false, tables: false, typeIsEnum: false, exceptionCode: false });
+    // And --findings-only turns them into exit 4 for scheduled checks
+    expect((await as(undefined, ['audit', 'query-log', 'sandbox', '--since', '1h', '--findings-only'])).exitCode).toBe(4);
+  });
+
+  it('--follow prints each new query exactly once, and stops cleanly on Ctrl-C', async () => {
+    // Given a follower polling every 300 ms
+    const controller = new AbortController();
+    const harness = testBase({ cwd, clock, signal: controller.signal, env: { BYOC_STATE_DIR: stateDir } });
+    const following = main(['audit', 'query-log', 'sandbox', '--follow', '--json', '--since', '1m', '--interval', '300ms'], harness.base);
+    // When the engineer runs three queries while it follows (flushing so the log catches up)
+    const ran: string[] = [];
+    for (let index = 0; index < 3; index++) {
+      ran.push(JSON.parse((await as(ALICE, ['query', 'sandbox', `SELECT ${index} AS n FROM system.one`, '--json'])).stdout).queryId);
+      await customer('SYSTEM FLUSH LOGS');
+    }
+    const seen = () => harness.stdout.text.split('\n').filter(Boolean).map((line) => JSON.parse(line).queryId as string);
+    for (let waited = 0; waited < 10_000 && !ran.every((id) => seen().includes(id)); waited += 200) await new Promise((resolve) => setTimeout(resolve, 200));
+    // Let it poll a few more times: nothing may repeat
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    controller.abort();
+    await following;
+    // Then each query appears exactly once
+    for (const id of ran) expect(seen().filter((queryId) => queryId === id)).toHaveLength(1);
+    expect(new Set(seen()).size).toBe(seen().length);
+  }, 30_000);
+
+  it('after revocation the next query is refused with the next step', async () => {
+    expect((await as(BOB, ['access', 'revoke', requestId])).exitCode).toBe(0);
+    const result = await as(ALICE, ['query', 'sandbox', 'SELECT 1 FROM system.one']);
+    expect(result.exitCode).toBe(4);
+    expect(result.stderr).toContain('revoked by bob@vendor.example');
+    expect(result.stderr).toContain('byoc access request sandbox');
+  });
+});
