@@ -3,7 +3,8 @@
 // real nginx doing mutual TLS), narrated step by step. Each step runs the byoc CLI as a user would; on a
 // terminal its ink views show, piped it prints plain text. It leaves nothing running.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +46,34 @@ function byoc(user, args, { expect = [0], capture = false } = {}) {
   return result;
 }
 
+/** What an engineer could try by hand with their certificate, outside byoc: straight to the customer's nginx. */
+function directQuery(stateDir, up, requestId, sql) {
+  const url = new URL(up.clickhouse.url);
+  const certs = path.join(stateDir, 'certs', 'sandbox');
+  return new Promise((resolve, reject) => {
+    https
+      .request(
+        {
+          host: '127.0.0.1',
+          port: url.port,
+          servername: url.hostname,
+          method: 'POST',
+          path: `/?query_id=byoc-${requestId}-by-hand`,
+          ca: readFileSync(path.join(certs, 'ca.pem')),
+          cert: readFileSync(path.join(certs, 'cert.pem')),
+          key: readFileSync(path.join(certs, 'key.pem')),
+        },
+        (response) => {
+          let body = '';
+          response.on('data', (chunk) => (body += chunk));
+          response.on('end', () => resolve({ status: response.statusCode, body }));
+        },
+      )
+      .on('error', reject)
+      .end(sql);
+  });
+}
+
 try {
   say('Start the sandbox: a customer ClickHouse behind nginx with mutual TLS, on loopback');
   const installFlag = process.getuid?.() === 0 ? ['--install'] : [];
@@ -73,14 +102,19 @@ try {
 
   say('Read-only queries on system tables, over mutual TLS');
   byoc(engineer, ['query', 'sandbox', '--preset', 'parts']);
-  byoc(engineer, ['query', 'sandbox', "SELECT name, engine, total_rows FROM system.tables WHERE database = 'default'"]);
+  byoc(engineer, ['query', 'sandbox', 'SELECT metric, value FROM system.metrics WHERE value > 0 ORDER BY metric']);
   note('a query on the customer table is refused by byoc before anything is sent:');
   byoc(engineer, ['query', 'sandbox', 'SELECT * FROM default.orders'], { expect: [4] });
-  note('and the server enforces read-only itself: a settings change is refused there (and logged):');
-  byoc(engineer, ['query', 'sandbox', 'SELECT count() FROM system.parts SETTINGS max_threads = 1'], { expect: [4] });
+  note('going around byoc with the same certificate does not help: the server refuses it too (and logs it)');
+  const refused = await directQuery(stateDir, up, request.id, 'SELECT * FROM default.orders');
+  process.stdout.write(`${dim('    curl-like POST with the engineer certificate ->')} HTTP ${refused.status}: ${refused.body.split(',')[0].trim()}\n`);
+  if (refused.status === 200) throw new Error('the server answered a query on default.orders');
 
   say("The customer audits the engineer's activity in their own query_log");
-  byoc(undefined, ['audit', 'query-log', 'sandbox', '--flush', '--since', '1h']);
+  note('the approved windows come from the broker (byoc access list --json), so queries map to engineers and grants');
+  const grants = byoc(approver, ['access', 'list', '--service', 'sandbox', '--json'], { capture: true }).stdout;
+  writeFileSync(path.join(cwd, 'grants.json'), grants);
+  byoc(undefined, ['audit', 'query-log', 'sandbox', '--flush', '--since', '1h', '--grants', 'grants.json']);
 
   say('Access is revoked; the next query is refused with the next step to take');
   byoc(approver, ['access', 'revoke', request.id, '--comment', 'incident closed']);
