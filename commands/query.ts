@@ -1,4 +1,5 @@
 import { defineCommand, option, RawJson } from '../src/command.js';
+import type { WireFormat } from '../src/clickhouse/client.js';
 import type { OutputFormat } from '../src/clickhouse/render.js';
 import type { GuardVerdict } from '../src/clickhouse/guard.js';
 import type { Context } from '../src/context.js';
@@ -14,7 +15,7 @@ interface QueryRun {
   format: OutputFormat;
   queryId: string;
   requestId: string;
-  output: AsyncIterable<string>;
+  output: AsyncIterable<string | Uint8Array>;
 }
 
 type QueryResult = QueryCheck | QueryRun;
@@ -74,23 +75,25 @@ export default defineCommand({
     const timeoutMs = input.timeout ?? 60_000;
     const maxRows = input.maxRows ?? 100_000;
     const session = await (await ctx.client('clickhouse')).connect({ url, agent, application: applicationFor(ctx.version, requestId), timeoutMs });
-    const wire = format === 'csv' ? 'CSVWithNames' : format === 'ndjson' ? 'JSONEachRow' : format === 'tsv' ? 'TabSeparatedWithNames' : 'TabSeparatedWithNamesAndTypes';
+    const wire: WireFormat = format === 'csv' ? 'CSVWithNames' : format === 'ndjson' ? 'JSONEachRow' : format === 'tsv' ? 'TabSeparatedWithNames' : 'TabSeparatedWithNamesAndTypes';
     const tags = { requestId, engineer: certificate.request.requester, ticket: certificate.request.ticket };
-    let batches: AsyncIterable<string[]>;
+    const tagged = { sql, format: wire, queryId, maxRows, timeoutMs, tags, signal: ctx.signal };
+    const limits = { maxRows, onTruncated: (shown: number) => ctx.log.warn(`stopped after ${shown} rows (--max-rows ${maxRows}); pass --max-rows 0 for all`) };
+    let output: AsyncIterable<string | Uint8Array>;
     try {
-      batches = await runTagged(session, { sql, format: wire, queryId, maxRows, timeoutMs, tags, signal: ctx.signal });
+      if (format === 'table' || format === 'json') {
+        const batches = await runTagged((request) => session.query(request), tagged);
+        output = format === 'table' ? render.table(batches, limits, { color: ctx.output.color, columns: ctx.io.stdout.columns ?? 120 }) : render.jsonDocument(batches, limits, { queryId, requestId });
+      } else {
+        // ClickHouse's own TSV / CSV / JSONEachRow text needs no parsing: stream its bytes.
+        const chunks = await runTagged((request) => session.queryRaw(request), tagged);
+        output = render.passthroughBytes(chunks, format === 'ndjson' ? 0 : 1, limits);
+      }
     } catch (error) {
       await session.close();
       throw error;
     }
     ctx.log.verbose(`query_id ${queryId}`);
-    const limits = { maxRows, onTruncated: (shown: number) => ctx.log.warn(`stopped after ${shown} rows (--max-rows ${maxRows}); pass --max-rows 0 for all`) };
-    const output =
-      format === 'table'
-        ? render.table(batches, limits, { color: ctx.output.color, columns: ctx.io.stdout.columns ?? 120 })
-        : format === 'json'
-          ? render.jsonDocument(batches, limits, { queryId, requestId })
-          : render.passthrough(batches, format === 'ndjson' ? 0 : 1, limits);
     return { mode: 'run', format, queryId, requestId, output: closing(output, () => session.close()) };
   },
   json: (result) => (result.mode === 'check' ? checkDocument(result.verdict) : new RawJson(result.output)),
@@ -139,7 +142,7 @@ async function readSql(argument: string | undefined, file: string | undefined, p
 }
 
 /** Closes the session when the output has been consumed, or abandoned. */
-async function* closing(output: AsyncIterable<string>, close: () => Promise<void>): AsyncGenerator<string> {
+async function* closing<T>(output: AsyncIterable<T>, close: () => Promise<void>): AsyncGenerator<T> {
   try {
     yield* output;
   } finally {

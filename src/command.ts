@@ -80,11 +80,11 @@ export interface RenderContext {
   columns: number;
 }
 
-export type TextOutput = string | AsyncIterable<string>;
+export type TextOutput = string | AsyncIterable<string | Uint8Array>;
 
 /** A JSON rendering that is already text (a large document streamed in chunks): written as is. */
 export class RawJson {
-  constructor(readonly chunks: AsyncIterable<string>) {}
+  constructor(readonly chunks: AsyncIterable<string | Uint8Array>) {}
 }
 
 export interface CommandDefinition<
@@ -213,7 +213,7 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
 }
 
 /** Writes with backpressure so streamed results keep memory flat. */
-export async function write(stream: OutputStream, chunk: string): Promise<void> {
+export async function write(stream: OutputStream, chunk: string | Uint8Array): Promise<void> {
   if (stream.write(chunk) || !stream.once) return;
   await new Promise<void>((resolve) => stream.once!('drain', resolve));
 }

@@ -5,7 +5,7 @@ import type { Configuration, FlagValue } from './config/configuration.js';
 export type Env = Readonly<Record<string, string | undefined>>;
 
 export interface OutputStream {
-  write(chunk: string): boolean;
+  write(chunk: string | Uint8Array): boolean;
   once?(event: 'drain', listener: () => void): unknown;
   isTTY?: boolean;
   columns?: number;

@@ -35,13 +35,13 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
 
 /** Opens the broker on this machine's state folder (embedded mode, and `byoc broker serve`). */
 export async function openBroker(ctx: Context, configuration: Configuration): Promise<AccessBroker> {
-  const { loadOrCreateCa } = await import('../pki/ca.js');
   const dir = brokerDir(ctx.stateDir());
   const stateDir = ctx.stateDir();
   const broker: AccessBroker = await AccessBroker.open(stateDir, {
     services: servicesFromConfig(configuration.data, configuration.registeredPolicies()),
     now: () => ctx.clock.now(),
-    ca: () => loadOrCreateCa(path.join(dir, 'ca'), ctx.clock.now()),
+    // node-forge (behind the CA) loads only when a certificate is signed or the CA is served.
+    ca: async () => (await import('../pki/ca.js')).loadOrCreateCa(path.join(dir, 'ca'), ctx.clock.now()),
     store: { warn: (message) => ctx.log.warn(message), sleep: (ms) => ctx.clock.sleep(ms) },
     // The sandbox is the one deployment the broker operates itself; the hooks do nothing for other services.
     onApproved: async (request) => {

@@ -15,6 +15,8 @@ export interface QueryRequest {
 /** The narrow interface byoc needs from a ClickHouse client: lines of a streamed result, in batches. */
 export interface ClickHouseSession {
   query(request: QueryRequest): Promise<AsyncIterable<string[]>>;
+  /** The response body as it arrives, unparsed: for output that is ClickHouse's own text (TSV, CSV, JSONEachRow). */
+  queryRaw(request: QueryRequest): Promise<AsyncIterable<Uint8Array>>;
   /** A statement with no result (SYSTEM FLUSH LOGS): sent as is, with no FORMAT clause. */
   command(sql: string, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
@@ -104,6 +106,27 @@ export const clickhouseConnector: ClickHouseConnector = {
           }
         })();
       },
+      async queryRaw(request) {
+        let result;
+        try {
+          result = await client.exec({
+            query: withFormat(request.sql, request.format),
+            query_id: request.queryId,
+            clickhouse_settings: request.settings as never,
+            ...(request.signal ? { abort_signal: request.signal } : {}),
+          });
+        } catch (error) {
+          throw translateError(error, target.url);
+        }
+        const stream = result.stream;
+        return (async function* () {
+          try {
+            for await (const chunk of stream as AsyncIterable<Uint8Array>) yield chunk;
+          } catch (error) {
+            throw translateError(error, target.url);
+          }
+        })();
+      },
       async command(sql, signal) {
         try {
           await client.command({ query: sql, ...(signal ? { abort_signal: signal } : {}) });
@@ -115,6 +138,11 @@ export const clickhouseConnector: ClickHouseConnector = {
     };
   },
 };
+
+/** The SQL with a FORMAT clause, as the client's own query() builds it (trailing semicolons dropped). */
+export function withFormat(sql: string, format: WireFormat): string {
+  return `${sql.trim().replace(/;+\s*$/, '')} \nFORMAT ${format}`;
+}
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPROXY']);
 

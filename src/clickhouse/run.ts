@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ClickHouseSession, QueryRequest, WireFormat } from './client.js';
+import type { QueryRequest, WireFormat } from './client.js';
 
 export interface QueryTags {
   requestId: string;
@@ -25,10 +25,10 @@ const READONLY = 164;
  * settings at all; both errors come before the query runs, so dropping what was refused and retrying is safe
  * and silent. The query_id and user agent still carry the tags.
  */
-export async function runTagged(
-  session: ClickHouseSession,
+export async function runTagged<T>(
+  send: (request: QueryRequest) => Promise<T>,
   request: { sql: string; format: WireFormat; queryId: string; maxRows: number; timeoutMs: number; tags: QueryTags; signal?: AbortSignal | undefined },
-): Promise<AsyncIterable<string[]>> {
+): Promise<T> {
   const limits: Record<string, string | number> = {
     readonly: 1,
     max_execution_time: Math.max(1, Math.ceil(request.timeoutMs / 1000)),
@@ -40,7 +40,7 @@ export async function runTagged(
   for (const settings of attempts) {
     const query: QueryRequest = { sql: request.sql, queryId: request.queryId, format: request.format, settings, signal: request.signal };
     try {
-      return await session.query(query);
+      return await send(query);
     } catch (error) {
       lastError = error;
       const code = (error as { serverCode?: number }).serverCode;

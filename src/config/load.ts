@@ -1,11 +1,15 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { cosmiconfig } from 'cosmiconfig';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { closest } from '../util/suggest.js';
-import { allowedKeysAt, configSchema, type ConfigData } from './schema.js';
+import type { ConfigData } from './schema.js';
 import type { Env } from '../context.js';
+
+// The schema library and the file search cost ~150 ms to load; most runs in a folder without a
+// configuration file need neither, so both load only when there is something to search for or check.
+const schema = () => import('./schema.js');
+const search = async () => (await import('cosmiconfig')).cosmiconfig;
 
 export const MODULE_NAME = 'byoc';
 
@@ -46,7 +50,7 @@ export function userConfigPath(env: Env): string | undefined {
 
 /** Finds and validates the configuration: an explicit file, else a project search from cwd, else the user file. */
 export async function loadConfigFile(options: LoadOptions): Promise<ConfigFile> {
-  const explorer = cosmiconfig(MODULE_NAME, { searchPlaces: SEARCH_PLACES, searchStrategy: 'project', cache: false });
+  const explorer = (await search())(MODULE_NAME, { searchPlaces: SEARCH_PLACES, searchStrategy: 'project', cache: false });
   if (options.explicitFile) {
     const file = path.resolve(options.cwd, options.explicitFile);
     if (!existsSync(file)) {
@@ -57,7 +61,7 @@ export async function loadConfigFile(options: LoadOptions): Promise<ConfigFile> 
     return readAndValidate(file, () => explorer.load(file));
   }
   const found = await wrapParseErrors(options.cwd, () => explorer.search(options.cwd));
-  if (found) return validated(found.filepath, found.isEmpty ? {} : found.config);
+  if (found) return validated(found.filepath, found.isEmpty ? {} : found.config, await schema());
   const userFile = userConfigPath(options.env);
   if (userFile && existsSync(userFile)) return readAndValidate(userFile, () => explorer.load(userFile));
   return { path: undefined, data: {} };
@@ -70,7 +74,7 @@ export async function validateConfigFile(file: string): Promise<ConfigFile> {
       hint: 'Name an existing file: byoc config validate ./byoc.config.yaml',
     });
   }
-  const explorer = cosmiconfig(MODULE_NAME, { searchPlaces: SEARCH_PLACES, cache: false });
+  const explorer = (await search())(MODULE_NAME, { searchPlaces: SEARCH_PLACES, cache: false });
   return readAndValidate(file, () => explorer.load(file));
 }
 
@@ -79,7 +83,7 @@ async function readAndValidate(
   read: () => Promise<{ config: unknown; isEmpty?: boolean } | null>,
 ): Promise<ConfigFile> {
   const result = await wrapParseErrors(file, read);
-  return validated(file, !result || result.isEmpty ? {} : result.config);
+  return validated(file, !result || result.isEmpty ? {} : result.config, await schema());
 }
 
 async function wrapParseErrors<T>(where: string, read: () => Promise<T>): Promise<T> {
@@ -95,10 +99,10 @@ async function wrapParseErrors<T>(where: string, read: () => Promise<T>): Promis
 }
 
 /** Validates parsed content against the schema; the error names the file, each key path and what was expected. */
-export function validated(file: string, raw: unknown): ConfigFile {
+export function validated(file: string, raw: unknown, { configSchema, allowedKeysAt }: SchemaModule): ConfigFile {
   const parsed = configSchema.safeParse(raw ?? {});
   if (parsed.success) return { path: file, data: parsed.data };
-  const problems = parsed.error.issues.flatMap(describeIssue);
+  const problems = parsed.error.issues.flatMap((issue) => describeIssue(issue, allowedKeysAt));
   throw new ConfigError(
     'config_invalid',
     `invalid configuration in ${file}:\n${problems.map((line) => `  ${line}`).join('\n')}`,
@@ -106,7 +110,9 @@ export function validated(file: string, raw: unknown): ConfigFile {
   );
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string[] {
+type SchemaModule = typeof import('./schema.js');
+
+function describeIssue(issue: z.core.$ZodIssue, allowedKeysAt: SchemaModule['allowedKeysAt']): string[] {
   const where = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
   if (issue.code === 'unrecognized_keys') {
     const allowed = allowedKeysAt(issue.path as (string | number)[]);

@@ -87,7 +87,8 @@ export function renderUsersXml({ defaultPasswordSha256, customerPasswordSha256 }
             <readonly>1</readonly>
             <log_queries>1</log_queries>
             <max_execution_time>60</max_execution_time>
-            <max_result_rows>1000000</max_result_rows>
+            <!-- generous: byoc streams with constant memory; the benchmark reads 10M rows -->
+            <max_result_rows>100000000</max_result_rows>
         </${READONLY_PROFILE}>
     </profiles>
     <users>

@@ -15,8 +15,8 @@ export class CapturedStream extends EventEmitter implements OutputStream {
     super();
   }
   readonly rows = 40;
-  write(chunk: string): boolean {
-    this.chunks.push(chunk);
+  write(chunk: string | Uint8Array): boolean {
+    this.chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
     return true;
   }
   get text(): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonDocument, passthrough, table } from '../../../src/clickhouse/render.js';
+import { jsonDocument, passthrough, passthroughBytes, table } from '../../../src/clickhouse/render.js';
 import { parseTsvLine, queryIdFor } from '../../../src/clickhouse/run.js';
 
 const noLimit = { maxRows: 0, onTruncated: () => undefined };
@@ -65,7 +65,7 @@ describe('renderers stream with constant memory', () => {
     const iterator = table(source, noLimit, { color: false, columns: 80 })[Symbol.asyncIterator]();
     const first = await iterator.next();
     expect(first.value).toBe('name   value\n');
-    expect(state.pulled).toBeLessThanOrEqual(102);
+    expect(state.pulled).toBeLessThanOrEqual(103);
     await iterator.return?.(undefined);
   });
 
@@ -82,5 +82,52 @@ describe('renderers stream with constant memory', () => {
     expect(text.trim().split('\n')).toHaveLength(251);
     expect(truncatedAt).toBe(250);
     expect(state.pulled).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('a server exception after the rows started', () => {
+  const OLD = 'Code: 396, e.displayText() = DB::Exception: Limit for result exceeded, max rows: 1.00 million, e.what() = DB::Exception';
+  const NEW = 'Code: 396. DB::Exception: Limit for result exceeded, max rows: 1.00 million. (TOO_MANY_ROWS_OR_BYTES) (version 24.8.1.1)';
+
+  it.each([['18.x', OLD], ['current', NEW]])('fails the raw stream (%s) without printing the exception as data', async (_label, exception) => {
+    const chunks = (async function* () {
+      yield Buffer.from('n\n1\n2\n');
+      yield Buffer.from(`3\n${exception}\n`);
+    })();
+    const printed: string[] = [];
+    const attempt = (async () => {
+      for await (const chunk of passthroughBytes(chunks, 1, noLimit)) printed.push(Buffer.from(chunk).toString());
+    })();
+    await expect(attempt).rejects.toMatchObject({ exitCode: 5, message: expect.stringContaining('Code 396') });
+    expect(printed.join('')).toBe('n\n1\n2\n3\n');
+  });
+
+  it('fails the row stream too (table, json)', async () => {
+    const batches = (async function* () {
+      yield ['n', 'UInt64', '1'];
+      yield [OLD];
+    })();
+    await expect(collect(jsonDocument(batches, noLimit, { queryId: 'q', requestId: 'r' }))).rejects.toMatchObject({ exitCode: 5 });
+  });
+
+  it('passes data that only mentions an exception, and a last line with no newline', async () => {
+    const chunks = (async function* () {
+      yield Buffer.from('exception\nCode: 291 in the text\nlast');
+    })();
+    let text = '';
+    for await (const chunk of passthroughBytes(chunks, 1, noLimit)) text += Buffer.from(chunk).toString();
+    expect(text).toBe('exception\nCode: 291 in the text\nlast');
+  });
+
+  it('cuts the raw stream at the row limit across chunk borders', async () => {
+    const chunks = (async function* () {
+      yield Buffer.from('n\n1\n2');
+      yield Buffer.from('\n3\n4\n5\n');
+    })();
+    let text = '';
+    let truncated = 0;
+    for await (const chunk of passthroughBytes(chunks, 1, { maxRows: 3, onTruncated: (shown) => (truncated = shown) })) text += Buffer.from(chunk).toString();
+    expect(text).toBe('n\n1\n2\n3\n');
+    expect(truncated).toBe(3);
   });
 });

@@ -1,7 +1,10 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Configuration } from '../../../src/config/configuration.js';
-import { loadConfigFile, validated } from '../../../src/config/load.js';
+import { loadConfigFile, validated as validateWith } from '../../../src/config/load.js';
+import * as schemaModule from '../../../src/config/schema.js';
+
+const validated = (file: string, raw: unknown) => validateWith(file, raw, schemaModule);
 import { ConfigError } from '../../../src/errors.js';
 import { tempDir } from '../../fakes/fs.js';
 
