@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { BYOC, median, report } from './lib.js';
-import { startSandbox } from './sandbox.js';
+import { startSandbox } from './lib-sandbox.js';
 
 const ROWS = Number(process.env.BENCH_AUDIT_ROWS ?? 1_000_000);
 const sandbox = startSandbox();

@@ -6,7 +6,7 @@
 // start (Node.js, configuration, certificate check, TLS) from how fast it moves rows.
 import { spawnSync } from 'node:child_process';
 import { BYOC, median, report } from './lib.js';
-import { startSandbox } from './sandbox.js';
+import { startSandbox } from './lib-sandbox.js';
 
 const sandbox = startSandbox();
 try {

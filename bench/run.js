@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
-const scripts = readdirSync(dir).filter((name) => name.endsWith('.js') && !['run.js', 'lib.js'].includes(name)).sort();
+const scripts = readdirSync(dir).filter((name) => name.endsWith('.js') && name !== 'run.js' && !name.startsWith('lib')).sort();
 const rows = [];
 for (const script of scripts) {
   process.stderr.write(`running bench/${script}...\n`);

@@ -41,8 +41,13 @@ export interface NameAttribute {
 
 export interface CsrInfo {
   subject: NameAttribute[];
-  publicKey: KeyObject;
-  publicKeyPem: string;
+  /** the requester's public key exactly as the CSR carries it (SubjectPublicKeyInfo) */
+  publicKey: SubjectPublicKey;
+}
+
+/** A public key as DER SubjectPublicKeyInfo: signing needs only these bytes, no key object. */
+export interface SubjectPublicKey {
+  spkiDer: Buffer;
 }
 
 /** A PKCS#10 request signed with the private key (proof of possession). */
@@ -70,22 +75,22 @@ export function parseCsr(pem: string): CsrInfo {
   if (!info || !algorithm || !signature) throw new Error('malformed certificate request');
   const [, subjectAsn1, spki] = info.value as forge.asn1.Asn1[];
   if (!subjectAsn1 || !spki) throw new Error('malformed certificate request');
-  const publicKey = createPublicKey({ key: Buffer.from(asn1.toDer(spki).getBytes(), 'binary'), format: 'der', type: 'spki' });
+  const spkiDer = Buffer.from(asn1.toDer(spki).getBytes(), 'binary');
   const algorithmOid = asn1.derToOid(((algorithm.value as forge.asn1.Asn1[])[0]!.value as string));
   if (algorithmOid !== OID.ecdsaWithSha256 && algorithmOid !== OID.sha256WithRsa) {
     throw new Error(`unsupported signature algorithm ${algorithmOid}; use ECDSA or RSA with SHA-256`);
   }
   const signatureBytes = Buffer.from((signature.value as string).slice(1), 'binary');
-  const ok = verify('sha256', Buffer.from(asn1.toDer(info).getBytes(), 'binary'), publicKey, signatureBytes);
+  const ok = verify('sha256', Buffer.from(asn1.toDer(info).getBytes(), 'binary'), { key: spkiDer, format: 'der', type: 'spki' }, signatureBytes);
   if (!ok) throw new Error('the certificate request signature does not verify');
   const subject = readName(subjectAsn1);
-  return { subject, publicKey, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+  return { subject, publicKey: { spkiDer } };
 }
 
 export interface CertificateSpec {
   subject: NameAttribute[];
   issuer: NameAttribute[];
-  publicKey: KeyObject;
+  publicKey: KeyObject | SubjectPublicKey;
   serialHex: string;
   notBefore: Date;
   notAfter: Date;
@@ -160,8 +165,9 @@ function algorithmIdentifier(key: KeyObject): forge.asn1.Asn1 {
   return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, isEc ? [oid] : [oid, asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, '')]);
 }
 
-function spkiAsn1(publicKey: KeyObject): forge.asn1.Asn1 {
-  return asn1.fromDer(Buffer.from(publicKey.export({ type: 'spki', format: 'der' })).toString('binary'), NO_BITSTRING_DECODING);
+function spkiAsn1(publicKey: KeyObject | SubjectPublicKey): forge.asn1.Asn1 {
+  const der = 'spkiDer' in publicKey ? publicKey.spkiDer : publicKey.export({ type: 'spki', format: 'der' });
+  return asn1.fromDer(Buffer.from(der).toString('binary'), NO_BITSTRING_DECODING);
 }
 
 function nameToAsn1(attributes: NameAttribute[]): forge.asn1.Asn1 {
