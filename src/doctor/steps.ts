@@ -156,6 +156,46 @@ export const DOCTOR_STEPS: DoctorStep[] = [
     },
   },
   {
+    id: 'clickhouse',
+    title: 'ClickHouse',
+    perService: true,
+    needs: ['certificate'],
+    async run(ctx, service) {
+      const configuration = await ctx.config();
+      const clickhouse = configuration.service(service!).clickhouse;
+      if (!clickhouse?.url) return { status: 'SKIPPED', evidence: `no services.${service}.clickhouse.url configured` };
+      const [{ obtainCertificate }, { agentFor }, { readFile }, { runTagged, queryIdFor, applicationFor }] = await Promise.all([
+        import('../access/credentials.js'),
+        import('../net/agents.js'),
+        import('node:fs/promises'),
+        import('../clickhouse/run.js'),
+      ]);
+      const certificate = await obtainCertificate(ctx, service!);
+      const ca = clickhouse.caFile ? await readFile(configuration.pathFromFile(clickhouse.caFile), 'utf8') : undefined;
+      const agent = await agentFor(ctx, new URL(clickhouse.url), { cert: certificate.certPem, key: certificate.keyPem, ...(ca ? { ca } : {}) });
+      const requestId = certificate.meta.requestId;
+      const session = await (await ctx.client('clickhouse')).connect({ url: clickhouse.url, agent, application: applicationFor(ctx.version, requestId), timeoutMs: 10_000 });
+      try {
+        const started = ctx.clock.now().getTime();
+        const sql = 'SELECT version() FROM system.one';
+        const batches = await runTagged((request) => session.query(request), {
+          sql,
+          format: 'TabSeparated',
+          queryId: queryIdFor(requestId),
+          maxRows: 1,
+          timeoutMs: 10_000,
+          tags: { requestId, engineer: certificate.request.requester, ticket: certificate.request.ticket },
+          signal: ctx.signal,
+        });
+        let version = '';
+        for await (const lines of batches) version ||= lines[0] ?? '';
+        return pass(`${clickhouse.url} answers as ${certificate.meta.subject}: ClickHouse ${version} in ${ctx.clock.now().getTime() - started}ms`);
+      } finally {
+        await session.close();
+      }
+    },
+  },
+  {
     id: 'kubernetes',
     title: 'Kubernetes API',
     perService: true,

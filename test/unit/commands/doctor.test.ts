@@ -6,16 +6,18 @@ import { makeCa, makeServerCert, type TestCa } from '../../fakes/certs.js';
 import { FakeClock, runCli } from '../../fakes/context.js';
 import { openTestBroker } from '../../fakes/broker.js';
 import { tempDir } from '../../fakes/fs.js';
-import { startHttpsServer, type FakeHttpsServer } from '../../fakes/https-server.js';
+import { startFakeClickHouse, type FakeClickHouse } from '../../fakes/clickhouse-server.js';
+import { testBrokerCa } from '../../fakes/broker.js';
 import { tailscaleFixture } from '../../fakes/tailscale/index.js';
 import { ScriptedRunner } from '../../fakes/tailscale/runner.js';
 
 const CH_HOST = 'ch.abc123.us-east-1.aws.byoc.example.com';
 let ca: TestCa;
-let server: FakeHttpsServer;
+let server: FakeClickHouse;
 beforeAll(async () => {
   ca = makeCa();
-  server = await startHttpsServer(makeServerCert(ca, [CH_HOST]));
+  // a ClickHouse endpoint that, like the customer's nginx, wants a client certificate from the broker's CA
+  server = await startFakeClickHouse({ ...makeServerCert(ca, [CH_HOST]), clientCa: (await testBrokerCa()).certPem, answer: () => ({ names: ['version()'], types: ['String'], rows: [['24.8.1.1']] }) });
 });
 afterAll(() => server.close());
 
@@ -30,7 +32,8 @@ async function workspace(approved: boolean) {
   const cwd = tempDir({ 'ca.pem': ca.certPem });
   writeFileSync(path.join(cwd, 'byoc.config.yaml'), `network:\n  resolve: { ${CH_HOST}: 127.0.0.1 }\nservices:\n  acme-prod:\n    clickhouse: { url: "https://${CH_HOST}:${server.port}", caFile: ./ca.pem }\n`);
   const stateDir = tempDir();
-  const clock = new FakeClock();
+  // certificates are checked by a real TLS server against real time
+  const clock = new FakeClock(new Date());
   const { broker } = await openTestBroker(stateDir, clock);
   if (approved) {
     const request = await broker.create('alice@vendor.example', { service: 'acme-prod', reason: 'x', duration: '2h' });
@@ -49,8 +52,10 @@ describe('byoc doctor', () => {
     // Then every step passes, in chain order
     const report = JSON.parse(result.stdout);
     expect(report.steps.map((step: { id: string; status: string }) => `${step.id}:${step.status}`)).toEqual([
-      'config:PASS', 'broker:PASS', 'request:PASS', 'certificate:PASS', 'tailscale:PASS', 'dns:PASS', 'tcp:PASS', 'tls:PASS', 'kubernetes:SKIPPED',
+      'config:PASS', 'broker:PASS', 'request:PASS', 'certificate:PASS', 'tailscale:PASS', 'dns:PASS', 'tcp:PASS', 'tls:PASS', 'clickhouse:PASS', 'kubernetes:SKIPPED',
     ]);
+    expect(report.steps.find((step: { id: string }) => step.id === 'clickhouse').evidence).toContain('ClickHouse 24.8.1.1');
+    expect(server.queries.at(-1)!.commonName).toBe('alice@vendor.example');
     expect(report.verdict).toBe('PASS');
     expect(result.exitCode).toBe(0);
   });
