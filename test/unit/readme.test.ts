@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { manifest } from '../../commands/index.js';
+import { SETTINGS } from '../../src/config/settings.js';
+import { EXIT_CODES } from '../../src/errors.js';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+describe('README stays true', () => {
+  it('documents every setting with its environment variable', () => {
+    for (const setting of SETTINGS) {
+      expect(readme, setting.key).toContain(setting.env);
+      expect(readme, setting.env).toContain(setting.key);
+    }
+  });
+
+  it('shows every visible command with an example', () => {
+    for (const entry of manifest.filter((command) => !command.hidden)) {
+      expect(readme, entry.file).toContain(`byoc ${entry.file.replaceAll('/', ' ')}`);
+    }
+  });
+
+  it('lists every exit code', () => {
+    for (const { code } of EXIT_CODES) expect(readme).toMatch(new RegExp(`^\\| ${code} \\|`, 'm'));
+  });
+
+  it('names the two set-up commands, and the test one is what CI runs', () => {
+    expect(readme).toContain('npm ci && npm run demo');
+    expect(readme).toContain('npm ci && npm test');
+    expect(readFileSync(new URL('../../.ci/run', import.meta.url), 'utf8')).toMatch(/^npm test$/m);
+  });
+});
