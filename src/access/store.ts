@@ -2,23 +2,10 @@ import { open, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/pr
 import path from 'node:path';
 import { RemoteError } from '../errors.js';
 import { ensurePrivateDir } from '../util/secure-fs.js';
-import type { Scope } from './types.js';
+import type { AccessRequest } from './types.js';
 
 export type BrokerEvent =
-  | {
-      type: 'request.created';
-      at: string;
-      id: string;
-      service: string;
-      scopes: Scope[];
-      requester: string;
-      reason: string;
-      ticket?: string;
-      duration: string;
-      durationMs: number;
-      approvalsRequired: number;
-      pendingUntil: string;
-    }
+  | ({ type: 'request.created'; at: string } & Pick<AccessRequest, 'id' | 'service' | 'scopes' | 'requester' | 'reason' | 'ticket' | 'duration' | 'durationMs' | 'approvalsRequired' | 'pendingUntil'>)
   | { type: 'request.reviewed'; at: string; id: string; reviewer: string; decision: 'approve' | 'deny'; comment?: string }
   | { type: 'request.revoked'; at: string; id: string; by: string; comment?: string }
   | { type: 'certificate.issued'; at: string; id: string; serial: string; notAfter: string; identity: string }
