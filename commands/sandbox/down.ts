@@ -18,4 +18,8 @@ export default defineCommand({
       ['registration', '', result.unregistered ? 'removed' : 'none', ''],
       ['data', '', result.purged ? 'purged' : 'kept', ''],
     ]),
+  async view(result, render) {
+    const { SandboxDownView } = await import('../../src/ui/views/sandbox.js');
+    return SandboxDownView({ result, color: render.color });
+  },
 });

@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import type { SandboxStatus, SandboxUpResult } from '../../sandbox/sandbox.js';
+import type { SandboxDownResult, SandboxStatus, SandboxUpResult } from '../../sandbox/sandbox.js';
 
 function Field({ label, children }: { label: string; children: React.ReactNode }) {
   return (
@@ -46,6 +46,22 @@ export function SandboxStatusView({ status, color }: { status: SandboxStatus; co
       {line('nginx', status.nginx, status.nginx.url ?? '')}
       <Field label="identities">{status.identities.length ? status.identities.map((entry) => `${entry.identity} -> ${entry.user}`).join(', ') : 'none approved'}</Field>
       <Field label="folder">{status.paths.root}</Field>
+    </Box>
+  );
+}
+
+export function SandboxDownView({ result, color }: { result: SandboxDownResult; color: boolean }) {
+  const line = (report: SandboxDownResult['clickhouse']) =>
+    report.wasRunning ? `stopped (pid ${report.pid}${report.stoppedWith ? `, ${report.stoppedWith}` : ''})` : 'was not running';
+  return (
+    <Box flexDirection="column">
+      <Text>
+        <Text bold>sandbox</Text> <State ok text="down" color={color} />
+      </Text>
+      <Field label="clickhouse">{line(result.clickhouse)}</Field>
+      <Field label="nginx">{line(result.nginx)}</Field>
+      <Field label="service">{result.unregistered ? 'unregistered' : 'was not registered'}</Field>
+      <Field label="data">{result.purged ? 'deleted' : `kept in ${result.stateDir}/sandbox (byoc sandbox up reuses it)`}</Field>
     </Box>
   );
 }
