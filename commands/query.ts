@@ -3,6 +3,7 @@ import type { WireFormat } from '../src/clickhouse/client.js';
 import type { OutputFormat } from '../src/clickhouse/render.js';
 import type { GuardVerdict } from '../src/clickhouse/guard.js';
 import type { Context } from '../src/context.js';
+import { closing } from '../src/util/stream.js';
 import { NotAllowedError, UsageError } from '../src/errors.js';
 
 interface QueryCheck {
@@ -50,33 +51,18 @@ export default defineCommand({
     if (!service) throw new UsageError('service_required', 'name the service to query', { hint: "byoc query <service> 'SELECT ...' (or --check to only validate)" });
     if (!verdict.allowed) throw refusal(verdict);
 
-    const [{ obtainCertificate }, { agentFor }, { runTagged, queryIdFor, applicationFor }, render] = await Promise.all([
-      import('../src/access/credentials.js'),
-      import('../src/net/agents.js'),
+    const [{ openEngineerSession }, { runTagged }, render] = await Promise.all([
+      import('../src/clickhouse/engineer.js'),
       import('../src/clickhouse/run.js'),
       import('../src/clickhouse/render.js'),
     ]);
-    const configuration = await ctx.config();
-    const url = configuration.service(service).clickhouse?.url;
-    if (!url) throw new UsageError('no_clickhouse', `service ${service} has no ClickHouse endpoint`, { hint: `Set services.${service}.clickhouse.url.` });
-    const certificate = await obtainCertificate(ctx, service);
-    const caFile = configuration.service(service).clickhouse?.caFile;
-    const { readFile } = await import('node:fs/promises');
-    const extraCa = caFile ? await readFile(configuration.pathFromFile(caFile), 'utf8') : undefined;
-    const agent = await agentFor(ctx, new URL(url), {
-      cert: certificate.certPem,
-      key: certificate.keyPem,
-      ...(extraCa ? { ca: extraCa } : {}),
-      keepAlive: true,
-    });
     const format: OutputFormat = ctx.output.json ? 'json' : (input.format ?? (ctx.output.stdoutIsTTY ? 'table' : 'tsv'));
-    const requestId = certificate.meta.requestId;
-    const queryId = queryIdFor(requestId);
     const timeoutMs = input.timeout ?? 60_000;
     const maxRows = input.maxRows ?? 100_000;
-    const session = await (await ctx.client('clickhouse')).connect({ url, agent, application: applicationFor(ctx.version, requestId), timeoutMs });
+    const { session, tags, nextQueryId } = await openEngineerSession(ctx, service, { timeoutMs });
+    const { requestId } = tags;
+    const queryId = nextQueryId();
     const wire: WireFormat = format === 'csv' ? 'CSVWithNames' : format === 'ndjson' ? 'JSONEachRow' : format === 'tsv' ? 'TabSeparatedWithNames' : 'TabSeparatedWithNamesAndTypes';
-    const tags = { requestId, engineer: certificate.request.requester, ticket: certificate.request.ticket };
     const tagged = { sql, format: wire, queryId, maxRows, timeoutMs, tags, signal: ctx.signal };
     const limits = { maxRows, onTruncated: (shown: number) => ctx.log.warn(`stopped after ${shown} rows (--max-rows ${maxRows}); pass --max-rows 0 for all`) };
     let output: AsyncIterable<string | Uint8Array>;
@@ -139,13 +125,4 @@ async function readSql(argument: string | undefined, file: string | undefined, p
     throw new UsageError('sql_required', 'no SQL to run', { hint: "Pass it as an argument, with --file, --preset, or - for stdin: byoc query acme-prod 'SELECT 1'" });
   }
   return argument;
-}
-
-/** Closes the session when the output has been consumed, or abandoned. */
-async function* closing<T>(output: AsyncIterable<T>, close: () => Promise<void>): AsyncGenerator<T> {
-  try {
-    yield* output;
-  } finally {
-    await close();
-  }
 }

@@ -106,7 +106,9 @@ export function toErrorDocument(error: unknown): ErrorDocument {
   };
 }
 
-const BY_KIND: Partial<Record<ExitKind, new (code: string, message: string, details?: ErrorDetails) => ByocError>> = {
+type ErrorClass = new (code: string, message: string, details?: ErrorDetails) => ByocError;
+
+const BY_KIND: Partial<Record<ExitKind, ErrorClass>> = {
   usage: UsageError,
   config: ConfigError,
   'not-allowed': NotAllowedError,
@@ -114,6 +116,11 @@ const BY_KIND: Partial<Record<ExitKind, new (code: string, message: string, deta
   network: NetworkError,
   pending: PendingError,
 };
+
+/** The error class that stands for a kind (as sent over the wire, or recorded by a doctor step). */
+export function errorClassOf(kind: string | undefined): ErrorClass | undefined {
+  return kind ? BY_KIND[kind as ExitKind] : undefined;
+}
 
 /**
  * The same kind of error (so the same exit code and code) with another message and hint, e.g. to say what

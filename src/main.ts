@@ -26,7 +26,7 @@ interface Invocation {
  * Parses argv, runs one command and returns the exit code. The only place where errors become exit codes.
  */
 export async function main(argv: readonly string[], base: ContextBase): Promise<number> {
-  const earlyJson = argv.includes('--json') || isTruthy(base.env.BYOC_JSON);
+  const earlyJson = argv.includes('--json') || envBoolean(base.env, 'output.json', false);
   let invocation: Invocation | undefined;
   const { program, nodes } = buildProgram(base);
   try {
@@ -58,7 +58,7 @@ export async function main(argv: readonly string[], base: ContextBase): Promise<
     }
     return 0;
   } catch (error) {
-    const verbose = argv.includes('--verbose') || isTruthy(base.env.BYOC_VERBOSE);
+    const verbose = argv.includes('--verbose') || envBoolean(base.env, 'output.verbose', false);
     reportError(error, base, earlyJson, verbose);
     return exitCodeFor(error);
   }
@@ -201,12 +201,7 @@ function commandPathOf(words: readonly string[], program: Command): string[] {
 async function decideOutput(base: ContextBase, flags: Map<string, FlagValue>): Promise<OutputMode> {
   const fromFlagOrEnv = (key: string, fallback: boolean): boolean => {
     const flag = flags.get(key);
-    if (flag) return Boolean(flag.value);
-    const setting = settingOrThrow(key);
-    const raw = base.env[setting.env];
-    if (raw === undefined || raw === '') return fallback;
-    const coerced = coerce(setting, raw);
-    return 'value' in coerced ? Boolean(coerced.value) : fallback;
+    return flag ? Boolean(flag.value) : envBoolean(base.env, key, fallback);
   };
   const stdoutIsTTY = Boolean(base.io.stdout.isTTY);
   return {
@@ -244,8 +239,13 @@ function sourceOf(command: Command, name: string): string | undefined {
   return command.getOptionValueSource(name) ?? undefined;
 }
 
-function isTruthy(value: string | undefined): boolean {
-  return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
+/** A boolean setting's BYOC_* variable, before any configuration is read (a malformed value counts as unset). */
+function envBoolean(env: ContextBase['env'], key: string, fallback: boolean): boolean {
+  const setting = settingOrThrow(key);
+  const raw = env[setting.env];
+  if (raw === undefined || raw === '') return fallback;
+  const coerced = coerce(setting, raw);
+  return 'value' in coerced ? Boolean(coerced.value) : fallback;
 }
 
 function kebab(name: string): string {

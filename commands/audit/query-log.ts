@@ -5,6 +5,7 @@ import type { QueryLogSchema } from '../../src/audit/schema.js';
 import type { AuditFilter } from '../../src/audit/sql.js';
 import type { ClickHouseSession } from '../../src/clickhouse/client.js';
 import type { Context } from '../../src/context.js';
+import { closing } from '../../src/util/stream.js';
 import { ConfigError, NotAllowedError, UsageError } from '../../src/errors.js';
 import { parseDuration } from '../../src/util/duration.js';
 
@@ -168,14 +169,6 @@ async function* follow(ctx: Context, session: ClickHouseSession, schema: QueryLo
     }
   } finally {
     await session.close();
-  }
-}
-
-async function* closing<T>(rows: AsyncIterable<T>, close: () => Promise<void>): AsyncGenerator<T> {
-  try {
-    yield* rows;
-  } finally {
-    await close();
   }
 }
 

@@ -13,15 +13,8 @@ export default defineCommand({
     timeout: option.duration('--timeout <duration>', 'connect.timeout', 'timeout per ping and per network stage'),
   },
   async run({ service, target, requireDirect, count, timeout }, ctx): Promise<ConnectCheckResult> {
-    const [{ connectCheck, endpointsOf }, { networkOptions }] = await Promise.all([import('../../src/connect/check.js'), import('../../src/net/agents.js')]);
-    const configuration = await ctx.config();
-    const endpoints = endpointsOf(configuration, service, (target ?? 'all') as TargetName | 'all');
-    return connectCheck(
-      service,
-      endpoints,
-      { runner: await ctx.client('tailscale'), network: await networkOptions(ctx), now: () => ctx.clock.now().getTime(), signal: ctx.signal },
-      { count: count ?? 3, timeoutMs: timeout ?? 3000, requireDirect: requireDirect ?? false },
-    );
+    const { checkService } = await import('../../src/connect/check.js');
+    return checkService(ctx, service, { target: (target ?? 'all') as TargetName | 'all', count: count ?? 3, timeoutMs: timeout ?? 3000, requireDirect: requireDirect ?? false });
   },
   text: (result) =>
     tsv([

@@ -1,5 +1,5 @@
 import type { Agent } from 'node:http';
-import { ByocError, ConfigError, NotAllowedError, RemoteError, UsageError } from '../errors.js';
+import { errorClassOf, RemoteError } from '../errors.js';
 import type { BrokerClient } from './client.js';
 import type { AccessRequest, CertificateIssue, ListFilter, NewRequest, OperatorConfig, OperatorFormat } from './types.js';
 
@@ -11,11 +11,8 @@ export interface HttpBrokerOptions {
   signal?: AbortSignal;
 }
 
-const ERROR_CLASSES: Record<string, new (code: string, message: string, details?: { hint?: string }) => ByocError> = {
-  usage: UsageError,
-  config: ConfigError,
-  'not-allowed': NotAllowedError,
-};
+/** Kinds a broker's answer may carry through; anything else is the broker's own failure (exit 5). */
+const RELAYED_KINDS = new Set(['usage', 'config', 'not-allowed']);
 
 /** A served broker over HTTP(S), through the network layer's agent (proxy, resolve overrides, TLS). */
 export class HttpBrokerClient implements BrokerClient {
@@ -109,7 +106,7 @@ export class HttpBrokerClient implements BrokerClient {
     if (!error?.code || !error.message) {
       throw new RemoteError('broker_error', `the broker at ${this.location} answered ${status}`, { hint: 'Check broker.url points at a byoc broker.' });
     }
-    const ErrorClass = ERROR_CLASSES[error.kind ?? ''] ?? RemoteError;
+    const ErrorClass = (RELAYED_KINDS.has(error.kind ?? '') && errorClassOf(error.kind)) || RemoteError;
     throw new ErrorClass(error.code, error.message, error.hint ? { hint: error.hint } : {});
   }
 }

@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import type { Configuration } from '../config/configuration.js';
+import type { Context } from '../context.js';
 import { ConfigError } from '../errors.js';
 import type { NetworkOptions } from '../net/network.js';
 import type { ProbeResult } from '../net/probe.js';
@@ -12,8 +12,8 @@ export type TargetName = 'clickhouse' | 'kubernetes';
 export interface Endpoint {
   name: TargetName;
   url: URL;
-  /** CA bundle to trust for this endpoint (besides the system store) */
-  caFile?: string;
+  /** the CA bundle to trust for this endpoint (besides the system store), read from the configuration */
+  ca?: string;
   /** TLS server name when it differs from the URL's host */
   servername?: string;
 }
@@ -44,22 +44,24 @@ export interface ConnectCheckResult {
   tailscale: TailscaleCheckResult['state'] & { netcheckError: string | null };
 }
 
-/** The endpoints of a configured service, filtered by `--target`. */
-export function endpointsOf(configuration: Configuration, service: string, target: TargetName | 'all'): Endpoint[] {
+/** The endpoints of a configured service, filtered by `--target`, with their CA bundles read. */
+export async function endpointsOf(configuration: Configuration, service: string, target: TargetName | 'all'): Promise<Endpoint[]> {
   const config = configuration.service(service);
+  const { readConfiguredFile } = await import('../config/files.js');
+  const ca = (kind: TargetName, file: string | undefined) => (file ? readConfiguredFile(configuration, `services.${service}.${kind}.caFile`, file, 'ca_file_unreadable') : undefined);
   const endpoints: Endpoint[] = [];
   if (config.clickhouse?.url && (target === 'all' || target === 'clickhouse')) {
     endpoints.push({
       name: 'clickhouse',
       url: new URL(config.clickhouse.url),
-      ...(config.clickhouse.caFile ? { caFile: configuration.pathFromFile(config.clickhouse.caFile) } : {}),
+      ...(config.clickhouse.caFile ? { ca: await ca('clickhouse', config.clickhouse.caFile) } : {}),
     });
   }
   if (config.kubernetes?.server && (target === 'all' || target === 'kubernetes')) {
     endpoints.push({
       name: 'kubernetes',
       url: new URL(config.kubernetes.server),
-      ...(config.kubernetes.caFile ? { caFile: configuration.pathFromFile(config.kubernetes.caFile) } : {}),
+      ...(config.kubernetes.caFile ? { ca: await ca('kubernetes', config.kubernetes.caFile) } : {}),
       ...(config.kubernetes.tlsServerName ? { servername: config.kubernetes.tlsServerName } : {}),
     });
   }
@@ -68,6 +70,18 @@ export function endpointsOf(configuration: Configuration, service: string, targe
     throw new ConfigError('no_endpoints', `service ${service} has no ${wanted} to check`, { hint: `Set services.${service}.${wanted.split(' or ')[0]} in the configuration.` });
   }
   return endpoints;
+}
+
+/** The check as the CLI runs it: the service's endpoints, this invocation's network settings and tailscale. */
+export async function checkService(
+  ctx: Context,
+  service: string,
+  options: { target: TargetName | 'all'; count: number; timeoutMs: number; requireDirect: boolean },
+): Promise<ConnectCheckResult> {
+  const { networkOptions } = await import('../net/agents.js');
+  const endpoints = await endpointsOf(await ctx.config(), service, options.target);
+  const deps = { runner: await ctx.client('tailscale'), network: await networkOptions(ctx), now: () => ctx.clock.now().getTime(), signal: ctx.signal };
+  return connectCheck(service, endpoints, deps, options);
 }
 
 export interface ConnectCheckDeps {
@@ -93,17 +107,16 @@ export async function connectCheck(
     const override = deps.network.resolve?.[host.toLowerCase()] ?? deps.network.resolve?.[host];
     return { name: endpoint.name, host, ...(override ? { addresses: [override] } : {}) };
   });
-  const probes = endpoints.map(async (endpoint) => {
-    const ca = endpoint.caFile ? await readCa(endpoint.caFile) : undefined;
-    return probeEndpoint(endpoint.url, {
+  const probes = endpoints.map((endpoint) =>
+    probeEndpoint(endpoint.url, {
       ...deps.network,
       timeoutMs: options.timeoutMs,
       now: deps.now,
-      ...(ca ? { ca } : {}),
+      ...(endpoint.ca ? { ca: endpoint.ca } : {}),
       ...(endpoint.servername ? { servername: endpoint.servername } : {}),
       ...(deps.signal ? { signal: deps.signal } : {}),
-    });
-  });
+    }),
+  );
   const [tailscale, ...probed] = await Promise.all([
     checkTailscalePaths({ runner: deps.runner, hosts, count: options.count, timeoutMs: options.timeoutMs, ...(deps.signal ? { signal: deps.signal } : {}) }),
     ...probes,
@@ -167,12 +180,3 @@ export function probeAdvice(service: string, endpoint: Endpoint, probe: ProbeRes
   return advice;
 }
 
-async function readCa(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    throw new ConfigError('ca_file_unreadable', `cannot read the CA file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
-      hint: 'Fix the caFile path in the configuration (relative paths are relative to the config file).',
-    });
-  }
-}

@@ -1,5 +1,5 @@
 import type { Context } from '../context.js';
-import { ByocError, ConfigError, NetworkError, NotAllowedError, RemoteError, toErrorDocument, UsageError, type ExitKind } from '../errors.js';
+import { ByocError, errorClassOf, RemoteError, toErrorDocument, type ExitKind } from '../errors.js';
 
 export type StepStatus = 'PASS' | 'WARN' | 'FAIL' | 'SKIPPED';
 
@@ -80,18 +80,10 @@ export async function runDoctor(ctx: Context, steps: readonly DoctorStep[], serv
   return { service: service ?? null, verdict, steps: results };
 }
 
-const ERRORS: Partial<Record<ExitKind, new (code: string, message: string, details?: { hint?: string }) => ByocError>> = {
-  usage: UsageError,
-  config: ConfigError,
-  'not-allowed': NotAllowedError,
-  remote: RemoteError,
-  network: NetworkError,
-};
-
 /** The exit code of a report: the kind of its first failing step. */
 export function doctorOutcome(report: DoctorReport): ByocError | undefined {
   const first = report.steps.find((step) => step.status === 'FAIL');
   if (!first) return undefined;
-  const ErrorClass = ERRORS[first.kind ?? 'bug'] ?? RemoteError;
+  const ErrorClass = errorClassOf(first.kind) ?? RemoteError;
   return new ErrorClass(`doctor_${first.id}`, `${first.title}: ${first.evidence}`, first.next ? { hint: first.next } : {});
 }

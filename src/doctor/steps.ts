@@ -5,17 +5,11 @@ import { fail, failFrom, once, pass, warn, type DoctorStep, type Shared } from '
 
 const connectCheckOf = (ctx: Context, service: string, shared: Shared) =>
   once(shared, 'connect', async (): Promise<ConnectCheckResult> => {
-    const [{ connectCheck, endpointsOf }, { networkOptions }] = await Promise.all([import('../connect/check.js'), import('../net/agents.js')]);
+    const [{ checkService }, { parseDuration }] = await Promise.all([import('../connect/check.js'), import('../util/duration.js')]);
     const configuration = await ctx.config();
     const count = configuration.get<number>('connect.count') ?? 3;
-    const { parseDuration } = await import('../util/duration.js');
     const timeoutMs = parseDuration(configuration.get<string>('connect.timeout') ?? '3s') ?? 3000;
-    return connectCheck(
-      service,
-      endpointsOf(configuration, service, 'all'),
-      { runner: await ctx.client('tailscale'), network: await networkOptions(ctx), now: () => ctx.clock.now().getTime(), signal: ctx.signal },
-      { count, timeoutMs, requireDirect: false },
-    );
+    return checkService(ctx, service, { target: 'all', count, timeoutMs, requireDirect: false });
   });
 
 function perTarget(targets: TargetReport[], stage: 'dns' | 'tcp' | 'tls', next: (target: TargetReport) => string | undefined) {
@@ -164,27 +158,18 @@ export const DOCTOR_STEPS: DoctorStep[] = [
       const configuration = await ctx.config();
       const clickhouse = configuration.service(service!).clickhouse;
       if (!clickhouse?.url) return { status: 'SKIPPED', evidence: `no services.${service}.clickhouse.url configured` };
-      const [{ obtainCertificate }, { agentFor }, { readFile }, { runTagged, queryIdFor, applicationFor }] = await Promise.all([
-        import('../access/credentials.js'),
-        import('../net/agents.js'),
-        import('node:fs/promises'),
-        import('../clickhouse/run.js'),
-      ]);
-      const certificate = await obtainCertificate(ctx, service!);
-      const ca = clickhouse.caFile ? await readFile(configuration.pathFromFile(clickhouse.caFile), 'utf8') : undefined;
-      const agent = await agentFor(ctx, new URL(clickhouse.url), { cert: certificate.certPem, key: certificate.keyPem, ...(ca ? { ca } : {}) });
-      const requestId = certificate.meta.requestId;
-      const session = await (await ctx.client('clickhouse')).connect({ url: clickhouse.url, agent, application: applicationFor(ctx.version, requestId), timeoutMs: 10_000 });
+      const [{ openEngineerSession }, { runTagged }] = await Promise.all([import('../clickhouse/engineer.js'), import('../clickhouse/run.js')]);
+      const { session, certificate, tags, nextQueryId } = await openEngineerSession(ctx, service!, { timeoutMs: 10_000 });
       try {
         const started = ctx.clock.now().getTime();
         const sql = 'SELECT version() FROM system.one';
         const batches = await runTagged((request) => session.query(request), {
           sql,
           format: 'TabSeparated',
-          queryId: queryIdFor(requestId),
+          queryId: nextQueryId(),
           maxRows: 1,
           timeoutMs: 10_000,
-          tags: { requestId, engineer: certificate.request.requester, ticket: certificate.request.ticket },
+          tags,
           signal: ctx.signal,
         });
         let version = '';

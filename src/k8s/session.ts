@@ -31,14 +31,8 @@ export async function kubernetesEndpoint(ctx: Context, service: string): Promise
   let caFile: string | undefined;
   if (settings.caFile) {
     caFile = configuration.pathFromFile(settings.caFile);
-    const { readFile } = await import('node:fs/promises');
-    try {
-      caPem = await readFile(caFile, 'utf8');
-    } catch (error) {
-      throw new ConfigError('ca_file_unreadable', `services.${service}.kubernetes.caFile: cannot read ${caFile} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
-        hint: 'Point caFile at the PEM of the CA that signed the API endpoint certificate (paths are relative to the configuration file).',
-      });
-    }
+    const { readConfiguredFile } = await import('../config/files.js');
+    caPem = await readConfiguredFile(configuration, `services.${service}.kubernetes.caFile`, settings.caFile, 'ca_file_unreadable');
     if (!caPem.includes('-----BEGIN CERTIFICATE-----')) {
       throw new ConfigError('ca_file_invalid', `services.${service}.kubernetes.caFile: ${caFile} holds no PEM certificate`, {
         hint: 'Point caFile at a PEM file (-----BEGIN CERTIFICATE-----).',

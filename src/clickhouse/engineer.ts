@@ -1,0 +1,38 @@
+import { obtainCertificate, type UsableCertificate } from '../access/credentials.js';
+import type { Context } from '../context.js';
+import { UsageError } from '../errors.js';
+import type { ClickHouseSession } from './client.js';
+import { applicationFor, queryIdFor, type QueryTags } from './run.js';
+
+export interface EngineerSession {
+  url: string;
+  session: ClickHouseSession;
+  certificate: UsableCertificate;
+  tags: QueryTags;
+  /** a fresh `byoc-<request>-<uuid>` for each query */
+  nextQueryId(): string;
+}
+
+/**
+ * A ClickHouse session for a service as the engineer: the usable certificate (or the exact next step), mutual
+ * TLS through the network layer with the service's CA, and the tags every query carries for the audit.
+ */
+export async function openEngineerSession(ctx: Context, service: string, options: { timeoutMs: number }): Promise<EngineerSession> {
+  const [{ agentFor }, { readConfiguredFile }] = await Promise.all([import('../net/agents.js'), import('../config/files.js')]);
+  const configuration = await ctx.config();
+  const clickhouse = configuration.service(service).clickhouse;
+  if (!clickhouse?.url) throw new UsageError('no_clickhouse', `service ${service} has no ClickHouse endpoint`, { hint: `Set services.${service}.clickhouse.url.` });
+  const certificate = await obtainCertificate(ctx, service);
+  const ca = clickhouse.caFile ? await readConfiguredFile(configuration, `services.${service}.clickhouse.caFile`, clickhouse.caFile, 'ca_file_unreadable') : undefined;
+  const agent = await agentFor(ctx, new URL(clickhouse.url), { cert: certificate.certPem, key: certificate.keyPem, ...(ca ? { ca } : {}), keepAlive: true });
+  const requestId = certificate.meta.requestId;
+  const connector = await ctx.client('clickhouse');
+  const session = await connector.connect({ url: clickhouse.url, agent, application: applicationFor(ctx.version, requestId), timeoutMs: options.timeoutMs });
+  return {
+    url: clickhouse.url,
+    session,
+    certificate,
+    tags: { requestId, engineer: certificate.request.requester, ticket: certificate.request.ticket },
+    nextQueryId: () => queryIdFor(requestId),
+  };
+}
