@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { ClickHouseSession } from '../clickhouse/client.js';
 import type { Context } from '../context.js';
 import { ConfigError } from '../errors.js';
@@ -31,10 +30,15 @@ export async function connectAudit(ctx: Context, options: AuditConnectionOptions
   const user = options.user ?? fromService?.user ?? 'default';
   const passwordEnv = options.passwordEnv ?? fromService?.passwordEnv ?? 'CLICKHOUSE_PASSWORD';
   let password = ctx.env[passwordEnv];
-  const passwordFile = (fromService as { passwordFile?: string } | undefined)?.passwordFile;
-  if (password === undefined && passwordFile) password = (await readFile(configuration.pathFromFile(passwordFile), 'utf8')).trim();
-  const read = async (file: string | undefined) => (file ? readFile(configuration.pathFromFile(file), 'utf8') : undefined);
-  const [ca, cert, key] = await Promise.all([read(options.caFile ?? fromService?.caFile), read(options.certFile), read(options.keyFile)]);
+  const { readConfiguredFile } = await import('../config/files.js');
+  const where = options.service ? `services.${options.service}.audit` : 'audit';
+  if (password === undefined && fromService?.passwordFile) password = (await readConfiguredFile(configuration, `${where}.passwordFile`, fromService.passwordFile)).trim();
+  const read = async (key: string, file: string | undefined) => (file ? readConfiguredFile(configuration, key, file) : undefined);
+  const [ca, cert, key] = await Promise.all([
+    read(options.caFile ? 'audit.caFile' : `${where}.caFile`, options.caFile ?? fromService?.caFile),
+    read('audit.certFile', options.certFile),
+    read('audit.keyFile', options.keyFile),
+  ]);
   const { agentFor } = await import('../net/agents.js');
   const agent = await agentFor(ctx, new URL(url), { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), keepAlive: true });
   const connector = await ctx.client('clickhouse');

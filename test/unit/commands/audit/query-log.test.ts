@@ -117,6 +117,12 @@ describe('byoc audit query-log on a current server (modern query_log shape)', ()
     expect(sent.find((query) => query.sql.includes('GROUP BY'))!.sql).toContain("clusterAllReplicas('main', `archive`.`query_log_2026`)");
   });
 
+  it('names the key of an unreadable CA file (exit 3) instead of crashing', async () => {
+    const result = await runCli(['audit', 'query-log', '--password-env', 'AUDIT_SECRET', '--ca', 'missing.pem'], workspace());
+    expect(result.exitCode).toBe(3);
+    expect(result.stderr).toContain('audit.caFile: cannot read');
+  });
+
   it('refuses a password given any other way than an environment variable, and a missing URL', async () => {
     const noUrl = await runCli(['audit', 'query-log'], { cwd: tempDir() });
     expect(noUrl.exitCode).toBe(3);
