@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } fr
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { requestUrn } from '../access/server-user.js';
 import { writePrivateFile } from '../util/secure-fs.js';
 import { createCertificate, generateKeyPairPem, keyIdentifierHex, parseCsr, randomSerialHex, type NameAttribute } from './x509.js';
 
@@ -74,14 +75,20 @@ export interface IssuedCertificate {
 }
 
 /**
- * Signs an engineer's CSR. The subject comes from the authenticated identity, never from the CSR, and the
- * request it was issued for travels in a SAN URI so the customer's side can tie a session to it.
+ * Signs an engineer's CSR. The subject comes from the authenticated identity, never from the CSR. The request it
+ * was issued for travels in a SAN URI (what current ClickHouse matches with `ssl_certificate SAN`) and again as the
+ * subject's OU, because a proxy such as nginx can map the subject but cannot read a SAN: the certificate is bound
+ * to its grant's server user by the request, never by the engineer's name alone.
  */
 export function issueClientCertificate(ca: CertificateAuthority, spec: ClientCertificateSpec): IssuedCertificate {
   const csr = parseCsr(spec.csrPem);
   const serial = randomSerialHex();
+  const urn = requestUrn(spec.requestId);
   const certPem = createCertificate({
-    subject: [{ name: 'commonName', value: spec.identity }],
+    subject: [
+      { name: 'commonName', value: spec.identity },
+      { name: 'organizationalUnitName', value: urn },
+    ],
     issuer: ca.subject,
     publicKey: csr.publicKey,
     serialHex: serial,
@@ -91,12 +98,12 @@ export function issueClientCertificate(ca: CertificateAuthority, spec: ClientCer
       { name: 'basicConstraints', cA: false, critical: true },
       { name: 'keyUsage', digitalSignature: true, critical: true },
       { name: 'extKeyUsage', clientAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 6, value: `urn:byoc:request:${spec.requestId}` }] },
+      { name: 'subjectAltName', altNames: [{ type: 6, value: urn }] },
       { name: 'authorityKeyIdentifier', keyIdentifierHex: ca.keyIdHex },
     ],
     signingKey: ca.key,
   });
-  return { certPem, serial, notBefore: spec.notBefore.toISOString(), notAfter: spec.notAfter.toISOString(), subject: `CN=${spec.identity}` };
+  return { certPem, serial, notBefore: spec.notBefore.toISOString(), notAfter: spec.notAfter.toISOString(), subject: `CN=${spec.identity}, OU=${urn}` };
 }
 
 /** A TLS server certificate (for the sandbox's nginx and the test servers). */

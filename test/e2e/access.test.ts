@@ -56,7 +56,7 @@ describe('access and certificates end to end (embedded broker, identities switch
     const got = await as('alice@vendor.example', ['cert', 'get', 'acme-prod', '--json']);
     expect(got.exitCode).toBe(0);
     const cert = JSON.parse(got.stdout);
-    expect(cert).toMatchObject({ requestId: request.id, subject: 'CN=alice@vendor.example', certPath: `${stateDir}/certs/acme-prod/cert.pem` });
+    expect(cert).toMatchObject({ requestId: request.id, subject: `CN=alice@vendor.example, OU=urn:byoc:request:${request.id}`, certPath: `${stateDir}/certs/acme-prod/cert.pem` });
     // Then the real openssl verifies it against the broker CA, with clientAuth and the grant's end
     expect(execFileSync('openssl', ['verify', '-CAfile', cert.caPath, cert.certPath], { encoding: 'utf8' })).toContain(': OK');
     const details = execFileSync('openssl', ['x509', '-in', cert.certPath, '-noout', '-dates', '-ext', 'extendedKeyUsage,subjectAltName'], { encoding: 'utf8' });

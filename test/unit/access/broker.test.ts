@@ -143,7 +143,7 @@ describe('certificates', () => {
     const issued = await broker.issueCertificate(ALICE, created.id, await csrFor('anything-the-client-claims'));
     const certificate = new X509Certificate(issued.certificate);
     // CN is the authenticated identity, not what the CSR said
-    expect(certificate.subject).toBe(`CN=${ALICE}`);
+    expect(certificate.subject).toBe(`CN=${ALICE}\nOU=urn:byoc:request:${created.id}`);
     expect(certificate.subjectAltName).toBe(`URI:urn:byoc:request:${created.id}`);
     expect(certificate.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
     expect(new Date(certificate.validTo).getTime()).toBe(Date.parse('2026-11-21T12:00:00.000Z'));

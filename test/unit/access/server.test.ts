@@ -120,7 +120,7 @@ describe('served broker: the authorization matrix', () => {
     const csr = createCsr(await generateKeyPairPem(), [{ name: 'commonName', value: 'alice@vendor.example' }]);
     await expect(as('bob').issueCertificate(created.id, csr)).rejects.toMatchObject({ code: 'not_requester', exitCode: 4 });
     const issued = await as('alice').issueCertificate(created.id, csr);
-    expect(issued).toMatchObject({ requestId: created.id, subject: 'CN=alice@vendor.example' });
+    expect(issued).toMatchObject({ requestId: created.id, subject: `CN=alice@vendor.example, OU=urn:byoc:request:${created.id}` });
   });
 });
 

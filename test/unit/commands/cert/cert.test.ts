@@ -22,7 +22,7 @@ describe('byoc cert', () => {
     expect(got).toEqual({
       service: 'acme-prod',
       requestId,
-      subject: 'CN=alice@vendor.example',
+      subject: `CN=alice@vendor.example, OU=urn:byoc:request:${requestId}`,
       serial: expect.stringMatching(/^[0-9a-f]{32}$/),
       notBefore: '2026-11-21T09:59:00.000Z',
       notAfter: '2026-11-21T11:00:00.000Z',
@@ -57,7 +57,7 @@ describe('byoc cert', () => {
   it('list and rm', async () => {
     const { setup } = await withCertificate();
     const listed = await runCli(['cert', 'list'], setup);
-    expect(listed.stdout).toMatch(/^acme-prod\tr-[0-9a-z]+\tCN=alice@vendor\.example\t2026-11-21T11:00:00\.000Z\tvalid\t/);
+    expect(listed.stdout).toMatch(/^acme-prod\tr-[0-9a-z]+\tCN=alice@vendor\.example, OU=urn:byoc:request:r-[0-9a-z]+\t2026-11-21T11:00:00\.000Z\tvalid\t/);
     expect((await runCli(['cert', 'rm', 'acme-prod'], setup)).exitCode).toBe(0);
     expect(JSON.parse((await runCli(['cert', 'list', '--json'], setup)).stdout)).toEqual({ certificates: [] });
     const again = await runCli(['cert', 'rm', 'acme-prod'], setup);

@@ -68,7 +68,7 @@ describe('byoc connect k8s', () => {
       switched: true,
       server: { url: `https://${K8S_HOST}:${api.port}`, version: 'v1.30.4-eks-a737599' },
       user: 'alice@vendor.example',
-      certificate: { subject: 'CN=alice@vendor.example', notAfter: expect.any(String), remainingMs: expect.any(Number) },
+      certificate: { subject: expect.stringMatching(/^CN=alice@vendor\.example, OU=urn:byoc:request:r-[0-9a-z]+$/), notAfter: expect.any(String), remainingMs: expect.any(Number) },
       verified: true,
     });
     expect(report.certificate.remainingMs).toBeGreaterThan(3_600_000);
