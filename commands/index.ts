@@ -64,7 +64,7 @@ export const manifest: readonly ManifestEntry[] = [
   entry('config/validate', "Check a configuration file against the schema (exit 3 naming every bad key)", () => import('./config/validate.js')),
   entry('help/exit-codes', "What each exit code means, for runbooks", () => import('./help/exit-codes.js')),
   entry('sandbox/up', "Start a local customer deployment on loopback: ClickHouse behind nginx doing mutual TLS with the broker CA", () => import('./sandbox/up.js')),
-  entry('sandbox/status', "Whether the sandbox runs: ClickHouse and nginx processes, ports, health, approved identities, files", () => import('./sandbox/status.js')),
+  entry('sandbox/status', "Whether the sandbox runs: ClickHouse and nginx processes, ports, health, approved grants, files", () => import('./sandbox/status.js')),
   entry('sandbox/down', "Stop the sandbox (nothing keeps running); its data stays for the next up unless --purge", () => import('./sandbox/down.js')),
 ];
 

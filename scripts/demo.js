@@ -91,7 +91,7 @@ try {
   say('Approving your own request is refused; a designated approver approves');
   byoc(engineer, ['access', 'approve', request.id], { expect: [4] });
   byoc(approver, ['access', 'approve', request.id, '--comment', 'ok for INC-4821']);
-  note('approval applied the operator step in the sandbox: a read-only ClickHouse user for the engineer, system tables only');
+  note('approval applied the operator step in the sandbox: a read-only ClickHouse user for this request, system tables only');
 
   say('The engineer retrieves a short-lived certificate (the key never leaves this machine)');
   byoc(engineer, ['cert', 'get', 'sandbox']);

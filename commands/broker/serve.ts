@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { defineCommand, option } from '../../src/command.js';
 import { UsageError } from '../../src/errors.js';
 
+const SWEEP_EVERY_MS = 30_000;
+
 export default defineCommand({
   description: 'Serve the access broker over HTTP(S) for a team (same config and state folder as the embedded one)',
   examples: ['byoc broker serve --listen 127.0.0.1:8787', 'byoc broker serve --listen 0.0.0.0:8443 --tls-cert broker.crt --tls-key broker.key'],
@@ -29,10 +31,11 @@ export default defineCommand({
     const address = await startListening(server, host, Number(match[2]));
     const url = `${tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
     ctx.log.info(`byoc broker listening on ${url} (state: ${ctx.stateDir()}); Ctrl-C stops it`);
-    await new Promise<void>((resolve) => {
-      if (ctx.signal.aborted) resolve();
-      ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
+    // Expiry holds on the customer's side even when nobody calls the broker: sweep on a timer too.
+    while (!ctx.signal.aborted) {
+      await ctx.clock.sleep(SWEEP_EVERY_MS, ctx.signal).catch(() => undefined);
+      if (!ctx.signal.aborted) await broker.sweep();
+    }
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

@@ -1,7 +1,7 @@
 import { defineCommand, tsv } from '../../src/command.js';
 
 export default defineCommand({
-  description: 'Whether the sandbox runs: ClickHouse and nginx processes, ports, health, approved identities, files',
+  description: 'Whether the sandbox runs: ClickHouse and nginx processes, ports, health, approved grants, files',
   examples: ['byoc sandbox status', 'byoc sandbox status --json'],
   async run(_input, ctx) {
     const [{ sandboxStatus }, { sandboxHostFor }] = await Promise.all([import('../../src/sandbox/sandbox.js'), import('../../src/sandbox/host.js')]);
@@ -22,7 +22,7 @@ export default defineCommand({
       ['nginx.pid', status.nginx.pid],
       ['nginx.port', status.nginx.port],
       ['nginx.url', status.nginx.url],
-      ...status.identities.map((entry) => [`identity.${entry.identity}`, entry.user]),
+      ...status.grants.map((grant) => [`grant.${grant.requestId}`, grant.identity, grant.user, grant.notAfter]),
       ...Object.entries(status.paths).map(([name, file]) => [`path.${name}`, file]),
     ]),
   async view(status, render) {

@@ -14,8 +14,15 @@ export default defineCommand({
     nginxBin: option.path('--nginx-bin <path>', 'sandbox.nginxBin', 'the nginx binary (default: PATH, /usr/sbin)'),
   },
   async run({ install, clickhouseBin, nginxBin }, ctx) {
-    const [{ sandboxUp }, { sandboxHostFor }] = await Promise.all([import('../../src/sandbox/sandbox.js'), import('../../src/sandbox/host.js')]);
-    return sandboxUp(ctx.stateDir(), sandboxHostFor(ctx), { install: install ?? false, clickhouseBin, nginxBin });
+    const [{ sandboxUp }, { sandboxHostFor }, { openBroker, sandboxAuthority }] = await Promise.all([
+      import('../../src/sandbox/sandbox.js'),
+      import('../../src/sandbox/host.js'),
+      import('../../src/access/connect.js'),
+    ]);
+    // The sandbox is this machine's broker's deployment: nginx checks that broker's CRL and its approved requests
+    // become users. Opened without the operator hooks, since this command is the operator here.
+    const broker = await openBroker(ctx, await ctx.config(), { operatorHooks: false });
+    return sandboxUp(ctx.stateDir(), sandboxHostFor(ctx), { authority: sandboxAuthority(broker), install: install ?? false, clickhouseBin, nginxBin });
   },
   text: (result) =>
     tsv([

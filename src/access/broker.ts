@@ -39,7 +39,14 @@ export interface BrokerDeps {
   onApproved?: (request: AccessRequest) => Promise<void>;
   /** Called once a request has been revoked, after the decision is committed; failures are warnings. */
   onRevoked?: (request: AccessRequest) => Promise<void>;
+  /**
+   * Server-side expiry: run before broker operations (at most once per {@link SWEEP_INTERVAL_MS}) to remove what
+   * ended grants left on the customer's side; failures are warnings.
+   */
+  sweep?: () => Promise<void>;
 }
+
+export const SWEEP_INTERVAL_MS = 1000;
 
 const MAX_REASON = 2000;
 const MAX_TICKET = 200;
@@ -53,6 +60,8 @@ export class AccessBroker {
   private readonly requests = new Map<string, RequestRecord>();
   private readonly tokens = new Map<string, string>();
   private log!: EventLog;
+  private lastSweep = -Infinity;
+  private sweeping: Promise<void> | undefined;
 
   private constructor(private readonly deps: BrokerDeps) {}
 
@@ -67,6 +76,7 @@ export class AccessBroker {
   }
 
   async create(actor: string, input: NewRequest): Promise<AccessRequest> {
+    await this.swept();
     const policy = this.deps.services.policy(input.service);
     if (!policy) throw this.unknownService(input.service);
     if (policy.approvers.length === 0) {
@@ -112,11 +122,13 @@ export class AccessBroker {
   }
 
   async get(_actor: string, id: string): Promise<AccessRequest> {
+    await this.swept();
     await this.log.refresh();
     return this.view(this.record(id));
   }
 
   async list(actor: string, filter: ListFilter = {}): Promise<AccessRequest[]> {
+    await this.swept();
     await this.log.refresh();
     return [...this.requests.values()]
       .map((record) => this.view(record))
@@ -128,6 +140,7 @@ export class AccessBroker {
   }
 
   async approve(actor: string, id: string, comment?: string): Promise<AccessRequest> {
+    await this.swept();
     const request = await this.review(actor, id, 'approve', comment);
     // Only the review that completes the approvals triggers the operator step (earlier ones leave it pending).
     if (request.status === 'approved') await this.notify(this.deps.onApproved, request, 'the operator step');
@@ -142,6 +155,7 @@ export class AccessBroker {
   }
 
   async revoke(actor: string, id: string, comment?: string): Promise<AccessRequest> {
+    await this.swept();
     return this.log.transact(() => {
       const record = this.record(id);
       const request = this.view(record);
@@ -161,6 +175,21 @@ export class AccessBroker {
       .then((request) => this.notify(this.deps.onRevoked, request, 'removing the operator step'));
   }
 
+  /** Runs the sweep hook now (the served broker also calls it on a timer). */
+  async sweep(): Promise<void> {
+    if (!this.deps.sweep) return;
+    this.lastSweep = this.deps.now().getTime();
+    this.sweeping ??= this.deps
+      .sweep()
+      .catch((error: unknown) => this.deps.store.warn(`the expiry sweep failed: ${(error as Error).message}`))
+      .finally(() => (this.sweeping = undefined));
+    await this.sweeping;
+  }
+
+  private async swept(): Promise<void> {
+    if (this.deps.sweep && this.deps.now().getTime() - this.lastSweep >= SWEEP_INTERVAL_MS) await this.sweep();
+  }
+
   private async notify(hook: ((request: AccessRequest) => Promise<void>) | undefined, request: AccessRequest, what: string): Promise<AccessRequest> {
     if (!hook) return request;
     try {
@@ -173,6 +202,7 @@ export class AccessBroker {
   }
 
   async issueCertificate(actor: string, id: string, csrPem: string): Promise<CertificateIssue> {
+    await this.swept();
     const ca = await this.deps.ca();
     const { issueClientCertificate, NOT_BEFORE_SKEW_MS } = await import('../pki/ca.js');
     return this.log.transact(() => {
@@ -207,6 +237,7 @@ export class AccessBroker {
   }
 
   async operatorConfig(_actor: string, id: string, format: OperatorFormat): Promise<OperatorConfig> {
+    await this.swept();
     await this.log.refresh();
     const request = this.view(this.record(id));
     if (request.status !== 'approved') {

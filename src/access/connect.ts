@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Context } from '../context.js';
 import { ConfigError } from '../errors.js';
@@ -5,7 +6,8 @@ import { AccessBroker, brokerDir } from './broker.js';
 import type { BrokerClient } from './client.js';
 import { servicesFromConfig } from './policy.js';
 import type { Configuration } from '../config/configuration.js';
-import { SANDBOX_SERVICE } from '../sandbox/layout.js';
+import { SANDBOX_SERVICE, sandboxPaths } from '../sandbox/layout.js';
+import type { SandboxAuthority } from '../sandbox/operator.js';
 import type { AccessRequest } from './types.js';
 
 declare module '../context.js' {
@@ -33,33 +35,55 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
   return embeddedClient(broker, identity, brokerDir(ctx.stateDir()));
 }
 
-/** Opens the broker on this machine's state folder (embedded mode, and `byoc broker serve`). */
-export async function openBroker(ctx: Context, configuration: Configuration): Promise<AccessBroker> {
+/**
+ * Opens the broker on this machine's state folder (embedded mode, and `byoc broker serve`). The sandbox is the
+ * one deployment the broker operates itself: its hooks apply approvals, revocations and expiry there, and do
+ * nothing for other services. `operatorHooks: false` opens it without them (for `sandbox up`, which is the sandbox).
+ */
+export async function openBroker(ctx: Context, configuration: Configuration, options: { operatorHooks?: boolean } = {}): Promise<AccessBroker> {
   const dir = brokerDir(ctx.stateDir());
   const stateDir = ctx.stateDir();
+  const sandbox = async () => {
+    const [operator, { sandboxHostFor }] = await Promise.all([import('../sandbox/operator.js'), import('../sandbox/host.js')]);
+    return { operator, host: sandboxHostFor(ctx, false) };
+  };
+  const hooks = options.operatorHooks === false
+    ? {}
+    : {
+        onApproved: async (request: AccessRequest) => {
+          if (request.service !== SANDBOX_SERVICE) return;
+          const { operator, host } = await sandbox();
+          await operator.onApproved(stateDir, host, sandboxAuthority(broker))(request);
+        },
+        onRevoked: async (request: AccessRequest) => {
+          if (request.service !== SANDBOX_SERVICE) return;
+          const { operator, host } = await sandbox();
+          await operator.onRevoked(stateDir, host, sandboxAuthority(broker))(request);
+        },
+        sweep: async () => {
+          // Most users never run a sandbox: one stat, and nothing is loaded.
+          if (!existsSync(sandboxPaths(stateDir).state)) return;
+          const { operator, host } = await sandbox();
+          await operator.sweepSandbox(stateDir, host, sandboxAuthority(broker));
+        },
+      };
   const broker: AccessBroker = await AccessBroker.open(stateDir, {
     services: servicesFromConfig(configuration.data, configuration.registeredPolicies()),
     now: () => ctx.clock.now(),
     // node-forge (behind the CA) loads only when a certificate is signed or the CA is served.
     ca: async () => (await import('../pki/ca.js')).loadOrCreateCa(path.join(dir, 'ca'), ctx.clock.now()),
     store: { warn: (message) => ctx.log.warn(message), sleep: (ms) => ctx.clock.sleep(ms) },
-    // The sandbox is the one deployment the broker operates itself; the hooks do nothing for other services.
-    onApproved: async (request) => {
-      if (request.service !== SANDBOX_SERVICE) return;
-      const [{ onApproved }, { sandboxHostFor }] = await Promise.all([import('../sandbox/operator.js'), import('../sandbox/host.js')]);
-      await onApproved(stateDir, sandboxHostFor(ctx, false))(request);
-    },
-    onRevoked: async (request) => {
-      if (request.service !== SANDBOX_SERVICE) return;
-      const [{ onRevoked }, { sandboxHostFor }] = await Promise.all([import('../sandbox/operator.js'), import('../sandbox/host.js')]);
-      const stillApproved = async (revoked: AccessRequest) =>
-        (await broker.list(revoked.requester, { mine: true, status: 'approved', service: revoked.service })).some(
-          (other) => other.id !== revoked.id && other.scopes.includes('clickhouse'),
-        );
-      await onRevoked(stateDir, sandboxHostFor(ctx, false), stillApproved)(request);
-    },
+    ...hooks,
   });
   return broker;
+}
+
+/** What the sandbox asks of the broker that runs it: the CRL for nginx and the approved sandbox requests. */
+export function sandboxAuthority(broker: AccessBroker): SandboxAuthority {
+  return {
+    crl: () => broker.crl(),
+    approved: async () => (await broker.list(SANDBOX_SERVICE, { service: SANDBOX_SERVICE, status: 'approved' })).filter((request) => request.scopes.includes('clickhouse')),
+  };
 }
 
 export function embeddedClient(broker: AccessBroker, identity: string, dir: string): BrokerClient {

@@ -37,6 +37,12 @@ export function sandboxPaths(stateDir: string) {
       dir: nginx,
       config: path.join(nginx, 'nginx.conf'),
       usersMap: path.join(nginx, 'users.map'),
+      keysMap: path.join(nginx, 'keys.map'),
+      /** one file per grant (its ClickHouse user's password): what nginx alone holds */
+      grants: path.join(nginx, 'grants'),
+      /** the broker's CRL as nginx checks it, and when it must be refreshed */
+      crl: path.join(nginx, 'crl.pem'),
+      crlMeta: path.join(nginx, 'crl.json'),
       certs: path.join(nginx, 'certs'),
       serverCert: path.join(nginx, 'certs', 'server.crt'),
       serverKey: path.join(nginx, 'certs', 'server.key'),

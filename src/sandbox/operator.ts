@@ -1,84 +1,230 @@
 /**
  * The operator step, applied for real on the sandbox: what a customer's operator does by hand with the output
- * of `byoc access operator-config`. ClickHouse 18.16 gets a users.d file, nginx a line in users.map.
+ * of `byoc access operator-config`. Every approved request becomes its own ClickHouse 18.16 user (users.d), with a
+ * password only nginx holds, and a line in nginx's users.map keyed by the certificate subject, which carries the
+ * request. Revocation removes that one grant (and nginx checks the broker's CRL); expiry is swept.
+ *
+ * The grant files under nginx/grants/ are the sandbox's own record (they hold the passwords); users.d, users.map and
+ * keys.map are derived from them by {@link reconcile}, so a crash part-way leaves nothing that the next run cannot
+ * put right.
  */
-import { rm } from 'node:fs/promises';
+import { randomBytes, createHash } from 'node:crypto';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { clickhouseUserFor } from '../access/operator.js';
 import type { AccessRequest } from '../access/types.js';
 import { ConfigError, RemoteError } from '../errors.js';
 import { writePrivateFile } from '../util/secure-fs.js';
 import { SANDBOX_SERVICE, sandboxPaths, type SandboxPaths } from './layout.js';
 import { httpCall } from './net.js';
-import { renderOperatorUserXml } from './render.js';
-import {
-  brokerCaFile,
-  readSandboxState,
-  reloadNginx,
-  sandboxStatus,
-  writeNginxConfig,
-  writeUsersMapFromUsersDir,
-  type SandboxHost,
-  type SandboxState,
-} from './sandbox.js';
+import { grantFor, grantOfUsersFile, renderGrantUserXml, renderKeysMap, renderUsersMap, type SandboxGrant } from './render.js';
+import { brokerCaFile, readSandboxState, reloadNginx, sandboxStatus, writeNginxConfig, type SandboxHost, type SandboxState } from './sandbox.js';
 
 const USER_PICKUP_TIMEOUT_MS = 10_000;
 const POLL_MS = 100;
 
-export interface AppliedUser {
-  identity: string;
-  user: string;
-  file: string;
+/** What the sandbox needs from the broker that runs it. */
+export interface SandboxAuthority {
+  /** the broker's current revocation list, signed by its CA */
+  crl(): Promise<{ pem: string; thisUpdate: string; nextUpdate: string }>;
+  /** the approved, unexpired sandbox requests: `sandbox up` reconciles the users with them */
+  approved?(): Promise<AccessRequest[]>;
 }
 
-async function requireUp(stateDir: string, host: SandboxHost): Promise<SandboxState> {
-  const state = await readSandboxState(stateDir);
-  const status = await sandboxStatus(stateDir, host);
-  if (!state || !status.up) {
-    throw new ConfigError('sandbox_not_running', 'the sandbox is not running', { hint: 'Start it with: byoc sandbox up' });
+interface StoredGrant extends SandboxGrant {
+  password: string;
+}
+
+export interface ReconcileReport {
+  /** the grants nginx lets through now */
+  grants: SandboxGrant[];
+  added: string[];
+  removed: string[];
+  crlRefreshed: boolean;
+}
+
+const appliesTo = (request: Pick<AccessRequest, 'service' | 'scopes'>) => request.service === SANDBOX_SERVICE && request.scopes.includes('clickhouse');
+
+const grantFile = (paths: SandboxPaths, requestId: string) => path.join(paths.nginx.grants, `${requestId}.json`);
+
+async function readStoredGrants(paths: SandboxPaths): Promise<StoredGrant[]> {
+  let files: string[];
+  try {
+    files = (await readdir(paths.nginx.grants)).filter((file) => /^r-[0-9a-z]+\.json$/.test(file));
+  } catch {
+    return [];
   }
-  return state;
+  const grants = await Promise.all(
+    files.sort().map(async (file) => {
+      try {
+        return JSON.parse(await readFile(path.join(paths.nginx.grants, file), 'utf8')) as StoredGrant;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return grants.filter((grant): grant is StoredGrant => grant !== undefined && typeof grant.password === 'string');
 }
 
-/** Lets `request.requester` in: a read-only, system-only ClickHouse user, then the nginx mapping to it. */
-export async function applyOperatorUser(stateDir: string, request: AccessRequest, host: SandboxHost): Promise<AppliedUser> {
-  const state = await requireUp(stateDir, host);
-  const paths = sandboxPaths(stateDir);
-  const rendered = renderOperatorUserXml(request);
-  const file = path.join(paths.clickhouse.usersDir, rendered.fileName);
-  // ClickHouse first: nginx must never send a user ClickHouse does not know yet.
-  await writePrivateFile(file, rendered.content);
-  await waitForUser(state, rendered.user, 'present', host);
-  await refreshNginx(paths, state, stateDir, host);
-  return { identity: request.requester, user: rendered.user, file };
+/** The grants the sandbox lets through now, for `sandbox status` (no passwords). */
+export async function liveGrants(stateDir: string, now: Date): Promise<SandboxGrant[]> {
+  const grants = await readStoredGrants(sandboxPaths(stateDir));
+  return grants.filter((grant) => Date.parse(grant.notAfter) > now.getTime()).map(({ password: _password, ...grant }) => grant);
 }
 
-/** Undoes {@link applyOperatorUser}: nginx stops mapping the identity first, then the ClickHouse user goes. */
-export async function removeOperatorUser(stateDir: string, identity: string, host: SandboxHost): Promise<{ identity: string; user: string; removed: boolean }> {
+async function storeGrant(paths: SandboxPaths, request: AccessRequest): Promise<StoredGrant> {
+  const grant = grantFor(request);
+  const existing = (await readStoredGrants(paths)).find((stored) => stored.requestId === grant.requestId);
+  const stored: StoredGrant = { ...grant, password: existing?.password ?? randomBytes(32).toString('base64url') };
+  await writePrivateFile(grantFile(paths, grant.requestId), `${JSON.stringify(stored, null, 2)}\n`);
+  return stored;
+}
+
+/** Lets one approved request in: its own read-only, system-only ClickHouse user, then nginx's mapping to it. */
+export async function applyGrant(stateDir: string, request: AccessRequest, host: SandboxHost, authority: SandboxAuthority): Promise<ReconcileReport> {
   const paths = sandboxPaths(stateDir);
-  const user = clickhouseUserFor(identity);
-  const file = path.join(paths.clickhouse.usersDir, `${user}.xml`);
-  const state = await readSandboxState(stateDir);
+  await storeGrant(paths, request);
   const status = await sandboxStatus(stateDir, host);
-  const existed = await rm(file).then(
+  if (!status.up) {
+    await reconcile(stateDir, host, authority, { running: undefined });
+    throw new ConfigError('sandbox_not_running', `the sandbox is down, so ${request.requester}'s grant ${request.id} is recorded but not live`, {
+      hint: 'Start it with byoc sandbox up: it applies every approved request.',
+    });
+  }
+  return reconcile(stateDir, host, authority, { running: (await readSandboxState(stateDir))!, refreshCrl: true });
+}
+
+/** Ends one grant: nginx stops mapping it (and refuses its serials by the CRL), then its ClickHouse user goes. */
+export async function removeGrant(stateDir: string, requestId: string, host: SandboxHost, authority: SandboxAuthority): Promise<ReconcileReport> {
+  const paths = sandboxPaths(stateDir);
+  await rm(grantFile(paths, requestId), { force: true });
+  const status = await sandboxStatus(stateDir, host);
+  const state = status.up ? await readSandboxState(stateDir) : undefined;
+  return reconcile(stateDir, host, authority, { running: state, refreshCrl: true });
+}
+
+/**
+ * Expiry on the server's side: removes the users of grants whose end has passed, and refreshes nginx's CRL before
+ * it goes stale (nginx refuses every certificate once a CRL's nextUpdate has passed). Cheap when there is nothing
+ * to do: it runs on every broker operation.
+ */
+export async function sweepSandbox(stateDir: string, host: SandboxHost, authority: SandboxAuthority): Promise<ReconcileReport | undefined> {
+  const paths = sandboxPaths(stateDir);
+  const state = await readSandboxState(stateDir);
+  if (!state) return undefined;
+  const now = host.clock.now().getTime();
+  const grants = await readStoredGrants(paths);
+  const expired = grants.filter((grant) => Date.parse(grant.notAfter) <= now);
+  const crlStale = await crlNeedsRefresh(paths, now);
+  if (expired.length === 0 && !crlStale) return undefined;
+  for (const grant of expired) await rm(grantFile(paths, grant.requestId), { force: true });
+  const status = await sandboxStatus(stateDir, host);
+  return reconcile(stateDir, host, authority, { running: status.up ? state : undefined, refreshCrl: crlStale || expired.length > 0 });
+}
+
+/** `sandbox up`: the users are exactly the broker's approved sandbox requests (applied while down, revoked while down). */
+export async function syncWithBroker(stateDir: string, host: SandboxHost, authority: SandboxAuthority): Promise<void> {
+  if (!authority.approved) return;
+  const paths = sandboxPaths(stateDir);
+  const approved = (await authority.approved()).filter(appliesTo);
+  const keep = new Set(approved.map((request) => request.id));
+  for (const grant of await readStoredGrants(paths)) if (!keep.has(grant.requestId)) await rm(grantFile(paths, grant.requestId), { force: true });
+  for (const request of approved) await storeGrant(paths, request);
+}
+
+async function crlNeedsRefresh(paths: SandboxPaths, now: number): Promise<boolean> {
+  try {
+    const meta = JSON.parse(await readFile(paths.nginx.crlMeta, 'utf8')) as { thisUpdate: string; nextUpdate: string };
+    const from = Date.parse(meta.thisUpdate);
+    const to = Date.parse(meta.nextUpdate);
+    return !(now < from + (to - from) / 2);
+  } catch {
+    return true;
+  }
+}
+
+/** Writes the broker's CRL where nginx reads it. */
+export async function writeCrl(paths: SandboxPaths, authority: SandboxAuthority): Promise<void> {
+  const crl = await authority.crl();
+  await writePrivateFile(paths.nginx.crl, crl.pem);
+  await writePrivateFile(paths.nginx.crlMeta, `${JSON.stringify({ thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate })}\n`);
+}
+
+/**
+ * Makes users.d, users.map, keys.map (and the CRL) match the grant files. Order keeps both promises: a new user
+ * exists in ClickHouse before nginx sends anyone to it, and nginx has stopped sending anyone to a removed user
+ * (and refuses its certificates) before the user goes.
+ */
+export async function reconcile(
+  stateDir: string,
+  host: SandboxHost,
+  authority: SandboxAuthority,
+  options: { running: SandboxState | undefined; refreshCrl?: boolean },
+): Promise<ReconcileReport> {
+  const paths = sandboxPaths(stateDir);
+  const now = host.clock.now().getTime();
+  const wanted = (await readStoredGrants(paths)).filter((grant) => Date.parse(grant.notAfter) > now);
+  const present = await usersDirFiles(paths);
+  const added: string[] = [];
+  for (const grant of wanted) {
+    const file = path.join(paths.clickhouse.usersDir, `${grant.user}.xml`);
+    const content = renderGrantUserXml(grant, sha256(grant.password));
+    if (present.get(`${grant.user}.xml`) === content) continue;
+    await writePrivateFile(file, content);
+    added.push(grant.user);
+  }
+  if (options.running) for (const user of added) await waitForUser(options.running, user, 'present', host);
+
+  let crlRefreshed = false;
+  if (options.refreshCrl || !(await exists(paths.nginx.crl))) {
+    await writeCrl(paths, authority);
+    crlRefreshed = true;
+  }
+  const grants = wanted.map(({ password: _password, ...grant }) => grant);
+  await writePrivateFile(paths.nginx.usersMap, renderUsersMap(grants));
+  await writePrivateFile(paths.nginx.keysMap, renderKeysMap(wanted));
+  if (options.running) {
+    const generation = await writeNginxConfig(paths, options.running, brokerCaFile(stateDir), host.system.isRoot);
+    await reloadNginx(paths, options.running, host, generation);
+  }
+
+  // Anything else in users.d goes too: grants that ended, and per-engineer users of earlier byoc versions
+  // (passwordless, so any local process could have used them).
+  const keep = new Set(wanted.map((grant) => `${grant.user}.xml`));
+  const removed: string[] = [];
+  for (const file of present.keys()) {
+    if (keep.has(file)) continue;
+    await rm(path.join(paths.clickhouse.usersDir, file), { force: true });
+    removed.push(file.replace(/\.xml$/, ''));
+  }
+  if (options.running) for (const user of removed) await waitForUser(options.running, user, 'absent', host);
+  return { grants, added, removed, crlRefreshed };
+}
+
+async function usersDirFiles(paths: SandboxPaths): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  let names: string[] = [];
+  try {
+    names = (await readdir(paths.clickhouse.usersDir)).filter((file) => file.endsWith('.xml'));
+  } catch {
+    return files;
+  }
+  for (const name of names.sort()) files.set(name, await readFile(path.join(paths.clickhouse.usersDir, name), 'utf8').catch(() => ''));
+  return files;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return readFile(file).then(
     () => true,
     () => false,
   );
-  if (!state || !status.up) {
-    // Not running: the files are all there is to change; the next `up` starts from them.
-    await writeUsersMapFromUsersDir(paths);
-    return { identity, user, removed: existed };
-  }
-  await refreshNginx(paths, state, stateDir, host);
-  await waitForUser(state, user, 'absent', host);
-  return { identity, user, removed: existed };
 }
 
-async function refreshNginx(paths: SandboxPaths, state: SandboxState, stateDir: string, host: SandboxHost): Promise<void> {
-  await writeUsersMapFromUsersDir(paths);
-  const generation = await writeNginxConfig(paths, state, brokerCaFile(stateDir), host.system.isRoot);
-  await reloadNginx(paths, state, host, generation);
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
+
+/** The grant a users.d file was written for (tests and status use it). */
+export { grantOfUsersFile };
 
 /**
  * ClickHouse re-reads users.xml and users.d/ on its own (every few seconds in 18.16). The probe sends a wrong
@@ -112,36 +258,23 @@ async function waitForUser(state: SandboxState, user: string, want: 'present' | 
   }
 }
 
-const appliesTo = (request: AccessRequest) => request.service === SANDBOX_SERVICE && request.scopes.includes('clickhouse');
-
 /**
- * The broker's hook: an approved sandbox request becomes a real user, when the sandbox is up. A sandbox that was
- * set up but is down is reported (the broker turns it into a warning), since the engineer would only meet a 403.
+ * The broker's hook: an approved sandbox request becomes a real user. A sandbox that was set up but is down is
+ * reported (the broker turns it into a warning); `sandbox up` applies the grant later.
  */
-export function onApproved(stateDir: string, host: SandboxHost): (request: AccessRequest) => Promise<void> {
+export function onApproved(stateDir: string, host: SandboxHost, authority: SandboxAuthority): (request: AccessRequest) => Promise<void> {
   return async (request) => {
     if (!appliesTo(request)) return;
-    const status = await sandboxStatus(stateDir, host);
-    if (status.up) {
-      await applyOperatorUser(stateDir, request, host);
-      return;
-    }
-    if (status.configured) {
-      throw new ConfigError('sandbox_not_running', `the sandbox is down, so ${request.requester} got no ClickHouse user`, {
-        hint: `Start it (byoc sandbox up), then approve a new request; ${request.id} stays approved without a user.`,
-      });
-    }
+    if (!(await readSandboxState(stateDir))) return;
+    await applyGrant(stateDir, request, host, authority);
   };
 }
 
-/**
- * The broker's hook for a revocation. `stillApproved` says whether the same engineer holds another approved
- * sandbox request: users are per identity, so that one keeps the user alive.
- */
-export function onRevoked(stateDir: string, host: SandboxHost, stillApproved: (request: AccessRequest) => Promise<boolean> = async () => false): (request: AccessRequest) => Promise<void> {
+/** The broker's hook for a revocation: only that request's user goes; the engineer's other grants stay. */
+export function onRevoked(stateDir: string, host: SandboxHost, authority: SandboxAuthority): (request: AccessRequest) => Promise<void> {
   return async (request) => {
-    if (!appliesTo(request)) return;
-    if (await stillApproved(request)) return;
-    await removeOperatorUser(stateDir, request.requester, host);
+    if (request.service !== SANDBOX_SERVICE) return;
+    if (!(await readSandboxState(stateDir))) return;
+    await removeGrant(stateDir, request.id, host, authority);
   };
 }

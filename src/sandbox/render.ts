@@ -3,7 +3,8 @@
  * `<yandex>`-rooted XML and knows no certificate users, so the mutual TLS lives in nginx: it verifies the
  * engineer's certificate against the broker's CA and tells ClickHouse who is asking (X-ClickHouse-User).
  */
-import { clickhouseUserFor, READONLY_PROFILE } from '../access/operator.js';
+import { READONLY_PROFILE } from '../access/operator.js';
+import { requestUrn, serverUserFor } from '../access/server-user.js';
 import type { AccessRequest } from '../access/types.js';
 import { UsageError } from '../errors.js';
 import { CUSTOMER_USER, SANDBOX_HOST, type SandboxPaths } from './layout.js';
@@ -121,27 +122,38 @@ export function renderUsersXml({ defaultPasswordSha256, customerPasswordSha256 }
 `;
 }
 
-export interface OperatorUserFile {
+/**
+ * One approved request on the sandbox: its own ClickHouse user, which only nginx can use (nginx holds the password),
+ * and the certificate subject nginx maps to it. `notAfter` lets the expiry sweep work without asking the broker.
+ */
+export interface SandboxGrant {
+  requestId: string;
+  identity: string;
+  service: string;
   user: string;
-  fileName: string;
-  content: string;
+  notAfter: string;
+}
+
+export function grantFor(request: Pick<AccessRequest, 'id' | 'requester' | 'service' | 'notAfter'>): SandboxGrant {
+  assertMappableIdentity(request.requester);
+  if (!request.notAfter) throw new Error(`${request.id} has no grant end`);
+  return { requestId: request.id, identity: request.requester, service: request.service, user: serverUserFor(request.id, request.requester), notAfter: request.notAfter };
 }
 
 /**
- * The operator step for ClickHouse 18.16: a user with no password that only loopback (nginx) can use, read-only,
- * system database only. nginx has already verified the certificate; this user is what its CN maps to.
+ * The operator step for ClickHouse 18.16, which knows no certificate users: a read-only, system-only user per
+ * request that only loopback (nginx) can reach, with a random password that only nginx holds and sends, so nothing
+ * else on ClickHouse's own ports can act as the engineer. nginx has already verified the certificate (and the CRL).
  */
-export function renderOperatorUserXml(request: Pick<AccessRequest, 'id' | 'requester' | 'service' | 'notAfter'>): OperatorUserFile {
-  assertMappableIdentity(request.requester);
-  const user = clickhouseUserFor(request.requester);
-  const header = `byoc operator step for ${request.id}: ${request.requester} on ${request.service}, approved until ${request.notAfter ?? '?'}`;
-  const content = `<?xml version="1.0"?>
+export function renderGrantUserXml(grant: SandboxGrant, passwordSha256: string): string {
+  const header = `byoc operator step for ${grant.requestId}: ${grant.identity} on ${grant.service}, approved until ${grant.notAfter}`;
+  return `<?xml version="1.0"?>
 <!-- ${xmlComment(header)} -->
-${identityMarker(request.requester)}
+${grantMarker(grant)}
 <yandex>
     <users>
-        <${user}>
-            <password></password>
+        <${grant.user}>
+            <password_sha256_hex>${hex(passwordSha256)}</password_sha256_hex>
             <networks>
                 <ip>127.0.0.1</ip>
             </networks>
@@ -150,22 +162,30 @@ ${identityMarker(request.requester)}
             <allow_databases>
                 <database>system</database>
             </allow_databases>
-        </${user}>
+        </${grant.user}>
     </users>
 </yandex>
 `;
-  return { user, fileName: `${user}.xml`, content };
 }
 
-const IDENTITY_MARKER = /^<!-- byoc-identity: ([^ ]+) -->$/m;
+const GRANT_MARKER = /^<!-- byoc-grant: (\{.*\}) -->$/m;
 
-/** users.d files carry the identity they were written for, so users.map can be derived from the folder. */
-export function identityMarker(identity: string): string {
-  return `<!-- byoc-identity: ${identity} -->`;
+/** users.d files carry the grant they were written for, so the sandbox can tell its own files from anything else. */
+function grantMarker({ requestId, identity, service, user, notAfter }: SandboxGrant): string {
+  // Field by field: a caller's object may hold more (the password) than may be written here.
+  // `--` may not stand inside an XML comment; JSON's \u escape keeps the value exact.
+  return `<!-- byoc-grant: ${JSON.stringify({ requestId, identity, service, user, notAfter }).replace(/--/g, '\\u002d\\u002d')} -->`;
 }
 
-export function identityOfUsersFile(content: string): string | undefined {
-  return IDENTITY_MARKER.exec(content)?.[1];
+export function grantOfUsersFile(content: string): SandboxGrant | undefined {
+  const json = GRANT_MARKER.exec(content)?.[1];
+  if (!json) return undefined;
+  try {
+    const grant = JSON.parse(json) as SandboxGrant;
+    return typeof grant.requestId === 'string' && typeof grant.user === 'string' && typeof grant.identity === 'string' && typeof grant.notAfter === 'string' ? grant : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface NginxConfigInput {
@@ -174,13 +194,15 @@ export interface NginxConfigInput {
   clickhouseHttpPort: number;
   /** the broker's CA certificate: the only issuer nginx accepts client certificates from */
   caFile: string;
+  /** the broker's revocation list: a revoked certificate is refused even while its mapping exists */
+  crlFile: string;
   /** nginx started by root runs workers as `nobody`, who cannot enter the 0700 sandbox folder */
   runAsRoot: boolean;
   /** changes whenever users.map changes, so a reload can be seen to have taken effect */
   generation: string;
 }
 
-export function renderNginxConfig({ paths, port, clickhouseHttpPort, caFile, runAsRoot, generation }: NginxConfigInput): string {
+export function renderNginxConfig({ paths, port, clickhouseHttpPort, caFile, crlFile, runAsRoot, generation }: NginxConfigInput): string {
   const n = paths.nginx;
   const temp = (name: string) => quote(`${n.temp}/${name}`);
   return `# Written by byoc sandbox up (rewritten on every up and operator step). generation ${generation}
@@ -205,10 +227,19 @@ http {
     uwsgi_temp_path ${temp('uwsgi')};
     scgi_temp_path ${temp('scgi')};
 
-    # The certificate's subject decides the ClickHouse user; an unlisted subject maps to "" and is refused.
+    # The certificate's subject names the engineer and the request (OU=urn:byoc:request:<id>): each approved
+    # request maps to its own ClickHouse user, never the engineer's name alone. Unlisted subjects map to "" and
+    # are refused.
     map $ssl_client_s_dn $byoc_ch_user {
         default "";
         include ${quote(n.usersMap)};
+    }
+
+    # Each grant's user has a random password that only nginx holds: ClickHouse's own port refuses the user
+    # to anything that is not this nginx.
+    map $byoc_ch_user $byoc_ch_key {
+        default "";
+        include ${quote(n.keysMap)};
     }
 
     upstream clickhouse {
@@ -226,6 +257,7 @@ http {
         ssl_client_certificate ${quote(caFile)};
         ssl_verify_client on;
         ssl_verify_depth 1;
+        ssl_crl ${quote(crlFile)};
         client_max_body_size 10m;
 
         location / {
@@ -245,8 +277,8 @@ http {
             proxy_set_header Connection "";
             proxy_set_header Host $host;
             proxy_set_header X-ClickHouse-User $byoc_ch_user;
+            proxy_set_header X-ClickHouse-Key $byoc_ch_key;
             # An empty value drops the header: whatever the client sent never reaches ClickHouse.
-            proxy_set_header X-ClickHouse-Key "";
             proxy_set_header X-ClickHouse-Quota "";
             proxy_set_header Authorization "";
             proxy_buffering off;
@@ -270,28 +302,33 @@ http {
 `;
 }
 
-export interface MappedIdentity {
-  identity: string;
-  user: string;
+/**
+ * What nginx prints for the engineer's certificate in $ssl_client_s_dn (RFC 2253: the last RDN first). The
+ * identity is checked by {@link assertMappableIdentity}, so nothing in it needs RFC 2253 escaping.
+ */
+export function subjectDnOf(grant: Pick<SandboxGrant, 'identity' | 'requestId'>): string {
+  return `OU=${requestUrn(grant.requestId)},CN=${grant.identity}`;
 }
 
-export function renderUsersMap(entries: readonly MappedIdentity[]): string {
-  const lines = [...entries]
-    .sort((a, b) => a.identity.localeCompare(b.identity))
-    .map(({ identity, user }) => {
-      assertMappableIdentity(identity);
-      return `"CN=${identity}" ${user};`;
+export function renderUsersMap(grants: readonly SandboxGrant[]): string {
+  const lines = [...grants]
+    .sort((a, b) => a.requestId.localeCompare(b.requestId))
+    .map((grant) => {
+      assertMappableIdentity(grant.identity);
+      return `"${subjectDnOf(grant)}" ${grant.user};`;
     });
-  return `# byoc sandbox: certificate subjects allowed through nginx, and the ClickHouse user each becomes.\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
+  return `# byoc sandbox: certificate subjects allowed through nginx (one per approved request), and the ClickHouse user each becomes.\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
 }
 
-export function parseUsersMap(text: string): MappedIdentity[] {
-  const entries: MappedIdentity[] = [];
-  for (const line of text.split('\n')) {
-    const match = /^"CN=([^"]+)"\s+([A-Za-z0-9_]+);\s*$/.exec(line.trim());
-    if (match) entries.push({ identity: match[1]!, user: match[2]! });
-  }
-  return entries;
+/** user -> password, for the X-ClickHouse-Key nginx sends. Passwords are base64url, so they need no escaping. */
+export function renderKeysMap(entries: readonly { user: string; password: string }[]): string {
+  const lines = [...entries]
+    .sort((a, b) => a.user.localeCompare(b.user))
+    .map(({ user, password }) => {
+      if (!/^[A-Za-z0-9_-]+$/.test(password) || !/^[a-z0-9_]+$/.test(user)) throw new Error(`unsafe nginx map entry for ${user}`);
+      return `${user} "${password}";`;
+    });
+  return `# byoc sandbox: the password nginx sends for each grant's ClickHouse user (nobody else holds it).\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { accessSync, constants as fsConstants } from 'node:fs';
-import { open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { brokerDir } from '../access/broker.js';
 import { caFiles } from '../pki/ca.js';
@@ -22,7 +22,7 @@ import {
   type SandboxPaths,
 } from './layout.js';
 import { clickhousePing, freePort, httpCall, portFree, tcpAccepts } from './net.js';
-import { identityOfUsersFile, parseUsersMap, renderClickhouseConfig, renderNginxConfig, renderUsersMap, renderUsersXml, type MappedIdentity } from './render.js';
+import { renderClickhouseConfig, renderNginxConfig, renderUsersXml, type SandboxGrant } from './render.js';
 import type { SandboxSystem } from './system.js';
 
 /** What the sandbox needs from the world; commands build it from the context. */
@@ -34,6 +34,9 @@ export interface SandboxHost {
   /** progress for a person, on stderr */
   progress?: (message: string) => void;
 }
+
+/** What `sandbox up` needs of the broker: its CRL for nginx, and the approved requests to apply. */
+export type { SandboxAuthority } from './operator.js';
 
 /** The servers get a minimal environment, not byoc's (which may hold BYOC_TOKEN and the like). */
 function serverEnv(env: Env): Env {
@@ -64,6 +67,8 @@ export interface SandboxBinaries {
 }
 
 export interface SandboxUpOptions {
+  /** the broker that runs the sandbox: nginx checks its CRL, and its approved requests become users */
+  authority: import('./operator.js').SandboxAuthority;
   /** install the Debian packages when missing (root and apt-get only) */
   install?: boolean;
   clickhouseBin?: string | undefined;
@@ -101,8 +106,10 @@ export interface SandboxStatus {
   registered: boolean;
   clickhouse: ProcessStatus & { httpPort?: number; tcpPort?: number; url?: string };
   nginx: ProcessStatus & { port?: number; url?: string; workers: number[] };
-  /** identities nginx lets through, and the ClickHouse user each becomes */
-  identities: MappedIdentity[];
+  /** identities nginx lets through, and the ClickHouse user each becomes (one entry per grant) */
+  identities: { identity: string; user: string }[];
+  /** the approved requests nginx lets through, each with its own ClickHouse user */
+  grants: SandboxGrant[];
   paths: {
     root: string;
     clickhouseConfig: string;
@@ -111,6 +118,7 @@ export interface SandboxStatus {
     nginxConfig: string;
     nginxErrorLog: string;
     usersMap: string;
+    crlFile: string;
     customerPasswordFile: string;
     caFile: string;
     servicesFile: string;
@@ -231,8 +239,9 @@ export async function sandboxStatus(stateDir: string, host: SandboxHost): Promis
   const [clickhousePid, nginxPid] = await Promise.all([livePid(paths.clickhouse.pid, host.system, 'clickhouse'), livePid(paths.nginx.pid, host.system, 'nginx')]);
   const clickhouseHealthy = clickhousePid !== undefined && state !== undefined && (await clickhousePing(state.clickhouse.httpPort));
   const nginxHealthy = nginxPid !== undefined && state !== undefined && (await tcpAccepts(state.nginx.port));
-  const { stateServices } = await import('../config/state-services.js');
+  const [{ stateServices }, { liveGrants }] = await Promise.all([import('../config/state-services.js'), import('./operator.js')]);
   const registered = SANDBOX_SERVICE in (await stateServices(stateDir));
+  const grants = await liveGrants(stateDir, host.clock.now());
   return {
     service: SANDBOX_SERVICE,
     configured: state !== undefined,
@@ -251,7 +260,8 @@ export async function sandboxStatus(stateDir: string, host: SandboxHost): Promis
       workers: nginxPid !== undefined ? host.system.children(nginxPid) : [],
       ...(state ? { port: state.nginx.port, url: sandboxUrl(state.nginx.port) } : {}),
     },
-    identities: await readIdentities(paths),
+    identities: grants.map(({ identity, user }) => ({ identity, user })),
+    grants,
     paths: {
       root: paths.root,
       clickhouseConfig: paths.clickhouse.config,
@@ -260,6 +270,7 @@ export async function sandboxStatus(stateDir: string, host: SandboxHost): Promis
       nginxConfig: paths.nginx.config,
       nginxErrorLog: paths.nginx.errorLog,
       usersMap: paths.nginx.usersMap,
+      crlFile: paths.nginx.crl,
       customerPasswordFile: paths.customerPassword,
       caFile: brokerCaFile(stateDir),
       servicesFile: paths.services,
@@ -267,27 +278,23 @@ export async function sandboxStatus(stateDir: string, host: SandboxHost): Promis
   };
 }
 
-async function readIdentities(paths: SandboxPaths): Promise<MappedIdentity[]> {
-  try {
-    return parseUsersMap(await readFile(paths.nginx.usersMap, 'utf8'));
-  } catch {
-    return [];
-  }
-}
-
 /** Starts (or finishes starting) the sandbox; a sandbox already up is reported, not restarted. */
-export async function sandboxUp(stateDir: string, host: SandboxHost, options: SandboxUpOptions = {}): Promise<SandboxUpResult> {
+export async function sandboxUp(stateDir: string, host: SandboxHost, options: SandboxUpOptions): Promise<SandboxUpResult> {
   const paths = sandboxPaths(stateDir);
   const bins = await requireBinaries(host, options);
   const caFile = brokerCaFile(stateDir);
   const previous = await readSandboxState(stateDir);
   const before = await sandboxStatus(stateDir, host);
   if (previous && before.up) {
+    // Already running: still bring the users in line with the broker (and sweep what expired).
+    const { syncWithBroker, reconcile } = await import('./operator.js');
+    await syncWithBroker(stateDir, host, options.authority);
+    await reconcile(stateDir, host, options.authority, { running: previous, refreshCrl: true });
     await register(stateDir, previous, caFile);
     return upResult(stateDir, previous, before.clickhouse.pid!, before.nginx.pid!, caFile, true);
   }
 
-  for (const dir of [paths.root, paths.clickhouse.dir, paths.clickhouse.data, paths.clickhouse.logs, paths.clickhouse.usersDir, paths.nginx.dir, paths.nginx.certs, paths.nginx.logs, paths.nginx.temp]) {
+  for (const dir of [paths.root, paths.clickhouse.dir, paths.clickhouse.data, paths.clickhouse.logs, paths.clickhouse.usersDir, paths.nginx.dir, paths.nginx.certs, paths.nginx.logs, paths.nginx.temp, paths.nginx.grants]) {
     await ensurePrivateDir(dir);
   }
   const clickhouseRunning = before.clickhouse.running ? before.clickhouse.pid : undefined;
@@ -327,7 +334,11 @@ export async function sandboxUp(stateDir: string, host: SandboxHost, options: Sa
     await seedCustomerData(state.clickhouse.httpPort, customerPassword);
 
     await writeServerCertificate(stateDir, paths, host.clock.now());
-    await writeUsersMapFromUsersDir(paths);
+    // The users are exactly the broker's approved requests (some may have been approved or revoked while the
+    // sandbox was down), and nginx starts with the broker's current CRL.
+    const { syncWithBroker, reconcile } = await import('./operator.js');
+    await syncWithBroker(stateDir, host, options.authority);
+    await reconcile(stateDir, host, options.authority, { running: undefined, refreshCrl: true });
     const generation = await writeNginxConfig(paths, state, caFile, host.system.isRoot);
     let nginxPid = nginxRunning;
     if (nginxPid === undefined) {
@@ -494,31 +505,11 @@ async function writeServerCertificate(stateDir: string, paths: SandboxPaths, now
   await writePrivateFile(paths.nginx.serverCert, certPem);
 }
 
-/**
- * users.d is the source of truth for who is let in; users.map is derived from it, so two operator steps at once
- * each write their own file and neither loses the other's line.
- */
-export async function writeUsersMapFromUsersDir(paths: SandboxPaths): Promise<MappedIdentity[]> {
-  let files: string[] = [];
-  try {
-    files = (await readdir(paths.clickhouse.usersDir)).filter((file) => file.endsWith('.xml')).sort();
-  } catch {
-    // no users yet
-  }
-  const entries: MappedIdentity[] = [];
-  for (const file of files) {
-    const identity = identityOfUsersFile(await readFile(path.join(paths.clickhouse.usersDir, file), 'utf8'));
-    if (identity) entries.push({ identity, user: file.replace(/\.xml$/, '') });
-  }
-  await writePrivateFile(paths.nginx.usersMap, renderUsersMap(entries));
-  return entries;
-}
-
 /** Writes nginx.conf and returns its generation: a digest of everything a reload would change. */
 export async function writeNginxConfig(paths: SandboxPaths, state: SandboxState, caFile: string, runAsRoot: boolean): Promise<string> {
-  const input = { paths, port: state.nginx.port, clickhouseHttpPort: state.clickhouse.httpPort, caFile, runAsRoot };
+  const input = { paths, port: state.nginx.port, clickhouseHttpPort: state.clickhouse.httpPort, caFile, crlFile: paths.nginx.crl, runAsRoot };
   const digest = createHash('sha256').update(renderNginxConfig({ ...input, generation: '' }));
-  for (const file of [paths.nginx.usersMap, caFile, paths.nginx.serverCert]) digest.update(await readFile(file, 'utf8').catch(() => ''));
+  for (const file of [paths.nginx.usersMap, paths.nginx.keysMap, paths.nginx.crl, caFile, paths.nginx.serverCert]) digest.update(await readFile(file, 'utf8').catch(() => ''));
   const generation = digest.digest('hex').slice(0, 16);
   await writePrivateFile(paths.nginx.config, renderNginxConfig({ ...input, generation }));
   return generation;

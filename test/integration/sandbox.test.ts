@@ -2,19 +2,33 @@
  * Tier 3: a real clickhouse-server (Debian's 18.16) behind a real nginx doing mutual TLS, on loopback.
  * One sandbox serves the whole file (ClickHouse takes a moment to start); afterAll always takes it down.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openBroker } from '../../src/access/connect.js';
+import { openBroker, sandboxAuthority } from '../../src/access/connect.js';
+import { serverUserFor } from '../../src/access/server-user.js';
 import type { AccessBroker } from '../../src/access/broker.js';
 import type { CertificateIssue } from '../../src/access/types.js';
 import { createCsr, generateKeyPairPem, type KeyPairPem } from '../../src/pki/x509.js';
 import { SANDBOX_HOST } from '../../src/sandbox/layout.js';
 import { httpCall } from '../../src/sandbox/net.js';
-import { findSandboxBinaries, readCustomerPassword, sandboxDown, sandboxStatus, sandboxUp, type SandboxHost, type SandboxUpResult } from '../../src/sandbox/sandbox.js';
+import { sandboxPaths } from '../../src/sandbox/layout.js';
+import {
+  findSandboxBinaries,
+  readCustomerPassword,
+  readSandboxState,
+  reloadNginx,
+  sandboxDown,
+  sandboxStatus,
+  sandboxUp,
+  writeNginxConfig,
+  type SandboxHost,
+  type SandboxUpResult,
+} from '../../src/sandbox/sandbox.js';
 import { nodeSandboxSystem } from '../../src/sandbox/system.js';
 import { FakeClock, runCli, testContext } from '../fakes/context.js';
 
@@ -22,7 +36,8 @@ const ALICE = 'alice@vendor.example';
 const BOB = 'bob@vendor.example';
 const CAROL = 'carol@vendor.example';
 const DAVE = 'dave@vendor.example';
-const ALICE_USER = 'byoc_alice_vendor_example';
+/** Identities that an earlier byoc folded to one ClickHouse user. */
+const ALICE_TWIN = 'alice.vendor@example';
 
 // The same settings `byoc sandbox up` honours, so a CI image can point at binaries outside the usual folders.
 const explicit = { clickhouse: process.env.BYOC_SANDBOX_CLICKHOUSE_BIN, nginx: process.env.BYOC_SANDBOX_NGINX_BIN };
@@ -75,7 +90,10 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
     if (explicit.clickhouse) env.BYOC_SANDBOX_CLICKHOUSE_BIN = explicit.clickhouse;
     if (explicit.nginx) env.BYOC_SANDBOX_NGINX_BIN = explicit.nginx;
     host = { env, clock: realClock(), system: nodeSandboxSystem() };
-    up = await sandboxUp(stateDir, host, { clickhouseBin: explicit.clickhouse, nginxBin: explicit.nginx });
+    // As `byoc sandbox up` does: the machine's broker, without its operator hooks, is the sandbox's authority.
+    const operator = testContext({ env, clock: realClock() });
+    const authority = sandboxAuthority(await openBroker(operator.ctx, await operator.ctx.config(), { operatorHooks: false }));
+    up = await sandboxUp(stateDir, host, { authority, clickhouseBin: explicit.clickhouse, nginxBin: explicit.nginx });
     ca = readFileSync(up.caFile, 'utf8');
     customerPassword = await readCustomerPassword(stateDir);
     // The broker as byoc opens it (services.json, hooks), with a clock that agrees with nginx's.
@@ -205,10 +223,55 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
     }
   });
 
+  /** The engineer's files as curl takes them: outside byoc entirely. */
+  function filesFor(issue: CertificateIssue, keys: KeyPairPem): { cert: string; key: string } {
+    const dir = mkdtempSync(path.join(stateDir, 'curl-'));
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    writeFileSync(cert, issue.certificate, { mode: 0o600 });
+    writeFileSync(key, keys.privateKeyPem, { mode: 0o600 });
+    return { cert, key };
+  }
+
+  /** curl with the certificate straight to nginx, as anyone holding the files could. */
+  function curl(files: { cert: string; key: string }, sql: string): Promise<{ status: number; body: string }> {
+    const url = `https://${SANDBOX_HOST}:${up.nginx.port}/`;
+    const args = ['-sS', '--max-time', '10', '--cacert', up.caFile, '--cert', files.cert, '--key', files.key, '--resolve', `${SANDBOX_HOST}:${up.nginx.port}:127.0.0.1`, '--data-binary', sql, '-w', '\n%{http_code}', url];
+    return new Promise((resolve) => {
+      execFile('curl', args, (error, stdout, stderr) => {
+        const lines = stdout.split('\n');
+        const status = Number(lines.pop());
+        resolve({ status: Number.isFinite(status) ? status : 0, body: `${lines.join('\n')}${error ? stderr : ''}` });
+      });
+    });
+  }
+
+  /** ClickHouse's own HTTP port, with no nginx in between: what any local process can reach. */
+  function direct(user: string, options: { key?: string; query?: string } = {}) {
+    return httpCall({
+      port: up.clickhouse.httpPort,
+      method: 'POST',
+      path: `/${options.query ?? ''}`,
+      headers: { 'X-ClickHouse-User': user, ...(options.key !== undefined ? { 'X-ClickHouse-Key': options.key } : {}) },
+      body: 'SELECT 1',
+    });
+  }
+
+  async function approvedGrant(identity: string, approver: string, duration = '1h') {
+    const created = await broker.create(identity, { service: 'sandbox', reason: 'integration test', duration, scopes: ['clickhouse'] });
+    await expect(broker.approve(approver, created.id, 'ok')).resolves.toMatchObject({ status: 'approved' });
+    const keys = await generateKeyPairPem();
+    const issue = await certificateFor(identity, created.id, keys);
+    return { id: created.id, user: serverUserFor(created.id, identity), keys, issue, files: filesFor(issue, keys) };
+  }
+
+  let aliceUser: string;
+
   it('an approved engineer queries system tables through nginx with the broker certificate', async () => {
     // Given alice's request approved by bob (the broker applies the operator step to the sandbox)
     const created = await broker.create(ALICE, { service: 'sandbox', reason: 'integration test', duration: '1h', scopes: ['clickhouse'] });
     aliceRequestId = created.id;
+    aliceUser = serverUserFor(created.id, ALICE);
     await expect(broker.approve(BOB, created.id, 'ok')).resolves.toMatchObject({ status: 'approved' });
     expect(harness.stderr.text).not.toContain('warning');
     alice = await certificateFor(ALICE, created.id, aliceKeys);
@@ -218,8 +281,14 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
     expect(answer.error).toBeUndefined();
     expect(answer.status, answer.body).toBe(200);
     expect(Number(answer.body?.trim())).toBeGreaterThan(10);
-    // and the sandbox status lists her
-    expect((await sandboxStatus(stateDir, host)).identities).toEqual([{ identity: ALICE, user: ALICE_USER }]);
+    // and the sandbox lists the grant with its own user
+    expect((await sandboxStatus(stateDir, host)).grants).toEqual([{ requestId: created.id, identity: ALICE, service: 'sandbox', user: aliceUser, notAfter: expect.any(String) }]);
+  });
+
+  it('nginx sees the request in the certificate subject (what users.map is keyed by)', () => {
+    // Given the request above / When nginx logs it / Then the subject it maps carries the request's URN
+    const log = readFileSync(path.join(stateDir, 'sandbox', 'nginx', 'logs', 'access.log'), 'utf8');
+    expect(log).toContain(`dn="OU=urn:byoc:request:${aliceRequestId},CN=${ALICE}" verify=SUCCESS ch_user="${aliceUser}"`);
   });
 
   it('the customer table stays out of reach: ClickHouse itself refuses it', async () => {
@@ -227,7 +296,24 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
     const answer = await viaNginx('SELECT * FROM default.orders', { cert: alice, key: aliceKeys.privateKeyPem });
     // Then ClickHouse (not nginx) denies access to the database
     expect(answer.status, JSON.stringify(answer)).toBe(500);
-    expect(answer.body).toMatch(/Code: 291.*Access denied to database default for user byoc_alice_vendor_example/);
+    expect(answer.body).toMatch(new RegExp(`Code: 291.*Access denied to database default for user ${aliceUser}`));
+  });
+
+  it("ClickHouse's own port refuses engineer users: only nginx holds their password", async () => {
+    // When a local process names alice's grant user on ClickHouse's port, with no password, an empty one, a
+    // guessed one, or through ?user= / Then ClickHouse refuses every time
+    for (const attempt of [{}, { key: '' }, { key: 'byoc' }, { query: `?user=${aliceUser}` }, { query: `?user=${aliceUser}&password=` }]) {
+      const answer = await direct(attempt.query ? 'default' : aliceUser, attempt);
+      expect(answer.status, JSON.stringify(attempt)).not.toBe(200);
+      expect(answer.body, JSON.stringify(attempt)).toMatch(/Code: (193|194|192)/);
+    }
+    // And the per-engineer user of earlier versions does not exist at all
+    expect((await direct('byoc_alice_vendor_example')).body).toMatch(/Code: 192/);
+    // And the same refusal from curl, outside byoc and node
+    const raw = await new Promise<string>((resolve) =>
+      execFile('curl', ['-sS', '-H', `X-ClickHouse-User: ${aliceUser}`, '--data-binary', 'SELECT 1', `http://127.0.0.1:${up.clickhouse.httpPort}/`], (_error, stdout) => resolve(stdout)),
+    );
+    expect(raw).toMatch(/Code: 19[34]/);
   });
 
   it('no client can pick another ClickHouse user', async () => {
@@ -249,7 +335,7 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
     });
     expect(spoofed.status, spoofed.body).toBe(200);
     const users = await queryLog("SELECT DISTINCT user FROM system.query_log WHERE query_id = 'byoc-spoof-1' AND type = 2", (text) => text.trim() !== '');
-    expect(users.trim()).toBe(ALICE_USER);
+    expect(users.trim()).toBe(aliceUser);
   });
 
   it('readonly = 1: @clickhouse/client with default options works, a per-query setting is refused', async () => {
@@ -290,7 +376,7 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
 
   it("query_log records the engineer's queries, and no probe of the operator step", async () => {
     // Given the queries above / When the customer flushes and reads the log
-    const sql = `SELECT type, query FROM system.query_log WHERE user = '${ALICE_USER}' ORDER BY event_time FORMAT TSV`;
+    const sql = `SELECT type, query FROM system.query_log WHERE user = '${aliceUser}' ORDER BY event_time FORMAT TSV`;
     const rows = (await queryLog(sql, (text) => text.includes('2\tSELECT count() FROM system.tables') && text.includes('3\tSELECT * FROM default.orders')))
       .trim()
       .split('\n')
@@ -303,14 +389,103 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
     expect(rows.filter(([, query]) => query === 'SELECT 1')).toEqual([]);
   });
 
-  it('revoking the request removes the user: nginx refuses the still-valid certificate', async () => {
-    // When alice revokes her request (the broker's hook undoes the operator step)
-    await broker.revoke(ALICE, aliceRequestId);
-    // Then the mapping is gone
-    const answer = await viaNginx('SELECT 1', { cert: alice, key: aliceKeys.privateKeyPem });
-    expect(answer.status).toBe(403);
-    expect((await sandboxStatus(stateDir, host)).identities).toEqual([]);
+  let second: Awaited<ReturnType<typeof approvedGrant>>;
+  let twin: Awaited<ReturnType<typeof approvedGrant>>;
+
+  it('identities that folded alike stay apart: each has its own user, and both work', async () => {
+    // Given a second grant of alice and a grant of alice.vendor@example (both were byoc_alice_vendor_example)
+    second = await approvedGrant(ALICE, CAROL);
+    twin = await approvedGrant(ALICE_TWIN, BOB);
+    // Then three distinct users, and curl with each certificate runs as its own user
+    expect(new Set([aliceUser, second.user, twin.user]).size).toBe(3);
+    for (const grant of [second, twin]) {
+      const answer = await curl(grant.files, 'SELECT currentUser()');
+      expect(answer, grant.user).toEqual({ status: 200, body: `${grant.user}\n` });
+    }
+    expect((await sandboxStatus(stateDir, host)).grants.map((grant) => grant.user).sort()).toEqual([aliceUser, second.user, twin.user].sort());
+  });
+
+  it('a revoked grant is refused at the server within 2 s of byoc access revoke, while the same engineer keeps her other grant', async () => {
+    // Given alice's first certificate works from curl
+    const first = filesFor(alice, aliceKeys);
+    expect((await curl(first, 'SELECT 1')).status).toBe(200);
+    // When `byoc access revoke` runs, and curl keeps trying with the revoked certificate
+    const started = Date.now();
+    const revoked = runCli(['access', 'revoke', aliceRequestId, '--json'], { env: { ...env, BYOC_USER: ALICE }, clock: realClock() });
+    let refusedAfter: number | undefined;
+    let last = { status: 0, body: '' };
+    while (refusedAfter === undefined && Date.now() - started < 5000) {
+      last = await curl(first, 'SELECT 1');
+      if (last.status !== 200) refusedAfter = Date.now() - started;
+      else await delay(50);
+    }
+    const result = await revoked;
+    // Then the revocation succeeded and the server refused the certificate within 2 s
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(refusedAfter, JSON.stringify(last)).toBeDefined();
+    expect(refusedAfter!).toBeLessThanOrEqual(2000);
+    // and keeps refusing it (nginx checks the CRL: 400, the certificate is revoked)
+    const after = await curl(first, 'SELECT 1');
+    expect(after.status).toBe(400);
+    expect(after.body).toMatch(/SSL certificate error/);
+    expect(readFileSync(path.join(stateDir, 'sandbox', 'nginx', 'logs', 'error.log'), 'utf8')).toMatch(/certificate revoked/);
+    // while her other grant, and the identity that used to fold with hers, still work
+    expect(await curl(second.files, 'SELECT currentUser()')).toEqual({ status: 200, body: `${second.user}\n` });
+    expect(await curl(twin.files, 'SELECT currentUser()')).toEqual({ status: 200, body: `${twin.user}\n` });
+    // and only the revoked grant's user is gone from ClickHouse
+    expect((await direct(aliceUser, { key: 'x' })).body).toMatch(/Code: 192/);
+    expect((await direct(second.user, { key: 'x' })).body).toMatch(/Code: 193/);
     expect(harness.stderr.text).not.toContain('warning');
+  });
+
+  it('the CRL alone refuses a revoked certificate, even if a mapping for it came back', async () => {
+    // Given the broker's CRL, which openssl verifies against the CA and which lists the revoked serial
+    const crl = await broker.crl();
+    const crlFile = path.join(stateDir, 'crl-check.pem');
+    writeFileSync(crlFile, crl.pem);
+    const openssl = (args: string[]) => new Promise<{ code: number; out: string }>((resolve) => execFile('openssl', args, (error, stdout, stderr) => resolve({ code: error ? 1 : 0, out: stdout + stderr })));
+    expect(await openssl(['crl', '-in', crlFile, '-CAfile', up.caFile, '-noout'])).toMatchObject({ code: 0, out: expect.stringMatching(/verify OK/) });
+    expect((await openssl(['crl', '-in', crlFile, '-noout', '-text'])).out.toUpperCase()).toContain(alice.serial.toUpperCase());
+    // When an operator's mistake maps the revoked certificate's subject to a live user again
+    const paths = sandboxPaths(stateDir);
+    const usersMap = readFileSync(paths.nginx.usersMap, 'utf8');
+    writeFileSync(paths.nginx.usersMap, `${usersMap}"OU=urn:byoc:request:${aliceRequestId},CN=${ALICE}" ${second.user};\n`);
+    const state = (await readSandboxState(stateDir))!;
+    await reloadNginx(paths, state, host, await writeNginxConfig(paths, state, up.caFile, host.system.isRoot));
+    try {
+      // Then nginx still refuses the revoked certificate, by its serial on the CRL
+      const answer = await curl(filesFor(alice, aliceKeys), 'SELECT currentUser()');
+      expect(answer.status, answer.body).toBe(400);
+    } finally {
+      writeFileSync(paths.nginx.usersMap, usersMap);
+      await reloadNginx(paths, state, host, await writeNginxConfig(paths, state, up.caFile, host.system.isRoot));
+    }
+  });
+
+  it('expiry ends access at the server: nginx refuses the certificate, and the sweep removes the user', async () => {
+    // Given a 4-second grant whose certificate works
+    const short = await approvedGrant(ALICE, BOB, '4s');
+    expect((await curl(short.files, 'SELECT currentUser()')).status).toBe(200);
+    const end = Date.parse(short.issue.notAfter);
+    // When its end has passed
+    await delay(Math.max(0, end - Date.now()) + 1200);
+    // Then nginx refuses the certificate on its own (the grant end is the certificate's notAfter)
+    const answer = await curl(short.files, 'SELECT 1');
+    expect(answer.status).toBe(400);
+    // and the next broker operation sweeps the grant: its ClickHouse user is gone, the others stay
+    await broker.list(ALICE, { mine: true });
+    expect((await direct(short.user, { key: 'x' })).body).toMatch(/Code: 192/);
+    expect((await sandboxStatus(stateDir, host)).grants.map((grant) => grant.requestId)).not.toContain(short.id);
+    expect((await direct(second.user, { key: 'x' })).body).toMatch(/Code: 193/);
+  });
+
+  it('sandbox up re-applies what the broker approved and drops what it revoked, with the same users', async () => {
+    // Given the running sandbox / When `byoc sandbox up` runs again
+    const { exitCode } = await runCli(['sandbox', 'up', '--json'], { env, clock: realClock() });
+    // Then the live grants are exactly the broker's approved ones, and they still work
+    expect(exitCode).toBe(0);
+    expect((await sandboxStatus(stateDir, host)).grants.map((grant) => grant.user).sort()).toEqual([second.user, twin.user].sort());
+    expect((await curl(twin.files, 'SELECT 1')).status).toBe(200);
   });
 
   it('down leaves no process running and removes the registration', async () => {

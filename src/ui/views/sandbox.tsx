@@ -44,7 +44,7 @@ export function SandboxStatusView({ status, color }: { status: SandboxStatus; co
       </Text>
       {line('clickhouse', status.clickhouse, status.clickhouse.url ?? '')}
       {line('nginx', status.nginx, status.nginx.url ?? '')}
-      <Field label="identities">{status.identities.length ? status.identities.map((entry) => `${entry.identity} -> ${entry.user}`).join(', ') : 'none approved'}</Field>
+      <Field label="grants">{status.grants.length ? status.grants.map((grant) => `${grant.requestId} ${grant.identity} -> ${grant.user} until ${grant.notAfter}`).join(', ') : 'none approved'}</Field>
       <Field label="folder">{status.paths.root}</Field>
     </Box>
   );

@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { sandboxPaths } from '../../../src/sandbox/layout.js';
 import {
-  identityOfUsersFile,
-  parseUsersMap,
+  grantFor,
+  grantOfUsersFile,
   renderClickhouseConfig,
+  renderGrantUserXml,
+  renderKeysMap,
   renderNginxConfig,
-  renderOperatorUserXml,
   renderUsersMap,
   renderUsersXml,
 } from '../../../src/sandbox/render.js';
@@ -14,7 +15,7 @@ import {
 const paths = sandboxPaths('/state');
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 const approved = { id: 'r-0k3j9x2m1q', requester: 'alice@vendor.example', service: 'sandbox', notAfter: '2026-11-21T12:00:00.000Z' };
-const nginxInput = { paths, port: 8443, clickhouseHttpPort: 8123, caFile: '/state/broker/ca/ca.crt', runAsRoot: false, generation: 'g1' };
+const nginxInput = { paths, port: 8443, clickhouseHttpPort: 8123, caFile: '/state/broker/ca/ca.crt', crlFile: '/state/sandbox/nginx/crl.pem', runAsRoot: false, generation: 'g1' };
 
 /** The text of every `<tag>...</tag>` in an XML document (enough for these flat, byoc-written files). */
 const elements = (xml: string, tag: string) => [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((match) => match[1]);
@@ -80,53 +81,59 @@ describe('the users configuration', () => {
   });
 });
 
-describe('the operator step users.d file', () => {
-  it('creates a password-less, loopback-only, read-only user that sees the system database only', () => {
+describe("a grant's users.d file", () => {
+  const grant = grantFor(approved);
+
+  it('creates a user per request, loopback-only, read-only, system database only, with a password hash', () => {
     // Given an approved request / When rendered
-    const file = renderOperatorUserXml(approved);
+    const xml = renderGrantUserXml(grant, sha('nginx-only'));
     // Then
-    expect(file.user).toBe('byoc_alice_vendor_example');
-    expect(file.fileName).toBe('byoc_alice_vendor_example.xml');
-    const user = new RegExp(`<${file.user}>([\\s\\S]*?)</${file.user}>`).exec(file.content)![1]!;
-    expect(user).toMatch(/<password><\/password>/);
+    expect(grant.user).toBe('byoc_r_0k3j9x2m1q_alice_40vendor_2eexample');
+    const user = new RegExp(`<${grant.user}>([\\s\\S]*?)</${grant.user}>`).exec(xml)![1]!;
+    expect(user).not.toMatch(/<password>/);
+    expect(elements(user, 'password_sha256_hex')).toEqual([sha('nginx-only')]);
     expect(elements(user, 'ip')).toEqual(['127.0.0.1']);
     expect(elements(user, 'profile')).toEqual(['byoc_readonly']);
     expect(elements(user, 'quota')).toEqual(['default']);
     expect(elements(user, 'database')).toEqual(['system']);
-    expect(file.content).toContain('r-0k3j9x2m1q');
   });
 
-  it('records the identity it was written for, so users.map can be rebuilt from users.d', () => {
-    expect(identityOfUsersFile(renderOperatorUserXml(approved).content)).toBe('alice@vendor.example');
-    expect(identityOfUsersFile('<yandex/>')).toBeUndefined();
+  it('records the grant it was written for, and never the password', () => {
+    expect(grantOfUsersFile(renderGrantUserXml({ ...grant, password: 'secret' } as typeof grant, sha('secret')))).toEqual(grant);
+    expect(renderGrantUserXml({ ...grant, password: 'secret' } as typeof grant, sha('secret'))).not.toContain('"secret"');
+    expect(grantOfUsersFile('<yandex/>')).toBeUndefined();
+  });
+
+  it('keeps an identity with -- exact while the XML comment stays valid', () => {
+    const odd = grantFor({ ...approved, requester: 'a--b@vendor.example' });
+    const xml = renderGrantUserXml(odd, sha('x'));
+    expect(xml.split('\n').filter((line) => line.startsWith('<!--')).every((line) => !line.slice(4, -3).includes('--'))).toBe(true);
+    expect(grantOfUsersFile(xml)?.identity).toBe('a--b@vendor.example');
   });
 
   it('refuses identities that cannot be put verbatim into a distinguished name or nginx configuration', () => {
     for (const requester of ['alice"@x', 'a b@x', 'CN=x,O=y', 'a;b', '']) {
-      expect(() => renderOperatorUserXml({ ...approved, requester }), requester).toThrow(expect.objectContaining({ code: 'identity_not_mappable' }));
+      expect(() => grantFor({ ...approved, requester }), requester).toThrow(expect.objectContaining({ code: 'identity_not_mappable' }));
     }
   });
 });
 
-describe('the nginx users.map include', () => {
-  it('has one sorted line per identity, mapping the certificate subject to its ClickHouse user', () => {
-    // Given two identities / When rendered
-    const text = renderUsersMap([
-      { identity: 'dave@vendor.example', user: 'byoc_dave_vendor_example' },
-      { identity: 'alice@vendor.example', user: 'byoc_alice_vendor_example' },
-    ]);
+describe('the nginx users.map and keys.map includes', () => {
+  it('has one sorted line per grant, keyed by the whole subject with its request, never the CN alone', () => {
+    // Given two grants of the same engineer / When rendered
+    const text = renderUsersMap([grantFor({ ...approved, id: 'r-zzzzzzzzzz' }), grantFor(approved)]);
     // Then
     expect(text.split('\n').filter((line) => !line.startsWith('#'))).toEqual([
-      '"CN=alice@vendor.example" byoc_alice_vendor_example;',
-      '"CN=dave@vendor.example" byoc_dave_vendor_example;',
+      '"OU=urn:byoc:request:r-0k3j9x2m1q,CN=alice@vendor.example" byoc_r_0k3j9x2m1q_alice_40vendor_2eexample;',
+      '"OU=urn:byoc:request:r-zzzzzzzzzz,CN=alice@vendor.example" byoc_r_zzzzzzzzzz_alice_40vendor_2eexample;',
       '',
     ]);
+    expect(renderUsersMap([]).split('\n').filter((line) => line && !line.startsWith('#'))).toEqual([]);
   });
 
-  it('round-trips through parseUsersMap, and an empty map has no entries', () => {
-    const entries = [{ identity: 'alice@vendor.example', user: 'byoc_alice_vendor_example' }];
-    expect(parseUsersMap(renderUsersMap(entries))).toEqual(entries);
-    expect(parseUsersMap(renderUsersMap([]))).toEqual([]);
+  it('maps each grant user to its password, and refuses a value that would need escaping', () => {
+    expect(renderKeysMap([{ user: 'byoc_r_a_b', password: 'AbC-_1' }])).toContain('byoc_r_a_b "AbC-_1";');
+    expect(() => renderKeysMap([{ user: 'byoc_r_a_b', password: 'a"; default x' }])).toThrow(/unsafe/);
   });
 });
 
@@ -141,14 +148,20 @@ describe('the nginx configuration', () => {
     expect(conf).toContain('server_name ch.sandbox.byoc.internal;');
   });
 
-  it('maps the certificate subject through users.map and refuses an unmapped one itself', () => {
+  it('checks the broker CRL', () => {
+    expect(conf).toContain('ssl_crl "/state/sandbox/nginx/crl.pem";');
+  });
+
+  it('maps the certificate subject through users.map, the user to its password, and refuses an unmapped one itself', () => {
     expect(conf).toMatch(/map \$ssl_client_s_dn \$byoc_ch_user \{\s*default "";\s*include "\/state\/sandbox\/nginx\/users\.map";\s*\}/);
+    expect(conf).toMatch(/map \$byoc_ch_user \$byoc_ch_key \{\s*default "";\s*include "\/state\/sandbox\/nginx\/keys\.map";\s*\}/);
     expect(conf).toMatch(/if \(\$byoc_ch_user = ""\) \{\s*return 403/);
   });
 
   it('decides the ClickHouse user itself and drops every credential a client could send', () => {
     expect(conf).toContain('proxy_set_header X-ClickHouse-User $byoc_ch_user;');
-    for (const header of ['X-ClickHouse-Key', 'X-ClickHouse-Quota', 'Authorization']) expect(conf).toContain(`proxy_set_header ${header} "";`);
+    expect(conf).toContain('proxy_set_header X-ClickHouse-Key $byoc_ch_key;');
+    for (const header of ['X-ClickHouse-Quota', 'Authorization']) expect(conf).toContain(`proxy_set_header ${header} "";`);
     expect(conf).toMatch(/if \(\$args ~\* "\(\^\|&\)\(user\|password\|quota_key\)\(=\|&\|\$\)"\) \{\s*return 403/);
   });
 

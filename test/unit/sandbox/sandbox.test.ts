@@ -30,7 +30,8 @@ function host(system: SandboxSystem, env: Record<string, string> = {}): SandboxH
   return { env, clock: new FakeClock(), system };
 }
 
-const missing = { clickhouseBin: '/nonexistent/clickhouse-server', nginxBin: '/nonexistent/nginx' };
+const noBroker = { crl: async () => { throw new Error('the broker is not asked in these tests'); } };
+const missing = { authority: noBroker, clickhouseBin: '/nonexistent/clickhouse-server', nginxBin: '/nonexistent/nginx' };
 
 describe('sandbox up without the binaries', () => {
   it('fails with a configuration error naming the Debian packages and the install command', async () => {
