@@ -63,10 +63,25 @@ export interface CertificateIssue {
 
 export type OperatorFormat = 'sql' | 'xml';
 
+/** create: the approved request's user; drop: the removal once it is revoked or expired. */
+export type OperatorAction = 'create' | 'drop';
+
 export interface OperatorConfig {
   requestId: string;
   format: OperatorFormat;
+  /** the request's own ClickHouse user, `byoc_r_<id>_<identity>` (serverUserFor) */
   user: string;
+  /** the engineer's identity (the certificate's CN); never what the server matches the certificate by */
   commonName: string;
+  /** what the operator runs (sql) or saves (xml); comments say why and what comes next */
   content: string;
+  action: OperatorAction;
+  /** approved (create), revoked or expired (drop) */
+  status: RequestStatus;
+  /** what the server matches the certificate by, e.g. `URI:urn:byoc:request:r-0k3j9x2m1q` */
+  subjectAltName: string;
+  /** end of the grant: the user's VALID UNTIL and the certificate's expiry */
+  notAfter: string;
+  /** xml only: the users.d file to save (create) or delete (drop) */
+  file?: string;
 }

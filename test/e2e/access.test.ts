@@ -71,9 +71,11 @@ describe('access and certificates end to end (embedded broker, identities switch
     expect((await as('alice@vendor.example', ['cert', 'show', 'acme-prod', '--min-remaining', '15m'])).exitCode).toBe(0);
     expect((await as('alice@vendor.example', ['cert', 'show', 'acme-prod', '--min-remaining', '3h'])).exitCode).toBe(4);
 
-    // When carol revokes it, Then operator config is refused and the revocation shows
+    // When carol revokes it, Then the operator step becomes the removal of that request's user and the revocation shows
     expect((await as('carol@vendor.example', ['access', 'revoke', request.id])).exitCode).toBe(0);
-    expect((await as('bob@vendor.example', ['access', 'operator-config', request.id])).exitCode).toBe(4);
+    const removal = await as('bob@vendor.example', ['access', 'operator-config', request.id]);
+    expect(removal.exitCode).toBe(0);
+    expect(removal.stdout).toMatch(new RegExp(`^DROP USER IF EXISTS byoc_r_${request.id.slice(2)}_alice_40vendor_2eexample;$`, 'm'));
     const listed = await as('bob@vendor.example', ['access', 'list', '--status', 'revoked']);
     expect(listed.stdout).toMatch(new RegExp(`^${request.id}\\trevoked\\tacme-prod\\talice@vendor.example`, 'm'));
   }, 60_000);

@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { resolvePolicy } from '../../../src/access/policy.js';
 import { clickhouseUserFor } from '../../../src/access/operator.js';
+import { serverUserFor } from '../../../src/access/server-user.js';
 import { createCsr, generateKeyPairPem } from '../../../src/pki/x509.js';
 import { FakeClock } from '../../fakes/context.js';
 import { openTestBroker } from '../../fakes/broker.js';
@@ -183,20 +184,26 @@ describe('certificates', () => {
 });
 
 describe('operator config', () => {
-  it('renders SQL and users.d XML for an approved request only', async () => {
+  it("renders the request's own user once approved, and refuses before", async () => {
     const { broker, request } = await setup();
     const created = await request();
-    await expect(broker.operatorConfig(BOB, created.id, 'sql')).rejects.toMatchObject({ code: 'request_not_approved' });
+    await expect(broker.operatorConfig(BOB, created.id, 'sql')).rejects.toMatchObject({ code: 'request_not_approved', exitCode: 4 });
     await broker.approve(BOB, created.id);
     const sql = await broker.operatorConfig(BOB, created.id, 'sql');
-    expect(sql.user).toBe('byoc_alice_vendor_example');
-    expect(sql.content).toContain(`CREATE USER IF NOT EXISTS byoc_alice_vendor_example IDENTIFIED WITH ssl_certificate CN '${ALICE}'`);
-    expect(sql.content).toContain('GRANT SELECT ON system.* TO byoc_alice_vendor_example;');
-    expect(sql.content).toContain('readonly = 1');
+    expect(sql).toMatchObject({ action: 'create', user: serverUserFor(created.id, ALICE), commonName: ALICE });
+    expect(sql.content).toContain(`CREATE USER IF NOT EXISTS ${sql.user} IDENTIFIED WITH ssl_certificate SAN 'URI:urn:byoc:request:${created.id}'`);
+    expect(sql.content).toContain(`GRANT SELECT ON system.* TO ${sql.user};`);
     const xml = await broker.operatorConfig(BOB, created.id, 'xml');
-    expect(xml.content).toContain(`<common_name>${ALICE}</common_name>`);
-    expect(xml.content).toContain('<database>system</database>');
+    expect(xml.content).toContain(`<subject_alt_name>URI:urn:byoc:request:${created.id}</subject_alt_name>`);
     expect(xml.content).toContain('<readonly>1</readonly>');
+  });
+
+  it('renders the removal once revoked (details: test/unit/access/operator.test.ts)', async () => {
+    const { broker, request } = await setup();
+    const created = await request();
+    await broker.approve(BOB, created.id);
+    await broker.revoke(ALICE, created.id);
+    expect(await broker.operatorConfig(BOB, created.id, 'sql')).toMatchObject({ action: 'drop', status: 'revoked' });
   });
 
   it('folds identities into safe ClickHouse user names', () => {
