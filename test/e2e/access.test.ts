@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
@@ -56,7 +56,7 @@ describe('access and certificates end to end (embedded broker, identities switch
     const got = await as('alice@vendor.example', ['cert', 'get', 'acme-prod', '--json']);
     expect(got.exitCode).toBe(0);
     const cert = JSON.parse(got.stdout);
-    expect(cert).toMatchObject({ requestId: request.id, subject: `CN=alice@vendor.example, OU=urn:byoc:request:${request.id}`, certPath: `${stateDir}/certs/acme-prod/cert.pem` });
+    expect(cert).toMatchObject({ requestId: request.id, subject: `CN=alice@vendor.example, OU=urn:byoc:request:${request.id}`, certPath: `${stateDir}/certs/alice_40vendor_2eexample/acme-prod/cert.pem` });
     // Then the real openssl verifies it against the broker CA, with clientAuth and the grant's end
     expect(execFileSync('openssl', ['verify', '-CAfile', cert.caPath, cert.certPath], { encoding: 'utf8' })).toContain(': OK');
     const details = execFileSync('openssl', ['x509', '-in', cert.certPath, '-noout', '-dates', '-ext', 'extendedKeyUsage,subjectAltName'], { encoding: 'utf8' });
@@ -73,6 +73,10 @@ describe('access and certificates end to end (embedded broker, identities switch
 
     // When carol revokes it, Then operator config is refused and the revocation shows
     expect((await as('carol@vendor.example', ['access', 'revoke', request.id])).exitCode).toBe(0);
+    // And cert show asks the broker: exit 4 naming who revoked it, though the file has hours left
+    const shown = await as('alice@vendor.example', ['cert', 'show', 'acme-prod', '--min-remaining', '15m']);
+    expect(shown.exitCode).toBe(4);
+    expect(shown.stderr).toContain(`your access to acme-prod (${request.id}) was revoked by carol@vendor.example`);
     expect((await as('bob@vendor.example', ['access', 'operator-config', request.id])).exitCode).toBe(4);
     const listed = await as('bob@vendor.example', ['access', 'list', '--status', 'revoked']);
     expect(listed.stdout).toMatch(new RegExp(`^${request.id}\\trevoked\\tacme-prod\\talice@vendor.example`, 'm'));
@@ -94,6 +98,41 @@ describe('access and certificates end to end (embedded broker, identities switch
     expect(result.exitCode).toBe(3);
     expect(result.stderr).toContain('BYOC_USER');
   });
+});
+
+describe('two identities on one state folder (BYOC_USER differs), from outside', () => {
+  it("bob's kube-credential, cert show and cert list never hand out alice's key; cert get reuses, --renew renews", async () => {
+    // Given alice approved with a certificate for acme-prod, bob without a request, one state folder
+    const { as, stateDir } = workspace();
+    const request = JSON.parse((await as('alice@vendor.example', ['access', 'request', 'acme-prod', '--reason', 'x', '--no-wait', '--json'])).stdout);
+    expect((await as('bob@vendor.example', ['access', 'approve', request.id])).exitCode).toBe(0);
+    const got = JSON.parse((await as('alice@vendor.example', ['cert', 'get', 'acme-prod', '--json'])).stdout);
+    const aliceKey = readFileSync(path.join(stateDir, 'certs', 'alice_40vendor_2eexample', 'acme-prod', 'key.pem'), 'utf8');
+    expect(got.keyPath).toBe(path.join(stateDir, 'certs', 'alice_40vendor_2eexample', 'acme-prod', 'key.pem'));
+
+    // When bob runs what kubectl would, and the cert commands
+    const credential = await as('bob@vendor.example', ['kube-credential', 'acme-prod']);
+    const shown = await as('bob@vendor.example', ['cert', 'show', 'acme-prod']);
+    const listed = await as('bob@vendor.example', ['cert', 'list', '--json']);
+    // Then exit 4 with one line naming him, and alice's key is in none of it
+    expect(credential.exitCode).toBe(4);
+    expect(credential.stdout).toBe('');
+    expect(credential.stderr).toBe('error: byoc: you (bob@vendor.example) have no approved access to acme-prod. Request it, then retry: byoc access request acme-prod --reason "..."\n');
+    expect(shown.exitCode).toBe(4);
+    expect(JSON.parse(listed.stdout)).toEqual({ identity: 'bob@vendor.example', certificates: [] });
+    for (const result of [credential, shown, listed]) expect(result.stdout + result.stderr).not.toContain(aliceKey.split('\n')[1]);
+
+    // And alice's plugin output is exactly her key on disk
+    const mine = await as('alice@vendor.example', ['kube-credential', 'acme-prod']);
+    expect(JSON.parse(mine.stdout).status.clientKeyData).toBe(aliceKey);
+    // And cert get reuses her certificate (same serial), while --renew issues a new one
+    const again = JSON.parse((await as('alice@vendor.example', ['cert', 'get', 'acme-prod', '--json'])).stdout);
+    expect(again).toMatchObject({ serial: got.serial, reused: true });
+    const renewed = JSON.parse((await as('alice@vendor.example', ['cert', 'get', 'acme-prod', '--renew', '--json'])).stdout);
+    expect(renewed.reused).toBe(false);
+    expect(renewed.serial).not.toBe(got.serial);
+    expect(execFileSync('openssl', ['x509', '-in', renewed.certPath, '-noout', '-serial'], { encoding: 'utf8' }).trim().toLowerCase()).toBe(`serial=${renewed.serial}`);
+  }, 60_000);
 });
 
 describe('served broker end to end', () => {
@@ -130,7 +169,14 @@ describe('served broker end to end', () => {
       expect((await client(bobToken, ['access', 'approve', request.id])).exitCode).toBe(0);
       const cert = await client(aliceToken, ['cert', 'get', 'acme-prod', '--json']);
       expect(cert.exitCode).toBe(0);
-      expect(JSON.parse(cert.stdout).certPath).toBe(`${clientState}/certs/acme-prod/cert.pem`);
+      expect(JSON.parse(cert.stdout).certPath).toBe(`${clientState}/certs/alice_40vendor_2eexample/acme-prod/cert.pem`);
+      // The identity is the token's, as the broker says: bob's token on the same client state sees none of alice's
+      const bobList = await client(bobToken, ['cert', 'list', '--json']);
+      expect(JSON.parse(bobList.stdout)).toEqual({ identity: 'bob@vendor.example', certificates: [] });
+      const bobShow = await client(bobToken, ['cert', 'show', 'acme-prod']);
+      expect(bobShow.exitCode).toBe(4);
+      expect(bobShow.stdout).toBe('');
+      expect((await client(aliceToken, ['cert', 'show', 'acme-prod'])).exitCode).toBe(0);
     } finally {
       server.kill('SIGINT');
       await server;
