@@ -144,15 +144,31 @@ export function certificateMismatch(identity: string, certPem: string, keyPem: s
   } catch {
     return 'the certificate does not parse';
   }
-  // The parsed subject, unescaped (the `subject` string escapes RFC 2253 specials); several CNs come as an array.
-  const commonName = (certificate.toLegacyObject().subject as unknown as Record<string, unknown> | undefined)?.CN;
-  if (commonName !== identity) return `its CN is ${JSON.stringify(commonName)}, not ${JSON.stringify(identity)}`;
+  const names = commonNamesOf(certificate);
+  if (names.length !== 1 || names[0] !== identity) return `its CN is ${JSON.stringify(names.join(', '))}, not ${JSON.stringify(identity)}`;
   try {
     if (!certificate.checkPrivateKey(createPrivateKey(keyPem))) return 'the key does not match the certificate';
   } catch {
     return 'the key does not parse';
   }
   return undefined;
+}
+
+/**
+ * The CN values of a certificate's subject, unescaped. Node's `subject` has one attribute per line with RFC 2253
+ * escapes (`\,`, `\+`, control bytes as `\0A`). Not `toLegacyObject()`: on Node 20, calling it before `tls` is
+ * loaded leaves `tls.createSecureContext` undefined for the rest of the process, and every TLS connection fails.
+ */
+export function commonNamesOf(certificate: X509Certificate): string[] {
+  return certificate.subject
+    .split('\n')
+    .filter((line) => line.startsWith('CN='))
+    .map((line) => {
+      const parts = [...line.slice(3).matchAll(/\\([0-9A-Fa-f]{2})|\\([\s\S])|([\s\S])/gu)].map(([, hex, escaped, plain]) =>
+        hex ? Buffer.from([Number.parseInt(hex, 16)]) : Buffer.from(escaped ?? plain ?? '', 'utf8'),
+      );
+      return Buffer.concat(parts).toString('utf8');
+    });
 }
 
 /** The identity's certificates, by service name. */

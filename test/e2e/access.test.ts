@@ -3,6 +3,10 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { issueServerCertificate } from '../../src/pki/ca.js';
+import { generateKeyPairPem } from '../../src/pki/x509.js';
+import { testBrokerCa } from '../fakes/broker.js';
+import { startFakeClickHouse } from '../fakes/clickhouse-server.js';
 import { tempDir } from '../fakes/fs.js';
 import { BYOC_BIN, byoc } from './helpers.js';
 
@@ -103,7 +107,7 @@ describe('access and certificates end to end (embedded broker, identities switch
 describe('two identities on one state folder (BYOC_USER differs), from outside', () => {
   it("bob's kube-credential, cert show and cert list never hand out alice's key; cert get reuses, --renew renews", async () => {
     // Given alice approved with a certificate for acme-prod, bob without a request, one state folder
-    const { as, stateDir } = workspace();
+    const { as, stateDir, cwd } = workspace();
     const request = JSON.parse((await as('alice@vendor.example', ['access', 'request', 'acme-prod', '--reason', 'x', '--no-wait', '--json'])).stdout);
     expect((await as('bob@vendor.example', ['access', 'approve', request.id])).exitCode).toBe(0);
     const got = JSON.parse((await as('alice@vendor.example', ['cert', 'get', 'acme-prod', '--json'])).stdout);
@@ -125,6 +129,32 @@ describe('two identities on one state folder (BYOC_USER differs), from outside',
     // And alice's plugin output is exactly her key on disk
     const mine = await as('alice@vendor.example', ['kube-credential', 'acme-prod']);
     expect(JSON.parse(mine.stdout).status.clientKeyData).toBe(aliceKey);
+
+    // When both query a ClickHouse that requires a certificate from the broker's CA (mutual TLS on loopback)
+    const keys = await generateKeyPairPem();
+    const server = await startFakeClickHouse({
+      certPem: issueServerCertificate(await testBrokerCa(), { publicKeyPem: keys.publicKeyPem, names: ['ch.acme.example'], notBefore: new Date(Date.now() - 3_600_000), notAfter: new Date(Date.now() + 86_400_000) }),
+      keyPem: keys.privateKeyPem,
+      clientCa: readFileSync(got.caPath, 'utf8'),
+      answer: () => ({ names: ['x'], types: ['UInt8'], rows: [['1']] }),
+    });
+    try {
+      writeFileSync(path.join(cwd, 'server-ca.pem'), (await testBrokerCa()).certPem);
+      writeFileSync(
+        path.join(cwd, 'byoc.config.yaml'),
+        CONFIG.replace('clickhouse: { url: "https://ch.acme.example:8443" }', `clickhouse: { url: "https://ch.acme.example:${server.port}", caFile: ./server-ca.pem }`) +
+          'network:\n  resolve: { ch.acme.example: 127.0.0.1 }\n',
+      );
+      const bobQuery = await as('bob@vendor.example', ['query', 'acme-prod', 'SELECT 1 AS x FROM system.one']);
+      const aliceQuery = await as('alice@vendor.example', ['query', 'acme-prod', 'SELECT 1 AS x FROM system.one']);
+      // Then bob is refused before anything is sent, and alice's query goes out with her certificate
+      expect(bobQuery.exitCode).toBe(4);
+      expect(bobQuery.stderr).toContain('you (bob@vendor.example) have no approved access to acme-prod');
+      expect(aliceQuery).toMatchObject({ exitCode: 0, stdout: 'x\n1\n' });
+      expect(server.queries.map((query) => query.commonName)).toEqual(['alice@vendor.example']);
+    } finally {
+      await server.close();
+    }
     // And cert get reuses her certificate (same serial), while --renew issues a new one
     const again = JSON.parse((await as('alice@vendor.example', ['cert', 'get', 'acme-prod', '--json'])).stdout);
     expect(again).toMatchObject({ serial: got.serial, reused: true });

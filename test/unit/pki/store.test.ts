@@ -2,7 +2,9 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, wri
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { issueClientCertificate } from '../../../src/pki/ca.js';
+import { X509Certificate } from 'node:crypto';
 import {
+  commonNamesOf,
   identityDirName,
   legacyCertificateDirs,
   listCertificates,
@@ -118,6 +120,18 @@ describe('certificate store: one folder per identity and service', () => {
     await expect(
       saveCertificate(tempDir(), { identity: BOB, service: 'acme-prod', keyPem: keys.privateKeyPem, certPem: cert.certPem, caPem: '', requestId: 'r-0abc123xyz', serial: cert.serial, subject: cert.subject, notBefore: cert.notBefore, notAfter: cert.notAfter, issuedAt: '', broker: '' }),
     ).rejects.toThrow(/CN is "alice@vendor.example", not "bob@vendor.example"/);
+  });
+
+  it('reads the CN exactly, RFC 2253 specials, control characters and UTF-8 included', async () => {
+    // Given identities whose CN Node prints escaped
+    for (const identity of ['a,b+c"d;<é>\\x =y ', '#lead\nnext', 'zoë@example', 'x\\2c']) {
+      const { cert, keys } = await issued(identity);
+      // Then the store reads back exactly that identity, and stores and reads the certificate for it
+      expect(commonNamesOf(new X509Certificate(cert.certPem)), JSON.stringify(identity)).toEqual([identity]);
+      const stateDir = tempDir();
+      await saveCertificate(stateDir, { identity, service: 'acme-prod', keyPem: keys.privateKeyPem, certPem: cert.certPem, caPem: '', requestId: 'r-0abc123xyz', serial: cert.serial, subject: cert.subject, notBefore: cert.notBefore, notAfter: cert.notAfter, issuedAt: '', broker: '' });
+      expect(await readCertificate(stateDir, identity, 'acme-prod')).toBeDefined();
+    }
   });
 
   it('refuses service names that would leave the folder', async () => {
