@@ -47,9 +47,8 @@ function byoc(user, args, { expect = [0], capture = false } = {}) {
 }
 
 /** What an engineer could try by hand with their certificate, outside byoc: straight to the customer's nginx. */
-function directQuery(stateDir, up, requestId, sql) {
+function directQuery(cert, up, requestId, sql) {
   const url = new URL(up.clickhouse.url);
-  const certs = path.join(stateDir, 'certs', 'sandbox');
   return new Promise((resolve, reject) => {
     https
       .request(
@@ -59,9 +58,9 @@ function directQuery(stateDir, up, requestId, sql) {
           servername: url.hostname,
           method: 'POST',
           path: `/?query_id=byoc-${requestId}-by-hand`,
-          ca: readFileSync(path.join(certs, 'ca.pem')),
-          cert: readFileSync(path.join(certs, 'cert.pem')),
-          key: readFileSync(path.join(certs, 'key.pem')),
+          ca: readFileSync(cert.caPath),
+          cert: readFileSync(cert.certPath),
+          key: readFileSync(cert.keyPath),
         },
         (response) => {
           let body = '';
@@ -106,7 +105,9 @@ try {
   note('a query on the customer table is refused by byoc before anything is sent:');
   byoc(engineer, ['query', 'sandbox', 'SELECT * FROM default.orders'], { expect: [4] });
   note('going around byoc with the same certificate does not help: the server refuses it too (and logs it)');
-  const refused = await directQuery(stateDir, up, request.id, 'SELECT * FROM default.orders');
+  // certificates are stored per identity: cert show says where this engineer's are
+  const cert = JSON.parse(byoc(engineer, ['cert', 'show', 'sandbox', '--json'], { capture: true }).stdout);
+  const refused = await directQuery(cert, up, request.id, 'SELECT * FROM default.orders');
   process.stdout.write(`${dim('    curl-like POST with the engineer certificate ->')} HTTP ${refused.status}: ${refused.body.split(',')[0].trim()}\n`);
   if (refused.status === 200) throw new Error('the server answered a query on default.orders');
 

@@ -1,29 +1,41 @@
 import { defineCommand, option, tsv } from '../../src/command.js';
 
 export default defineCommand({
-  description: 'Retrieve a short-lived client certificate for an approved request (the key never leaves this machine)',
-  examples: ['byoc cert get acme-prod', 'byoc cert get acme-prod --request r-0k3j9x2m1q --json'],
+  description: 'Retrieve a short-lived client certificate for an approved request (the key never leaves this machine); reuses yours while more than a third of its grant is left',
+  examples: ['byoc cert get acme-prod', 'byoc cert get acme-prod --request r-0k3j9x2m1q --json', 'byoc cert get acme-prod --renew'],
   args: { service: { description: 'the customer service', required: true } },
-  options: { request: option.string('--request <id>', 'access.request', 'the approved request to use (default: your newest approved one)') },
-  async run({ service, request }, ctx) {
-    const { fetchCertificate } = await import('../../src/access/credentials.js');
-    const issued = await fetchCertificate(ctx, service, request);
+  options: {
+    request: option.string('--request <id>', 'access.request', 'the approved request to use (default: your newest approved one)'),
+    renew: option.boolean('--renew', 'cert.renew', 'a new key and certificate even when the stored one could be reused'),
+  },
+  async run({ service, request, renew }, ctx) {
+    const { getCertificate } = await import('../../src/access/credentials.js');
+    const got = await getCertificate(ctx, service, { ...(request ? { requestId: request } : {}), renew: renew ?? false });
     return {
       service,
-      requestId: issued.meta.requestId,
-      subject: issued.meta.subject,
-      serial: issued.meta.serial,
-      notBefore: issued.meta.notBefore,
-      notAfter: issued.meta.notAfter,
-      fingerprint: issued.meta.fingerprint,
-      certPath: issued.certPath,
-      keyPath: issued.keyPath,
-      caPath: issued.caPath,
+      identity: got.meta.identity,
+      reused: got.reused,
+      requestId: got.meta.requestId,
+      subject: got.meta.subject,
+      serial: got.meta.serial,
+      notBefore: got.meta.notBefore,
+      notAfter: got.meta.notAfter,
+      fingerprint: got.meta.fingerprint,
+      certPath: got.certPath,
+      keyPath: got.keyPath,
+      caPath: got.caPath,
     };
   },
   text: (result) => tsv(Object.entries(result)),
   async view(result, render) {
     const { CertificateView } = await import('../../src/ui/views/cert.js');
-    return CertificateView({ certificate: { ...result, remainingMs: Date.parse(result.notAfter) - render.now.getTime(), expired: false }, now: render.now, color: render.color, title: 'Certificate issued' });
+    const remainingMs = Date.parse(result.notAfter) - render.now.getTime();
+    return CertificateView({
+      certificate: { ...result, remainingMs, expired: remainingMs <= 0 },
+      now: render.now,
+      color: render.color,
+      title: result.reused ? 'Certificate reused' : 'Certificate issued',
+      note: result.reused ? `still approved with more than a third of its grant left; byoc cert get ${result.service} --renew for a new one` : undefined,
+    });
   },
 });

@@ -36,7 +36,8 @@ export function parseServerUser(user: string): { requestId: string; identity: st
   return { requestId: `r-${match[1]}`, identity: decodeIdentity(match[2]!) };
 }
 
-function encodeIdentity(identity: string): string {
+/** An identity as `[a-z0-9]` with every other UTF-8 byte as `_` and two hex digits: exact, reversible, safe as a name anywhere. */
+export function encodeIdentity(identity: string): string {
   let out = '';
   for (const byte of Buffer.from(identity, 'utf8')) {
     const isPlain = (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x30 && byte <= 0x39);

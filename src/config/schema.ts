@@ -67,7 +67,7 @@ export const configSchema = z.strictObject({
     })
     .partial()
     .optional(),
-  cert: z.strictObject({ minRemaining: duration }).partial().optional(),
+  cert: z.strictObject({ minRemaining: duration, renew: z.boolean() }).partial().optional(),
   query: z
     .strictObject({
       format: z.enum(['table', 'json', 'ndjson', 'csv', 'tsv']),

@@ -41,6 +41,7 @@ export const SETTINGS: readonly Setting[] = [
   define('access.operatorFormat', 'BYOC_OPERATOR_FORMAT', 'string', 'operator-config output: sql or xml', 'sql'),
   define('access.request', 'BYOC_REQUEST', 'string', 'the access request to use (default: your newest approved one)'),
   define('cert.minRemaining', 'BYOC_MIN_REMAINING', 'duration', 'fail when less than this remains on the certificate', '0s'),
+  define('cert.renew', 'BYOC_RENEW', 'boolean', 'issue a new certificate even when the stored one could be reused', false),
   define('connect.target', 'BYOC_TARGET', 'string', 'which endpoints to check: clickhouse, kubernetes or all', 'all'),
   define('connect.requireDirect', 'BYOC_REQUIRE_DIRECT', 'boolean', 'exit 6 when the path is relayed (DERP or peer relay)', false),
   define('connect.count', 'BYOC_PING_COUNT', 'integer', 'tailscale pings per endpoint', 3),

@@ -74,14 +74,27 @@ export const DOCTOR_STEPS: DoctorStep[] = [
     id: 'certificate',
     title: 'Certificate',
     perService: true,
-    needs: ['request'],
+    // Not behind the request step: a revoked grant must show here too, with who revoked it and when.
+    needs: ['broker'],
     async run(ctx, service) {
-      const { readCertificate } = await import('../pki/store.js');
-      const stored = await readCertificate(ctx.stateDir(), service!);
-      if (!stored) return fail('not-allowed', `no certificate stored for ${service}`, `byoc cert get ${service}`);
+      const { storedCertificate, standingOf, refusalFor } = await import('../access/credentials.js');
+      const broker = await ctx.client('broker');
+      const { identity, stored } = await storedCertificate(ctx, service!);
+      if (!stored) {
+        const approved = (await broker.list({ mine: true, service: service! })).find((request) => request.status === 'approved');
+        if (!approved) return { status: 'SKIPPED', evidence: `no certificate stored for ${identity}, and no approved request to get one for` };
+        return fail('not-allowed', `no certificate stored for ${service} (as ${identity})`, `byoc cert get ${service}`);
+      }
+      // The broker's word, not the file's: a revoked grant's certificate still looks valid on disk.
+      const { standing } = await standingOf(broker, stored);
+      const refusal = refusalFor(service!, standing, broker.location);
+      if (refusal) {
+        const other = (await broker.list({ mine: true, service: service! })).find((request) => request.status === 'approved');
+        return fail('not-allowed', `${refusal.message} (${stored.meta.subject}, serial ${stored.meta.serial})`, other ? `byoc cert get ${service} (for ${other.id}, still approved)` : refusal.hint);
+      }
       const left = Date.parse(stored.meta.notAfter) - ctx.clock.now().getTime();
       if (left <= 0) return fail('not-allowed', `the certificate expired at ${stored.meta.notAfter}`, `byoc access request ${service} --reason "..."`);
-      const evidence = `${stored.meta.subject}, request ${stored.meta.requestId}, ${formatDuration(left)} left`;
+      const evidence = `${stored.meta.subject}, request ${stored.meta.requestId} approved, ${formatDuration(left)} left`;
       return left < 15 * 60_000 ? warn(evidence, `byoc cert get ${service} (or request more time)`) : pass(evidence);
     },
   },

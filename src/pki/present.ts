@@ -3,6 +3,8 @@ import type { StoredCertificate } from './store.js';
 
 export interface CertificateSummary {
   service: string;
+  /** whose certificate it is (its CN): only ever the current identity's */
+  identity: string;
   requestId: string;
   subject: string;
   serial: string;
@@ -20,6 +22,7 @@ export function summarize(stored: StoredCertificate, now: Date): CertificateSumm
   const remainingMs = Date.parse(stored.meta.notAfter) - now.getTime();
   return {
     service: stored.meta.service,
+    identity: stored.meta.identity,
     requestId: stored.meta.requestId,
     subject: stored.meta.subject,
     serial: stored.meta.serial,

@@ -1,8 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { issueServerCertificate } from '../../src/pki/ca.js';
+import { generateKeyPairPem } from '../../src/pki/x509.js';
+import { testBrokerCa } from '../fakes/broker.js';
+import { startFakeClickHouse } from '../fakes/clickhouse-server.js';
 import { tempDir } from '../fakes/fs.js';
 import { BYOC_BIN, byoc } from './helpers.js';
 
@@ -56,7 +60,7 @@ describe('access and certificates end to end (embedded broker, identities switch
     const got = await as('alice@vendor.example', ['cert', 'get', 'acme-prod', '--json']);
     expect(got.exitCode).toBe(0);
     const cert = JSON.parse(got.stdout);
-    expect(cert).toMatchObject({ requestId: request.id, subject: `CN=alice@vendor.example, OU=urn:byoc:request:${request.id}`, certPath: `${stateDir}/certs/acme-prod/cert.pem` });
+    expect(cert).toMatchObject({ requestId: request.id, subject: `CN=alice@vendor.example, OU=urn:byoc:request:${request.id}`, certPath: `${stateDir}/certs/alice_40vendor_2eexample/acme-prod/cert.pem` });
     // Then the real openssl verifies it against the broker CA, with clientAuth and the grant's end
     expect(execFileSync('openssl', ['verify', '-CAfile', cert.caPath, cert.certPath], { encoding: 'utf8' })).toContain(': OK');
     const details = execFileSync('openssl', ['x509', '-in', cert.certPath, '-noout', '-dates', '-ext', 'extendedKeyUsage,subjectAltName'], { encoding: 'utf8' });
@@ -73,6 +77,10 @@ describe('access and certificates end to end (embedded broker, identities switch
 
     // When carol revokes it, Then the operator step becomes the removal of that request's user and the revocation shows
     expect((await as('carol@vendor.example', ['access', 'revoke', request.id])).exitCode).toBe(0);
+    // And cert show asks the broker: exit 4 naming who revoked it, though the file has hours left
+    const shown = await as('alice@vendor.example', ['cert', 'show', 'acme-prod', '--min-remaining', '15m']);
+    expect(shown.exitCode).toBe(4);
+    expect(shown.stderr).toContain(`your access to acme-prod (${request.id}) was revoked by carol@vendor.example`);
     const removal = await as('bob@vendor.example', ['access', 'operator-config', request.id]);
     expect(removal.exitCode).toBe(0);
     expect(removal.stdout).toMatch(new RegExp(`^DROP USER IF EXISTS byoc_r_${request.id.slice(2)}_alice_40vendor_2eexample;$`, 'm'));
@@ -96,6 +104,67 @@ describe('access and certificates end to end (embedded broker, identities switch
     expect(result.exitCode).toBe(3);
     expect(result.stderr).toContain('BYOC_USER');
   });
+});
+
+describe('two identities on one state folder (BYOC_USER differs), from outside', () => {
+  it("bob's kube-credential, cert show and cert list never hand out alice's key; cert get reuses, --renew renews", async () => {
+    // Given alice approved with a certificate for acme-prod, bob without a request, one state folder
+    const { as, stateDir, cwd } = workspace();
+    const request = JSON.parse((await as('alice@vendor.example', ['access', 'request', 'acme-prod', '--reason', 'x', '--no-wait', '--json'])).stdout);
+    expect((await as('bob@vendor.example', ['access', 'approve', request.id])).exitCode).toBe(0);
+    const got = JSON.parse((await as('alice@vendor.example', ['cert', 'get', 'acme-prod', '--json'])).stdout);
+    const aliceKey = readFileSync(path.join(stateDir, 'certs', 'alice_40vendor_2eexample', 'acme-prod', 'key.pem'), 'utf8');
+    expect(got.keyPath).toBe(path.join(stateDir, 'certs', 'alice_40vendor_2eexample', 'acme-prod', 'key.pem'));
+
+    // When bob runs what kubectl would, and the cert commands
+    const credential = await as('bob@vendor.example', ['kube-credential', 'acme-prod']);
+    const shown = await as('bob@vendor.example', ['cert', 'show', 'acme-prod']);
+    const listed = await as('bob@vendor.example', ['cert', 'list', '--json']);
+    // Then exit 4 with one line naming him, and alice's key is in none of it
+    expect(credential.exitCode).toBe(4);
+    expect(credential.stdout).toBe('');
+    expect(credential.stderr).toBe('error: byoc: you (bob@vendor.example) have no approved access to acme-prod. Request it, then retry: byoc access request acme-prod --reason "..."\n');
+    expect(shown.exitCode).toBe(4);
+    expect(JSON.parse(listed.stdout)).toEqual({ identity: 'bob@vendor.example', certificates: [] });
+    for (const result of [credential, shown, listed]) expect(result.stdout + result.stderr).not.toContain(aliceKey.split('\n')[1]);
+
+    // And alice's plugin output is exactly her key on disk
+    const mine = await as('alice@vendor.example', ['kube-credential', 'acme-prod']);
+    expect(JSON.parse(mine.stdout).status.clientKeyData).toBe(aliceKey);
+
+    // When both query a ClickHouse that requires a certificate from the broker's CA (mutual TLS on loopback)
+    const keys = await generateKeyPairPem();
+    const server = await startFakeClickHouse({
+      certPem: issueServerCertificate(await testBrokerCa(), { publicKeyPem: keys.publicKeyPem, names: ['ch.acme.example'], notBefore: new Date(Date.now() - 3_600_000), notAfter: new Date(Date.now() + 86_400_000) }),
+      keyPem: keys.privateKeyPem,
+      clientCa: readFileSync(got.caPath, 'utf8'),
+      answer: () => ({ names: ['x'], types: ['UInt8'], rows: [['1']] }),
+    });
+    try {
+      writeFileSync(path.join(cwd, 'server-ca.pem'), (await testBrokerCa()).certPem);
+      writeFileSync(
+        path.join(cwd, 'byoc.config.yaml'),
+        CONFIG.replace('clickhouse: { url: "https://ch.acme.example:8443" }', `clickhouse: { url: "https://ch.acme.example:${server.port}", caFile: ./server-ca.pem }`) +
+          'network:\n  resolve: { ch.acme.example: 127.0.0.1 }\n',
+      );
+      const bobQuery = await as('bob@vendor.example', ['query', 'acme-prod', 'SELECT 1 AS x FROM system.one']);
+      const aliceQuery = await as('alice@vendor.example', ['query', 'acme-prod', 'SELECT 1 AS x FROM system.one']);
+      // Then bob is refused before anything is sent, and alice's query goes out with her certificate
+      expect(bobQuery.exitCode).toBe(4);
+      expect(bobQuery.stderr).toContain('you (bob@vendor.example) have no approved access to acme-prod');
+      expect(aliceQuery).toMatchObject({ exitCode: 0, stdout: 'x\n1\n' });
+      expect(server.queries.map((query) => query.commonName)).toEqual(['alice@vendor.example']);
+    } finally {
+      await server.close();
+    }
+    // And cert get reuses her certificate (same serial), while --renew issues a new one
+    const again = JSON.parse((await as('alice@vendor.example', ['cert', 'get', 'acme-prod', '--json'])).stdout);
+    expect(again).toMatchObject({ serial: got.serial, reused: true });
+    const renewed = JSON.parse((await as('alice@vendor.example', ['cert', 'get', 'acme-prod', '--renew', '--json'])).stdout);
+    expect(renewed.reused).toBe(false);
+    expect(renewed.serial).not.toBe(got.serial);
+    expect(execFileSync('openssl', ['x509', '-in', renewed.certPath, '-noout', '-serial'], { encoding: 'utf8' }).trim().toLowerCase()).toBe(`serial=${renewed.serial}`);
+  }, 60_000);
 });
 
 describe('served broker end to end', () => {
@@ -132,7 +201,14 @@ describe('served broker end to end', () => {
       expect((await client(bobToken, ['access', 'approve', request.id])).exitCode).toBe(0);
       const cert = await client(aliceToken, ['cert', 'get', 'acme-prod', '--json']);
       expect(cert.exitCode).toBe(0);
-      expect(JSON.parse(cert.stdout).certPath).toBe(`${clientState}/certs/acme-prod/cert.pem`);
+      expect(JSON.parse(cert.stdout).certPath).toBe(`${clientState}/certs/alice_40vendor_2eexample/acme-prod/cert.pem`);
+      // The identity is the token's, as the broker says: bob's token on the same client state sees none of alice's
+      const bobList = await client(bobToken, ['cert', 'list', '--json']);
+      expect(JSON.parse(bobList.stdout)).toEqual({ identity: 'bob@vendor.example', certificates: [] });
+      const bobShow = await client(bobToken, ['cert', 'show', 'acme-prod']);
+      expect(bobShow.exitCode).toBe(4);
+      expect(bobShow.stdout).toBe('');
+      expect((await client(aliceToken, ['cert', 'show', 'acme-prod'])).exitCode).toBe(0);
     } finally {
       server.kill('SIGINT');
       await server;

@@ -3,18 +3,26 @@ import type { CertificateSummary } from '../../pki/present.js';
 import { formatDuration, formatRelative } from '../../util/duration.js';
 import { Table } from '../table.js';
 
-type Shown = Pick<CertificateSummary, 'service' | 'requestId' | 'subject' | 'serial' | 'fingerprint' | 'notAfter' | 'certPath' | 'keyPath' | 'caPath' | 'remainingMs' | 'expired'>;
+type Shown = Pick<CertificateSummary, 'service' | 'requestId' | 'subject' | 'serial' | 'fingerprint' | 'notAfter' | 'certPath' | 'keyPath' | 'caPath' | 'remainingMs' | 'expired'> & {
+  /** what the broker says about the request now (cert show) */
+  requestStatus?: string;
+  revokedBy?: string;
+  revokedAt?: string;
+};
 
-export function CertificateView({ certificate, now, color, title }: { certificate: Shown; now: Date; color: boolean; title?: string }) {
-  const state = certificate.expired ? 'expired' : `valid for ${formatDuration(certificate.remainingMs)}`;
-  const tone = certificate.expired ? 'red' : certificate.remainingMs < 15 * 60_000 ? 'yellow' : 'green';
+export function CertificateView({ certificate, now, color, title, note }: { certificate: Shown; now: Date; color: boolean; title?: string; note?: string | undefined }) {
+  const refused = certificate.requestStatus !== undefined && certificate.requestStatus !== 'approved';
+  const state = refused ? `not usable: request ${certificate.requestStatus}` : certificate.expired ? 'expired' : `valid for ${formatDuration(certificate.remainingMs)}`;
+  const tone = refused || certificate.expired ? 'red' : certificate.remainingMs < 15 * 60_000 ? 'yellow' : 'green';
+  const revoked = certificate.revokedBy ? ` by ${certificate.revokedBy} at ${certificate.revokedAt}` : '';
   return (
     <Box flexDirection="column">
       <Text>
         <Text bold>{title ?? 'Certificate'} for {certificate.service}</Text> <Text {...(color ? { color: tone } : {})}>{state}</Text>
       </Text>
+      {note ? <Text dimColor>  {note}</Text> : null}
       <Text>  subject     {certificate.subject}</Text>
-      <Text>  request     {certificate.requestId}</Text>
+      <Text>  request     {certificate.requestId}{certificate.requestStatus ? ` (${certificate.requestStatus}${revoked})` : ''}</Text>
       <Text>  expires     {formatRelative(new Date(certificate.notAfter), now)} ({certificate.notAfter})</Text>
       <Text>  serial      {certificate.serial}</Text>
       <Text>  sha256      {certificate.fingerprint}</Text>
@@ -25,8 +33,8 @@ export function CertificateView({ certificate, now, color, title }: { certificat
   );
 }
 
-export function CertificateListView({ certificates, now, color }: { certificates: readonly CertificateSummary[]; now: Date; color: boolean }) {
-  if (certificates.length === 0) return <Text dimColor>No certificates stored. Get one with: byoc cert get SERVICE</Text>;
+export function CertificateListView({ identity, certificates, now, color }: { identity: string; certificates: readonly CertificateSummary[]; now: Date; color: boolean }) {
+  if (certificates.length === 0) return <Text dimColor>No certificates stored for {identity}. Get one with: byoc cert get SERVICE</Text>;
   return (
     <Table
       rows={certificates}

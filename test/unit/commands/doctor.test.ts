@@ -39,8 +39,11 @@ async function workspace(approved: boolean) {
     const request = await broker.create('alice@vendor.example', { service: 'acme-prod', reason: 'x', duration: '2h' });
     await broker.approve('bob@vendor.example', request.id);
   }
-  return { cwd, clock, env: { BYOC_STATE_DIR: stateDir }, clients: { broker: async () => embeddedClient(broker, 'alice@vendor.example', stateDir), tailscale: async () => tailscale() } };
+  return { cwd, clock, broker, env: { BYOC_STATE_DIR: stateDir }, clients: { broker: async () => embeddedClient(broker, 'alice@vendor.example', stateDir), tailscale: async () => tailscale() } };
 }
+
+type Step = { id: string; status: string; evidence: string; next?: string; kind?: string };
+const stepOf = (report: { steps: Step[] }, id: string) => report.steps.find((step) => step.id === id)!;
 
 describe('byoc doctor', () => {
   it('passes the whole chain when access, certificate and path are good', async () => {
@@ -70,6 +73,60 @@ describe('byoc doctor', () => {
     // the certificate step depends on it and is skipped, network steps still run
     expect(report.steps.find((step: { id: string }) => step.id === 'certificate').status).toBe('SKIPPED');
     expect(report.steps.find((step: { id: string }) => step.id === 'tls').status).toBe('PASS');
+    expect(result.exitCode).toBe(4);
+  });
+
+  it('fails the certificate step once its request is revoked, naming who and when, though the file still looks valid', async () => {
+    // Given alice's certificate, then carol revokes the request
+    const setup = await workspace(true);
+    expect((await runCli(['cert', 'get', 'acme-prod'], setup)).exitCode).toBe(0);
+    const [request] = await setup.broker.list('alice@vendor.example', { mine: true });
+    const revoked = await setup.broker.revoke('carol@vendor.example', request!.id);
+    // When the doctor runs
+    const result = await runCli(['doctor', 'acme-prod', '--json'], setup);
+    const report = JSON.parse(result.stdout);
+    // Then the certificate step FAILs with the revocation (not SKIPPED, not PASS), and what depends on it is skipped
+    expect(stepOf(report, 'certificate')).toMatchObject({
+      status: 'FAIL',
+      kind: 'not-allowed',
+      evidence: expect.stringContaining(`your access to acme-prod (${request!.id}) was revoked by carol@vendor.example at ${revoked.revokedAt}`),
+      next: 'Request access again if you still need it: byoc access request acme-prod --reason "..."',
+    });
+    expect(stepOf(report, 'clickhouse').status).toBe('SKIPPED');
+    expect(report.verdict).toBe('FAIL');
+    expect(result.exitCode).toBe(4);
+  });
+
+  it('with another approved request, still fails the revoked certificate and says to get one for the approved request', async () => {
+    // Given alice's certificate for a request that is revoked, and a second approved request
+    const setup = await workspace(true);
+    expect((await runCli(['cert', 'get', 'acme-prod'], setup)).exitCode).toBe(0);
+    const [first] = await setup.broker.list('alice@vendor.example', { mine: true });
+    await setup.broker.revoke('carol@vendor.example', first!.id);
+    const second = await setup.broker.create('alice@vendor.example', { service: 'acme-prod', reason: 'again', duration: '1h' });
+    await setup.broker.approve('bob@vendor.example', second.id);
+    // When the doctor runs, Then the request step passes but the certificate step does not
+    const report = JSON.parse((await runCli(['doctor', 'acme-prod', '--json'], setup)).stdout);
+    expect(stepOf(report, 'request').status).toBe('PASS');
+    expect(stepOf(report, 'certificate')).toMatchObject({ status: 'FAIL', next: `byoc cert get acme-prod (for ${second.id}, still approved)` });
+    // And after that next step, it passes
+    expect((await runCli(['cert', 'get', 'acme-prod'], setup)).exitCode).toBe(0);
+    const fixed = JSON.parse((await runCli(['doctor', 'acme-prod', '--json'], setup)).stdout);
+    expect(stepOf(fixed, 'certificate')).toMatchObject({ status: 'PASS', evidence: expect.stringContaining(`request ${second.id} approved`) });
+  });
+
+  it("does not pass on another identity's certificate on the same machine", async () => {
+    // Given alice's certificate, and bob (no request) running the doctor on the same state folder
+    const setup = await workspace(true);
+    expect((await runCli(['cert', 'get', 'acme-prod'], setup)).exitCode).toBe(0);
+    const bob = { ...setup, clients: { ...setup.clients, broker: async () => embeddedClient(setup.broker, 'bob@vendor.example', setup.env.BYOC_STATE_DIR) } };
+    // When the doctor runs as bob, Then no certificate is found for him, and nothing reaches ClickHouse as anyone
+    const before = server.queries.length;
+    const result = await runCli(['doctor', 'acme-prod', '--json'], bob);
+    const report = JSON.parse(result.stdout);
+    expect(stepOf(report, 'request').status).toBe('FAIL');
+    expect(stepOf(report, 'certificate')).toMatchObject({ status: 'SKIPPED', evidence: 'no certificate stored for bob@vendor.example, and no approved request to get one for' });
+    expect(server.queries.length).toBe(before);
     expect(result.exitCode).toBe(4);
   });
 
