@@ -31,6 +31,12 @@ export interface ClickHouseTarget {
   /** customer credentials (audit); engineers authenticate by certificate only */
   username?: string | undefined;
   password?: string | undefined;
+  /**
+   * The grant's own server user, which the certificate authenticates: current ClickHouse logs the engineer in as
+   * that user (`IDENTIFIED WITH ssl_certificate SAN ...`) when asked to, with no password. A proxy in front of an
+   * older server (the sandbox's nginx) overrides both headers with what it derived from the certificate.
+   */
+  certificateUser?: string | undefined;
 }
 
 export interface ClickHouseConnector {
@@ -77,6 +83,7 @@ export const clickhouseConnector: ClickHouseConnector = {
       // Engineers are identified by their certificate; a basic-auth header would name a ClickHouse user instead.
       set_basic_auth_header: withCredentials,
       ...(withCredentials ? { username: target.username, password: target.password ?? '' } : {}),
+      ...(target.certificateUser ? { http_headers: { 'X-ClickHouse-User': target.certificateUser, 'X-ClickHouse-SSL-Certificate-Auth': 'on' } } : {}),
       compression: { response: false, request: false },
       // byoc reports failures itself, once, on stderr; the client's own logger would print them again.
       log: { level: ClickHouseLogLevel.OFF },

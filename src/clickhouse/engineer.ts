@@ -1,4 +1,5 @@
 import { obtainCertificate, type UsableCertificate } from '../access/credentials.js';
+import { serverUserFor } from '../access/server-user.js';
 import type { Context } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { ClickHouseSession } from './client.js';
@@ -27,7 +28,13 @@ export async function openEngineerSession(ctx: Context, service: string, options
   const agent = await agentFor(ctx, new URL(clickhouse.url), { cert: certificate.certPem, key: certificate.keyPem, ...(ca ? { ca } : {}), keepAlive: true });
   const requestId = certificate.meta.requestId;
   const connector = await ctx.client('clickhouse');
-  const session = await connector.connect({ url: clickhouse.url, agent, application: applicationFor(ctx.version, requestId), timeoutMs: options.timeoutMs });
+  const session = await connector.connect({
+    url: clickhouse.url,
+    agent,
+    application: applicationFor(ctx.version, requestId),
+    timeoutMs: options.timeoutMs,
+    certificateUser: serverUserFor(requestId, certificate.request.requester),
+  });
   return {
     url: clickhouse.url,
     session,

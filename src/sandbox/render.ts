@@ -280,6 +280,7 @@ http {
             proxy_set_header X-ClickHouse-Key $byoc_ch_key;
             # An empty value drops the header: whatever the client sent never reaches ClickHouse.
             proxy_set_header X-ClickHouse-Quota "";
+            proxy_set_header X-ClickHouse-SSL-Certificate-Auth "";
             proxy_set_header Authorization "";
             proxy_buffering off;
             proxy_request_buffering off;

@@ -10,6 +10,9 @@ export interface RecordedQuery {
   userAgent: string | undefined;
   commonName: string | undefined;
   authorization: string | undefined;
+  /** X-ClickHouse-User and X-ClickHouse-SSL-Certificate-Auth, as a current server reads them */
+  user: string | undefined;
+  certificateAuth: string | undefined;
 }
 
 export interface FakeClickHouse {
@@ -61,6 +64,8 @@ export async function startFakeClickHouse(options: FakeClickHouseOptions): Promi
         userAgent: request.headers['user-agent'],
         commonName: typeof peer.subject?.CN === 'string' ? peer.subject.CN : undefined,
         authorization: request.headers.authorization,
+        user: request.headers['x-clickhouse-user'] as string | undefined,
+        certificateAuth: request.headers['x-clickhouse-ssl-certificate-auth'] as string | undefined,
       };
       queries.push(query);
       const fail = (code: number, message: string, status = 500) =>

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serverUserFor } from '../../../src/access/server-user.js';
 import { embeddedClient } from '../../../src/access/connect.js';
 import { issueServerCertificate } from '../../../src/pki/ca.js';
 import { generateKeyPairPem } from '../../../src/pki/x509.js';
@@ -58,6 +59,9 @@ describe('byoc query', () => {
     const [sent] = modern.queries.slice(before);
     expect(sent!.commonName).toBe('alice@vendor.example');
     expect(sent!.authorization).toBeUndefined();
+    // and logs in as the grant's own server user, authenticated by the certificate (no password)
+    expect(sent!.user).toBe(serverUserFor(requestId, 'alice@vendor.example'));
+    expect(sent!.certificateAuth).toBe('on');
     expect(sent!.queryId).toMatch(new RegExp(`^byoc-${requestId}-[0-9a-f-]{36}$`));
     expect(sent!.userAgent).toContain(`byoc/0.0.0-test (request ${requestId})`);
     expect(JSON.parse(sent!.settings.log_comment!)).toEqual({ byoc: { request: requestId, engineer: 'alice@vendor.example', ticket: 'INC-7' } });
