@@ -1,3 +1,4 @@
+import { encodeIdentity, SERVER_USER_PATTERN } from '../access/server-user.js';
 import type { QueryLogSchema } from './schema.js';
 
 /**
@@ -11,10 +12,11 @@ export interface AuditFilter {
   since: number;
   /** Unix seconds, exclusive */
   until: number;
-  /** regular expression on `user` (RE2) that marks engineer users */
+  /** regular expression on `user` (RE2) that marks engineer users; per-request users always are */
   userPattern: string;
-  /** ClickHouse user names */
+  /** ClickHouse user names, or identities (each selects that engineer's per-request users, any request) */
   engineers?: string[];
+  /** the request a row is attributed to (its per-request user's, else its tag's) */
   requestId?: string;
   /** clusterAllReplicas(cluster, source) instead of the source itself */
   cluster?: string;
@@ -35,11 +37,29 @@ export function sourceExpression(schema: QueryLogSchema, cluster?: string): stri
 }
 
 /**
- * The access request a row belongs to, from byoc's query_id (every query byoc sends carries it; log_comment
- * repeats it where the server keeps one, but reading it too would cost a second regular expression per row).
+ * Who and which grant, from what the server stamped. A per-request user (`byoc_r_<id>_<identity>`) is the
+ * grant: its name is the one fact about a query the client cannot choose, so its request id wins. Only other
+ * users (legacy per-engineer users, anything else) fall back to byoc's query_id tag (`byoc-<request id>-<uuid>`;
+ * log_comment repeats it where the server keeps one, but reading it too would cost another regular expression per
+ * row). Each regular expression is written once per query, under an alias the WHERE and the other columns reuse:
+ * `user_request` (the id part of a per-request user, '' for any other user) and `tag_request` (the tag's id).
  */
-export function requestExpression(_schema: QueryLogSchema): string {
-  return `extract(query_id, '^byoc-(r-[0-9a-z]+)-')`;
+const USER_REQUEST = `extract(user, ${quote(SERVER_USER_PATTERN)})`;
+const TAG_REQUEST = `extract(query_id, '^byoc-(r-[0-9a-z]+)-')`;
+
+/** Defines `user_request`; `tag` is the tag expression itself, or the alias where the query defines it elsewhere. */
+export function requestExpression(_schema: QueryLogSchema, tag = TAG_REQUEST): string {
+  return `if((${USER_REQUEST} AS user_request) != '', concat('r-', user_request), ${tag})`;
+}
+
+/**
+ * `--engineer`: each value is a ClickHouse user name, or an identity whose per-request users (any request) are
+ * wanted. The identity part of a per-request user is what follows `byoc_r_<id>_`, i.e. from byte
+ * length(user_request) + 9 on: compared as a constant set, with no further regular expression per row.
+ */
+function engineerCondition(engineers: readonly string[]): string {
+  const encoded = [...new Set(engineers.map(encodeIdentity))];
+  return `(user IN (${engineers.map(quote).join(', ')}) OR (user_request != '' AND substring(user, length(user_request) + 9) IN (${encoded.map(quote).join(', ')})))`;
 }
 
 /** Finished or failed queries only: a QueryStart row would count every query twice. */
@@ -52,9 +72,11 @@ export function whereClause(schema: QueryLogSchema, filter: AuditFilter): string
     `event_time >= toDateTime(${Math.floor(filter.since)})`,
     `event_time < toDateTime(${Math.ceil(filter.until)})`,
     COMPLETED,
-    `(match(user, ${quote(filter.userPattern)}) OR query_id LIKE 'byoc-%')`,
+    // a per-request user is an engineer whatever --user-pattern says: a narrower pattern must not hide its
+    // untagged or mis-tagged queries
+    `(match(user, ${quote(filter.userPattern)}) OR user_request != '' OR query_id LIKE 'byoc-%')`,
   ];
-  if (filter.engineers?.length) conditions.push(`user IN (${filter.engineers.map(quote).join(', ')})`);
+  if (filter.engineers?.length) conditions.push(engineerCondition(filter.engineers));
   if (filter.requestId) conditions.push(`request_id = ${quote(filter.requestId)}`);
   return conditions.join('\n  AND ');
 }
@@ -88,7 +110,7 @@ export function rowColumns(schema: QueryLogSchema): string {
   return [
     'toUnixTimestamp(event_time) AS time',
     'user',
-    `${requestExpression(schema)} AS request_id`,
+    `${requestExpression(schema, 'tag_request')} AS request_id`,
     'query_id',
     `CAST(type, 'Int8') AS type_code`,
     'read_rows',
@@ -97,17 +119,19 @@ export function rowColumns(schema: QueryLogSchema): string {
     `replaceRegexpAll(substring(exception, 1, 500), '[\\t\\n]', ' ') AS error`,
     schema.hasTables ? 'tables' : `[] AS no_tables`,
     `substring(query, 1, 4000) AS query_text`,
+    `${TAG_REQUEST} AS tag_request`,
   ].join(', ');
 }
 
-export const ROW_FIELDS = ['time', 'user', 'request_id', 'query_id', 'type_code', 'read_rows', 'read_bytes', 'query_duration_ms', 'error', 'tables', 'query'] as const;
+/** Appended to, never reordered: tag_request came last. */
+export const ROW_FIELDS = ['time', 'user', 'request_id', 'query_id', 'type_code', 'read_rows', 'read_bytes', 'query_duration_ms', 'error', 'tables', 'query', 'tag_request'] as const;
 
-/** No subquery: old servers do not push a WHERE into one, and every finding would scan the whole log. */
-function rowsSql(schema: QueryLogSchema, filter: AuditFilter, extra: string, limit?: number): string {
+/** No subquery: old servers do not push a WHERE into one, and every finding would scan the whole log. `by`: LIMIT n BY (18.x has it). */
+function rowsSql(schema: QueryLogSchema, filter: AuditFilter, extra: string, limit?: number, by?: string): string {
   return `SELECT ${rowColumns(schema)}
 FROM ${sourceExpression(schema, filter.cluster)}
 WHERE ${whereClause(schema, filter)}${extra ? `\n  AND ${extra}` : ''}
-ORDER BY event_time, query_id${limit ? `\nLIMIT ${limit}` : ''}`;
+ORDER BY event_time, query_id${limit ? `\nLIMIT ${limit}${by ? ` BY ${by}` : ''}` : ''}`;
 }
 
 export function deniedSql(schema: QueryLogSchema, filter: AuditFilter, limit = 1000): string {
@@ -119,8 +143,17 @@ export function foreignTablesSql(schema: QueryLogSchema, filter: AuditFilter, li
   return rowsSql(schema, filter, `arrayExists(t -> NOT match(t, '^(system|information_schema|INFORMATION_SCHEMA)\\\\.'), tables)`, limit);
 }
 
-export function untaggedSql(schema: QueryLogSchema, filter: AuditFilter, limit = 1000): string {
-  return rowsSql(schema, filter, `query_id NOT LIKE 'byoc-%'`, limit);
+/** A query with no byoc tag; the rest of a tag-findings row has one (see tagFindingsSql). */
+export const UNTAGGED = `query_id NOT LIKE 'byoc-%'`;
+
+/**
+ * Tag findings in one pass over the log (a second scan would cost as much as the whole attribution): queries with
+ * no byoc tag (`untagged`, a per-request user's too), and a per-request user's queries whose tag names another
+ * request (`tag-mismatch`: the client claimed a grant the server did not give this user). Up to `limit` of each:
+ * a row is one or the other by whether query_id starts with `byoc-`.
+ */
+export function tagFindingsSql(schema: QueryLogSchema, filter: AuditFilter, limit = 1000): string {
+  return rowsSql(schema, filter, `(${UNTAGGED} OR (user_request != '' AND tag_request != '' AND tag_request != request_id))`, limit, `query_id LIKE 'byoc-%'`);
 }
 
 export interface GrantWindow {
@@ -131,7 +164,7 @@ export interface GrantWindow {
   to: number;
 }
 
-/** Tagged queries outside their request's approved window, or naming a request with no known grant. */
+/** Queries attributed to a request (by its user, else by its tag) outside its approved window, or to a request with no known grant. */
 export function outsideWindowsSql(schema: QueryLogSchema, filter: AuditFilter, grants: readonly GrantWindow[], limit = 1000): string {
   const inside = grants.map((grant) => `(request_id = ${quote(grant.requestId)} AND event_time >= toDateTime(${Math.floor(grant.from)}) AND event_time <= toDateTime(${Math.ceil(grant.to)}))`);
   const condition = `request_id != ''${inside.length ? ` AND NOT (${inside.join(' OR ')})` : ''}`;

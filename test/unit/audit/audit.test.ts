@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import type { AccessRequest } from '../../../src/access/types.js';
+import { engineerOf, findingDetail, runAudit, toRow } from '../../../src/audit/audit.js';
+import type { QueryRequest } from '../../../src/clickhouse/client.js';
+import type { ClickHouseSession } from '../../../src/clickhouse/client.js';
+import { strictFake } from '../../fakes/strict-fake.js';
+
+const ALICE_A = 'byoc_r_aaaaaaaaaa_alice_40vendor_2eexample';
+const ALICE_B = 'byoc_r_bbbbbbbbbb_alice_40vendor_2eexample';
+const T0 = Date.parse('2026-11-21T09:00:00Z') / 1000;
+
+/** A query_log row as the audit SELECTs it (sql.ROW_FIELDS order). */
+const row = (offset: number, user: string, request: string, queryId: string, tag: string, type = 2) =>
+  [String(T0 + offset), user, request, queryId, String(type), '10', '1000', '3', '', '[]', 'SELECT 1', tag];
+
+const OLD_COLUMNS = ['event_date:Date', 'event_time:DateTime', 'type:UInt8', 'user:String', 'query_id:String', 'query:String', 'exception:String', 'read_rows:UInt64', 'read_bytes:UInt64', 'query_duration_ms:UInt64'].map((entry) => entry.split(':'));
+
+/** A session answering by which query it is; any query it does not expect fails the test. */
+function session(answers: { summary: string[][]; denied?: string[][]; tags?: string[][]; outside?: string[][]; list?: string[][] }) {
+  const sent: string[] = [];
+  const fake = strictFake<ClickHouseSession>(
+    {
+      async query(request: QueryRequest) {
+        sent.push(request.sql);
+        const pick = (): string[][] => {
+          if (request.sql.includes('FROM system.columns')) return OLD_COLUMNS;
+          if (request.sql.includes('GROUP BY user, request_id')) return answers.summary;
+          if (request.sql.includes("CAST(type, 'Int8') = 3 OR")) return answers.denied ?? [];
+          if (request.sql.includes('tag_request != request_id')) return answers.tags ?? [];
+          if (request.sql.includes('AND NOT (')) return answers.outside ?? [];
+          if (!request.sql.includes('LIMIT')) return answers.list ?? [];
+          throw new Error(`unexpected query: ${request.sql}`);
+        };
+        const rows = pick();
+        return (async function* () {
+          yield rows.map((fields) => fields.join('\t'));
+        })();
+      },
+    },
+    'clickhouse session',
+  );
+  return { fake, sent };
+}
+
+const FILTER = { since: T0 - 3600, until: T0 + 3600, userPattern: '^byoc_' };
+
+describe('audit attribution from the server user', () => {
+  it('names the engineer and request of a per-request user from the user alone', () => {
+    // Given a row logged under alice's user for request A
+    const mapped = toRow(row(0, ALICE_A, 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-1', 'r-aaaaaaaaaa'));
+    // Then the engineer is the identity the user carries, and the row keeps the tag's request too
+    expect(mapped).toMatchObject({ user: ALICE_A, engineer: 'alice@vendor.example', requestId: 'r-aaaaaaaaaa', taggedRequestId: 'r-aaaaaaaaaa' });
+  });
+
+  it('shows a legacy per-engineer user, or any other user, by its name', () => {
+    expect(engineerOf('byoc_alice_vendor_example')).toBe('byoc_alice_vendor_example');
+    expect(engineerOf('app')).toBe('app');
+    expect(toRow(row(0, 'byoc_alice_vendor_example', 'r-dddddddddd', 'byoc-r-dddddddddd-1', 'r-dddddddddd'))).toMatchObject({ engineer: 'byoc_alice_vendor_example', requestId: 'r-dddddddddd' });
+    expect(toRow(row(0, 'byoc_alice_vendor_example', '', 'adhoc', ''))).toMatchObject({ requestId: null, taggedRequestId: null });
+  });
+
+  it('reports a forged tag as tag-mismatch, an untagged query as untagged, with no --grants', async () => {
+    // Given alice's user for request A sending one query tagged for bob's request C and one with no tag
+    const { fake, sent } = session({
+      summary: [
+        [ALICE_A, 'r-aaaaaaaaaa', String(T0), String(T0 + 60), '3', '0', '0', '30', '3000'],
+        [ALICE_B, 'r-bbbbbbbbbb', String(T0 + 90), String(T0 + 90), '1', '0', '0', '10', '1000'],
+        ['byoc_alice_vendor_example', 'r-dddddddddd', String(T0 + 120), String(T0 + 120), '1', '0', '0', '10', '1000'],
+      ],
+      tags: [row(30, ALICE_A, 'r-aaaaaaaaaa', 'byoc-r-cccccccccc-forged', 'r-cccccccccc'), row(60, ALICE_A, 'r-aaaaaaaaaa', 'adhoc-1', '')],
+    });
+    // When the customer audits without grants
+    const report = await runAudit(fake, { filter: FILTER });
+    // Then the forged tag is a finding naming the engineer, the user's request and the tagged request
+    expect(report.findings.map((finding) => [finding.kind, finding.row.queryId])).toEqual([
+      ['tag-mismatch', 'byoc-r-cccccccccc-forged'],
+      ['untagged', 'adhoc-1'],
+    ]);
+    expect(report.findings[0]!.detail).toBe(
+      'alice@vendor.example ran a query as the server user of r-aaaaaaaaaa tagged for r-cccccccccc (query_id byoc-r-cccccccccc-forged): the tag does not match the grant',
+    );
+    expect(report.findings[0]!.row).toMatchObject({ requestId: 'r-aaaaaaaaaa', taggedRequestId: 'r-cccccccccc', engineer: 'alice@vendor.example' });
+    expect(report.findings[1]!.detail).toBe('alice@vendor.example ran a query with no byoc request tag (query_id adhoc-1) as the server user of r-aaaaaaaaaa');
+    // And requests and engineers are named from the users, the legacy one by its name
+    expect(report.requests.map((request) => [request.requestId, request.engineers])).toEqual([
+      ['r-aaaaaaaaaa', ['alice@vendor.example']],
+      ['r-bbbbbbbbbb', ['alice@vendor.example']],
+      ['r-dddddddddd', ['byoc_alice_vendor_example']],
+    ]);
+    expect(report.engineers).toEqual([
+      expect.objectContaining({ engineer: 'alice@vendor.example', users: [ALICE_A, ALICE_B], requests: ['r-aaaaaaaaaa', 'r-bbbbbbbbbb'], queries: 4 }),
+      expect.objectContaining({ engineer: 'byoc_alice_vendor_example', requests: ['r-dddddddddd'], queries: 1 }),
+    ]);
+    // And without grants, no window check was sent
+    expect(sent.some((text) => text.includes('AND NOT ('))).toBe(false);
+    fake.assertAllCalled();
+  });
+
+  it('with --grants, checks windows against the request the user stands for', async () => {
+    const grants = [{ id: 'r-aaaaaaaaaa', requester: 'alice@vendor.example', approvedAt: '2026-11-21T09:00:00.000Z', notAfter: '2026-11-21T09:01:00.000Z' }] as AccessRequest[];
+    const { fake, sent } = session({ summary: [], outside: [row(600, ALICE_A, 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-late', 'r-aaaaaaaaaa')] });
+    const report = await runAudit(fake, { filter: FILTER, grants });
+    expect(report.findings).toEqual([expect.objectContaining({ kind: 'outside-window', detail: 'alice@vendor.example queried under r-aaaaaaaaaa outside its approved window' })]);
+    expect(sent.find((text) => text.includes('AND NOT ('))).toContain("request_id = 'r-aaaaaaaaaa' AND event_time >= toDateTime(");
+  });
+
+  it('describes every finding kind in one sentence naming the engineer', () => {
+    const sample = toRow(row(0, ALICE_A, 'r-aaaaaaaaaa', 'byoc-r-cccccccccc-x', 'r-cccccccccc'));
+    for (const kind of ['denied', 'non-system-table', 'untagged', 'tag-mismatch', 'outside-window'] as const) {
+      expect(findingDetail(kind, sample, ['default.orders'])).toMatch(/^alice@vendor\.example /);
+    }
+  });
+});
