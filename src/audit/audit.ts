@@ -181,7 +181,7 @@ export async function runAudit(session: ClickHouseSession, options: AuditOptions
     all(session, sql.summarySql(schema, filter), signal),
     all(session, sql.deniedSql(schema, filter, limit), signal).then((rows) => rows.forEach((fields) => add('denied', toRow(fields)))),
     all(session, sql.tagFindingsSql(schema, filter, limit), signal).then((rows) =>
-      rows.map(toRow).forEach((row) => add(row.queryId.startsWith('byoc-') ? 'tag-mismatch' : 'untagged', row)),
+      rows.map(toRow).forEach((row) => add(row.taggedRequestId ? 'tag-mismatch' : 'untagged', row)),
     ),
     options.grants
       ? all(session, sql.outsideWindowsSql(schema, filter, grantWindows(options.grants), limit), signal).then((rows) => rows.forEach((fields) => add('outside-window', toRow(fields))))

@@ -72,9 +72,10 @@ export function whereClause(schema: QueryLogSchema, filter: AuditFilter): string
     `event_time >= toDateTime(${Math.floor(filter.since)})`,
     `event_time < toDateTime(${Math.ceil(filter.until)})`,
     COMPLETED,
-    // a per-request user is an engineer whatever --user-pattern says: a narrower pattern must not hide its
-    // untagged or mis-tagged queries
-    `(match(user, ${quote(filter.userPattern)}) OR user_request != '' OR query_id LIKE 'byoc-%')`,
+    // A per-request user is an engineer whatever --user-pattern says: a narrower pattern must not hide its untagged
+    // or mis-tagged queries. By prefix, not by user_request: that would run the user's regular expression on every
+    // row in the window even for the findings that keep a few rows.
+    `(match(user, ${quote(filter.userPattern)}) OR substring(user, 1, 7) = 'byoc_r_' OR query_id LIKE 'byoc-%')`,
   ];
   if (filter.engineers?.length) conditions.push(engineerCondition(filter.engineers));
   if (filter.requestId) conditions.push(`request_id = ${quote(filter.requestId)}`);
@@ -143,17 +144,14 @@ export function foreignTablesSql(schema: QueryLogSchema, filter: AuditFilter, li
   return rowsSql(schema, filter, `arrayExists(t -> NOT match(t, '^(system|information_schema|INFORMATION_SCHEMA)\\\\.'), tables)`, limit);
 }
 
-/** A query with no byoc tag; the rest of a tag-findings row has one (see tagFindingsSql). */
-export const UNTAGGED = `query_id NOT LIKE 'byoc-%'`;
-
 /**
  * Tag findings in one pass over the log (a second scan would cost as much as the whole attribution): queries with
- * no byoc tag (`untagged`, a per-request user's too), and a per-request user's queries whose tag names another
- * request (`tag-mismatch`: the client claimed a grant the server did not give this user). Up to `limit` of each:
- * a row is one or the other by whether query_id starts with `byoc-`.
+ * no valid byoc tag (`untagged`, a per-request user's too, and a `byoc-` query_id that names no request), and a
+ * per-request user's queries whose tag names another request (`tag-mismatch`: the client claimed a grant the
+ * server did not give this user). Up to `limit` of each: a row is one or the other by whether it has a tag.
  */
 export function tagFindingsSql(schema: QueryLogSchema, filter: AuditFilter, limit = 1000): string {
-  return rowsSql(schema, filter, `(${UNTAGGED} OR (user_request != '' AND tag_request != '' AND tag_request != request_id))`, limit, `query_id LIKE 'byoc-%'`);
+  return rowsSql(schema, filter, `(tag_request = '' OR (user_request != '' AND tag_request != request_id))`, limit, `tag_request = ''`);
 }
 
 export interface GrantWindow {

@@ -60,14 +60,15 @@ describe('audit attribution from the server user', () => {
   });
 
   it('reports a forged tag as tag-mismatch, an untagged query as untagged, with no --grants', async () => {
-    // Given alice's user for request A sending one query tagged for bob's request C and one with no tag
+    // Given alice's user for request A sending one query tagged for bob's request C, one with no tag, and one whose
+    // `byoc-` query_id names no request
     const { fake, sent } = session({
       summary: [
         [ALICE_A, 'r-aaaaaaaaaa', String(T0), String(T0 + 60), '3', '0', '0', '30', '3000'],
         [ALICE_B, 'r-bbbbbbbbbb', String(T0 + 90), String(T0 + 90), '1', '0', '0', '10', '1000'],
         ['byoc_alice_vendor_example', 'r-dddddddddd', String(T0 + 120), String(T0 + 120), '1', '0', '0', '10', '1000'],
       ],
-      tags: [row(30, ALICE_A, 'r-aaaaaaaaaa', 'byoc-r-cccccccccc-forged', 'r-cccccccccc'), row(60, ALICE_A, 'r-aaaaaaaaaa', 'adhoc-1', '')],
+      tags: [row(30, ALICE_A, 'r-aaaaaaaaaa', 'byoc-r-cccccccccc-forged', 'r-cccccccccc'), row(60, ALICE_A, 'r-aaaaaaaaaa', 'adhoc-1', ''), row(61, ALICE_A, 'r-aaaaaaaaaa', 'byoc-nothing', '')],
     });
     // When the customer audits without grants
     const report = await runAudit(fake, { filter: FILTER });
@@ -75,6 +76,7 @@ describe('audit attribution from the server user', () => {
     expect(report.findings.map((finding) => [finding.kind, finding.row.queryId])).toEqual([
       ['tag-mismatch', 'byoc-r-cccccccccc-forged'],
       ['untagged', 'adhoc-1'],
+      ['untagged', 'byoc-nothing'],
     ]);
     expect(report.findings[0]!.detail).toBe(
       'alice@vendor.example ran a query as the server user of r-aaaaaaaaaa tagged for r-cccccccccc (query_id byoc-r-cccccccccc-forged): the tag does not match the grant',

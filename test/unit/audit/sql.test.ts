@@ -48,13 +48,16 @@ describe('audit SQL: request and engineer from the user the server stamped', () 
 
   it('keeps a per-request user an engineer whatever --user-pattern says', () => {
     const text = sql.summarySql(OLD, { ...FILTER, userPattern: '^legacy_' });
-    expect(text).toContain("(match(user, '^legacy_') OR user_request != '' OR query_id LIKE 'byoc-%')");
+    expect(text).toContain("(match(user, '^legacy_') OR substring(user, 1, 7) = 'byoc_r_' OR query_id LIKE 'byoc-%')");
+    // (by prefix: the per-request users' names all start so)
+    expect(serverUserFor('r-1', 'x').slice(0, 7)).toBe('byoc_r_');
   });
 
   it('finds untagged and mis-tagged queries in one pass, up to the limit of each', () => {
     const text = sql.tagFindingsSql(OLD, FILTER, 50);
-    expect(text).toContain("AND (query_id NOT LIKE 'byoc-%' OR (user_request != '' AND tag_request != '' AND tag_request != request_id))");
-    expect(text).toMatch(/LIMIT 50 BY query_id LIKE 'byoc-%'$/);
+    // untagged: no valid tag at all (also a `byoc-` query_id naming no request); mismatch: a per-request user's tag names another request
+    expect(text).toContain("AND (tag_request = '' OR (user_request != '' AND tag_request != request_id))");
+    expect(text).toMatch(/LIMIT 50 BY tag_request = ''$/);
     // the row carries the tag's request next to the attributed one
     expect(text).toContain("extract(query_id, '^byoc-(r-[0-9a-z]+)-') AS tag_request");
     expect(sql.ROW_FIELDS.at(-1)).toBe('tag_request');
