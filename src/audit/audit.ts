@@ -118,14 +118,20 @@ export function engineerOf(user: string): string {
   return parseServerUser(user)?.identity ?? user;
 }
 
+/** The request a row belongs to: its per-request user's, else (any other user) the one its tag names. */
+export function requestOf(user: string, tag: string | null): string | null {
+  return parseServerUser(user)?.requestId ?? (tag || null);
+}
+
 export function toRow(fields: (string | null)[]): QueryRow {
   const value = (name: (typeof sql.ROW_FIELDS)[number]) => fields[sql.ROW_FIELDS.indexOf(name)] ?? null;
   const user = value('user') ?? '';
+  const tag = value('tag_request') || null;
   return {
     time: new Date(Number(value('time')) * 1000).toISOString(),
     user,
     engineer: engineerOf(user),
-    requestId: value('request_id') || null,
+    requestId: requestOf(user, tag),
     queryId: value('query_id') ?? '',
     type: TYPES[value('type_code') ?? ''] ?? 'finish',
     readRows: Number(value('read_rows') ?? 0),
@@ -134,7 +140,7 @@ export function toRow(fields: (string | null)[]): QueryRow {
     error: value('error') || null,
     tables: parseStringArray(value('tables')),
     query: value('query') ?? '',
-    taggedRequestId: value('tag_request') || null,
+    taggedRequestId: tag,
   };
 }
 
@@ -181,7 +187,11 @@ export async function runAudit(session: ClickHouseSession, options: AuditOptions
     all(session, sql.summarySql(schema, filter), signal),
     all(session, sql.deniedSql(schema, filter, limit), signal).then((rows) => rows.forEach((fields) => add('denied', toRow(fields)))),
     all(session, sql.tagFindingsSql(schema, filter, limit), signal).then((rows) =>
-      rows.map(toRow).forEach((row) => add(row.taggedRequestId ? 'tag-mismatch' : 'untagged', row)),
+      rows.map(toRow).forEach((row) => {
+        if (!row.taggedRequestId) add('untagged', row);
+        // the SQL compared only the user's `byoc_r_` prefix: a name that is not a per-request user is no grant to contradict
+        else if (parseServerUser(row.user) && row.requestId !== row.taggedRequestId) add('tag-mismatch', row);
+      }),
     ),
     options.grants
       ? all(session, sql.outsideWindowsSql(schema, filter, grantWindows(options.grants), limit), signal).then((rows) => rows.forEach((fields) => add('outside-window', toRow(fields))))
@@ -196,9 +206,9 @@ export async function runAudit(session: ClickHouseSession, options: AuditOptions
 
   findings.sort((a, b) => a.row.time.localeCompare(b.row.time) || a.kind.localeCompare(b.kind));
   const grantById = new Map(grantWindows(options.grants ?? []).map((grant) => [grant.requestId, grant]));
-  const perUser = summary.map(([user, requestId, first, last, queries, failures, denied, readRows, readBytes]) => ({
+  const perUser = summary.map(([user, tag, first, last, queries, failures, denied, readRows, readBytes]) => ({
     user: user ?? '',
-    requestId: requestId || null,
+    requestId: requestOf(user ?? '', tag ?? null),
     first: Number(first),
     last: Number(last),
     queries: Number(queries),

@@ -37,25 +37,28 @@ export function sourceExpression(schema: QueryLogSchema, cluster?: string): stri
 }
 
 /**
- * Who and which grant, from what the server stamped. A per-request user (`byoc_r_<id>_<identity>`) is the
- * grant: its name is the one fact about a query the client cannot choose, so its request id wins. Only other
- * users (legacy per-engineer users, anything else) fall back to byoc's query_id tag (`byoc-<request id>-<uuid>`;
+ * Who and which grant, from what the server stamped. A per-request user (`byoc_r_<id>_<identity>`) is the grant:
+ * its name is the one fact about a query the client cannot choose, so its request id wins, and byoc reads it in
+ * TypeScript (parseServerUser) from the user each row carries. byoc's query_id tag (`byoc-<request id>-<uuid>`;
  * log_comment repeats it where the server keeps one, but reading it too would cost another regular expression per
- * row). Each regular expression is written once per query, under an alias the WHERE and the other columns reuse:
- * `user_request` (the id part of a per-request user, '' for any other user) and `tag_request` (the tag's id).
+ * row) names the request only for other users (legacy per-engineer users, anything else), and is checked against
+ * the user everywhere else.
+ *
+ * In SQL, the attribution is needed only to filter (--request, --engineer, --grants): every query starts with the
+ * same WITH aliases, and ClickHouse computes an alias only where the query uses it, so the default report pays
+ * one regular expression per row (the tag's), as before per-request users, and the user's (exactly
+ * parseServerUser's grammar) only when a filter needs it.
  */
-const USER_REQUEST = `extract(user, ${quote(SERVER_USER_PATTERN)})`;
-const TAG_REQUEST = `extract(query_id, '^byoc-(r-[0-9a-z]+)-')`;
-
-/** Defines `user_request`; `tag` is the tag expression itself, or the alias where the query defines it elsewhere. */
-export function requestExpression(_schema: QueryLogSchema, tag = TAG_REQUEST): string {
-  return `if((${USER_REQUEST} AS user_request) != '', concat('r-', user_request), ${tag})`;
-}
+const ATTRIBUTION = `WITH extract(query_id, '^byoc-(r-[0-9a-z]+)-') AS tag_request,
+  extract(user, ${quote(SERVER_USER_PATTERN)}) AS user_request,
+  if(user_request != '', concat('r-', user_request), tag_request) AS request_id
+`;
 
 /**
  * `--engineer`: each value is a ClickHouse user name, or an identity whose per-request users (any request) are
  * wanted. The identity part of a per-request user is what follows `byoc_r_<id>_`, i.e. from byte
- * length(user_request) + 9 on: compared as a constant set, with no further regular expression per row.
+ * length(user_request) + 9 on: compared as a constant set, with no further regular expression per row. (A suffix
+ * alone would be ambiguous: `a_c3_a9` ends with the encoding of `a9`.)
  */
 function engineerCondition(engineers: readonly string[]): string {
   const encoded = [...new Set(engineers.map(encodeIdentity))];
@@ -95,15 +98,16 @@ export function deniedCondition(schema: QueryLogSchema): string {
   return `(CAST(type, 'Int8') = 3 OR (${EXCEPTION} AND (${refused})))`;
 }
 
+/** Per user and tag: byoc names the request and the engineer from the user (see ATTRIBUTION). */
 export function summarySql(schema: QueryLogSchema, filter: AuditFilter): string {
-  return `SELECT user, ${requestExpression(schema)} AS request_id,
+  return `${ATTRIBUTION}SELECT user, tag_request,
   toUnixTimestamp(min(event_time)) AS first, toUnixTimestamp(max(event_time)) AS last,
   count() AS queries, countIf(${EXCEPTION}) AS failures, countIf(${deniedCondition(schema)}) AS denied,
   sum(read_rows) AS read_rows, sum(read_bytes) AS read_bytes
 FROM ${sourceExpression(schema, filter.cluster)}
 WHERE ${whereClause(schema, filter)}
-GROUP BY user, request_id
-ORDER BY user, request_id`;
+GROUP BY user, tag_request
+ORDER BY user, tag_request`;
 }
 
 /** The columns of one query row, in this order, for findings and the query list. */
@@ -111,7 +115,7 @@ export function rowColumns(schema: QueryLogSchema): string {
   return [
     'toUnixTimestamp(event_time) AS time',
     'user',
-    `${requestExpression(schema, 'tag_request')} AS request_id`,
+    'tag_request',
     'query_id',
     `CAST(type, 'Int8') AS type_code`,
     'read_rows',
@@ -120,16 +124,14 @@ export function rowColumns(schema: QueryLogSchema): string {
     `replaceRegexpAll(substring(exception, 1, 500), '[\\t\\n]', ' ') AS error`,
     schema.hasTables ? 'tables' : `[] AS no_tables`,
     `substring(query, 1, 4000) AS query_text`,
-    `${TAG_REQUEST} AS tag_request`,
   ].join(', ');
 }
 
-/** Appended to, never reordered: tag_request came last. */
-export const ROW_FIELDS = ['time', 'user', 'request_id', 'query_id', 'type_code', 'read_rows', 'read_bytes', 'query_duration_ms', 'error', 'tables', 'query', 'tag_request'] as const;
+export const ROW_FIELDS = ['time', 'user', 'tag_request', 'query_id', 'type_code', 'read_rows', 'read_bytes', 'query_duration_ms', 'error', 'tables', 'query'] as const;
 
 /** No subquery: old servers do not push a WHERE into one, and every finding would scan the whole log. `by`: LIMIT n BY (18.x has it). */
 function rowsSql(schema: QueryLogSchema, filter: AuditFilter, extra: string, limit?: number, by?: string): string {
-  return `SELECT ${rowColumns(schema)}
+  return `${ATTRIBUTION}SELECT ${rowColumns(schema)}
 FROM ${sourceExpression(schema, filter.cluster)}
 WHERE ${whereClause(schema, filter)}${extra ? `\n  AND ${extra}` : ''}
 ORDER BY event_time, query_id${limit ? `\nLIMIT ${limit}${by ? ` BY ${by}` : ''}` : ''}`;
@@ -145,13 +147,15 @@ export function foreignTablesSql(schema: QueryLogSchema, filter: AuditFilter, li
 }
 
 /**
- * Tag findings in one pass over the log (a second scan would cost as much as the whole attribution): queries with
- * no valid byoc tag (`untagged`, a per-request user's too, and a `byoc-` query_id that names no request), and a
- * per-request user's queries whose tag names another request (`tag-mismatch`: the client claimed a grant the
- * server did not give this user). Up to `limit` of each: a row is one or the other by whether it has a tag.
+ * Tag findings in one pass over the log: queries with no valid byoc tag (`untagged`, a per-request user's too, and a
+ * `byoc-` query_id that names no request), and queries by a `byoc_r_` user whose tag names another request than the
+ * one its name starts with (`tag-mismatch`: the client claimed a grant the server did not give this user). The
+ * second part compares the user's prefix with the tag, with no regular expression over the user; byoc then keeps
+ * only users parseServerUser reads. Up to `limit` of each: a row is one or the other by whether it has a tag.
  */
 export function tagFindingsSql(schema: QueryLogSchema, filter: AuditFilter, limit = 1000): string {
-  return rowsSql(schema, filter, `(tag_request = '' OR (user_request != '' AND tag_request != request_id))`, limit, `tag_request = ''`);
+  const claimsOtherGrant = `(substring(user, 1, 7) = 'byoc_r_' AND substring(user, 1, length(tag_request) + 6) != concat('byoc_r_', substring(tag_request, 3), '_'))`;
+  return rowsSql(schema, filter, `(tag_request = '' OR ${claimsOtherGrant})`, limit, `tag_request = ''`);
 }
 
 export interface GrantWindow {

@@ -18,13 +18,15 @@ function userPatternIn(text: string): RegExp {
   return new RegExp(match[1]!.replace(/\\(.)/g, '$1'));
 }
 
+/** The query after its WITH prelude: what ClickHouse computes per row is what this part references. */
+const body = (text: string) => text.slice(text.indexOf('\nSELECT ') + 1);
+
 describe('audit SQL: request and engineer from the user the server stamped', () => {
-  it('takes the request from a per-request user, and from the query_id tag only for other users', () => {
-    // Given the summary query for an old server
+  it('defines the request as the per-request user\'s, and the query_id tag\'s only for other users', () => {
+    // Given any audit query
     const text = sql.summarySql(OLD, FILTER);
-    // Then the request id is the per-request user's id when the user is one, else the tag's
-    expect(text).toContain("if((extract(user, ");
-    expect(text).toContain("AS user_request) != '', concat('r-', user_request), extract(query_id, '^byoc-(r-[0-9a-z]+)-')) AS request_id");
+    // Then its WITH prelude defines the attribution once
+    expect(text).toMatch(/^WITH extract\(query_id, '\^byoc-\(r-\[0-9a-z\]\+\)-'\) AS tag_request,\n  extract\(user, '[^']+'\) AS user_request,\n  if\(user_request != '', concat\('r-', user_request\), tag_request\) AS request_id\nSELECT /);
     // And the user's regular expression reads exactly the ids parseServerUser reads, and nothing from legacy users
     const pattern = userPatternIn(text);
     for (const [id, identity] of [['r-0abc123xyz', 'alice@vendor.example'], ['r-zz9', "O'Brien+ops@Vendor.example"], ['r-1', 'ünïcode@x']] as const) {
@@ -37,13 +39,23 @@ describe('audit SQL: request and engineer from the user the server stamped', () 
     }
   });
 
-  it('writes each regular expression once per query and reuses it by alias (old servers pay per row)', () => {
-    for (const text of [sql.summarySql(OLD, FILTER), sql.deniedSql(OLD, FILTER), sql.tagFindingsSql(OLD, FILTER), sql.queryListSql(OLD, FILTER), sql.outsideWindowsSql(OLD, FILTER, [])]) {
+  it('costs the default report no regular expression over the user: rows carry user and tag, byoc attributes them', () => {
+    for (const text of [sql.summarySql(OLD, FILTER), sql.deniedSql(OLD, FILTER), sql.tagFindingsSql(OLD, FILTER), sql.queryListSql(OLD, FILTER)]) {
+      // each regular expression written once, and no subquery (18.x would not push the WHERE into it)
       expect(count(text, 'extract(user,')).toBe(1);
       expect(count(text, 'extract(query_id,')).toBe(1);
-      // no subquery: 18.x would not push the WHERE into it
       expect(count(text, 'SELECT')).toBe(1);
+      // and the user's one is never referenced (ClickHouse computes a WITH alias only where it is used)
+      expect(body(text)).not.toMatch(/user_request|request_id/);
     }
+    expect(sql.summarySql(OLD, FILTER)).toContain('GROUP BY user, tag_request');
+    expect(sql.ROW_FIELDS.slice(0, 4)).toEqual(['time', 'user', 'tag_request', 'query_id']);
+  });
+
+  it('uses the attribution only for the filters that need it', () => {
+    expect(body(sql.summarySql(OLD, { ...FILTER, requestId: 'r-abc' }))).toContain("AND request_id = 'r-abc'");
+    expect(body(sql.outsideWindowsSql(OLD, FILTER, [{ requestId: 'r-abc', from: 1, to: 2 }]))).toContain("AND request_id != '' AND NOT ((request_id = 'r-abc' AND");
+    expect(body(sql.summarySql(OLD, { ...FILTER, engineers: ['alice@vendor.example'] }))).toContain("user_request != ''");
   });
 
   it('keeps a per-request user an engineer whatever --user-pattern says', () => {
@@ -55,15 +67,20 @@ describe('audit SQL: request and engineer from the user the server stamped', () 
 
   it('finds untagged and mis-tagged queries in one pass, up to the limit of each', () => {
     const text = sql.tagFindingsSql(OLD, FILTER, 50);
-    // untagged: no valid tag at all (also a `byoc-` query_id naming no request); mismatch: a per-request user's tag names another request
-    expect(text).toContain("AND (tag_request = '' OR (user_request != '' AND tag_request != request_id))");
+    // untagged: no valid tag at all (also a `byoc-` query_id naming no request); mismatch: a byoc_r_ user whose name
+    // does not start with the tagged request's id
+    expect(text).toContain(
+      "AND (tag_request = '' OR (substring(user, 1, 7) = 'byoc_r_' AND substring(user, 1, length(tag_request) + 6) != concat('byoc_r_', substring(tag_request, 3), '_')))",
+    );
     expect(text).toMatch(/LIMIT 50 BY tag_request = ''$/);
-    // the row carries the tag's request next to the attributed one
-    expect(text).toContain("extract(query_id, '^byoc-(r-[0-9a-z]+)-') AS tag_request");
-    expect(sql.ROW_FIELDS.at(-1)).toBe('tag_request');
+    // the prefix test is exact for per-request users: a request id never holds `_`, so `byoc_r_<id>_` ends where the id does
+    const prefixMatches = (user: string, tag: string) => user.slice(0, tag.length + 6) === `byoc_r_${tag.slice(2)}_`;
+    const user = serverUserFor('r-abc', 'alice@vendor.example');
+    expect(prefixMatches(user, 'r-abc')).toBe(true);
+    for (const other of ['r-ab', 'r-abcd', 'r-abd', 'r-a']) expect(prefixMatches(user, other), other).toBe(false);
   });
 
-  it('--engineer selects an identity\'s per-request users for any request, or a user by name, with no regular expression per row', () => {
+  it('--engineer selects an identity\'s per-request users for any request, or a user by name, with no extra regular expression', () => {
     // Given an identity with characters SQL and the encoding care about, and a legacy user name
     const text = sql.summarySql(OLD, { ...FILTER, engineers: ["o'brien@vendor.example", 'byoc_alice_vendor_example'] });
     // Then the identity is compared encoded, after `byoc_r_<id>_`, and the name as is (quoted)
@@ -72,11 +89,6 @@ describe('audit SQL: request and engineer from the user the server stamped', () 
     );
     // And the offset is right: what follows `byoc_r_<id>_` is exactly the encoded identity
     const user = serverUserFor('r-0abc123xyz', "o'brien@vendor.example");
-    const id = '0abc123xyz';
-    expect(user.slice(id.length + 8)).toBe('o_27brien_40vendor_2eexample');
-  });
-
-  it('--request selects by the attributed request (the per-request user\'s), not by the tag alone', () => {
-    expect(sql.summarySql(OLD, { ...FILTER, requestId: 'r-abc' })).toContain("AND request_id = 'r-abc'");
+    expect(user.slice('0abc123xyz'.length + 8)).toBe('o_27brien_40vendor_2eexample');
   });
 });

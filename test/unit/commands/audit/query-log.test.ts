@@ -20,9 +20,9 @@ const T0 = Date.parse('2026-11-21T09:00:00Z') / 1000;
 /** alice's server user for request r-aaaaaaaaaa (byoc_r_<id>_<identity>), and a legacy per-engineer user */
 const ALICE = 'byoc_r_aaaaaaaaaa_alice_40vendor_2eexample';
 const LEGACY = 'byoc_alice_vendor_example';
-const tagOf = (queryId: string) => /^byoc-(r-[0-9a-z]+)-/.exec(queryId)?.[1] ?? '';
-const row = (offset: number, user: string, request: string, queryId: string, type: number, error: string, tables: string, query: string) =>
-  [String(T0 + offset), user, request, queryId, String(type), '10', '1000', '3', error, tables, query, tagOf(queryId)];
+/** A row as the audit SELECTs it: the request id the query_id tag names (tag_request), not the attributed one. */
+const row = (offset: number, user: string, tag: string, queryId: string, type: number, error: string, tables: string, query: string) =>
+  [String(T0 + offset), user, tag, queryId, String(type), '10', '1000', '3', error, tables, query];
 
 const answers = {
   summary: [
@@ -32,7 +32,7 @@ const answers = {
   denied: [row(300, ALICE, 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-1', 4, `Code: 497. DB::Exception: ${ALICE}: Not enough privileges. (ACCESS_DENIED)`, "['default.orders']", 'SELECT * FROM default.orders')],
   foreign: [row(300, ALICE, 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-1', 4, 'Code: 497', "['default.orders','system.one']", 'SELECT * FROM default.orders')],
   // alice's user, untagged once and once tagged as bob's request r-cccccccccc
-  tags: [row(650, ALICE, 'r-aaaaaaaaaa', 'byoc-r-cccccccccc-forged', 2, '', "['system.one']", 'SELECT 1'), row(700, ALICE, 'r-aaaaaaaaaa', 'ad-hoc-1', 2, '', "['system.one']", 'SELECT 1')],
+  tags: [row(650, ALICE, 'r-cccccccccc', 'byoc-r-cccccccccc-forged', 2, '', "['system.one']", 'SELECT 1'), row(700, ALICE, '', 'ad-hoc-1', 2, '', "['system.one']", 'SELECT 1')],
   outside: [row(600, ALICE, 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-5', 2, '', "['system.parts']", 'SELECT * FROM system.parts')],
   list: [row(60, ALICE, 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-0', 2, '', "['system.merges']", 'SELECT * FROM system.merges')],
 };
@@ -41,10 +41,10 @@ function answer(query: RecordedQuery) {
   const rows = (data: string[][]) => ({ names: [], types: [], rows: data });
   if (query.sql.includes('FROM system.columns')) return rows(MODERN_COLUMNS);
   if (query.sql.startsWith('SYSTEM FLUSH LOGS')) return rows([]);
-  if (query.sql.includes('GROUP BY user, request_id')) return rows(answers.summary);
+  if (query.sql.includes('GROUP BY user, tag_request')) return rows(answers.summary);
   if (query.sql.includes('exception_code IN') && query.sql.includes('LIMIT')) return rows(answers.denied);
   if (query.sql.includes('arrayExists(t ->')) return rows(answers.foreign);
-  if (query.sql.includes('tag_request != request_id')) return rows(answers.tags);
+  if (query.sql.includes("AND (tag_request = '' OR")) return rows(answers.tags);
   if (query.sql.includes('AND NOT ((request_id =')) return rows(answers.outside);
   return rows(answers.list);
 }
@@ -148,8 +148,8 @@ describe('byoc audit query-log on a current server (modern query_log shape)', ()
       answer: (query) => {
         const rows = (data: string[][]) => ({ names: [], types: [], rows: data });
         if (query.sql.includes('FROM system.columns')) return rows(MODERN_COLUMNS);
-        if (query.sql.includes('GROUP BY user, request_id')) return rows(answers.summary);
-        if (query.sql.includes('tag_request != request_id')) return rows([answers.tags[0]!]);
+        if (query.sql.includes('GROUP BY user, tag_request')) return rows(answers.summary);
+        if (query.sql.includes("AND (tag_request = '' OR")) return rows([answers.tags[0]!]);
         return rows([]);
       },
     });
