@@ -47,10 +47,10 @@ export default defineCommand({
     sourceTable: option.string('--source-table <db.table>', 'audit.sourceTable', 'audit an exported copy of query_log'),
     since: option.string('--since <when>', 'audit.since', 'start: a duration ago (24h, 7d) or an ISO time'),
     until: option.string('--until <when>', 'audit.until', 'end: a duration ago or an ISO time (default: now)'),
-    engineer: option.list('--engineer <who>', 'audit.engineer', 'only these engineers (identity or ClickHouse user), comma-separated'),
-    request: option.string('--request <id>', 'audit.request', 'only this access request'),
-    userPattern: option.string('--user-pattern <regex>', 'audit.userPattern', 'which ClickHouse users are engineers'),
-    grants: option.string('--grants <file|broker>', 'audit.grants', 'approved windows, to flag queries outside them'),
+    engineer: option.list('--engineer <who>', 'audit.engineer', 'only these engineers: an identity (all its per-request users) or a ClickHouse user, comma-separated'),
+    request: option.string('--request <id>', 'audit.request', 'only this access request (the per-request user\'s, else the query_id tag\'s)'),
+    userPattern: option.string('--user-pattern <regex>', 'audit.userPattern', 'which other ClickHouse users are engineers (per-request users byoc_r_... always are)'),
+    grants: option.string('--grants <file|broker>', 'audit.grants', 'approved windows, only to flag queries outside them (engineers and requests come from the server\'s user names without it)'),
     queries: option.boolean('--queries', 'audit.queries', 'include every query'),
     findingsOnly: option.boolean('--findings-only', 'audit.findingsOnly', 'findings only; exit 4 when there are any'),
     follow: option.boolean('--follow', 'audit.follow', 'print new queries as they arrive, until Ctrl-C'),
@@ -59,7 +59,7 @@ export default defineCommand({
     interval: option.duration('--interval <duration>', 'audit.interval', 'how often --follow polls'),
   },
   async run(input, ctx): Promise<Result> {
-    const [{ connectAudit }, audit, { clickhouseUserFor }] = await Promise.all([import('../../src/audit/connect.js'), import('../../src/audit/audit.js'), import('../../src/access/operator.js')]);
+    const [{ connectAudit }, audit] = await Promise.all([import('../../src/audit/connect.js'), import('../../src/audit/audit.js')]);
     const now = ctx.clock.now().getTime();
     const since = pointInTime(input.since ?? '24h', now, '--since');
     const until = input.until ? pointInTime(input.until, now, '--until') : now + 1000;
@@ -75,7 +75,7 @@ export default defineCommand({
       since: since / 1000,
       until: until / 1000,
       userPattern: pattern,
-      ...(input.engineer?.length ? { engineers: input.engineer.map((who) => (who.includes('@') ? clickhouseUserFor(who) : who)) } : {}),
+      ...(input.engineer?.length ? { engineers: input.engineer } : {}),
       ...(input.request ? { requestId: input.request } : {}),
       ...(input.cluster ? { cluster: input.cluster } : {}),
     };
@@ -84,15 +84,14 @@ export default defineCommand({
     if (input.follow || input.format) {
       if (input.flush) await audit.runAudit(session, { filter, sourceTable, flush: true, findingLimit: 1 }, ctx.signal);
       const schema = await audit.detectSchema(session, sourceTable, ctx.signal);
-      const identities = audit.identitiesFrom(grants);
       const format: ListFormat = input.format ?? (ctx.output.json ? 'ndjson' : ctx.output.stdoutIsTTY ? 'table' : 'ndjson');
-      const rows = input.follow ? follow(ctx, session, schema, filter, identities, input.interval ?? 2000) : closing(audit.queryRows(session, schema, filter, identities, undefined, ctx.signal), () => session.close());
+      const rows = input.follow ? follow(ctx, session, schema, filter, input.interval ?? 2000) : closing(audit.queryRows(session, schema, filter, undefined, ctx.signal), () => session.close());
       return { mode: 'stream', format: input.follow && ctx.output.json ? 'ndjson' : format, rows };
     }
     const report = await audit.runAudit(session, { filter, sourceTable, flush: input.flush, grants }, ctx.signal);
     if (input.queries) {
       const schema = await audit.detectSchema(session, sourceTable, ctx.signal);
-      return { mode: 'report', report, findingsOnly: false, queries: closing(audit.queryRows(session, schema, filter, audit.identitiesFrom(grants), undefined, ctx.signal), () => session.close()) };
+      return { mode: 'report', report, findingsOnly: false, queries: closing(audit.queryRows(session, schema, filter, undefined, ctx.signal), () => session.close()) };
     }
     await session.close();
     return { mode: 'report', report, findingsOnly: input.findingsOnly ?? false };
@@ -149,14 +148,14 @@ async function loadGrants(ctx: Context, source: string): Promise<AccessRequest[]
 }
 
 /** Polls with a watermark (last event time, and the ids already printed at that second): nothing twice, nothing skipped. */
-async function* follow(ctx: Context, session: ClickHouseSession, schema: QueryLogSchema, filter: AuditFilter, identities: ReadonlyMap<string, string>, intervalMs: number): AsyncGenerator<QueryRow> {
+async function* follow(ctx: Context, session: ClickHouseSession, schema: QueryLogSchema, filter: AuditFilter, intervalMs: number): AsyncGenerator<QueryRow> {
   const { queryRows } = await import('../../src/audit/audit.js');
   let watermark: { time: number; seen: string[] } | undefined;
   try {
     while (!ctx.signal.aborted) {
       const open = { ...filter, until: ctx.clock.now().getTime() / 1000 + 3600 };
       try {
-        for await (const row of queryRows(session, schema, open, identities, watermark, ctx.signal)) {
+        for await (const row of queryRows(session, schema, open, watermark, ctx.signal)) {
           const time = Date.parse(row.time) / 1000;
           watermark = watermark && watermark.time === time ? { time, seen: [...watermark.seen, row.queryId] } : { time, seen: [row.queryId] };
           yield row;

@@ -17,6 +17,9 @@ export const ENGINEER_USER_PATTERN = '^byoc_';
 const REQUEST_ID = /^r-[0-9a-z]+$/;
 const SERVER_USER = /^byoc_r_([0-9a-z]+)_((?:[0-9a-z]|_[0-9a-f]{2})+)$/;
 
+/** The same grammar as text, for the customer's audit to read users in SQL (RE2 takes it as is). */
+export const SERVER_USER_PATTERN = SERVER_USER.source;
+
 /** What the certificate carries (SAN URI, and the subject's OU for proxies that cannot read a SAN). */
 export function requestUrn(requestId: string): string {
   return `urn:byoc:request:${requestId}`;

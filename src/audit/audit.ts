@@ -1,4 +1,4 @@
-import { clickhouseUserFor } from '../access/operator.js';
+import { parseServerUser } from '../access/server-user.js';
 import type { AccessRequest } from '../access/types.js';
 import type { ClickHouseSession } from '../clickhouse/client.js';
 import { extractTables } from '../clickhouse/guard.js';
@@ -6,12 +6,15 @@ import { parseTsvLine } from '../clickhouse/run.js';
 import { describeSchema, parseSourceTable, type QueryLogSchema } from './schema.js';
 import * as sql from './sql.js';
 
-export type FindingKind = 'denied' | 'non-system-table' | 'untagged' | 'outside-window';
+export type FindingKind = 'denied' | 'non-system-table' | 'untagged' | 'outside-window' | 'tag-mismatch';
 
 export interface QueryRow {
   time: string;
+  /** the ClickHouse user the server logged the query under */
   user: string;
+  /** the identity a per-request user stands for, else the user name */
   engineer: string;
+  /** the per-request user's request, else the one byoc's query_id tag names */
   requestId: string | null;
   queryId: string;
   type: 'finish' | 'exception-before-start' | 'exception-while-processing';
@@ -21,6 +24,8 @@ export interface QueryRow {
   error: string | null;
   tables: string[];
   query: string;
+  /** the request byoc's query_id tag names, whoever ran it (differs from requestId on a tag-mismatch) */
+  taggedRequestId: string | null;
 }
 
 export interface Finding {
@@ -104,14 +109,29 @@ export function parseStringArray(text: string | null): string[] {
   return items;
 }
 
-export function toRow(fields: (string | null)[], identities: ReadonlyMap<string, string>): QueryRow {
+/**
+ * The engineer a user stands for, read from the name the server logged: a per-request user carries its identity
+ * exactly. Any other user (a legacy per-engineer one, or not byoc's) is shown by its name: its query_id tag is the
+ * client's word, good enough to group by request but not to name a person.
+ */
+export function engineerOf(user: string): string {
+  return parseServerUser(user)?.identity ?? user;
+}
+
+/** The request a row belongs to: its per-request user's, else (any other user) the one its tag names. */
+export function requestOf(user: string, tag: string | null): string | null {
+  return parseServerUser(user)?.requestId ?? (tag || null);
+}
+
+export function toRow(fields: (string | null)[]): QueryRow {
   const value = (name: (typeof sql.ROW_FIELDS)[number]) => fields[sql.ROW_FIELDS.indexOf(name)] ?? null;
   const user = value('user') ?? '';
+  const tag = value('tag_request') || null;
   return {
     time: new Date(Number(value('time')) * 1000).toISOString(),
     user,
-    engineer: identities.get(user) ?? user,
-    requestId: value('request_id') || null,
+    engineer: engineerOf(user),
+    requestId: requestOf(user, tag),
     queryId: value('query_id') ?? '',
     type: TYPES[value('type_code') ?? ''] ?? 'finish',
     readRows: Number(value('read_rows') ?? 0),
@@ -120,15 +140,27 @@ export function toRow(fields: (string | null)[], identities: ReadonlyMap<string,
     error: value('error') || null,
     tables: parseStringArray(value('tables')),
     query: value('query') ?? '',
+    taggedRequestId: tag,
   };
 }
 
-const SYSTEM_TABLE = /^(system|information_schema|INFORMATION_SCHEMA)\./;
-
-/** Identity per ClickHouse user, learnt from the grants (requesters) where given. */
-export function identitiesFrom(grants: readonly AccessRequest[] = []): Map<string, string> {
-  return new Map(grants.map((grant) => [clickhouseUserFor(grant.requester), grant.requester]));
+/** One sentence per finding: what is wrong, naming the engineer and the request(s) concerned. */
+export function findingDetail(kind: FindingKind, row: QueryRow, foreignTables: readonly string[] = []): string {
+  switch (kind) {
+    case 'denied':
+      return `${row.engineer} was refused${row.error ? `: ${row.error.slice(0, 200)}` : ''}`;
+    case 'non-system-table':
+      return `${row.engineer} referenced ${foreignTables.join(', ')}`;
+    case 'untagged':
+      return `${row.engineer} ran a query with no byoc request tag (query_id ${row.queryId})${row.requestId ? ` as the server user of ${row.requestId}` : ''}`;
+    case 'tag-mismatch':
+      return `${row.engineer} ran a query as the server user of ${row.requestId} tagged for ${row.taggedRequestId} (query_id ${row.queryId}): the tag does not match the grant`;
+    case 'outside-window':
+      return `${row.engineer} queried under ${row.requestId} outside its approved window`;
+  }
 }
+
+const SYSTEM_TABLE = /^(system|information_schema|INFORMATION_SCHEMA)\./;
 
 export function grantWindows(grants: readonly AccessRequest[]): sql.GrantWindow[] {
   return grants
@@ -147,40 +179,36 @@ export async function runAudit(session: ClickHouseSession, options: AuditOptions
   if (options.flush) await flushLogs(session, signal);
   const schema = await detectSchema(session, options.sourceTable, signal);
   const filter = options.filter;
-  const identities = identitiesFrom(options.grants);
   const limit = options.findingLimit ?? 1000;
   const findings: Finding[] = [];
-  const add = (kind: FindingKind, detail: (row: QueryRow) => string) => (fields: (string | null)[]) => {
-    const row = toRow(fields, identities);
-    findings.push({ kind, detail: detail(row), row });
-  };
+  const add = (kind: FindingKind, row: QueryRow) => findings.push({ kind, detail: findingDetail(kind, row), row });
 
   const [summary] = await Promise.all([
     all(session, sql.summarySql(schema, filter), signal),
-    all(session, sql.deniedSql(schema, filter, limit), signal).then((rows) =>
-      rows.forEach(add('denied', (row) => `${row.engineer} was refused${row.error ? `: ${row.error.slice(0, 200)}` : ''}`)),
-    ),
-    all(session, sql.untaggedSql(schema, filter, limit), signal).then((rows) =>
-      rows.forEach(add('untagged', (row) => `${row.engineer} ran a query with no byoc request tag (query_id ${row.queryId})`)),
+    all(session, sql.deniedSql(schema, filter, limit), signal).then((rows) => rows.forEach((fields) => add('denied', toRow(fields)))),
+    all(session, sql.tagFindingsSql(schema, filter, limit), signal).then((rows) =>
+      rows.map(toRow).forEach((row) => {
+        if (!row.taggedRequestId) add('untagged', row);
+        // the SQL compared only the user's `byoc_r_` prefix: a name that is not a per-request user is no grant to contradict
+        else if (parseServerUser(row.user) && row.requestId !== row.taggedRequestId) add('tag-mismatch', row);
+      }),
     ),
     options.grants
-      ? all(session, sql.outsideWindowsSql(schema, filter, grantWindows(options.grants), limit), signal).then((rows) =>
-          rows.forEach(add('outside-window', (row) => `${row.engineer} queried under ${row.requestId} outside its approved window`)),
-        )
+      ? all(session, sql.outsideWindowsSql(schema, filter, grantWindows(options.grants), limit), signal).then((rows) => rows.forEach((fields) => add('outside-window', toRow(fields))))
       : Promise.resolve(),
     foreignTableFindings(session, schema, filter, limit, signal).then((rows) =>
       rows.forEach(({ fields, tables }) => {
-        const row = toRow(fields, identities);
-        findings.push({ kind: 'non-system-table', detail: `${row.engineer} referenced ${tables.join(', ')}`, row: { ...row, tables: row.tables.length ? row.tables : tables } });
+        const row = toRow(fields);
+        findings.push({ kind: 'non-system-table', detail: findingDetail('non-system-table', row, tables), row: { ...row, tables: row.tables.length ? row.tables : tables } });
       }),
     ),
   ]);
 
   findings.sort((a, b) => a.row.time.localeCompare(b.row.time) || a.kind.localeCompare(b.kind));
   const grantById = new Map(grantWindows(options.grants ?? []).map((grant) => [grant.requestId, grant]));
-  const perUser = summary.map(([user, requestId, first, last, queries, failures, denied, readRows, readBytes]) => ({
+  const perUser = summary.map(([user, tag, first, last, queries, failures, denied, readRows, readBytes]) => ({
     user: user ?? '',
-    requestId: requestId || null,
+    requestId: requestOf(user ?? '', tag ?? null),
     first: Number(first),
     last: Number(last),
     queries: Number(queries),
@@ -198,12 +226,12 @@ export async function runAudit(session: ClickHouseSession, options: AuditOptions
       const grant = key ? grantById.get(key) : undefined;
       return {
         requestId: key || null,
-        engineers: [...new Set(entries.map((entry) => identities.get(entry.user) ?? entry.user))],
+        engineers: [...new Set(entries.map((entry) => engineerOf(entry.user)))],
         ...totals(entries),
         grant: grant ? { from: new Date(grant.from * 1000).toISOString(), to: new Date(grant.to * 1000).toISOString() } : undefined,
       };
     }),
-    engineers: group(perUser, (entry) => identities.get(entry.user) ?? entry.user).map(({ key, entries }) => ({
+    engineers: group(perUser, (entry) => engineerOf(entry.user)).map(({ key, entries }) => ({
       engineer: key,
       users: [...new Set(entries.map((entry) => entry.user))],
       requests: [...new Set(entries.map((entry) => entry.requestId))],
@@ -261,6 +289,6 @@ function totals(entries: readonly PerUser[]): ActivitySummary {
 }
 
 /** The query list, streamed, for --queries and --follow. */
-export async function* queryRows(session: ClickHouseSession, schema: QueryLogSchema, filter: sql.AuditFilter, identities: ReadonlyMap<string, string>, after?: { time: number; seen: readonly string[] }, signal?: AbortSignal): AsyncGenerator<QueryRow> {
-  for await (const fields of lines(session, sql.queryListSql(schema, filter, after), signal)) yield toRow(fields, identities);
+export async function* queryRows(session: ClickHouseSession, schema: QueryLogSchema, filter: sql.AuditFilter, after?: { time: number; seen: readonly string[] }, signal?: AbortSignal): AsyncGenerator<QueryRow> {
+  for await (const fields of lines(session, sql.queryListSql(schema, filter, after), signal)) yield toRow(fields);
 }

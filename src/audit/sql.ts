@@ -1,3 +1,4 @@
+import { encodeIdentity, SERVER_USER_PATTERN } from '../access/server-user.js';
 import type { QueryLogSchema } from './schema.js';
 
 /**
@@ -11,10 +12,11 @@ export interface AuditFilter {
   since: number;
   /** Unix seconds, exclusive */
   until: number;
-  /** regular expression on `user` (RE2) that marks engineer users */
+  /** regular expression on `user` (RE2) that marks engineer users; per-request users always are */
   userPattern: string;
-  /** ClickHouse user names */
+  /** ClickHouse user names, or identities (each selects that engineer's per-request users, any request) */
   engineers?: string[];
+  /** the request a row is attributed to (its per-request user's, else its tag's) */
   requestId?: string;
   /** clusterAllReplicas(cluster, source) instead of the source itself */
   cluster?: string;
@@ -35,11 +37,32 @@ export function sourceExpression(schema: QueryLogSchema, cluster?: string): stri
 }
 
 /**
- * The access request a row belongs to, from byoc's query_id (every query byoc sends carries it; log_comment
- * repeats it where the server keeps one, but reading it too would cost a second regular expression per row).
+ * Who and which grant, from what the server stamped. A per-request user (`byoc_r_<id>_<identity>`) is the grant:
+ * its name is the one fact about a query the client cannot choose, so its request id wins, and byoc reads it in
+ * TypeScript (parseServerUser) from the user each row carries. byoc's query_id tag (`byoc-<request id>-<uuid>`;
+ * log_comment repeats it where the server keeps one, but reading it too would cost another regular expression per
+ * row) names the request only for other users (legacy per-engineer users, anything else), and is checked against
+ * the user everywhere else.
+ *
+ * In SQL, the attribution is needed only to filter (--request, --engineer, --grants): every query starts with the
+ * same WITH aliases, and ClickHouse computes an alias only where the query uses it, so the default report pays
+ * one regular expression per row (the tag's), as before per-request users, and the user's (exactly
+ * parseServerUser's grammar) only when a filter needs it.
  */
-export function requestExpression(_schema: QueryLogSchema): string {
-  return `extract(query_id, '^byoc-(r-[0-9a-z]+)-')`;
+const ATTRIBUTION = `WITH extract(query_id, '^byoc-(r-[0-9a-z]+)-') AS tag_request,
+  extract(user, ${quote(SERVER_USER_PATTERN)}) AS user_request,
+  if(user_request != '', concat('r-', user_request), tag_request) AS request_id
+`;
+
+/**
+ * `--engineer`: each value is a ClickHouse user name, or an identity whose per-request users (any request) are
+ * wanted. The identity part of a per-request user is what follows `byoc_r_<id>_`, i.e. from byte
+ * length(user_request) + 9 on: compared as a constant set, with no further regular expression per row. (A suffix
+ * alone would be ambiguous: `a_c3_a9` ends with the encoding of `a9`.)
+ */
+function engineerCondition(engineers: readonly string[]): string {
+  const encoded = [...new Set(engineers.map(encodeIdentity))];
+  return `(user IN (${engineers.map(quote).join(', ')}) OR (user_request != '' AND substring(user, length(user_request) + 9) IN (${encoded.map(quote).join(', ')})))`;
 }
 
 /** Finished or failed queries only: a QueryStart row would count every query twice. */
@@ -52,9 +75,12 @@ export function whereClause(schema: QueryLogSchema, filter: AuditFilter): string
     `event_time >= toDateTime(${Math.floor(filter.since)})`,
     `event_time < toDateTime(${Math.ceil(filter.until)})`,
     COMPLETED,
-    `(match(user, ${quote(filter.userPattern)}) OR query_id LIKE 'byoc-%')`,
+    // A per-request user is an engineer whatever --user-pattern says: a narrower pattern must not hide its untagged
+    // or mis-tagged queries. By prefix, not by user_request: that would run the user's regular expression on every
+    // row in the window even for the findings that keep a few rows.
+    `(match(user, ${quote(filter.userPattern)}) OR substring(user, 1, 7) = 'byoc_r_' OR query_id LIKE 'byoc-%')`,
   ];
-  if (filter.engineers?.length) conditions.push(`user IN (${filter.engineers.map(quote).join(', ')})`);
+  if (filter.engineers?.length) conditions.push(engineerCondition(filter.engineers));
   if (filter.requestId) conditions.push(`request_id = ${quote(filter.requestId)}`);
   return conditions.join('\n  AND ');
 }
@@ -72,15 +98,16 @@ export function deniedCondition(schema: QueryLogSchema): string {
   return `(CAST(type, 'Int8') = 3 OR (${EXCEPTION} AND (${refused})))`;
 }
 
+/** Per user and tag: byoc names the request and the engineer from the user (see ATTRIBUTION). */
 export function summarySql(schema: QueryLogSchema, filter: AuditFilter): string {
-  return `SELECT user, ${requestExpression(schema)} AS request_id,
+  return `${ATTRIBUTION}SELECT user, tag_request,
   toUnixTimestamp(min(event_time)) AS first, toUnixTimestamp(max(event_time)) AS last,
   count() AS queries, countIf(${EXCEPTION}) AS failures, countIf(${deniedCondition(schema)}) AS denied,
   sum(read_rows) AS read_rows, sum(read_bytes) AS read_bytes
 FROM ${sourceExpression(schema, filter.cluster)}
 WHERE ${whereClause(schema, filter)}
-GROUP BY user, request_id
-ORDER BY user, request_id`;
+GROUP BY user, tag_request
+ORDER BY user, tag_request`;
 }
 
 /** The columns of one query row, in this order, for findings and the query list. */
@@ -88,7 +115,7 @@ export function rowColumns(schema: QueryLogSchema): string {
   return [
     'toUnixTimestamp(event_time) AS time',
     'user',
-    `${requestExpression(schema)} AS request_id`,
+    'tag_request',
     'query_id',
     `CAST(type, 'Int8') AS type_code`,
     'read_rows',
@@ -100,14 +127,14 @@ export function rowColumns(schema: QueryLogSchema): string {
   ].join(', ');
 }
 
-export const ROW_FIELDS = ['time', 'user', 'request_id', 'query_id', 'type_code', 'read_rows', 'read_bytes', 'query_duration_ms', 'error', 'tables', 'query'] as const;
+export const ROW_FIELDS = ['time', 'user', 'tag_request', 'query_id', 'type_code', 'read_rows', 'read_bytes', 'query_duration_ms', 'error', 'tables', 'query'] as const;
 
-/** No subquery: old servers do not push a WHERE into one, and every finding would scan the whole log. */
-function rowsSql(schema: QueryLogSchema, filter: AuditFilter, extra: string, limit?: number): string {
-  return `SELECT ${rowColumns(schema)}
+/** No subquery: old servers do not push a WHERE into one, and every finding would scan the whole log. `by`: LIMIT n BY (18.x has it). */
+function rowsSql(schema: QueryLogSchema, filter: AuditFilter, extra: string, limit?: number, by?: string): string {
+  return `${ATTRIBUTION}SELECT ${rowColumns(schema)}
 FROM ${sourceExpression(schema, filter.cluster)}
 WHERE ${whereClause(schema, filter)}${extra ? `\n  AND ${extra}` : ''}
-ORDER BY event_time, query_id${limit ? `\nLIMIT ${limit}` : ''}`;
+ORDER BY event_time, query_id${limit ? `\nLIMIT ${limit}${by ? ` BY ${by}` : ''}` : ''}`;
 }
 
 export function deniedSql(schema: QueryLogSchema, filter: AuditFilter, limit = 1000): string {
@@ -119,8 +146,16 @@ export function foreignTablesSql(schema: QueryLogSchema, filter: AuditFilter, li
   return rowsSql(schema, filter, `arrayExists(t -> NOT match(t, '^(system|information_schema|INFORMATION_SCHEMA)\\\\.'), tables)`, limit);
 }
 
-export function untaggedSql(schema: QueryLogSchema, filter: AuditFilter, limit = 1000): string {
-  return rowsSql(schema, filter, `query_id NOT LIKE 'byoc-%'`, limit);
+/**
+ * Tag findings in one pass over the log: queries with no valid byoc tag (`untagged`, a per-request user's too, and a
+ * `byoc-` query_id that names no request), and queries by a `byoc_r_` user whose tag names another request than the
+ * one its name starts with (`tag-mismatch`: the client claimed a grant the server did not give this user). The
+ * second part compares the user's prefix with the tag, with no regular expression over the user; byoc then keeps
+ * only users parseServerUser reads. Up to `limit` of each: a row is one or the other by whether it has a tag.
+ */
+export function tagFindingsSql(schema: QueryLogSchema, filter: AuditFilter, limit = 1000): string {
+  const claimsOtherGrant = `(substring(user, 1, 7) = 'byoc_r_' AND substring(user, 1, length(tag_request) + 6) != concat('byoc_r_', substring(tag_request, 3), '_'))`;
+  return rowsSql(schema, filter, `(tag_request = '' OR ${claimsOtherGrant})`, limit, `tag_request = ''`);
 }
 
 export interface GrantWindow {
@@ -131,7 +166,7 @@ export interface GrantWindow {
   to: number;
 }
 
-/** Tagged queries outside their request's approved window, or naming a request with no known grant. */
+/** Queries attributed to a request (by its user, else by its tag) outside its approved window, or to a request with no known grant. */
 export function outsideWindowsSql(schema: QueryLogSchema, filter: AuditFilter, grants: readonly GrantWindow[], limit = 1000): string {
   const inside = grants.map((grant) => `(request_id = ${quote(grant.requestId)} AND event_time >= toDateTime(${Math.floor(grant.from)}) AND event_time <= toDateTime(${Math.ceil(grant.to)}))`);
   const condition = `request_id != ''${inside.length ? ` AND NOT (${inside.join(' OR ')})` : ''}`;

@@ -83,7 +83,7 @@ export async function startFakeClickHouse(options: FakeClickHouseOptions): Promi
           ? answer.rows.map((row) => JSON.stringify(Object.fromEntries(row.map((value, index) => [answer.names[index], value])))).join('\n') + (answer.rows.length ? '\n' : '')
           : format === 'CSVWithNames'
             ? [answer.names, ...answer.rows].map((row) => row.map((value) => `"${value.replace(/"/g, '""')}"`).join(',')).join('\n') + '\n'
-            : lines.map((row) => row.join('\t')).join('\n') + '\n';
+            : lines.map((row) => row.join('\t') + '\n').join(''); // no rows: an empty body, as ClickHouse sends
       response.writeHead(200, { 'content-type': 'text/plain; charset=UTF-8', 'x-clickhouse-query-id': query.queryId ?? '' });
       response.end(body);
     });

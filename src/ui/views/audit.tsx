@@ -3,7 +3,7 @@ import type { AuditReport, EngineerSummary, Finding, RequestSummary } from '../.
 import { formatRelative } from '../../util/duration.js';
 import { Table } from '../table.js';
 
-const KIND_COLORS: Record<Finding['kind'], string> = { denied: 'red', 'non-system-table': 'red', untagged: 'yellow', 'outside-window': 'red' };
+const KIND_COLORS: Record<Finding['kind'], string> = { denied: 'red', 'non-system-table': 'red', untagged: 'yellow', 'outside-window': 'red', 'tag-mismatch': 'red' };
 
 export function AuditView({ report, findingsOnly, color, now }: { report: AuditReport; findingsOnly: boolean; color: boolean; now: Date }) {
   const tint = (name: string) => (color ? { color: name } : {});

@@ -17,41 +17,48 @@ const MODERN_COLUMNS = [
 ];
 
 const T0 = Date.parse('2026-11-21T09:00:00Z') / 1000;
-const row = (offset: number, user: string, request: string, queryId: string, type: number, error: string, tables: string, query: string) =>
-  [String(T0 + offset), user, request, queryId, String(type), '10', '1000', '3', error, tables, query];
+/** alice's server user for request r-aaaaaaaaaa (byoc_r_<id>_<identity>), and a legacy per-engineer user */
+const ALICE = 'byoc_r_aaaaaaaaaa_alice_40vendor_2eexample';
+const LEGACY = 'byoc_alice_vendor_example';
+/** A row as the audit SELECTs it: the request id the query_id tag names (tag_request), not the attributed one. */
+const row = (offset: number, user: string, tag: string, queryId: string, type: number, error: string, tables: string, query: string) =>
+  [String(T0 + offset), user, tag, queryId, String(type), '10', '1000', '3', error, tables, query];
 
 const answers = {
   summary: [
-    ['byoc_alice_vendor_example', 'r-aaaaaaaaaa', String(T0 + 60), String(T0 + 600), '5', '2', '1', '120', '12000'],
-    ['byoc_alice_vendor_example', '', String(T0 + 700), String(T0 + 700), '1', '0', '0', '1', '10'],
+    [ALICE, 'r-aaaaaaaaaa', String(T0 + 60), String(T0 + 700), '6', '2', '1', '121', '12010'],
+    [LEGACY, 'r-dddddddddd', String(T0 + 800), String(T0 + 800), '1', '0', '0', '1', '10'],
   ],
-  denied: [row(300, 'byoc_alice_vendor_example', 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-1', 4, 'Code: 497. DB::Exception: byoc_alice_vendor_example: Not enough privileges. (ACCESS_DENIED)', "['default.orders']", 'SELECT * FROM default.orders')],
-  foreign: [row(300, 'byoc_alice_vendor_example', 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-1', 4, 'Code: 497', "['default.orders','system.one']", 'SELECT * FROM default.orders')],
-  untagged: [row(700, 'byoc_alice_vendor_example', '', 'ad-hoc-1', 2, '', "['system.one']", 'SELECT 1')],
-  outside: [row(600, 'byoc_alice_vendor_example', 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-5', 2, '', "['system.parts']", 'SELECT * FROM system.parts')],
-  list: [row(60, 'byoc_alice_vendor_example', 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-0', 2, '', "['system.merges']", 'SELECT * FROM system.merges')],
+  denied: [row(300, ALICE, 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-1', 4, `Code: 497. DB::Exception: ${ALICE}: Not enough privileges. (ACCESS_DENIED)`, "['default.orders']", 'SELECT * FROM default.orders')],
+  foreign: [row(300, ALICE, 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-1', 4, 'Code: 497', "['default.orders','system.one']", 'SELECT * FROM default.orders')],
+  // alice's user, untagged once and once tagged as bob's request r-cccccccccc
+  tags: [row(650, ALICE, 'r-cccccccccc', 'byoc-r-cccccccccc-forged', 2, '', "['system.one']", 'SELECT 1'), row(700, ALICE, '', 'ad-hoc-1', 2, '', "['system.one']", 'SELECT 1')],
+  outside: [row(600, ALICE, 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-5', 2, '', "['system.parts']", 'SELECT * FROM system.parts')],
+  list: [row(60, ALICE, 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-0', 2, '', "['system.merges']", 'SELECT * FROM system.merges')],
 };
 
 function answer(query: RecordedQuery) {
   const rows = (data: string[][]) => ({ names: [], types: [], rows: data });
   if (query.sql.includes('FROM system.columns')) return rows(MODERN_COLUMNS);
   if (query.sql.startsWith('SYSTEM FLUSH LOGS')) return rows([]);
-  if (query.sql.includes('GROUP BY user, request_id')) return rows(answers.summary);
+  if (query.sql.includes('GROUP BY user, tag_request')) return rows(answers.summary);
   if (query.sql.includes('exception_code IN') && query.sql.includes('LIMIT')) return rows(answers.denied);
   if (query.sql.includes('arrayExists(t ->')) return rows(answers.foreign);
-  if (query.sql.includes("query_id NOT LIKE 'byoc-%'")) return rows(answers.untagged);
+  if (query.sql.includes("AND (tag_request = '' OR")) return rows(answers.tags);
   if (query.sql.includes('AND NOT ((request_id =')) return rows(answers.outside);
   return rows(answers.list);
 }
 
 let server: FakeClickHouse;
 let caPem: string;
+let serverCert: { certPem: string; keyPem: string };
 beforeAll(async () => {
   const ca = await testBrokerCa();
   caPem = ca.certPem;
   const keys = await generateKeyPairPem();
   const certPem = issueServerCertificate(ca, { publicKeyPem: keys.publicKeyPem, names: ['clickhouse.customer.example'], notBefore: new Date('2026-01-01'), notAfter: new Date('2027-01-01') });
-  server = await startFakeClickHouse({ certPem, keyPem: keys.privateKeyPem, answer });
+  serverCert = { certPem, keyPem: keys.privateKeyPem };
+  server = await startFakeClickHouse({ ...serverCert, answer });
 });
 afterAll(() => server.close());
 
@@ -80,26 +87,92 @@ describe('byoc audit query-log on a current server (modern query_log shape)', ()
     expect(sent.some((query) => query.sql.includes('exception_code IN'))).toBe(true);
     expect(sent.some((query) => query.sql.includes('arrayExists(t ->'))).toBe(true);
     expect(report.schema).toEqual({ logComment: true, tables: true, typeIsEnum: true, exceptionCode: true });
-    // And the report ties activity to requests and engineers (identity from the grants)
-    expect(report.requests[0]).toMatchObject({ requestId: 'r-aaaaaaaaaa', engineers: ['alice@vendor.example'], queries: 5, failures: 2, denied: 1, readRows: 120, grant: { from: '2026-11-21T09:00:30.000Z' } });
-    expect(report.engineers).toEqual([expect.objectContaining({ engineer: 'alice@vendor.example', queries: 6, requests: ['r-aaaaaaaaaa', null] })]);
+    // And the report ties activity to requests and engineers, read from the server users
+    expect(report.requests[0]).toMatchObject({ requestId: 'r-aaaaaaaaaa', engineers: ['alice@vendor.example'], queries: 6, failures: 2, denied: 1, readRows: 121, grant: { from: '2026-11-21T09:00:30.000Z' } });
+    expect(report.engineers).toEqual([
+      expect.objectContaining({ engineer: 'alice@vendor.example', users: [ALICE], queries: 6, requests: ['r-aaaaaaaaaa'] }),
+      expect.objectContaining({ engineer: LEGACY, users: [LEGACY], queries: 1, requests: ['r-dddddddddd'] }),
+    ]);
     // And every kind of finding is there, oldest first
-    expect(report.findings.map((finding: { kind: string }) => finding.kind)).toEqual(['denied', 'non-system-table', 'outside-window', 'untagged']);
+    expect(report.findings.map((finding: { kind: string }) => finding.kind)).toEqual(['denied', 'non-system-table', 'outside-window', 'tag-mismatch', 'untagged']);
     expect(report.findings[1]).toMatchObject({ detail: 'alice@vendor.example referenced default.orders', row: { tables: ['default.orders', 'system.one'] } });
+    expect(report.findings[3]).toMatchObject({
+      kind: 'tag-mismatch',
+      detail: 'alice@vendor.example ran a query as the server user of r-aaaaaaaaaa tagged for r-cccccccccc (query_id byoc-r-cccccccccc-forged): the tag does not match the grant',
+      row: { user: ALICE, engineer: 'alice@vendor.example', requestId: 'r-aaaaaaaaaa', taggedRequestId: 'r-cccccccccc' },
+    });
+  });
+
+  it('names engineers and requests with no --grants, and sends no window check', async () => {
+    // Given no grants file
+    const before = server.queries.length;
+    // When the customer audits
+    const result = await runCli(['audit', 'query-log', '--password-env', 'AUDIT_SECRET', '--json'], workspace());
+    // Then the engineer and request come from the users the server logged
+    expect(result.exitCode, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.requests[0]).toMatchObject({ requestId: 'r-aaaaaaaaaa', engineers: ['alice@vendor.example'] });
+    expect(report.requests[0].grant).toBeUndefined();
+    // And the forged tag is still a finding; only outside-window needs the grants
+    expect(report.findings.map((finding: { kind: string }) => finding.kind)).toEqual(['denied', 'non-system-table', 'tag-mismatch', 'untagged']);
+    expect(server.queries.slice(before).some((query) => query.sql.includes('AND NOT ((request_id ='))).toBe(false);
+  });
+
+  it('--engineer selects an identity by its per-request users and a user by its name, never by a folded name', async () => {
+    const before = server.queries.length;
+    const result = await runCli(['audit', 'query-log', '--password-env', 'AUDIT_SECRET', '--engineer', 'alice@vendor.example,byoc_bob_vendor_example', '--json'], workspace());
+    expect(result.exitCode, result.stderr).toBe(0);
+    const summary = server.queries.slice(before).find((query) => query.sql.includes('GROUP BY'))!.sql;
+    expect(summary).toContain("(user IN ('alice@vendor.example', 'byoc_bob_vendor_example') OR (user_request != '' AND substring(user, length(user_request) + 9) IN ('alice_40vendor_2eexample', ");
+    // the legacy fold of the identity is not how an engineer is selected any more
+    expect(summary).not.toContain('byoc_alice_vendor_example');
   });
 
   it('--findings-only exits 4 when there are findings, with only findings in the output', async () => {
     const result = await runCli(['audit', 'query-log', '--password-env', 'AUDIT_SECRET', '--findings-only'], workspace());
     expect(result.exitCode).toBe(4);
-    expect(result.stdout.split('\n').filter(Boolean).every((line) => line.startsWith('finding\t'))).toBe(true);
-    expect(result.stderr).toContain('finding(s)');
+    const lines = result.stdout.split('\n').filter(Boolean);
+    expect(lines.every((line) => line.startsWith('finding\t'))).toBe(true);
+    // the tag mismatch is a finding line like the others: kind, time, engineer, the user's request, query_id, detail
+    expect(lines).toContain(
+      'finding\ttag-mismatch\t2026-11-21T09:10:50.000Z\talice@vendor.example\tr-aaaaaaaaaa\tbyoc-r-cccccccccc-forged\talice@vendor.example ran a query as the server user of r-aaaaaaaaaa tagged for r-cccccccccc (query_id byoc-r-cccccccccc-forged): the tag does not match the grant',
+    );
+    expect(result.stderr).toContain('4 finding(s)');
+  });
+
+  it('--findings-only --json exits 4 on a tag mismatch alone', async () => {
+    // Given a server whose only finding is a forged tag
+    const only = await startFakeClickHouse({
+      certPem: serverCert.certPem,
+      keyPem: serverCert.keyPem,
+      answer: (query) => {
+        const rows = (data: string[][]) => ({ names: [], types: [], rows: data });
+        if (query.sql.includes('FROM system.columns')) return rows(MODERN_COLUMNS);
+        if (query.sql.includes('GROUP BY user, tag_request')) return rows(answers.summary);
+        if (query.sql.includes("AND (tag_request = '' OR")) return rows([answers.tags[0]!]);
+        return rows([]);
+      },
+    });
+    try {
+      const { cwd, env } = workspace();
+      writeFileSync(path.join(cwd, 'byoc.config.yaml'), `network:\n  resolve: { clickhouse.customer.example: 127.0.0.1 }\naudit:\n  url: "https://clickhouse.customer.example:${only.port}"\n  user: auditor\n  caFile: ./ca.pem\n`);
+      // When the customer's scheduled job runs
+      const result = await runCli(['audit', 'query-log', '--password-env', 'AUDIT_SECRET', '--findings-only', '--json'], { cwd, env });
+      // Then it exits 4 with the finding in the JSON
+      expect(result.exitCode).toBe(4);
+      expect(JSON.parse(result.stdout).findings).toEqual([expect.objectContaining({ kind: 'tag-mismatch', row: expect.objectContaining({ taggedRequestId: 'r-cccccccccc' }) })]);
+      expect(result.stderr).toContain('1 finding(s)');
+    } finally {
+      await only.close();
+    }
   });
 
   it('prints findings first on a TTY', async () => {
     const result = await runCli(['audit', 'query-log', '--password-env', 'AUDIT_SECRET'], { ...workspace(), stdoutTTY: true });
     const text = result.stdout;
     expect(text.indexOf('findings')).toBeLessThan(text.indexOf('Per request'));
-    expect(text).toMatch(/denied\s+.*alice@vendor\.example|denied\s+/);
+    expect(text).toMatch(/denied\s+\S+( ago)?\s+alice@vendor\.example/);
+    expect(text).toMatch(/tag-mismatch\s+\S+( ago)?\s+alice@vendor\.example\s+r-aaaaaaaaaa/);
   });
 
   it('streams the query list as NDJSON or CSV with --format', async () => {

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import type { AccessRequest } from '../../../src/access/types.js';
+import { engineerOf, findingDetail, runAudit, toRow } from '../../../src/audit/audit.js';
+import type { QueryRequest } from '../../../src/clickhouse/client.js';
+import type { ClickHouseSession } from '../../../src/clickhouse/client.js';
+import { strictFake } from '../../fakes/strict-fake.js';
+
+const ALICE_A = 'byoc_r_aaaaaaaaaa_alice_40vendor_2eexample';
+const ALICE_B = 'byoc_r_bbbbbbbbbb_alice_40vendor_2eexample';
+const T0 = Date.parse('2026-11-21T09:00:00Z') / 1000;
+
+/** A query_log row as the audit SELECTs it (sql.ROW_FIELDS order): the tag's request, never an attributed one. */
+const row = (offset: number, user: string, queryId: string, tag: string, type = 2) => [String(T0 + offset), user, tag, queryId, String(type), '10', '1000', '3', '', '[]', 'SELECT 1'];
+
+const OLD_COLUMNS = ['event_date:Date', 'event_time:DateTime', 'type:UInt8', 'user:String', 'query_id:String', 'query:String', 'exception:String', 'read_rows:UInt64', 'read_bytes:UInt64', 'query_duration_ms:UInt64'].map((entry) => entry.split(':'));
+
+/** A session answering by which query it is; any query it does not expect fails the test. */
+function session(answers: { summary: string[][]; denied?: string[][]; tags?: string[][]; outside?: string[][]; list?: string[][] }) {
+  const sent: string[] = [];
+  const fake = strictFake<ClickHouseSession>(
+    {
+      async query(request: QueryRequest) {
+        sent.push(request.sql);
+        const pick = (): string[][] => {
+          if (request.sql.includes('FROM system.columns')) return OLD_COLUMNS;
+          if (request.sql.includes('GROUP BY user, tag_request')) return answers.summary;
+          if (request.sql.includes("CAST(type, 'Int8') = 3 OR")) return answers.denied ?? [];
+          if (request.sql.includes("AND (tag_request = '' OR")) return answers.tags ?? [];
+          if (request.sql.includes('AND NOT (')) return answers.outside ?? [];
+          if (!request.sql.includes('LIMIT')) return answers.list ?? [];
+          throw new Error(`unexpected query: ${request.sql}`);
+        };
+        const rows = pick();
+        return (async function* () {
+          yield rows.map((fields) => fields.join('\t'));
+        })();
+      },
+    },
+    'clickhouse session',
+  );
+  return { fake, sent };
+}
+
+const FILTER = { since: T0 - 3600, until: T0 + 3600, userPattern: '^byoc_' };
+
+describe('audit attribution from the server user', () => {
+  it('names the engineer and request of a per-request user from the user alone', () => {
+    // Given a row logged under alice's user for request A, tagged for request C
+    const mapped = toRow(row(0, ALICE_A, 'byoc-r-cccccccccc-1', 'r-cccccccccc'));
+    // Then the engineer and the request are the ones the user carries, and the row keeps the tag's request apart
+    expect(mapped).toMatchObject({ user: ALICE_A, engineer: 'alice@vendor.example', requestId: 'r-aaaaaaaaaa', taggedRequestId: 'r-cccccccccc' });
+    // And with no tag at all the request is still the user's
+    expect(toRow(row(0, ALICE_A, 'adhoc', ''))).toMatchObject({ requestId: 'r-aaaaaaaaaa', taggedRequestId: null });
+  });
+
+  it('shows a legacy per-engineer user, or any other user, by its name', () => {
+    expect(engineerOf('byoc_alice_vendor_example')).toBe('byoc_alice_vendor_example');
+    expect(engineerOf('app')).toBe('app');
+    // a legacy user's request can only come from its tag
+    expect(toRow(row(0, 'byoc_alice_vendor_example', 'byoc-r-dddddddddd-1', 'r-dddddddddd'))).toMatchObject({ engineer: 'byoc_alice_vendor_example', requestId: 'r-dddddddddd' });
+    expect(toRow(row(0, 'byoc_alice_vendor_example', 'adhoc', ''))).toMatchObject({ requestId: null, taggedRequestId: null });
+  });
+
+  it('reports a forged tag as tag-mismatch, an untagged query as untagged, with no --grants', async () => {
+    // Given alice's user for request A sending one query tagged for bob's request C, one with no tag, and one whose
+    // `byoc-` query_id names no request
+    const { fake, sent } = session({
+      // per user and tag: alice's forged query is its own group, counted under her user's request
+      summary: [
+        [ALICE_A, '', String(T0 + 60), String(T0 + 61), '2', '0', '0', '20', '2000'],
+        [ALICE_A, 'r-aaaaaaaaaa', String(T0), String(T0 + 20), '2', '0', '0', '20', '2000'],
+        [ALICE_A, 'r-cccccccccc', String(T0 + 30), String(T0 + 30), '1', '0', '0', '10', '1000'],
+        [ALICE_B, 'r-bbbbbbbbbb', String(T0 + 90), String(T0 + 90), '1', '0', '0', '10', '1000'],
+        ['byoc_alice_vendor_example', 'r-dddddddddd', String(T0 + 120), String(T0 + 120), '1', '0', '0', '10', '1000'],
+      ],
+      tags: [
+        row(30, ALICE_A, 'byoc-r-cccccccccc-forged', 'r-cccccccccc'),
+        row(60, ALICE_A, 'adhoc-1', ''),
+        row(61, ALICE_A, 'byoc-nothing', ''),
+        // the SQL's cheap prefix test also lets through a `byoc_r_` name that is no per-request user: no grant to contradict
+        row(62, 'byoc_r_x_vendor_example', 'byoc-r-dddddddddd-1', 'r-dddddddddd'),
+      ],
+    });
+    // When the customer audits without grants
+    const report = await runAudit(fake, { filter: FILTER });
+    // Then the forged tag is a finding naming the engineer, the user's request and the tagged request
+    expect(report.findings.map((finding) => [finding.kind, finding.row.queryId])).toEqual([
+      ['tag-mismatch', 'byoc-r-cccccccccc-forged'],
+      ['untagged', 'adhoc-1'],
+      ['untagged', 'byoc-nothing'],
+    ]);
+    expect(report.findings[0]!.detail).toBe(
+      'alice@vendor.example ran a query as the server user of r-aaaaaaaaaa tagged for r-cccccccccc (query_id byoc-r-cccccccccc-forged): the tag does not match the grant',
+    );
+    expect(report.findings[0]!.row).toMatchObject({ requestId: 'r-aaaaaaaaaa', taggedRequestId: 'r-cccccccccc', engineer: 'alice@vendor.example' });
+    expect(report.findings[1]!.detail).toBe('alice@vendor.example ran a query with no byoc request tag (query_id adhoc-1) as the server user of r-aaaaaaaaaa');
+    // And requests and engineers are named from the users, the legacy one by its name
+    expect(report.requests.map((request) => [request.requestId, request.engineers])).toEqual([
+      ['r-aaaaaaaaaa', ['alice@vendor.example']],
+      ['r-bbbbbbbbbb', ['alice@vendor.example']],
+      ['r-dddddddddd', ['byoc_alice_vendor_example']],
+    ]);
+    // the forged query counts under the request of the user that ran it, never under the request it named
+    expect(report.requests[0]).toMatchObject({ requestId: 'r-aaaaaaaaaa', queries: 5, first: '2026-11-21T09:00:00.000Z', last: '2026-11-21T09:01:01.000Z' });
+    expect(report.engineers).toEqual([
+      expect.objectContaining({ engineer: 'alice@vendor.example', users: [ALICE_A, ALICE_B], requests: ['r-aaaaaaaaaa', 'r-bbbbbbbbbb'], queries: 6, first: '2026-11-21T09:00:00.000Z' }),
+      expect.objectContaining({ engineer: 'byoc_alice_vendor_example', requests: ['r-dddddddddd'], queries: 1 }),
+    ]);
+    // And without grants, no window check was sent
+    expect(sent.some((text) => text.includes('AND NOT ('))).toBe(false);
+    fake.assertAllCalled();
+  });
+
+  it('with --grants, checks windows against the request the user stands for', async () => {
+    const grants = [{ id: 'r-aaaaaaaaaa', requester: 'alice@vendor.example', approvedAt: '2026-11-21T09:00:00.000Z', notAfter: '2026-11-21T09:01:00.000Z' }] as AccessRequest[];
+    const { fake, sent } = session({ summary: [], outside: [row(600, ALICE_A, 'byoc-r-aaaaaaaaaa-late', 'r-aaaaaaaaaa')] });
+    const report = await runAudit(fake, { filter: FILTER, grants });
+    expect(report.findings).toEqual([expect.objectContaining({ kind: 'outside-window', detail: 'alice@vendor.example queried under r-aaaaaaaaaa outside its approved window' })]);
+    expect(sent.find((text) => text.includes('AND NOT ('))).toContain("request_id = 'r-aaaaaaaaaa' AND event_time >= toDateTime(");
+  });
+
+  it('describes every finding kind in one sentence naming the engineer', () => {
+    const sample = toRow(row(0, ALICE_A, 'byoc-r-cccccccccc-x', 'r-cccccccccc'));
+    for (const kind of ['denied', 'non-system-table', 'untagged', 'tag-mismatch', 'outside-window'] as const) {
+      expect(findingDetail(kind, sample, ['default.orders'])).toMatch(/^alice@vendor\.example /);
+    }
+  });
+});
