@@ -112,13 +112,18 @@ try {
   if (refused.status === 200) throw new Error('the server answered a query on default.orders');
 
   say("The customer audits the engineer's activity in their own query_log");
-  note('the approved windows come from the broker (byoc access list --json), so queries map to engineers and grants');
+  note("the server stamped every query with the grant's own user, so the audit names the engineer and the request by itself");
+  byoc(undefined, ['audit', 'query-log', 'sandbox', '--flush', '--since', '1h']);
+  note('the approved windows come from the broker (byoc access list --json): with them the audit also flags queries outside a window');
   const grants = byoc(approver, ['access', 'list', '--service', 'sandbox', '--json'], { capture: true }).stdout;
   writeFileSync(path.join(cwd, 'grants.json'), grants);
-  byoc(undefined, ['audit', 'query-log', 'sandbox', '--flush', '--since', '1h', '--grants', 'grants.json']);
+  byoc(undefined, ['audit', 'query-log', 'sandbox', '--since', '1h', '--grants', 'grants.json', '--findings-only'], { expect: [0, 4] });
 
-  say('Access is revoked; the next query is refused with the next step to take');
+  say('Access is revoked; the server refuses the certificate at once, even around byoc, and byoc says what to do next');
   byoc(approver, ['access', 'revoke', request.id, '--comment', 'incident closed']);
+  const afterRevoke = await directQuery(cert, up, request.id, 'SELECT 1').catch((error) => ({ status: 0, body: error.message }));
+  process.stdout.write(`${dim('    curl-like POST with the revoked certificate ->')} ${afterRevoke.status ? `HTTP ${afterRevoke.status}` : afterRevoke.body}\n`);
+  if (afterRevoke.status === 200) throw new Error('the server still answered the revoked certificate');
   byoc(engineer, ['query', 'sandbox', 'SELECT 1 FROM system.one'], { expect: [4] });
 
   say('Stop the sandbox');

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serverUserFor } from '../../src/access/server-user.js';
 import { clickhouseConnector } from '../../src/clickhouse/client.js';
 import { createAgent } from '../../src/net/network.js';
 import { issueClientCertificate, loadOrCreateCa } from '../../src/pki/ca.js';
@@ -113,44 +114,64 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
     expect(queryId).toMatch(new RegExp(`^byoc-${requestId}-`));
     await customer('SYSTEM FLUSH LOGS');
     const logged = await customer(`SELECT user, type FROM system.query_log WHERE query_id = '${queryId}' ORDER BY type FORMAT TSV`);
-    expect(logged).toContain('byoc_alice_vendor_example');
+    // the server stamped the grant's own user, which names the request and the engineer
+    expect(logged).toContain(serverUserFor(requestId, ALICE));
   });
 
-  it("the customer's audit attributes every engineer query to the request, flags refusals, and leaves other users out", async () => {
-    // Given allowed queries through byoc, and one refused by the server (sent directly)
-    const ran: string[] = [];
-    for (const sql of ['SELECT cluster FROM system.clusters', 'SELECT metric, value FROM system.metrics LIMIT 3']) {
-      ran.push(JSON.parse((await as(ALICE, ['query', 'sandbox', sql, '--json'])).stdout).queryId);
-    }
+  /** A query sent with alice's certificate straight to nginx, with whatever query_id the client likes. */
+  const asAliceDirectly = async (sql: string, queryId: string): Promise<number> => {
     const cert = JSON.parse((await as(ALICE, ['cert', 'show', 'sandbox', '--json'])).stdout);
-    const refused = await new Promise<number>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       const url = new URL(up.clickhouse.url);
       https
-        .request({ host: '127.0.0.1', port: url.port, servername: url.hostname, method: 'POST', path: `/?query_id=byoc-${requestId}-refused`, ca: readFileSync(up.caFile, 'utf8'), cert: readFileSync(cert.certPath, 'utf8'), key: readFileSync(cert.keyPath, 'utf8') }, (response) => {
+        .request({ host: '127.0.0.1', port: url.port, servername: url.hostname, method: 'POST', path: `/?query_id=${queryId}`, ca: readFileSync(up.caFile, 'utf8'), cert: readFileSync(cert.certPath, 'utf8'), key: readFileSync(cert.keyPath, 'utf8') }, (response) => {
           response.resume();
           response.on('end', () => resolve(response.statusCode ?? 0));
         })
         .on('error', reject)
-        .end('SELECT * FROM default.orders');
+        .end(sql);
     });
-    expect(refused).not.toBe(200);
+  };
+
+  it("the customer's audit attributes every engineer query from the server's user, with no --grants, and flags refusals and forged tags", async () => {
+    // Given allowed queries through byoc, one refused by the server, one tagged for another request and one
+    // with no byoc tag (the last three sent directly with alice's certificate, around byoc)
+    const ran: string[] = [];
+    for (const sql of ['SELECT cluster FROM system.clusters', 'SELECT metric, value FROM system.metrics LIMIT 3']) {
+      ran.push(JSON.parse((await as(ALICE, ['query', 'sandbox', sql, '--json'])).stdout).queryId);
+    }
+    expect(await asAliceDirectly('SELECT * FROM default.orders', `byoc-${requestId}-refused`)).not.toBe(200);
+    expect(await asAliceDirectly('SELECT 1 FROM system.one', 'byoc-r-zzzzzzzzzz-forged')).toBe(200);
+    expect(await asAliceDirectly('SELECT 2 FROM system.one', 'adhoc-untagged')).toBe(200);
     await customer('SELECT 42'); // the customer's own activity must not show up
-    // When the customer audits with their own credentials
+    // When the customer audits with their own credentials, and no grants from the vendor
     const audit = await as(undefined, ['audit', 'query-log', 'sandbox', '--flush', '--since', '1h', '--queries', '--json']);
     expect(audit.exitCode, audit.stderr).toBe(0);
     const report = JSON.parse(audit.stdout);
-    // Then every engineer query is under the request and the engineer
+    // Then every engineer query is under the request and the engineer the server's user names
     const listed = report.queries.map((row: { queryId: string }) => row.queryId);
     for (const queryId of ran) expect(listed).toContain(queryId);
-    expect(report.queries.every((row: { user: string }) => row.user === 'byoc_alice_vendor_example')).toBe(true);
+    for (const row of report.queries) expect(row).toMatchObject({ user: serverUserFor(requestId, ALICE), engineer: ALICE, requestId });
     const request = report.requests.find((entry: { requestId: string }) => entry.requestId === requestId);
-    expect(request.queries).toBeGreaterThanOrEqual(ran.length + 1);
+    expect(request.engineers).toEqual([ALICE]);
+    expect(request.queries).toBeGreaterThanOrEqual(ran.length + 3);
     expect(request.denied).toBeGreaterThanOrEqual(1);
+    // and the forged tag counts under alice's grant, never under the request it names
+    expect(report.requests.map((entry: { requestId: string }) => entry.requestId)).not.toContain('r-zzzzzzzzzz');
+    const kindsOf = (queryId: string) => report.findings.filter((finding: { row: { queryId: string } }) => finding.row.queryId === queryId).map((finding: { kind: string }) => finding.kind).sort();
     // And the refusal is a finding, with the non-system table named
-    const kinds = report.findings.filter((finding: { row: { queryId: string } }) => finding.row.queryId === `byoc-${requestId}-refused`).map((finding: { kind: string }) => finding.kind);
-    expect(kinds.sort()).toEqual(['denied', 'non-system-table']);
+    expect(kindsOf(`byoc-${requestId}-refused`)).toEqual(['denied', 'non-system-table']);
+    // And the forged tag is a finding naming both requests, the missing tag another
+    expect(kindsOf('byoc-r-zzzzzzzzzz-forged')).toEqual(['tag-mismatch']);
+    const forged = report.findings.find((finding: { kind: string }) => finding.kind === 'tag-mismatch');
+    expect(forged.row).toMatchObject({ requestId, taggedRequestId: 'r-zzzzzzzzzz', engineer: ALICE });
+    expect(forged.detail).toContain(requestId);
+    expect(forged.detail).toContain('r-zzzzzzzzzz');
+    expect(kindsOf('adhoc-untagged')).toEqual(['untagged']);
     expect(report.schema).toEqual({ logComment: false, tables: false, typeIsEnum: false, exceptionCode: false });
-    // And --findings-only turns them into exit 4 for scheduled checks
+    // And --engineer picks alice's grants by identity; --findings-only turns findings into exit 4 for scheduled checks
+    const byEngineer = JSON.parse((await as(undefined, ['audit', 'query-log', 'sandbox', '--since', '1h', '--engineer', ALICE, '--json'])).stdout);
+    expect(byEngineer.engineers.map((entry: { engineer: string }) => entry.engineer)).toEqual([ALICE]);
     expect((await as(undefined, ['audit', 'query-log', 'sandbox', '--since', '1h', '--findings-only'])).exitCode).toBe(4);
   });
 
