@@ -29,7 +29,10 @@ interface RequestRecord {
 export interface BrokerDeps {
   services: BrokerServices;
   now: () => Date;
-  /** the CA is created on first use, not when the broker opens */
+  /**
+   * The CA, loaded or created on first use (not when the broker opens). The real one creates it under the store
+   * lock (loadOrCreateBrokerCa); the broker calls it once and shares the answer.
+   */
   ca: () => Promise<CertificateAuthority>;
   store: StoreOptions;
   /**
@@ -53,6 +56,7 @@ export class AccessBroker {
   private readonly requests = new Map<string, RequestRecord>();
   private readonly tokens = new Map<string, string>();
   private log!: EventLog;
+  private caLoading: Promise<CertificateAuthority> | undefined;
 
   private constructor(private readonly deps: BrokerDeps) {}
 
@@ -173,7 +177,7 @@ export class AccessBroker {
   }
 
   async issueCertificate(actor: string, id: string, csrPem: string): Promise<CertificateIssue> {
-    const ca = await this.deps.ca();
+    const ca = await this.ca();
     const { issueClientCertificate, NOT_BEFORE_SKEW_MS } = await import('../pki/ca.js');
     return this.log.transact(() => {
       const request = this.view(this.record(id));
@@ -218,7 +222,16 @@ export class AccessBroker {
   }
 
   async caCertificate(): Promise<string> {
-    return (await this.deps.ca()).certPem;
+    return (await this.ca()).certPem;
+  }
+
+  /** The CA, asked for once: concurrent first uses share one load (or creation). A failure is retried next time. */
+  private ca(): Promise<CertificateAuthority> {
+    this.caLoading ??= this.deps.ca().catch((error: unknown) => {
+      this.caLoading = undefined;
+      throw error;
+    });
+    return this.caLoading;
   }
 
   /** Creates a bearer token for `user`; only its hash is stored. Returned once. */

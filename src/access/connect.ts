@@ -1,4 +1,4 @@
-import path from 'node:path';
+import os from 'node:os';
 import type { Context } from '../context.js';
 import { ConfigError } from '../errors.js';
 import { AccessBroker, brokerDir } from './broker.js';
@@ -6,6 +6,7 @@ import type { BrokerClient } from './client.js';
 import { servicesFromConfig } from './policy.js';
 import type { Configuration } from '../config/configuration.js';
 import { SANDBOX_SERVICE } from '../sandbox/layout.js';
+import type { LockOwner, StoreOptions } from './store.js';
 import type { AccessRequest } from './types.js';
 
 declare module '../context.js' {
@@ -35,14 +36,13 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
 
 /** Opens the broker on this machine's state folder (embedded mode, and `byoc broker serve`). */
 export async function openBroker(ctx: Context, configuration: Configuration): Promise<AccessBroker> {
-  const dir = brokerDir(ctx.stateDir());
   const stateDir = ctx.stateDir();
   const broker: AccessBroker = await AccessBroker.open(stateDir, {
     services: servicesFromConfig(configuration.data, configuration.registeredPolicies()),
     now: () => ctx.clock.now(),
     // node-forge (behind the CA) loads only when a certificate is signed or the CA is served.
-    ca: async () => (await import('../pki/ca.js')).loadOrCreateCa(path.join(dir, 'ca'), ctx.clock.now()),
-    store: { warn: (message) => ctx.log.warn(message), sleep: (ms) => ctx.clock.sleep(ms) },
+    ca: async () => (await import('../pki/ca.js')).loadOrCreateBrokerCa(stateDir, ctx.clock.now(), brokerStoreOptions(ctx)),
+    store: brokerStoreOptions(ctx),
     // The sandbox is the one deployment the broker operates itself; the hooks do nothing for other services.
     onApproved: async (request) => {
       if (request.service !== SANDBOX_SERVICE) return;
@@ -60,6 +60,30 @@ export async function openBroker(ctx: Context, configuration: Configuration): Pr
     },
   });
   return broker;
+}
+
+/**
+ * The options of the broker store and its lock for this process: warnings to stderr, the clock's sleep, and this
+ * process as the lock's owner (the one place its pid, host name and liveness checks come from).
+ */
+export function brokerStoreOptions(ctx: Pick<Context, 'log' | 'clock'>): StoreOptions {
+  return { warn: (message) => ctx.log.warn(message), sleep: (ms) => ctx.clock.sleep(ms), owner: processLockOwner() };
+}
+
+export function processLockOwner(): LockOwner {
+  return {
+    pid: process.pid,
+    host: os.hostname(),
+    isAlive(pid) {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch (error) {
+        // EPERM: it exists but belongs to another user
+        return (error as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    },
+  };
 }
 
 export function embeddedClient(broker: AccessBroker, identity: string, dir: string): BrokerClient {
