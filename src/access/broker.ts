@@ -178,7 +178,7 @@ export class AccessBroker {
 
   async issueCertificate(actor: string, id: string, csrPem: string): Promise<CertificateIssue> {
     const ca = await this.ca();
-    const { issueClientCertificate, NOT_BEFORE_SKEW_MS } = await import('../pki/ca.js');
+    const [{ issueClientCertificate, NOT_BEFORE_SKEW_MS }, { CsrPolicyError, CSR_KEY_POLICY }] = await Promise.all([import('../pki/ca.js'), import('../pki/x509.js')]);
     return this.log.transact(() => {
       const request = this.view(this.record(id));
       if (request.requester !== actor) {
@@ -198,6 +198,11 @@ export class AccessBroker {
           notAfter: new Date(request.notAfter!),
         });
       } catch (error) {
+        if (error instanceof CsrPolicyError) {
+          throw new NotAllowedError(error.code, error.message, {
+            hint: `Make the request with ${CSR_KEY_POLICY}: byoc cert get does (EC P-256); with openssl: openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout key.pem -out req.csr -subj "/CN=${actor}"`,
+          });
+        }
         throw new UsageError('invalid_csr', `the certificate signing request was refused: ${(error as Error).message}`, {
           hint: 'byoc cert get generates a valid request; do not hand-craft one.',
         });
