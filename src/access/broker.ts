@@ -4,6 +4,7 @@ import { ConfigError, NotAllowedError, UsageError } from '../errors.js';
 import type { CertificateAuthority } from '../pki/ca.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import { renderOperatorConfig } from './operator.js';
+import type { BrokerCrl } from './client.js';
 import type { BrokerServices } from './policy.js';
 import { EventLog, type BrokerEvent, type StoreOptions } from './store.js';
 import {
@@ -228,6 +229,41 @@ export class AccessBroker {
 
   async caCertificate(): Promise<string> {
     return (await this.ca()).certPem;
+  }
+
+  /**
+   * The certificate revocation list, signed by the CA and made fresh on each call: every certificate issued for a
+   * revoked request, until a CRL lifetime after it expires (a server whose clock lags still finds it), valid for
+   * CRL_LIFETIME_MS. Public, like the CA: it names serials, not people.
+   */
+  async crl(): Promise<BrokerCrl> {
+    await this.log.refresh();
+    const ca = await this.ca();
+    const { createCrl, crlNumberFor, CRL_LIFETIME_MS, CRL_REASON } = await import('../pki/crl.js');
+    // Whole seconds: the CRL's times have no fractions, and the number is derived from the same second.
+    const thisUpdate = new Date(Math.floor(this.deps.now().getTime() / 1000) * 1000);
+    const nextUpdate = new Date(thisUpdate.getTime() + CRL_LIFETIME_MS);
+    let revocations = 0;
+    const revoked: BrokerCrl['revoked'] = [];
+    for (const record of this.requests.values()) {
+      if (!record.revoked) continue;
+      revocations++;
+      for (const certificate of record.certificates) {
+        if (Date.parse(certificate.notAfter) + CRL_LIFETIME_MS <= thisUpdate.getTime()) continue;
+        revoked.push({ serial: certificate.serial, requestId: record.created.id, revokedAt: record.revoked.at });
+      }
+    }
+    revoked.sort((a, b) => a.revokedAt.localeCompare(b.revokedAt) || a.serial.localeCompare(b.serial));
+    const number = crlNumberFor(thisUpdate, revocations);
+    const pem = createCrl({
+      ca,
+      thisUpdate,
+      nextUpdate,
+      number,
+      // the grant was withdrawn; the key was never known to be compromised
+      revoked: revoked.map((entry) => ({ serialHex: entry.serial, revokedAt: new Date(entry.revokedAt), reason: CRL_REASON.privilegeWithdrawn })),
+    });
+    return { pem, number, thisUpdate: thisUpdate.toISOString(), nextUpdate: nextUpdate.toISOString(), revoked };
   }
 
   /** The CA, asked for once: concurrent first uses share one load (or creation). A failure is retried next time. */

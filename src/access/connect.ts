@@ -99,5 +99,6 @@ export function embeddedClient(broker: AccessBroker, identity: string, dir: stri
     issueCertificate: (id, csr) => broker.issueCertificate(identity, id, csr),
     operatorConfig: (id, format) => broker.operatorConfig(identity, id, format),
     ca: () => broker.caCertificate(),
+    crl: () => broker.crl(),
   };
 }

@@ -3,7 +3,7 @@
  * process as the lock's owner) on a fresh state folder, served on a loopback port. Tests talk to it over raw HTTP
  * and check what it signs with openssl, from outside byoc.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { afterEach } from 'vitest';
@@ -61,12 +61,9 @@ export async function serveRealBroker() {
   return { url, stateDir, broker, clock, tokens, raw, approved, caFile };
 }
 
-/** Runs openssl; returns stdout and stderr together (verify prints its verdict on either). */
+/** Runs openssl; returns stdout then stderr (openssl prints its verdicts on either), whatever its exit code. */
 export function openssl(args: string[], input?: string): string {
-  try {
-    return execFileSync('openssl', args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], ...(input === undefined ? {} : { input }) });
-  } catch (error) {
-    const failed = error as { stdout?: string; stderr?: string };
-    return `${failed.stdout ?? ''}${failed.stderr ?? ''}`;
-  }
+  const result = spawnSync('openssl', args, { encoding: 'utf8', ...(input === undefined ? {} : { input }) });
+  if (result.error) throw result.error;
+  return `${result.stdout}${result.stderr}`;
 }
