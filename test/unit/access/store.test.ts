@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { processLockOwner } from '../../../src/access/connect.js';
 import { EventLog, withStoreLock, type BrokerEvent, type LockOwner, type StoreOptions } from '../../../src/access/store.js';
 import { tempDir } from '../../fakes/fs.js';
+import { openRealBroker, serveRealBroker } from './served-broker.js';
 
 const event = (id: string): BrokerEvent => ({ type: 'request.revoked', at: '2026-11-21T10:00:00.000Z', id, by: 'x' });
 
@@ -308,5 +309,27 @@ describe('event validation on replay', () => {
   it('names the line of unreadable JSON too', async () => {
     const dir = tempDir({ 'events.jsonl': `${good}\n${good}\nnot json\n${good}\n` });
     await expect(openLog(dir)).rejects.toMatchObject({ code: 'store_corrupt', message: expect.stringContaining('line 3 is not JSON') });
+  });
+});
+
+describe('a corrupt log seen through the broker', () => {
+  it('fails opening with store_corrupt, not a TypeError later', async () => {
+    // Given a log with a request.created that lacks its fields (valid JSON)
+    const stateDir = tempDir({ 'broker/events.jsonl': '{"type":"request.created","id":"r-0000000001"}\n' });
+    // When the broker opens it, Then the store says what and where
+    await expect(openRealBroker(stateDir)).rejects.toMatchObject({ code: 'store_corrupt', exitCode: 5, message: expect.stringContaining('line 1 is not a broker event') });
+  });
+
+  it('answers 502 store_corrupt over HTTP when another process appended a non-event, never 500 internal', async () => {
+    // Given a served broker, and a line that is valid JSON but no event appended behind its back
+    const served = await serveRealBroker();
+    appendFileSync(path.join(served.stateDir, 'broker', 'events.jsonl'), '[]\n');
+    // When a client lists requests
+    const response = await served.raw('/v1/requests', { token: served.tokens.alice });
+    // Then the error is the store's, naming the line (two tokens were created before it: line 3)
+    expect(response.status).toBe(502);
+    const { error } = (await response.json()) as { error: { code: string; message: string; kind: string } };
+    expect(error).toMatchObject({ code: 'store_corrupt', kind: 'remote' });
+    expect(error.message).toContain('events.jsonl is corrupt: line 3 is not a broker event: expected an object, got an array');
   });
 });
