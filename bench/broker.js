@@ -17,6 +17,7 @@ const { createCa, issueClientCertificate } = await import(new URL('pki/ca.js', d
 const { AccessBroker } = await import(new URL('access/broker.js', dist));
 const { servicesFromConfig } = await import(new URL('access/policy.js', dist));
 const { writeEventLog } = await import(new URL('access/store.js', dist));
+const { processLockOwner } = await import(new URL('access/connect.js', dist));
 const { createBrokerServer, listen } = await import(new URL('access/server.js', dist));
 const { HttpBrokerClient } = await import(new URL('access/http-client.js', dist));
 
@@ -55,7 +56,7 @@ try {
     services: servicesFromConfig({ policy: { approvers: ['bob@vendor.example'] }, services: { 'acme-prod': {} } }),
     now: () => new Date(),
     ca: async () => ca,
-    store: { warn: () => undefined },
+    store: { warn: () => undefined, owner: processLockOwner() },
   });
   const server = createBrokerServer(broker);
   const address = await listen(server, '127.0.0.1', 0);
@@ -123,7 +124,7 @@ try {
   const parses = [];
   for (let i = 0; i < 5; i++) {
     let started = performance.now();
-    const reopened = await AccessBroker.open(restartDir, { services: servicesFromConfig({}), now: () => new Date(), ca: async () => ca, store: { warn: () => undefined } });
+    const reopened = await AccessBroker.open(restartDir, { services: servicesFromConfig({}), now: () => new Date(), ca: async () => ca, store: { warn: () => undefined, owner: processLockOwner() } });
     restarts.push(performance.now() - started);
     if (reopened.requestCount !== 50_000) throw new Error(`restart rebuilt ${reopened.requestCount} requests`);
     started = performance.now();

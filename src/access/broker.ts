@@ -4,6 +4,7 @@ import { ConfigError, NotAllowedError, UsageError } from '../errors.js';
 import type { CertificateAuthority } from '../pki/ca.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import { renderOperatorConfig } from './operator.js';
+import type { BrokerCrl } from './client.js';
 import type { BrokerServices } from './policy.js';
 import { EventLog, type BrokerEvent, type StoreOptions } from './store.js';
 import {
@@ -29,7 +30,10 @@ interface RequestRecord {
 export interface BrokerDeps {
   services: BrokerServices;
   now: () => Date;
-  /** the CA is created on first use, not when the broker opens */
+  /**
+   * The CA, loaded or created on first use (not when the broker opens). The real one creates it under the store
+   * lock (loadOrCreateBrokerCa); the broker calls it once and shares the answer.
+   */
   ca: () => Promise<CertificateAuthority>;
   store: StoreOptions;
   /**
@@ -62,6 +66,7 @@ export class AccessBroker {
   private log!: EventLog;
   private lastSweep = -Infinity;
   private sweeping: Promise<void> | undefined;
+  private caLoading: Promise<CertificateAuthority> | undefined;
 
   private constructor(private readonly deps: BrokerDeps) {}
 
@@ -203,8 +208,8 @@ export class AccessBroker {
 
   async issueCertificate(actor: string, id: string, csrPem: string): Promise<CertificateIssue> {
     await this.swept();
-    const ca = await this.deps.ca();
-    const { issueClientCertificate, NOT_BEFORE_SKEW_MS } = await import('../pki/ca.js');
+    const ca = await this.ca();
+    const [{ issueClientCertificate, NOT_BEFORE_SKEW_MS }, { CsrPolicyError, CSR_KEY_POLICY }] = await Promise.all([import('../pki/ca.js'), import('../pki/x509.js')]);
     return this.log.transact(() => {
       const request = this.view(this.record(id));
       if (request.requester !== actor) {
@@ -224,6 +229,11 @@ export class AccessBroker {
           notAfter: new Date(request.notAfter!),
         });
       } catch (error) {
+        if (error instanceof CsrPolicyError) {
+          throw new NotAllowedError(error.code, error.message, {
+            hint: `Make the request with ${CSR_KEY_POLICY}: byoc cert get does (EC P-256); with openssl: openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout key.pem -out req.csr -subj "/CN=${actor}"`,
+          });
+        }
         throw new UsageError('invalid_csr', `the certificate signing request was refused: ${(error as Error).message}`, {
           hint: 'byoc cert get generates a valid request; do not hand-craft one.',
         });
@@ -244,7 +254,59 @@ export class AccessBroker {
   }
 
   async caCertificate(): Promise<string> {
-    return (await this.deps.ca()).certPem;
+    return (await this.ca()).certPem;
+  }
+
+  /**
+   * The certificate revocation list, signed by the CA and made fresh on each call: every certificate issued for a
+   * revoked request, until a CRL lifetime after it expires (a server whose clock lags still finds it), valid for
+   * CRL_LIFETIME_MS. Public, like the CA: it names serials, not people.
+   */
+  async crl(): Promise<BrokerCrl> {
+    await this.log.refresh();
+    const ca = await this.ca();
+    const { createCrl, crlNumberFor, CRL_LIFETIME_MS, CRL_REASON } = await import('../pki/crl.js');
+    // Whole seconds: the CRL's times have no fractions, and the number is derived from the same second.
+    const thisUpdate = new Date(Math.floor(this.deps.now().getTime() / 1000) * 1000);
+    const nextUpdate = new Date(thisUpdate.getTime() + CRL_LIFETIME_MS);
+    let revocations = 0;
+    const revoked: BrokerCrl['revoked'] = [];
+    for (const record of this.requests.values()) {
+      if (!record.revoked) continue;
+      revocations++;
+      for (const certificate of record.certificates) {
+        if (Date.parse(certificate.notAfter) + CRL_LIFETIME_MS <= thisUpdate.getTime()) continue;
+        revoked.push({ serial: certificate.serial, requestId: record.created.id, revokedAt: record.revoked.at });
+      }
+    }
+    revoked.sort((a, b) => a.revokedAt.localeCompare(b.revokedAt) || a.serial.localeCompare(b.serial));
+    const number = crlNumberFor(thisUpdate, revocations);
+    const pem = createCrl({
+      ca,
+      thisUpdate,
+      nextUpdate,
+      number,
+      // the grant was withdrawn; the key was never known to be compromised
+      revoked: revoked.map((entry) => ({ serialHex: entry.serial, revokedAt: new Date(entry.revokedAt), reason: CRL_REASON.privilegeWithdrawn })),
+    });
+    return { pem, number, thisUpdate: thisUpdate.toISOString(), nextUpdate: nextUpdate.toISOString(), revoked };
+  }
+
+  /** The CA, asked for once: concurrent first uses share one load (or creation). A failure is retried next time. */
+  private ca(): Promise<CertificateAuthority> {
+    this.caLoading ??= this.deps.ca().catch((error: unknown) => {
+      this.caLoading = undefined;
+      throw error;
+    });
+    return this.caLoading;
+  }
+
+  /**
+   * The CA with its private key, for a deployment this broker operates itself (the sandbox's nginx server
+   * certificate). Created exactly once, under the store lock, like every other use of it.
+   */
+  certificateAuthority(): Promise<CertificateAuthority> {
+    return this.ca();
   }
 
   /** Creates a bearer token for `user`; only its hash is stored. Returned once. */

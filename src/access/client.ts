@@ -14,4 +14,18 @@ export interface BrokerClient {
   issueCertificate(id: string, csrPem: string): Promise<CertificateIssue>;
   operatorConfig(id: string, format: OperatorFormat): Promise<OperatorConfig>;
   ca(): Promise<string>;
+  crl(): Promise<BrokerCrl>;
+}
+
+/** The broker's certificate revocation list, with what it says (API v1: add fields, never rename them). */
+export interface BrokerCrl {
+  /** the X.509 v2 CRL signed by the broker CA */
+  pem: string;
+  /** its cRLNumber: never decreases from one CRL to the next */
+  number: number;
+  thisUpdate: string;
+  /** a server must fetch a newer one by then (thisUpdate + CRL_LIFETIME_MS) */
+  nextUpdate: string;
+  /** every certificate on the list, with the request it was issued for */
+  revoked: { serial: string; requestId: string; revokedAt: string }[];
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import path from 'node:path';
+import os from 'node:os';
 import type { Context } from '../context.js';
 import { ConfigError } from '../errors.js';
 import { AccessBroker, brokerDir } from './broker.js';
@@ -8,6 +8,7 @@ import { servicesFromConfig } from './policy.js';
 import type { Configuration } from '../config/configuration.js';
 import { SANDBOX_SERVICE, sandboxPaths } from '../sandbox/layout.js';
 import type { SandboxAuthority } from '../sandbox/operator.js';
+import type { LockOwner, StoreOptions } from './store.js';
 import type { AccessRequest } from './types.js';
 
 declare module '../context.js' {
@@ -41,7 +42,6 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
  * nothing for other services. `operatorHooks: false` opens it without them (for `sandbox up`, which is the sandbox).
  */
 export async function openBroker(ctx: Context, configuration: Configuration, options: { operatorHooks?: boolean } = {}): Promise<AccessBroker> {
-  const dir = brokerDir(ctx.stateDir());
   const stateDir = ctx.stateDir();
   const sandbox = async () => {
     const [operator, { sandboxHostFor }] = await Promise.all([import('../sandbox/operator.js'), import('../sandbox/host.js')]);
@@ -71,8 +71,8 @@ export async function openBroker(ctx: Context, configuration: Configuration, opt
     services: servicesFromConfig(configuration.data, configuration.registeredPolicies()),
     now: () => ctx.clock.now(),
     // node-forge (behind the CA) loads only when a certificate is signed or the CA is served.
-    ca: async () => (await import('../pki/ca.js')).loadOrCreateCa(path.join(dir, 'ca'), ctx.clock.now()),
-    store: { warn: (message) => ctx.log.warn(message), sleep: (ms) => ctx.clock.sleep(ms) },
+    ca: async () => (await import('../pki/ca.js')).loadOrCreateBrokerCa(stateDir, ctx.clock.now(), brokerStoreOptions(ctx)),
+    store: brokerStoreOptions(ctx),
     ...hooks,
   });
   return broker;
@@ -81,8 +81,33 @@ export async function openBroker(ctx: Context, configuration: Configuration, opt
 /** What the sandbox asks of the broker that runs it: the CRL for nginx and the approved sandbox requests. */
 export function sandboxAuthority(broker: AccessBroker): SandboxAuthority {
   return {
+    ca: () => broker.certificateAuthority(),
     crl: () => broker.crl(),
     approved: async () => (await broker.list(SANDBOX_SERVICE, { service: SANDBOX_SERVICE, status: 'approved' })).filter((request) => request.scopes.includes('clickhouse')),
+  };
+}
+
+/**
+ * The options of the broker store and its lock for this process: warnings to stderr, the clock's sleep, and this
+ * process as the lock's owner (the one place its pid, host name and liveness checks come from).
+ */
+export function brokerStoreOptions(ctx: Pick<Context, 'log' | 'clock'>): StoreOptions {
+  return { warn: (message) => ctx.log.warn(message), sleep: (ms) => ctx.clock.sleep(ms), owner: processLockOwner() };
+}
+
+export function processLockOwner(): LockOwner {
+  return {
+    pid: process.pid,
+    host: os.hostname(),
+    isAlive(pid) {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch (error) {
+        // EPERM: it exists but belongs to another user
+        return (error as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    },
   };
 }
 
@@ -99,5 +124,6 @@ export function embeddedClient(broker: AccessBroker, identity: string, dir: stri
     issueCertificate: (id, csr) => broker.issueCertificate(identity, id, csr),
     operatorConfig: (id, format) => broker.operatorConfig(identity, id, format),
     ca: () => broker.caCertificate(),
+    crl: () => broker.crl(),
   };
 }

@@ -1,6 +1,6 @@
 import type { Agent } from 'node:http';
 import { errorClassOf, RemoteError } from '../errors.js';
-import type { BrokerClient } from './client.js';
+import type { BrokerClient, BrokerCrl } from './client.js';
 import type { AccessRequest, CertificateIssue, ListFilter, NewRequest, OperatorConfig, OperatorFormat } from './types.js';
 
 export interface HttpBrokerOptions {
@@ -59,6 +59,10 @@ export class HttpBrokerClient implements BrokerClient {
   }
   async ca(): Promise<string> {
     return this.call('GET', 'v1/ca', undefined, false);
+  }
+  /** The JSON twin of GET /v1/crl (the CRL and what it lists); needs the token, unlike the bare PEM. */
+  crl(): Promise<BrokerCrl> {
+    return this.call('GET', 'v1/crl');
   }
 
   private async call<T>(method: string, path: string, body?: unknown, json = true): Promise<T> {

@@ -25,8 +25,8 @@ class HttpError extends Error {
 }
 
 /**
- * The broker's HTTP+JSON API (v1). Every call but /v1/ca and /v1/health carries a bearer token; the identity
- * is the token's owner and nothing in a request body can change it.
+ * The broker's HTTP+JSON API (v1). Every call but /v1/ca, /v1/crl (PEM or DER) and /v1/health carries a bearer
+ * token; the identity is the token's owner and nothing in a request body can change it.
  */
 export function createBrokerServer(broker: AccessBroker, options: Pick<ServeOptions, 'tls' | 'log'> = {}): Server {
   const handler = (request: IncomingMessage, response: ServerResponse) => {
@@ -58,6 +58,7 @@ async function handle(broker: AccessBroker, request: IncomingMessage, response: 
     response.writeHead(200, { 'content-type': 'application/x-pem-file' }).end(await broker.caCertificate());
     return;
   }
+  if (route === 'GET /v1/crl') return sendCrl(broker, request, response);
   if (!url.pathname.startsWith('/v1/')) throw new HttpError(404, 'not_found', `no such endpoint: ${route}`);
 
   const actor = await authenticate(broker, request);
@@ -101,6 +102,30 @@ async function handle(broker: AccessBroker, request: IncomingMessage, response: 
     default:
       throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${url.pathname}`);
   }
+}
+
+/**
+ * The CRL, for servers to fetch without a token: PEM by default, DER with `Accept: application/pkix-crl`. The
+ * JSON twin (`Accept: application/json`, what byoc asks for) also maps serials to requests, so it takes a token.
+ */
+async function sendCrl(broker: AccessBroker, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const accept = request.headers.accept ?? '';
+  // Fresh on every fetch: a revoke must reach a server that polls, never a cached list.
+  const headers = { 'cache-control': 'no-cache' };
+  if (accept.includes('application/pkix-crl')) {
+    const { crlDer } = await import('../pki/crl.js');
+    const der = crlDer((await broker.crl()).pem);
+    response.writeHead(200, { ...headers, 'content-type': 'application/pkix-crl', 'content-length': der.length }).end(der);
+    return;
+  }
+  if (accept.includes('application/json')) {
+    await authenticate(broker, request);
+    const text = JSON.stringify(await broker.crl());
+    response.writeHead(200, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+    return;
+  }
+  const { pem } = await broker.crl();
+  response.writeHead(200, { ...headers, 'content-type': 'application/x-pem-file', 'content-length': Buffer.byteLength(pem) }).end(pem);
 }
 
 async function authenticate(broker: AccessBroker, request: IncomingMessage): Promise<string> {

@@ -1,7 +1,8 @@
-import { open, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RemoteError } from '../errors.js';
 import { ensurePrivateDir } from '../util/secure-fs.js';
+import { FileLock, type LockOptions } from './store-lock.js';
 import type { AccessRequest } from './types.js';
 
 export type BrokerEvent =
@@ -17,12 +18,8 @@ interface Transaction {
   reject: (error: unknown) => void;
 }
 
-export interface StoreOptions {
-  warn: (message: string) => void;
-  /** how long to wait for another writer's lock before giving up */
-  lockTimeoutMs?: number;
-  sleep?: (ms: number) => Promise<void>;
-}
+export type { LockOptions, LockOwner } from './store-lock.js';
+export type StoreOptions = LockOptions;
 
 const LOG_FILE = 'events.jsonl';
 const LOCK_FILE = 'events.lock';
@@ -35,8 +32,10 @@ const LOCK_FILE = 'events.lock';
  */
 export class EventLog {
   private offset = 0;
+  /** complete lines read so far, so an error names the line's number in the file */
+  private lines = 0;
   private readonly file: string;
-  private readonly lockFile: string;
+  private readonly lock: FileLock;
   private pending: Transaction[] = [];
   private flushing = false;
   private broken: Error | undefined;
@@ -47,7 +46,7 @@ export class EventLog {
     private readonly options: StoreOptions,
   ) {
     this.file = path.join(dir, LOG_FILE);
-    this.lockFile = path.join(dir, LOCK_FILE);
+    this.lock = new FileLock(path.join(dir, LOCK_FILE), options);
   }
 
   /** Opens (creating) the log and replays every complete event into `apply`. */
@@ -95,7 +94,7 @@ export class EventLog {
     const settled: (() => void)[] = [];
     let release: (() => Promise<void>) | undefined;
     try {
-      release = await this.lock();
+      release = await this.lock.acquire();
       await this.catchUp(false, true);
       const decided: { transaction: Transaction; result: unknown }[] = [];
       const lines: string[] = [];
@@ -141,6 +140,14 @@ export class EventLog {
       await handle.close();
     }
     this.offset += Buffer.byteLength(text);
+    // one event per line: JSON.stringify never writes a raw newline
+    for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) this.lines++;
+  }
+
+  private corrupt(line: number, what: string): RemoteError {
+    return new RemoteError('store_corrupt', `the event log ${this.file} is corrupt: line ${line} ${what}`, {
+      hint: `byoc only appends whole lines and only the last one can be torn by a crash; restore ${this.file} from backup (or move it aside to start an empty broker).`,
+    });
   }
 
   private async catchUp(initial: boolean, locked = false): Promise<void> {
@@ -167,23 +174,24 @@ export class EventLog {
     const lastNewline = buffer.lastIndexOf(0x0a);
     const complete = lastNewline + 1;
     let lineStart = 0;
-    let lineNumber = 0;
+    let lineNumber = this.lines;
     while (lineStart < complete) {
       const end = buffer.indexOf(0x0a, lineStart);
       lineNumber++;
       const line = buffer.toString('utf8', lineStart, end);
       lineStart = end + 1;
       if (line.trim() === '') continue;
-      let event: BrokerEvent;
+      let value: unknown;
       try {
-        event = JSON.parse(line) as BrokerEvent;
+        value = JSON.parse(line);
       } catch {
-        throw new RemoteError('store_corrupt', `the event log ${this.file} has an unreadable line in its middle`, {
-          hint: 'Only the last line can be torn by a crash; restore the file from backup.',
-        });
+        throw this.corrupt(lineNumber, 'is not JSON');
       }
-      this.apply(event);
+      const problem = eventProblem(value);
+      if (problem) throw this.corrupt(lineNumber, `is not a broker event: ${problem}`);
+      this.apply(value as BrokerEvent);
     }
+    this.lines = lineNumber;
     this.offset += complete;
     if (complete < buffer.length) {
       // A tail without its newline was never acknowledged: the writer died mid-write (or, without the
@@ -192,47 +200,64 @@ export class EventLog {
       if (locked) await truncateTo(this.file, this.offset);
     }
   }
+}
 
-  private async lock(): Promise<() => Promise<void>> {
-    const timeout = this.options.lockTimeoutMs ?? 10_000;
-    const sleep = this.options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
-    let waited = 0;
-    for (let attempt = 0; ; attempt++) {
-      let handle: FileHandle | undefined;
-      try {
-        handle = await open(this.lockFile, 'wx', 0o600);
-        await handle.writeFile(`${process.pid}\n`);
-        await handle.close();
-        return () => rm(this.lockFile, { force: true });
-      } catch (error) {
-        await handle?.close();
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-      if (await this.lockIsStale()) {
-        this.options.warn(`removing a stale lock ${this.lockFile} left by a process that is gone`);
-        await rm(this.lockFile, { force: true });
-        continue;
-      }
-      if (waited >= timeout) {
-        throw new RemoteError('store_locked', `the broker store ${this.dir} is locked by another byoc process`, {
-          hint: `If no byoc is running, remove ${this.lockFile}.`,
-        });
-      }
-      const pause = Math.min(50, 2 + attempt * 2);
-      await sleep(pause);
-      waited += pause;
-    }
+/**
+ * Runs `fn` holding the broker store's writer lock (the one the event log takes), for work that must happen
+ * once across processes, such as creating the CA. Not reentrant: never call it from inside a transaction.
+ */
+export async function withStoreLock<T>(dir: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+  await ensurePrivateDir(dir);
+  const release = await new FileLock(path.join(dir, LOCK_FILE), options).acquire();
+  try {
+    return await fn();
+  } finally {
+    await release();
   }
+}
 
-  private async lockIsStale(): Promise<boolean> {
-    try {
-      const pid = Number((await readFile(this.lockFile, 'utf8')).trim());
-      if (!Number.isInteger(pid) || pid <= 0) return false;
-      process.kill(pid, 0);
-      return false;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'ESRCH';
-    }
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isOptionalString = (value: unknown) => value === undefined || typeof value === 'string';
+const isCount = (value: unknown) => Number.isInteger(value) && (value as number) >= 0;
+
+/** The text fields each event type must carry. */
+const REQUIRED_TEXT: Record<BrokerEvent['type'], readonly string[]> = {
+  'request.created': ['at', 'id', 'service', 'requester', 'reason', 'duration', 'pendingUntil'],
+  'request.reviewed': ['at', 'id', 'reviewer'],
+  'request.revoked': ['at', 'id', 'by'],
+  'certificate.issued': ['at', 'id', 'serial', 'notAfter', 'identity'],
+  'token.created': ['at', 'user', 'tokenHash'],
+};
+
+/**
+ * Why a parsed line is not a broker event, or undefined when it is one. Hand-written rather than a schema
+ * library: replay checks every event on each start (100k events within the restart budget), and these typeof
+ * tests, which allocate nothing for a good event, cost next to nothing beside JSON.parse.
+ */
+export function eventProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `expected an object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`;
+  const event = value as Record<string, unknown>;
+  const type = event.type;
+  if (type === undefined) return 'no type';
+  const required = typeof type === 'string' && Object.hasOwn(REQUIRED_TEXT, type) ? REQUIRED_TEXT[type as BrokerEvent['type']] : undefined;
+  if (!required) return `unknown type ${JSON.stringify(type)}`;
+  for (const field of required) {
+    if (!isString(event[field])) return `${type} without ${required.filter((name) => !isString(event[name])).join(', ')}`;
+  }
+  switch (type) {
+    case 'request.created':
+      if (!Array.isArray(event.scopes) || !event.scopes.every(isString)) return 'request.created without scopes';
+      if (!isCount(event.durationMs)) return 'request.created without durationMs';
+      if (!isCount(event.approvalsRequired) || (event.approvalsRequired as number) < 1) return 'request.created without approvalsRequired';
+      if (!isOptionalString(event.ticket)) return 'request.created with a ticket that is not text';
+      return undefined;
+    case 'request.reviewed':
+      if (event.decision !== 'approve' && event.decision !== 'deny') return 'request.reviewed without a decision (approve or deny)';
+      return isOptionalString(event.comment) ? undefined : 'request.reviewed with a comment that is not text';
+    case 'request.revoked':
+      return isOptionalString(event.comment) ? undefined : 'request.revoked with a comment that is not text';
+    default:
+      return undefined;
   }
 }
 

@@ -47,7 +47,7 @@ export const configSchema = z.strictObject({
   output: z.strictObject({ json: z.boolean(), color: z.boolean(), verbose: z.boolean() }).partial().optional(),
   user: identity.optional(),
   broker: z
-    .strictObject({ url: httpUrl.optional(), listen: z.string().optional(), tlsCert: z.string().optional(), tlsKey: z.string().optional() })
+    .strictObject({ url: httpUrl.optional(), listen: z.string().optional(), tlsCert: z.string().optional(), tlsKey: z.string().optional(), crlFile: z.string().optional() })
     .optional(),
   access: z
     .strictObject({

@@ -25,6 +25,7 @@ export const SETTINGS: readonly Setting[] = [
   define('broker.listen', 'BYOC_BROKER_LISTEN', 'string', 'address `byoc broker serve` listens on', '127.0.0.1:8787'),
   define('broker.tlsCert', 'BYOC_BROKER_TLS_CERT', 'path', 'TLS certificate (PEM) for `byoc broker serve`'),
   define('broker.tlsKey', 'BYOC_BROKER_TLS_KEY', 'path', 'TLS private key (PEM) for `byoc broker serve`'),
+  define('broker.crlFile', 'BYOC_BROKER_CRL_FILE', 'path', 'where `byoc broker crl` writes the CRL (default: stdout)'),
   define('network.proxy', 'BYOC_PROXY', 'url', 'proxy for tailnet traffic (socks5://, socks5h://, http://)'),
   define('tailscale.bin', 'BYOC_TAILSCALE_BIN', 'path', 'the tailscale CLI; default: found on PATH'),
   define('access.reason', 'BYOC_REASON', 'string', 'why you need access (an incident, a ticket)'),

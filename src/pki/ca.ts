@@ -1,14 +1,17 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { brokerDir } from '../access/broker.js';
 import { requestUrn } from '../access/server-user.js';
+import { withStoreLock, type LockOptions } from '../access/store.js';
+import { RemoteError } from '../errors.js';
 import { writePrivateFile } from '../util/secure-fs.js';
 import { createCertificate, generateKeyPairPem, keyIdentifierHex, parseCsr, randomSerialHex, type NameAttribute } from './x509.js';
 
 /** Client certificates start slightly in the past so a skewed server clock does not reject a fresh one. */
 export const NOT_BEFORE_SKEW_MS = 60_000;
 const CA_LIFETIME_MS = 10 * 365 * 86_400_000;
+const BROKER_CA_NAME = 'byoc access broker CA';
 
 export interface CertificateAuthority {
   certPem: string;
@@ -19,23 +22,74 @@ export interface CertificateAuthority {
 
 export const caFiles = (dir: string) => ({ cert: path.join(dir, 'ca.crt'), key: path.join(dir, 'ca.key') });
 
-/** Loads the broker's CA from its folder, creating it on first use (key 0600). */
-export async function loadOrCreateCa(dir: string, now: Date, name = 'byoc access broker CA'): Promise<CertificateAuthority> {
+/**
+ * The broker's CA (`<stateDir>/broker/ca`), created exactly once: by whichever process first needs it, under the
+ * broker store's lock, every other one (concurrent or later) loading that same CA. The one entry point for
+ * everything that signs with or trusts the broker CA (the broker, the sandbox's server certificate).
+ */
+export async function loadOrCreateBrokerCa(stateDir: string, now: Date, options: LockOptions, name = BROKER_CA_NAME): Promise<CertificateAuthority> {
+  const dir = brokerDir(stateDir);
+  const caDir = path.join(dir, 'ca');
+  // Files appear by rename, key before certificate: a certificate on disk always has its key beside it.
+  const existing = await loadCa(caDir);
+  if (existing) return existing;
+  return withStoreLock(dir, options, async () => (await loadCa(caDir)) ?? createAndStoreCa(caDir, now, name));
+}
+
+/**
+ * Loads the CA from a folder, creating it when absent, WITHOUT the store lock: two processes may create two.
+ * @deprecated for the broker's CA use {@link loadOrCreateBrokerCa}; this stays for tests that make a CA folder.
+ */
+export async function loadOrCreateCa(dir: string, now: Date, name = BROKER_CA_NAME): Promise<CertificateAuthority> {
+  return (await loadCa(dir)) ?? createAndStoreCa(dir, now, name);
+}
+
+/** The CA in `dir`, or undefined when it has no certificate yet; a certificate without its key is an error. */
+async function loadCa(dir: string): Promise<CertificateAuthority | undefined> {
   const files = caFiles(dir);
-  if (existsSync(files.cert) && existsSync(files.key)) {
-    const [certPem, keyPem] = await Promise.all([readFile(files.cert, 'utf8'), readFile(files.key, 'utf8')]);
-    const key = createPrivateKey(keyPem);
-    return { certPem, key, subject: subjectOf(certPem), keyIdHex: keyIdentifierHex(createPublicKey(key)) };
+  let certPem: string;
+  try {
+    certPem = await readFile(files.cert, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
+  const broken = (what: string, cause?: unknown) =>
+    new RemoteError('ca_corrupt', `the broker CA in ${dir} is unusable: ${what}`, {
+      hint: `Restore ${files.cert} and ${files.key} from backup, or move ${dir} aside to create a new CA (then give servers the new ca.crt: byoc sandbox up, or GET /v1/ca).`,
+      ...(cause === undefined ? {} : { cause }),
+    });
+  let keyPem: string;
+  try {
+    keyPem = await readFile(files.key, 'utf8');
+  } catch (error) {
+    throw broken(`${files.key} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, error);
+  }
+  let key: KeyObject;
+  let certificate: X509Certificate;
+  try {
+    key = createPrivateKey(keyPem);
+    certificate = new X509Certificate(certPem);
+  } catch (error) {
+    throw broken((error as Error).message, error);
+  }
+  const publicKey = createPublicKey(key);
+  // An older byoc could race two creations and leave one's key beside the other's certificate.
+  if (!certificate.publicKey.equals(publicKey)) throw broken(`${files.key} is not the key of ${files.cert}`);
+  return { certPem, key, subject: subjectOf(certificate), keyIdHex: keyIdentifierHex(publicKey) };
+}
+
+async function createAndStoreCa(dir: string, now: Date, name: string): Promise<CertificateAuthority> {
   const { ca, keyPem } = await createCa(now, name);
-  // Key first: a CA certificate without its key would be unusable after a crash.
-  await writePrivateFile(files.key, keyPem);
-  await writePrivateFile(files.cert, ca.certPem);
+  // Key first: a CA certificate without its key would be unusable after a crash. Each file is written to a
+  // temp file (0600) and renamed, so neither is ever seen half-written.
+  await writePrivateFile(caFiles(dir).key, keyPem);
+  await writePrivateFile(caFiles(dir).cert, ca.certPem);
   return ca;
 }
 
 /** A new self-signed CA, in memory. */
-export async function createCa(now: Date, name = 'byoc access broker CA'): Promise<{ ca: CertificateAuthority; keyPem: string }> {
+export async function createCa(now: Date, name = BROKER_CA_NAME): Promise<{ ca: CertificateAuthority; keyPem: string }> {
   const keys = await generateKeyPairPem();
   const key = createPrivateKey(keys.privateKeyPem);
   const publicKey = createPublicKey(keys.publicKeyPem);
@@ -132,9 +186,9 @@ export function issueServerCertificate(
   });
 }
 
-function subjectOf(certPem: string): NameAttribute[] {
+function subjectOf(certificate: X509Certificate): NameAttribute[] {
   const names: Record<string, NameAttribute['name']> = { CN: 'commonName', O: 'organizationName', OU: 'organizationalUnitName' };
-  return new X509Certificate(certPem).subject
+  return certificate.subject
     .split('\n')
     .map((line) => line.split('='))
     .filter(([short]) => short && names[short])

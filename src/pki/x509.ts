@@ -17,7 +17,6 @@ const generateKeyPairAsync = promisify(generateKeyPair);
 const OID = {
   ecdsaWithSha256: '1.2.840.10045.4.3.2',
   sha256WithRsa: '1.2.840.113549.1.1.11',
-  extensionRequest: '1.2.840.113549.1.9.14',
 } as const;
 
 export interface KeyPairPem {
@@ -61,7 +60,47 @@ export function createCsr(keys: KeyPairPem, subject: NameAttribute[]): string {
   return toPem('CERTIFICATE REQUEST', signed(info, createPrivateKey(keys.privateKeyPem)));
 }
 
-/** Parses a CSR and checks its self-signature; throws with a readable reason when it is not a valid request. */
+/** What the broker signs: keys a server and its clients can trust for the life of a grant. */
+export const CSR_KEY_POLICY = 'EC P-256 or P-384, or RSA of 2048 bits or more';
+const MIN_RSA_BITS = 2048;
+const ACCEPTED_CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384' };
+const CURVE_NAMES: Record<string, string> = { ...ACCEPTED_CURVES, secp521r1: 'P-521' };
+/** signature algorithm OID -> [key type it goes with, hash, name] */
+const CSR_SIGNATURES: Record<string, [keyType: 'ec' | 'rsa', hash: string, name: string]> = {
+  '1.2.840.10045.4.3.2': ['ec', 'sha256', 'ecdsa-with-SHA256'],
+  '1.2.840.10045.4.3.3': ['ec', 'sha384', 'ecdsa-with-SHA384'],
+  '1.2.840.10045.4.3.4': ['ec', 'sha512', 'ecdsa-with-SHA512'],
+  '1.2.840.113549.1.1.11': ['rsa', 'sha256', 'sha256WithRSAEncryption'],
+  '1.2.840.113549.1.1.12': ['rsa', 'sha384', 'sha384WithRSAEncryption'],
+  '1.2.840.113549.1.1.13': ['rsa', 'sha512', 'sha512WithRSAEncryption'],
+};
+const SIGNATURE_NAMES: Record<string, string> = {
+  '1.2.840.113549.1.1.4': 'md5WithRSAEncryption',
+  '1.2.840.113549.1.1.5': 'sha1WithRSAEncryption',
+  '1.2.840.113549.1.1.10': 'RSASSA-PSS',
+  '1.2.840.10045.4.1': 'ecdsa-with-SHA1',
+  '1.3.101.112': 'Ed25519',
+  '1.3.101.113': 'Ed448',
+};
+
+/**
+ * A CSR that is well-formed but whose key or signature algorithm the broker does not sign for. Not a usage
+ * error: the request is understood and refused by policy.
+ */
+export class CsrPolicyError extends Error {
+  constructor(
+    readonly code: 'csr_key_refused' | 'csr_signature_refused',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CsrPolicyError';
+  }
+}
+
+/**
+ * Parses a CSR, applies the key policy ({@link CSR_KEY_POLICY}) and checks its self-signature. Throws a
+ * {@link CsrPolicyError} for a key or algorithm outside the policy, and a plain Error when it is not a valid request.
+ */
 export function parseCsr(pem: string): CsrInfo {
   let root: forge.asn1.Asn1;
   try {
@@ -71,20 +110,76 @@ export function parseCsr(pem: string): CsrInfo {
   } catch (error) {
     throw new Error(`not a PEM certificate request: ${(error as Error).message}`);
   }
-  const [info, algorithm, signature] = root.value as forge.asn1.Asn1[];
-  if (!info || !algorithm || !signature) throw new Error('malformed certificate request');
+  const [info, algorithm, signature] = Array.isArray(root.value) ? (root.value as forge.asn1.Asn1[]) : [];
+  if (!info || !algorithm || !signature || !Array.isArray(info.value) || !Array.isArray(algorithm.value)) throw new Error('malformed certificate request');
   const [, subjectAsn1, spki] = info.value as forge.asn1.Asn1[];
-  if (!subjectAsn1 || !spki) throw new Error('malformed certificate request');
+  if (!subjectAsn1 || !spki || !Array.isArray(subjectAsn1.value)) throw new Error('malformed certificate request');
   const spkiDer = Buffer.from(asn1.toDer(spki).getBytes(), 'binary');
-  const algorithmOid = asn1.derToOid(((algorithm.value as forge.asn1.Asn1[])[0]!.value as string));
-  if (algorithmOid !== OID.ecdsaWithSha256 && algorithmOid !== OID.sha256WithRsa) {
-    throw new Error(`unsupported signature algorithm ${algorithmOid}; use ECDSA or RSA with SHA-256`);
+  const publicKey = csrPublicKey(spki, spkiDer);
+  const algorithmOid = readOid((algorithm.value as forge.asn1.Asn1[])[0]);
+  const accepted = algorithmOid === undefined ? undefined : CSR_SIGNATURES[algorithmOid];
+  if (!accepted || accepted[0] !== publicKey.asymmetricKeyType) {
+    const name = algorithmOid === undefined ? 'an unreadable algorithm' : (CSR_SIGNATURES[algorithmOid]?.[2] ?? SIGNATURE_NAMES[algorithmOid] ?? `OID ${algorithmOid}`);
+    throw new CsrPolicyError(
+      'csr_signature_refused',
+      `the certificate request is signed with ${name}${accepted ? ` over ${publicKey.asymmetricKeyType === 'ec' ? 'an EC' : 'an RSA'} key` : ''}; the broker accepts ECDSA with SHA-256/384/512 for EC keys and RSA PKCS#1 v1.5 with SHA-256/384/512 for RSA keys`,
+    );
   }
-  const signatureBytes = Buffer.from((signature.value as string).slice(1), 'binary');
-  const ok = verify('sha256', Buffer.from(asn1.toDer(info).getBytes(), 'binary'), { key: spkiDer, format: 'der', type: 'spki' }, signatureBytes);
+  if (typeof signature.value !== 'string') throw new Error('malformed certificate request');
+  const signatureBytes = Buffer.from(signature.value.slice(1), 'binary');
+  const ok = verify(accepted[1], Buffer.from(asn1.toDer(info).getBytes(), 'binary'), publicKey, signatureBytes);
   if (!ok) throw new Error('the certificate request signature does not verify');
   const subject = readName(subjectAsn1);
   return { subject, publicKey: { spkiDer } };
+}
+
+/** The CSR's key, if the policy accepts it. */
+function csrPublicKey(spki: forge.asn1.Asn1, spkiDer: Buffer): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+  } catch (error) {
+    // node could not load it: a key of an accepted kind is then damaged (malformed); any other kind is refused.
+    const [algorithm, parameter] = spkiAlgorithm(spki);
+    const acceptedKind = algorithm === SPKI.rsa || (algorithm === SPKI.ec && parameter !== undefined && ACCEPTED_CURVE_OIDS.has(parameter));
+    if (algorithm === undefined || acceptedKind) throw new Error(`malformed public key: ${(error as Error).message}`);
+    throw new CsrPolicyError('csr_key_refused', `the certificate request's key (algorithm ${algorithm}${parameter ? `, parameters ${parameter}` : ''}) is not accepted; the broker signs only ${CSR_KEY_POLICY}`);
+  }
+  const details = key.asymmetricKeyDetails ?? {};
+  let found: string;
+  if (key.asymmetricKeyType === 'ec') {
+    const curve = details.namedCurve ?? 'unknown curve';
+    if (ACCEPTED_CURVES[curve]) return key;
+    found = `an EC key on ${CURVE_NAMES[curve] ?? curve}`;
+  } else if (key.asymmetricKeyType === 'rsa') {
+    const bits = details.modulusLength ?? 0;
+    if (bits >= MIN_RSA_BITS) return key;
+    found = `an RSA key of ${bits} bits`;
+  } else {
+    const names: Record<string, string> = { ed25519: 'an Ed25519 key', ed448: 'an Ed448 key', 'rsa-pss': 'an RSA-PSS key', dsa: 'a DSA key', x25519: 'an X25519 key', x448: 'an X448 key', dh: 'a DH key' };
+    found = names[key.asymmetricKeyType ?? ''] ?? `a key of type ${key.asymmetricKeyType ?? 'unknown'}`;
+  }
+  throw new CsrPolicyError('csr_key_refused', `the certificate request has ${found}; the broker signs only ${CSR_KEY_POLICY}`);
+}
+
+const SPKI = { rsa: '1.2.840.113549.1.1.1', ec: '1.2.840.10045.2.1' };
+const ACCEPTED_CURVE_OIDS = new Set(['1.2.840.10045.3.1.7', '1.3.132.0.34']);
+
+/** A SubjectPublicKeyInfo's algorithm OID and, for EC, its named curve's OID. */
+function spkiAlgorithm(spki: forge.asn1.Asn1): [string | undefined, string | undefined] {
+  const identifier = Array.isArray(spki.value) ? (spki.value[0] as forge.asn1.Asn1 | undefined) : undefined;
+  if (!identifier || !Array.isArray(identifier.value)) return [undefined, undefined];
+  const [algorithm, parameter] = identifier.value as forge.asn1.Asn1[];
+  return [readOid(algorithm), readOid(parameter)];
+}
+
+function readOid(node: forge.asn1.Asn1 | undefined): string | undefined {
+  if (!node || node.type !== asn1.Type.OID || typeof node.value !== 'string') return undefined;
+  try {
+    return asn1.derToOid(node.value);
+  } catch {
+    return undefined;
+  }
 }
 
 export interface CertificateSpec {
@@ -134,10 +229,11 @@ function withKeyIdentifiers(extension: Record<string, unknown>): Record<string, 
   return extension;
 }
 
-/** A positive 128-bit serial in hex (the top bit cleared so DER needs no sign byte). */
+/** A positive 128-bit serial in hex (the top bit cleared so DER needs no sign byte, the first byte never zero). */
 export function randomSerialHex(): string {
   const bytes = randomBytes(16);
-  bytes[0] = bytes[0]! & 0x7f;
+  // Positive, and never a leading zero byte: DER integers are minimal, and OpenSSL rejects a padded one.
+  bytes[0] = bytes[0]! & 0x7f || 0x01;
   return bytes.toString('hex');
 }
 
@@ -148,7 +244,8 @@ export function keyIdentifierHex(publicKey: KeyObject): string {
   return createHash('sha1').update(Buffer.from(bits, 'binary')).digest('hex');
 }
 
-function signed(body: forge.asn1.Asn1, key: KeyObject): forge.asn1.Asn1 {
+/** @internal shared with crl.ts */
+export function signed(body: forge.asn1.Asn1, key: KeyObject): forge.asn1.Asn1 {
   const der = Buffer.from(asn1.toDer(body).getBytes(), 'binary');
   const signature = sign('sha256', der, key);
   return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
@@ -158,7 +255,8 @@ function signed(body: forge.asn1.Asn1, key: KeyObject): forge.asn1.Asn1 {
   ]);
 }
 
-function algorithmIdentifier(key: KeyObject): forge.asn1.Asn1 {
+/** @internal shared with crl.ts */
+export function algorithmIdentifier(key: KeyObject): forge.asn1.Asn1 {
   const isEc = key.asymmetricKeyType === 'ec';
   const oid = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(isEc ? OID.ecdsaWithSha256 : OID.sha256WithRsa).getBytes());
   // RSA algorithm identifiers carry an explicit NULL parameter; ECDSA ones carry none (RFC 5758).
@@ -170,7 +268,8 @@ function spkiAsn1(publicKey: KeyObject | SubjectPublicKey): forge.asn1.Asn1 {
   return asn1.fromDer(Buffer.from(der).toString('binary'), NO_BITSTRING_DECODING);
 }
 
-function nameToAsn1(attributes: NameAttribute[]): forge.asn1.Asn1 {
+/** @internal shared with crl.ts */
+export function nameToAsn1(attributes: NameAttribute[]): forge.asn1.Asn1 {
   const holder = pki.createCertificate();
   holder.setSubject(attributes.map((attribute) => ({ name: attribute.name, value: attribute.value, valueTagClass: asn1.Type.UTF8 })) as never);
   return pki.distinguishedNameToAsn1(holder.subject);
@@ -188,13 +287,15 @@ function readName(name: forge.asn1.Asn1): NameAttribute[] {
   return attributes;
 }
 
-function timeAsn1(date: Date): forge.asn1.Asn1 {
+/** @internal shared with crl.ts */
+export function timeAsn1(date: Date): forge.asn1.Asn1 {
   // RFC 5280: UTCTime through 2049, GeneralizedTime from 2050.
   return date.getUTCFullYear() < 2050
     ? asn1.create(asn1.Class.UNIVERSAL, asn1.Type.UTCTIME, false, asn1.dateToUtcTime(date))
     : asn1.create(asn1.Class.UNIVERSAL, asn1.Type.GENERALIZEDTIME, false, asn1.dateToGeneralizedTime(date));
 }
 
-function toPem(type: string, value: forge.asn1.Asn1): string {
+/** @internal shared with crl.ts */
+export function toPem(type: string, value: forge.asn1.Asn1): string {
   return forge.pem.encode({ type, body: asn1.toDer(value).getBytes() }, { maxline: 64 }).replace(/\r\n/g, '\n');
 }

@@ -12,6 +12,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { AccessRequest } from '../access/types.js';
+import type { CertificateAuthority } from '../pki/ca.js';
 import { ConfigError, RemoteError } from '../errors.js';
 import { writePrivateFile } from '../util/secure-fs.js';
 import { SANDBOX_SERVICE, sandboxPaths, type SandboxPaths } from './layout.js';
@@ -24,6 +25,8 @@ const POLL_MS = 100;
 
 /** What the sandbox needs from the broker that runs it. */
 export interface SandboxAuthority {
+  /** the broker's CA (created once, under its lock): nginx's server certificate comes from it */
+  ca(): Promise<CertificateAuthority>;
   /** the broker's current revocation list, signed by its CA */
   crl(): Promise<{ pem: string; thisUpdate: string; nextUpdate: string }>;
   /** the approved, unexpired sandbox requests: `sandbox up` reconciles the users with them */

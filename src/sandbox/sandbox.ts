@@ -333,7 +333,7 @@ export async function sandboxUp(stateDir: string, host: SandboxHost, options: Sa
     }
     await seedCustomerData(state.clickhouse.httpPort, customerPassword);
 
-    await writeServerCertificate(stateDir, paths, host.clock.now());
+    await writeServerCertificate(paths, options.authority, host.clock.now());
     // The users are exactly the broker's approved requests (some may have been approved or revoked while the
     // sandbox was down), and nginx starts with the broker's current CRL.
     const { syncWithBroker, reconcile } = await import('./operator.js');
@@ -491,9 +491,9 @@ async function seedCustomerData(port: number, password: string): Promise<void> {
   );
 }
 
-async function writeServerCertificate(stateDir: string, paths: SandboxPaths, now: Date): Promise<void> {
-  const [{ loadOrCreateCa, issueServerCertificate, NOT_BEFORE_SKEW_MS }, { generateKeyPairPem }] = await Promise.all([import('../pki/ca.js'), import('../pki/x509.js')]);
-  const ca = await loadOrCreateCa(path.join(brokerDir(stateDir), 'ca'), now);
+async function writeServerCertificate(paths: SandboxPaths, authority: SandboxUpOptions['authority'], now: Date): Promise<void> {
+  const [{ issueServerCertificate, NOT_BEFORE_SKEW_MS }, { generateKeyPairPem }] = await Promise.all([import('../pki/ca.js'), import('../pki/x509.js')]);
+  const ca = await authority.ca();
   const keys = await generateKeyPairPem();
   const certPem = issueServerCertificate(ca, {
     publicKeyPem: keys.publicKeyPem,

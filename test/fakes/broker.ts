@@ -1,4 +1,5 @@
 import { AccessBroker } from '../../src/access/broker.js';
+import { processLockOwner } from '../../src/access/connect.js';
 import { servicesFromConfig } from '../../src/access/policy.js';
 import type { PolicyConfig } from '../../src/config/schema.js';
 import { createCa, type CertificateAuthority } from '../../src/pki/ca.js';
@@ -20,7 +21,7 @@ export async function openTestBroker(stateDir: string, clock: FakeClock, policy:
     services: servicesFromConfig({ policy: { approvers: ['bob@vendor.example', 'carol@vendor.example'], ...policy }, services }),
     now: clock.now,
     ca: () => ca,
-    store: { warn: (message) => warnings.push(message) },
+    store: { warn: (message) => warnings.push(message), owner: processLockOwner() },
   });
   return { broker, warnings };
 }

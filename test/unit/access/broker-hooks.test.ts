@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AccessBroker } from '../../../src/access/broker.js';
+import { processLockOwner } from '../../../src/access/connect.js';
 import { servicesFromConfig } from '../../../src/access/policy.js';
 import type { AccessRequest } from '../../../src/access/types.js';
 import { createCa } from '../../../src/pki/ca.js';
@@ -24,7 +25,7 @@ async function open(options: { approvals?: number; failWith?: Error } = {}) {
     services: servicesFromConfig({ policy: { approvers: [BOB, CAROL], approvals: options.approvals ?? 1 }, services: { sandbox: {} } }),
     now: new FakeClock().now,
     ca: () => ca,
-    store: { warn: (message) => warnings.push(message) },
+    store: { warn: (message) => warnings.push(message), owner: processLockOwner() },
     onApproved: hook('approved'),
     onRevoked: hook('revoked'),
   });

@@ -31,6 +31,9 @@ function setup() {
   const host: SandboxHost = { env: {}, clock, system: stopped };
   const crls: string[] = [];
   const authority: SandboxAuthority = {
+    ca: async () => {
+      throw new Error('no certificate is issued in these tests');
+    },
     crl: async () => {
       const now = clock.now();
       const pem = `-----BEGIN X509 CRL-----\n${crls.length}\n-----END X509 CRL-----\n`;

@@ -30,7 +30,10 @@ function host(system: SandboxSystem, env: Record<string, string> = {}): SandboxH
   return { env, clock: new FakeClock(), system };
 }
 
-const noBroker = { crl: async () => { throw new Error('the broker is not asked in these tests'); } };
+const notAsked = async (): Promise<never> => {
+  throw new Error('the broker is not asked in these tests');
+};
+const noBroker = { ca: notAsked, crl: notAsked };
 const missing = { authority: noBroker, clickhouseBin: '/nonexistent/clickhouse-server', nginxBin: '/nonexistent/nginx' };
 
 describe('sandbox up without the binaries', () => {

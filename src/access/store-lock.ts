@@ -1,0 +1,202 @@
+import { randomBytes } from 'node:crypto';
+import { link, open, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { RemoteError } from '../errors.js';
+
+/** Who takes the lock, and how to tell whether another holder is still alive: the process boundary, injected. */
+export interface LockOwner {
+  pid: number;
+  /** a lock written on another host cannot be judged from here, so it is never taken over */
+  host: string;
+  /** whether a process of this host is alive (a pid nobody has is gone) */
+  isAlive(pid: number): boolean;
+}
+
+export interface LockOptions {
+  warn: (message: string) => void;
+  owner: LockOwner;
+  /** how long to wait for another writer's lock before giving up (default 10 s) */
+  lockTimeoutMs?: number;
+  /** how old an empty or unreadable lock must be before it is taken over (default 5 s) */
+  staleLockMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+export const DEFAULT_STALE_LOCK_MS = 5_000;
+
+export type ReleaseLock = () => Promise<void>;
+
+/** What identifies one lock file: a new lock never has the same inode, mtime and content as an old one. */
+interface LockSnapshot {
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  text: string;
+}
+
+type Verdict =
+  | { kind: 'gone' }
+  | { kind: 'held'; by: string }
+  | { kind: 'stale'; why: string; snapshot: LockSnapshot };
+
+/**
+ * An exclusive lock between processes on one folder, as a file that names its owner.
+ *
+ * The lock appears atomically WITH its owner: the owner is written to a private claim file first, which is then
+ * hard-linked to the lock's name (link() fails with EEXIST when the name is taken, on every local file system). So
+ * a lock file is never seen empty or half-written, and a crash can only leave a complete lock naming a dead pid.
+ *
+ * A lock is taken over when its owner is gone (same host, pid not alive), or when it is empty or unreadable and
+ * older than `staleLockMs` (left by an older byoc, which created the file first and wrote the pid after, or by a
+ * disk that lost the write). Its age is measured against our own fresh claim file's mtime, so only the file
+ * system's clock is involved, never a (possibly fake or skewed) process clock.
+ */
+export class FileLock {
+  constructor(
+    private readonly file: string,
+    private readonly options: LockOptions,
+  ) {}
+
+  async acquire(): Promise<ReleaseLock> {
+    const timeout = this.options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+    const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    const { owner } = this.options;
+    let waited = 0;
+    let holder = 'another byoc process';
+    for (let attempt = 0; ; attempt++) {
+      const claim = `${this.file}.${owner.pid}.${randomBytes(6).toString('hex')}.claim`;
+      await writeFile(claim, `${JSON.stringify({ pid: owner.pid, host: owner.host })}\n`, { flag: 'wx', mode: 0o600 });
+      try {
+        try {
+          await link(claim, this.file);
+          const mine = await stat(claim, { bigint: true });
+          return () => this.release(mine.ino, mine.mtimeNs);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
+            throw new RemoteError('store_lock_unsupported', `the file system of ${path.dirname(this.file)} has no hard links, which the broker store's lock needs (${code})`, {
+              hint: 'Keep the state folder (BYOC_STATE_DIR) on a local file system.',
+              cause: error,
+            });
+          }
+          if (code !== 'EEXIST') throw error;
+        }
+        const verdict = await this.judge(claim);
+        if (verdict.kind === 'gone') continue;
+        if (verdict.kind === 'stale') {
+          if (await this.remove(verdict)) continue;
+        } else {
+          holder = verdict.by;
+        }
+      } finally {
+        await rm(claim, { force: true });
+      }
+      if (waited >= timeout) {
+        throw new RemoteError('store_locked', `the broker store lock ${this.file} is held by ${holder}`, {
+          hint: `Wait for it to finish and retry. If that process is stuck, stop it; a lock of a process that is gone is taken over by itself.`,
+        });
+      }
+      const pause = Math.min(50, 2 + attempt * 2);
+      await sleep(pause);
+      waited += pause;
+    }
+  }
+
+  private async judge(claim: string): Promise<Verdict> {
+    const snapshot = await readSnapshot(this.file);
+    if (!snapshot) return { kind: 'gone' };
+    const owner = parseOwner(snapshot.text);
+    if (owner) {
+      const { host, pid } = owner;
+      if (host !== undefined && host !== this.options.owner.host) return { kind: 'held', by: `process ${pid} on host ${host}` };
+      if (this.options.owner.isAlive(pid)) return { kind: 'held', by: `process ${pid}` };
+      return { kind: 'stale', why: `left by process ${pid}, which is gone`, snapshot };
+    }
+    const now = (await stat(claim, { bigint: true })).mtimeNs;
+    const ageMs = Number(now - snapshot.mtimeNs) / 1e6;
+    const limit = this.options.staleLockMs ?? DEFAULT_STALE_LOCK_MS;
+    if (ageMs < limit) return { kind: 'held', by: 'a process that is still writing it (it is empty or unreadable)' };
+    return { kind: 'stale', why: `empty or unreadable for ${Math.round(ageMs / 1000)} s`, snapshot };
+  }
+
+  /**
+   * Removes a lock judged stale, only if it is still that same lock: two processes may judge it stale at once,
+   * and the faster one may already have replaced it with its own live lock. The lock is first moved aside (an
+   * atomic rename) and compared with what was judged; a lock that turns out to be someone else's is linked back.
+   *
+   * Residual window: while a wrongly moved live lock is aside (two system calls), a third process may claim the
+   * free name, and two processes then both believe they hold the lock. That needs three processes at once, one
+   * lock already stale, and those two calls interleaved; a live holder's lock is never judged stale otherwise.
+   */
+  private async remove(verdict: Extract<Verdict, { kind: 'stale' }>): Promise<boolean> {
+    const aside = `${this.file}.${this.options.owner.pid}.${randomBytes(6).toString('hex')}.stale`;
+    try {
+      await rename(this.file, aside);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+      throw error;
+    }
+    const moved = await readSnapshot(aside);
+    if (moved && sameLock(moved, verdict.snapshot)) {
+      await rm(aside, { force: true });
+      this.options.warn(`took over the broker store lock ${this.file}: ${verdict.why}`);
+      return true;
+    }
+    try {
+      await link(aside, this.file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      this.options.warn(`the broker store lock ${this.file} changed hands while a stale one was being removed; if two byoc processes wrote at once, check the event log`);
+    } finally {
+      await rm(aside, { force: true });
+    }
+    return false;
+  }
+
+  private async release(ino: bigint, mtimeNs: bigint): Promise<void> {
+    // Remove only our own lock: had it been taken over (we were judged gone), the file is someone else's now.
+    const current = await stat(this.file, { bigint: true }).catch(() => undefined);
+    if (current && current.ino === ino && current.mtimeNs === mtimeNs) await unlink(this.file).catch(() => undefined);
+  }
+}
+
+/** Content, inode, size and mtime read from one open file, so they belong to the same lock. */
+async function readSnapshot(file: string): Promise<LockSnapshot | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const info = await handle.stat({ bigint: true });
+    // A lock is a few dozen bytes; anything long is not a byoc lock, and its content does not matter.
+    const buffer = Buffer.alloc(Math.min(Number(info.size), 512));
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return { ino: info.ino, size: info.size, mtimeNs: info.mtimeNs, text: buffer.toString('utf8', 0, bytesRead) };
+  } finally {
+    await handle.close();
+  }
+}
+
+function sameLock(a: LockSnapshot, b: LockSnapshot): boolean {
+  return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.text === b.text;
+}
+
+/** `{"pid":1,"host":"h"}`; a bare pid is the format of older byoc versions (always the same host). */
+function parseOwner(text: string): { pid: number; host?: string } | undefined {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) {
+    const pid = Number(trimmed);
+    return pid > 0 ? { pid } : undefined;
+  }
+  try {
+    const value = JSON.parse(trimmed) as { pid?: unknown; host?: unknown };
+    if (Number.isInteger(value.pid) && (value.pid as number) > 0 && typeof value.host === 'string') return { pid: value.pid as number, host: value.host };
+  } catch {
+    // unreadable: judged by its age
+  }
+  return undefined;
+}
