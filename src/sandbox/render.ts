@@ -227,6 +227,9 @@ http {
     uwsgi_temp_path ${temp('uwsgi')};
     scgi_temp_path ${temp('scgi')};
 
+    # Keys are whole subjects (identity + request URN): buckets must hold the longest one (identities are at most 200).
+    map_hash_bucket_size 512;
+
     # The certificate's subject names the engineer and the request (OU=urn:byoc:request:<id>): each approved
     # request maps to its own ClickHouse user, never the engineer's name alone. Unlisted subjects map to "" and
     # are refused.
@@ -337,9 +340,9 @@ export function renderKeysMap(entries: readonly { user: string; password: string
  * where `,+"\<>;=` would be escaped; only plain e-mail-like identities map unambiguously.
  */
 export function assertMappableIdentity(identity: string): void {
-  if (!/^[A-Za-z0-9._@-]+$/.test(identity)) {
+  if (!/^[A-Za-z0-9._@-]{1,200}$/.test(identity)) {
     throw new UsageError('identity_not_mappable', `the identity "${identity}" cannot be mapped to a sandbox user`, {
-      hint: 'Use an identity of letters, digits and . _ @ - (e.g. alice@vendor.example).',
+      hint: 'Use an identity of at most 200 letters, digits and . _ @ - (e.g. alice@vendor.example).',
     });
   }
 }

@@ -540,6 +540,8 @@ async function startNginx(paths: SandboxPaths, state: SandboxState, host: Sandbo
 
 /** Makes the running nginx read its configuration again, and waits until its workers run the new one. */
 export async function reloadNginx(paths: SandboxPaths, state: SandboxState, host: SandboxHost, generation: string): Promise<void> {
+  // Nothing changed: a reload would only cycle the workers (and drop idle keep-alive connections) for nothing.
+  if ((await runningGeneration(paths)) === generation) return;
   const offset = await fileSize(paths.nginx.errorLog);
   const master = await livePid(paths.nginx.pid, host.system, 'nginx');
   const oldWorkers = master !== undefined ? host.system.children(master) : [];
@@ -569,6 +571,14 @@ async function waitForOldWorkers(workers: readonly number[], host: SandboxHost):
       });
     }
     await host.clock.sleep(20);
+  }
+}
+
+async function runningGeneration(paths: SandboxPaths): Promise<string | undefined> {
+  try {
+    return (await httpCall({ socketPath: paths.nginx.control, path: '/generation', timeoutMs: 1000 })).body.trim();
+  } catch {
+    return undefined;
   }
 }
 
