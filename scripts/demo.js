@@ -122,7 +122,7 @@ try {
   say('Access is revoked; the server refuses the certificate at once, even around byoc, and byoc says what to do next');
   byoc(approver, ['access', 'revoke', request.id, '--comment', 'incident closed']);
   const afterRevoke = await directQuery(cert, up, request.id, 'SELECT 1').catch((error) => ({ status: 0, body: error.message }));
-  process.stdout.write(`${dim('    curl-like POST with the revoked certificate ->')} ${afterRevoke.status ? `HTTP ${afterRevoke.status}` : afterRevoke.body}\n`);
+  process.stdout.write(`${dim('    curl-like POST with the revoked certificate ->')} refused (${afterRevoke.status ? `HTTP ${afterRevoke.status}` : `connection closed: ${afterRevoke.body}`})\n`);
   if (afterRevoke.status === 200) throw new Error('the server still answered the revoked certificate');
   byoc(engineer, ['query', 'sandbox', 'SELECT 1 FROM system.one'], { expect: [4] });
 
