@@ -36,14 +36,6 @@ export async function loadOrCreateBrokerCa(stateDir: string, now: Date, options:
   return withStoreLock(dir, options, async () => (await loadCa(caDir)) ?? createAndStoreCa(caDir, now, name));
 }
 
-/**
- * Loads the CA from a folder, creating it when absent, WITHOUT the store lock: two processes may create two.
- * @deprecated for the broker's CA use {@link loadOrCreateBrokerCa}; this stays for tests that make a CA folder.
- */
-export async function loadOrCreateCa(dir: string, now: Date, name = BROKER_CA_NAME): Promise<CertificateAuthority> {
-  return (await loadCa(dir)) ?? createAndStoreCa(dir, now, name);
-}
-
 /** The CA in `dir`, or undefined when it has no certificate yet; a certificate without its key is an error. */
 async function loadCa(dir: string): Promise<CertificateAuthority | undefined> {
   const files = caFiles(dir);

@@ -5,7 +5,8 @@ import { execa } from 'execa';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerDir } from '../../src/access/broker.js';
-import { loadOrCreateCa } from '../../src/pki/ca.js';
+import { loadOrCreateBrokerCa } from '../../src/pki/ca.js';
+import { processLockOwner } from '../../src/access/connect.js';
 import { startConnectProxy, type FakeConnectProxy } from '../fakes/connect-proxy.js';
 import { tempDir } from '../fakes/fs.js';
 import { startFakeKubeApi, type FakeKubeApi } from '../fakes/k8s-api-server.js';
@@ -48,7 +49,7 @@ beforeAll(async () => {
   // Shared by the whole file (tempDir() folders go after each test): removed in afterAll.
   cwd = mkdtempSync(path.join(os.tmpdir(), 'byoc-e2e-k8s-'));
   stateDir = path.join(cwd, 'state');
-  const ca = await loadOrCreateCa(path.join(brokerDir(stateDir), 'ca'), new Date());
+  const ca = await loadOrCreateBrokerCa(stateDir, new Date(), { warn: () => undefined, owner: processLockOwner() });
   api = await startFakeKubeApi({ scenario: 'healthy', ca, names: [HOST] });
   proxy = await startConnectProxy({ [HOST]: '127.0.0.1' });
   writeFileSync(path.join(cwd, 'ca.pem'), ca.certPem);

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serverUserFor } from '../../src/access/server-user.js';
 import { clickhouseConnector } from '../../src/clickhouse/client.js';
 import { createAgent } from '../../src/net/network.js';
-import { issueClientCertificate, loadOrCreateCa } from '../../src/pki/ca.js';
+import { issueClientCertificate, loadOrCreateBrokerCa } from '../../src/pki/ca.js';
+import { processLockOwner } from '../../src/access/connect.js';
 import { createCsr, generateKeyPairPem } from '../../src/pki/x509.js';
 import { main } from '../../src/main.js';
 import { runCli, testBase } from '../fakes/context.js';
@@ -56,7 +57,7 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
 
   /** A certificate from the broker's CA for any CN and validity, as an attacker with a stolen CA would not have. */
   const craftedCertificate = async (commonName: string, notBefore: Date, notAfter: Date) => {
-    const ca = await loadOrCreateCa(path.join(stateDir, 'broker', 'ca'), new Date());
+    const ca = await loadOrCreateBrokerCa(stateDir, new Date(), { warn: () => undefined, owner: processLockOwner() });
     const keys = await generateKeyPairPem();
     const issued = issueClientCertificate(ca, { csrPem: createCsr(keys, [{ name: 'commonName', value: commonName }]), identity: commonName, requestId: 'r-crafted0000', notBefore, notAfter });
     return { certPem: issued.certPem, keyPem: keys.privateKeyPem };
