@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AccessBroker } from '../../../src/access/broker.js';
+import { AccessBroker, SWEEP_INTERVAL_MS } from '../../../src/access/broker.js';
 import { processLockOwner } from '../../../src/access/connect.js';
 import { servicesFromConfig } from '../../../src/access/policy.js';
 import type { AccessRequest } from '../../../src/access/types.js';
@@ -81,5 +81,48 @@ describe('the broker operator-step hooks', () => {
       `the operator step for ${created.id} failed: nginx reload failed (see the log)`,
       `removing the operator step for ${created.id} failed: nginx reload failed (see the log)`,
     ]);
+  });
+});
+
+describe('the expiry sweep hook', () => {
+  async function withSweep(failWith?: Error) {
+    const clock = new FakeClock();
+    const warnings: string[] = [];
+    let sweeps = 0;
+    const ca = createCa(new Date('2026-01-01T00:00:00Z')).then(({ ca: authority }) => authority);
+    const broker = await AccessBroker.open(tempDir(), {
+      services: servicesFromConfig({ policy: { approvers: [BOB], approvals: 1 }, services: { sandbox: {} } }),
+      now: clock.now,
+      ca: () => ca,
+      store: { warn: (message) => warnings.push(message), owner: processLockOwner() },
+      sweep: async () => {
+        sweeps++;
+        if (failWith) throw failWith;
+      },
+    });
+    return { broker, clock, warnings, sweeps: () => sweeps };
+  }
+
+  it('runs before broker operations, at most once a second', async () => {
+    // Given a broker with a sweep hook
+    const { broker, clock, sweeps } = await withSweep();
+    // When several operations run within the same second / Then one sweep
+    const created = await broker.create(ALICE, { service: 'sandbox', reason: 'demo', duration: '1h' });
+    await broker.get(ALICE, created.id);
+    await broker.list(ALICE);
+    expect(sweeps()).toBe(1);
+    // When a second has passed / Then the next operation sweeps again
+    clock.advance(SWEEP_INTERVAL_MS);
+    await broker.approve(BOB, created.id);
+    expect(sweeps()).toBe(2);
+    // And the served broker's timer can ask for one at any time
+    await broker.sweep();
+    expect(sweeps()).toBe(3);
+  });
+
+  it('turns a failing sweep into a warning; the operation still answers', async () => {
+    const { broker, warnings } = await withSweep(new Error('nginx is gone'));
+    await expect(broker.create(ALICE, { service: 'sandbox', reason: 'demo', duration: '1h' })).resolves.toMatchObject({ status: 'pending' });
+    expect(warnings).toEqual(['the expiry sweep failed: nginx is gone']);
   });
 });
