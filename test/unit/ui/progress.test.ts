@@ -2,7 +2,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrokerClient } from '../../../src/access/client.js';
 import { embeddedClient } from '../../../src/access/connect.js';
+import type { AccessRequest } from '../../../src/access/types.js';
 import { main } from '../../../src/main.js';
 import { issueServerCertificate } from '../../../src/pki/ca.js';
 import { generateKeyPairPem } from '../../../src/pki/x509.js';
@@ -11,6 +13,7 @@ import { openTestBroker, testBrokerCa } from '../../fakes/broker.js';
 import { startFakeClickHouse, type FakeClickHouse } from '../../fakes/clickhouse-server.js';
 import { CapturedStream, FakeClock, testBase, testContext, type TestSetup } from '../../fakes/context.js';
 import { tempDir } from '../../fakes/fs.js';
+import { strictFake } from '../../fakes/strict-fake.js';
 import { tailscaleFixture } from '../../fakes/tailscale/index.js';
 import { ScriptedRunner } from '../../fakes/tailscale/runner.js';
 
@@ -185,5 +188,37 @@ describe('commands that wait', () => {
     // When stderr is a pipe, Then it carries nothing of the spinner
     const piped = await timeline(['query', 'acme-prod', 'SELECT database, table FROM system.merges'], { ...setup, stdoutTTY: true, stderrTTY: false });
     expect(piped.stderr).toBe('');
+  });
+});
+
+describe('access wait', () => {
+  const pending: AccessRequest = {
+    id: 'r-0000000001',
+    service: 'acme-prod',
+    scopes: ['clickhouse'],
+    requester: 'alice@vendor.example',
+    reason: 'merges stuck',
+    duration: '2h',
+    durationMs: 7_200_000,
+    status: 'pending',
+    reviews: [],
+    approvalsRequired: 1,
+    createdAt: '2026-11-21T10:00:00.000Z',
+    pendingUntil: '2026-11-21T11:00:00.000Z',
+    certificates: [],
+  };
+  const approved: AccessRequest = { ...pending, status: 'approved', approvedAt: '2026-11-21T10:00:04.000Z', notAfter: '2026-11-21T12:00:04.000Z' };
+
+  it('shows its spinner on a terminal, and none with --json', async () => {
+    const broker = () => {
+      let polls = 0;
+      return strictFake<BrokerClient>({ get: async () => (++polls >= 3 ? approved : pending) }, 'broker');
+    };
+    const tty = await timeline(['access', 'wait', 'r-0000000001'], { stderrTTY: true, stdoutTTY: true, clients: { broker: async () => broker() } });
+    expect(tty.stderr).toContain('waiting for approval of r-0000000001');
+    const json = await timeline(['access', 'wait', 'r-0000000001', '--json'], { stderrTTY: true, clients: { broker: async () => broker() } });
+    expect(json.exitCode).toBe(0);
+    expect(json.stderr).not.toContain('\u001b');
+    expect(JSON.parse(json.stdout)).toMatchObject({ status: 'approved' });
   });
 });
