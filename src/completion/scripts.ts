@@ -6,8 +6,6 @@
  */
 export type Shell = 'bash' | 'zsh' | 'fish';
 
-export const SHELLS: readonly Shell[] = ['bash', 'zsh', 'fish'];
-
 export function completionScript(shell: Shell): string {
   return shell === 'bash' ? BASH : shell === 'zsh' ? ZSH : FISH;
 }
