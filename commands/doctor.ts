@@ -7,7 +7,7 @@ export default defineCommand({
   args: { service: { description: 'the customer service (without it: configuration, broker and Tailscale only)' } },
   async run({ service }, ctx): Promise<DoctorReport> {
     const [{ runDoctor }, { DOCTOR_STEPS }] = await Promise.all([import('../src/doctor/doctor.js'), import('../src/doctor/steps.js')]);
-    return runDoctor(ctx, DOCTOR_STEPS, service);
+    return ctx.progress(service ? `checking the chain to ${service}` : 'checking configuration, broker and Tailscale', runDoctor(ctx, DOCTOR_STEPS, service));
   },
   text: (report) => tsv([['verdict', report.verdict], ...report.steps.map((step) => [step.status, step.id, step.evidence, step.next ?? ''])]),
   async view(report, render) {

@@ -3,9 +3,7 @@
  * (`config/show.ts` is `byoc config show`); test/unit/manifest.test.ts checks this list against the files.
  * Command modules stay light: heavy libraries are imported inside `run` and `view`.
  */
-import type { AnyCommand, OptionSpec } from '../src/command.js';
-import type { CompletionNode } from '../src/completion.js';
-import { CONFIG_FLAG, GLOBAL_FLAGS } from '../src/globals.js';
+import type { AnyCommand } from '../src/command.js';
 export interface ManifestEntry {
   /** path under commands/ without the extension */
   file: string;
@@ -61,6 +59,7 @@ export const manifest: readonly ManifestEntry[] = [
   entry('audit/query-log', "Audit what vendor engineers did in your ClickHouse (system.query_log), per request and engineer, with findings", () => import('./audit/query-log.js')),
   entry('doctor', "Check the whole chain in one go: configuration, broker, request, certificate, Tailscale path, DNS, TCP, TLS, ClickHouse, Kubernetes API", () => import('./doctor.js')),
   entry('completion', "Print a shell completion script", () => import('./completion.js')),
+  entry('completion-candidates', "What the shell completion scripts offer at the cursor, one candidate a line (the scripts call this on TAB)", () => import('./completion-candidates.js'), { hidden: true }),
   entry('config/show', "Show the effective configuration and where each value comes from (flag, env, file, default)", () => import('./config/show.js')),
   entry('config/validate', "Check a configuration file against the schema (exit 3 naming every bad key)", () => import('./config/validate.js')),
   entry('help/exit-codes', "What each exit code means, for runbooks", () => import('./help/exit-codes.js')),
@@ -68,35 +67,3 @@ export const manifest: readonly ManifestEntry[] = [
   entry('sandbox/status', "Whether the sandbox runs: ClickHouse and nginx processes, ports, health, approved grants, files", () => import('./sandbox/status.js')),
   entry('sandbox/down', "Stop the sandbox (nothing keeps running); its data stays for the next up unless --purge", () => import('./sandbox/down.js')),
 ];
-
-/** Every node of the command tree with its subcommands and flags, for shell completion. */
-export async function completionTree(): Promise<CompletionNode[]> {
-  const loaded = await Promise.all(manifest.map(async (entry) => ({ file: entry.file, command: await entry.load() })));
-  const globalFlags = [...GLOBAL_FLAGS.map((flag) => flag.flags), CONFIG_FLAG, '--help'];
-  const nodes = new Map<string, CompletionNode>();
-  const node = (path: string, description: string) => {
-    let found = nodes.get(path);
-    if (!found) {
-      found = { path, description, subcommands: [], flags: [...globalFlags] };
-      nodes.set(path, found);
-    }
-    return found;
-  };
-  node('', 'byoc').flags.push('--version');
-  for (const entry of loaded) {
-    if (entry.command.hidden) continue;
-    const words = entry.file.split('/');
-    words.forEach((word, index) => {
-      const parent = node(words.slice(0, index).join(' '), groups[words.slice(0, index).join(' ')] ?? '');
-      if (!parent.subcommands.includes(word)) parent.subcommands.push(word);
-      node(words.slice(0, index + 1).join(' '), index === words.length - 1 ? entry.command.description : (groups[words.slice(0, index + 1).join(' ')] ?? ''));
-    });
-    const leaf = node(words.join(' '), entry.command.description);
-    for (const spec of Object.values((entry.command.options ?? {}) as Record<string, OptionSpec>)) {
-      const long = spec.flags.split(/[ ,]/).find((part) => part.startsWith('--'))!;
-      if (long.startsWith('--[no-]')) leaf.flags.push(long.replace('[no-]', ''), long.replace('[no-]', 'no-'));
-      else leaf.flags.push(long);
-    }
-  }
-  return [...nodes.values()];
-}

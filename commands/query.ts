@@ -3,7 +3,7 @@ import type { WireFormat } from '../src/clickhouse/client.js';
 import type { OutputFormat } from '../src/clickhouse/render.js';
 import type { GuardVerdict } from '../src/clickhouse/guard.js';
 import type { Context } from '../src/context.js';
-import { closing } from '../src/util/stream.js';
+import { beforeFirst, closing } from '../src/util/stream.js';
 import { NotAllowedError, UsageError } from '../src/errors.js';
 
 interface QueryCheck {
@@ -59,7 +59,12 @@ export default defineCommand({
     const format: OutputFormat = ctx.output.json ? 'json' : (input.format ?? (ctx.output.stdoutIsTTY ? 'table' : 'tsv'));
     const timeoutMs = input.timeout ?? 60_000;
     const maxRows = input.maxRows ?? 100_000;
-    const { session, tags, nextQueryId } = await openEngineerSession(ctx, service, { timeoutMs });
+    // Certificate, connection, then the server's first row: one wait for the person at the terminal.
+    const endWait = ctx.beginProgress(`querying ${service}`);
+    const { session, tags, nextQueryId } = await openEngineerSession(ctx, service, { timeoutMs }).catch((error: unknown) => {
+      endWait();
+      throw error;
+    });
     const { requestId } = tags;
     const queryId = nextQueryId();
     const wire: WireFormat = format === 'csv' ? 'CSVWithNames' : format === 'ndjson' ? 'JSONEachRow' : format === 'tsv' ? 'TabSeparatedWithNames' : 'TabSeparatedWithNamesAndTypes';
@@ -76,14 +81,21 @@ export default defineCommand({
         output = render.passthroughBytes(chunks, format === 'ndjson' ? 0 : 1, limits);
       }
     } catch (error) {
+      endWait();
       await session.close();
       throw error;
     }
     ctx.log.verbose(`query_id ${queryId}`);
-    return { mode: 'run', format, queryId, requestId, output: closing(output, () => session.close()) };
+    return { mode: 'run', format, queryId, requestId, output: closing(beforeFirst(output, endWait), () => session.close()) };
   },
   json: (result) => (result.mode === 'check' ? checkDocument(result.verdict) : new RawJson(result.output)),
   text: (result) => (result.mode === 'check' ? `${result.verdict.allowed ? 'allowed' : 'refused'}\t${result.verdict.reason}` : result.output),
+  async view(result, render) {
+    // Rows stream as the table format chose; only the guard's verdict has a view of its own.
+    if (result.mode === 'run') return undefined;
+    const { QueryCheckView } = await import('../src/ui/views/query-check.js');
+    return QueryCheckView({ ...result.verdict, color: render.color });
+  },
   outcome: (result) => (result.mode === 'check' && !result.verdict.allowed ? refusal(result.verdict) : undefined),
 });
 

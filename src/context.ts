@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Configuration, FlagValue } from './config/configuration.js';
+import { createProgress } from './ui/progress.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -79,6 +80,13 @@ export interface Context extends ContextBase {
   stateDir(): string;
   /** A client, created on first use (once per invocation). */
   client<K extends keyof Clients>(name: K): Promise<Clients[K]>;
+  /**
+   * Resolves as `work` does. When it takes over 300 ms and a person watches stderr (a terminal, not --json), a
+   * spinner there says `label`; it is erased before the command's result is printed. Never on a pipe.
+   */
+  progress<T>(label: string, work: Promise<T>): Promise<T>;
+  /** The same for a wait that ends elsewhere (a streamed result's first row): call the returned function when it ends. */
+  beginProgress(label: string): () => void;
 }
 
 export interface InvocationGlobals {
@@ -105,7 +113,13 @@ export function decideColor(env: Env, isTTY: boolean, colorSetting: boolean): bo
 export function createContext(base: ContextBase, globals: InvocationGlobals): Context {
   let configuration: Promise<Configuration> | undefined;
   const clients = new Map<keyof Clients, Promise<unknown>>();
-  const write = (line: string) => base.io.stderr.write(`${line}\n`);
+  const progress = createProgress({
+    stream: base.io.stderr,
+    enabled: globals.output.stderrIsTTY && !globals.output.json,
+    color: decideColor(base.env, globals.output.stderrIsTTY, globals.output.color),
+  });
+  // Warnings and debug lines go above a spinner that is showing, never through it.
+  const write = (line: string) => progress.write(`${line}\n`);
   const context: Context = {
     ...base,
     output: globals.output,
@@ -132,6 +146,8 @@ export function createContext(base: ContextBase, globals: InvocationGlobals): Co
       return configuration;
     },
     stateDir: () => stateDirFor(base.env),
+    progress: (label, work) => progress.track(label, work),
+    beginProgress: (label) => progress.begin(label),
     client<K extends keyof Clients>(name: K): Promise<Clients[K]> {
       let client = clients.get(name) as Promise<Clients[K]> | undefined;
       if (!client) {

@@ -14,7 +14,10 @@ export default defineCommand({
   },
   async run({ service, target, requireDirect, count, timeout }, ctx): Promise<ConnectCheckResult> {
     const { checkService } = await import('../../src/connect/check.js');
-    return checkService(ctx, service, { target: (target ?? 'all') as TargetName | 'all', count: count ?? 3, timeoutMs: timeout ?? 3000, requireDirect: requireDirect ?? false });
+    return ctx.progress(
+      `checking the path to ${service}`,
+      checkService(ctx, service, { target: (target ?? 'all') as TargetName | 'all', count: count ?? 3, timeoutMs: timeout ?? 3000, requireDirect: requireDirect ?? false }),
+    );
   },
   text: (result) =>
     tsv([

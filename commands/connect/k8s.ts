@@ -171,6 +171,33 @@ export default defineCommand({
     }
     return tsv(rows);
   },
+  async view(result, render) {
+    // --print is a kubeconfig for a file or a pipe: the same YAML on a terminal.
+    if (result.mode === 'print') return undefined;
+    const { ConnectK8sView } = await import('../../src/ui/views/connect-k8s.js');
+    const verification = result.verification;
+    return ConnectK8sView({
+      service: result.service,
+      kubeconfig: result.kubeconfig,
+      context: result.context,
+      changed: result.changed,
+      backup: result.backup,
+      switched: result.switched,
+      current: result.current,
+      serverUrl: result.serverUrl,
+      verification: verification
+        ? {
+            serverVersion: verification.server.version,
+            user: verification.user,
+            certificateSubject: verification.certificateSubject,
+            notAfter: verification.certificate.notAfter,
+            remainingMs: verification.certificate.remainingMs,
+          }
+        : null,
+      now: render.now,
+      color: render.color,
+    });
+  },
   outcome: (result) => (result.mode === 'write' ? (result.error ?? undefined) : undefined),
 });
 

@@ -8,4 +8,8 @@ export default defineCommand({
     return { presets: PRESETS.map(({ name, description, sql }) => ({ name, description, sql })) };
   },
   text: (result) => tsv(result.presets.map((preset) => [preset.name, preset.description])),
+  async view(result, render) {
+    const { PresetsView } = await import('../../src/ui/views/presets.js');
+    return PresetsView({ presets: result.presets, color: render.color, columns: render.columns });
+  },
 });

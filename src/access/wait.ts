@@ -44,7 +44,8 @@ interface Progress {
 }
 
 async function startProgress(ctx: Context, label: () => string): Promise<Progress> {
-  if (!ctx.output.stderrIsTTY) {
+  // Like every spinner: only for a person watching stderr, never on a pipe or with --json.
+  if (!ctx.output.stderrIsTTY || ctx.output.json) {
     ctx.log.info(`${label()} (Ctrl-C to stop waiting; the request stays open)`);
     return { update: () => undefined, stop: () => undefined };
   }

@@ -1,4 +1,5 @@
 import { ClickHouseServerError } from './client.js';
+import { displayWidth, fitCells, padCells } from '../ui/text.js';
 import { parseTsvLine } from './run.js';
 
 /**
@@ -131,8 +132,8 @@ const SAMPLE_ROWS = 100;
 const MAX_WIDTH = 60;
 
 /**
- * An aligned table for a terminal. Widths come from the header and the first rows, so the first screen
- * appears without waiting for the whole result, and memory stays flat.
+ * An aligned table for a terminal. Widths (in terminal cells: CJK and emoji take two) come from the header and
+ * the first rows, so the first screen appears without waiting for the whole result, and memory stays flat.
  */
 export async function* table(batches: AsyncIterable<string[]>, limits: StreamLimits, options: { color: boolean; columns: number }): AsyncGenerator<string> {
   let names: string[] | undefined;
@@ -143,12 +144,12 @@ export async function* table(batches: AsyncIterable<string[]>, limits: StreamLim
       .map((cell, index) => {
         const text = cell === null ? 'NULL' : cell.replace(/\n/g, '⏎').replace(/\t/g, ' ');
         const width = widths![index]!;
-        const fitted = text.length > width ? `${text.slice(0, width - 1)}…` : text;
-        return index === row.length - 1 ? fitted : fitted.padEnd(width);
+        const fitted = fitCells(text, width);
+        return index === row.length - 1 ? fitted : padCells(fitted, width);
       })
       .join('  ');
   const start = function* () {
-    widths = names!.map((name, index) => Math.min(MAX_WIDTH, Math.max(name.length, ...sample.map((row) => (row[index] ?? 'NULL').length))));
+    widths = names!.map((name, index) => Math.min(MAX_WIDTH, Math.max(displayWidth(name), ...sample.map((row) => displayWidth(row[index] ?? 'NULL')))));
     const header = format(names!);
     yield `${options.color ? `\u001b[1m${header}\u001b[22m` : header}\n`;
     if (sample.length) yield `${sample.map(format).join('\n')}\n`;

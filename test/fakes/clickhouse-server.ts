@@ -31,6 +31,8 @@ export interface FakeClickHouseOptions {
   unknownSettings?: string[];
   /** when true, any setting change is refused as in readonly=1 (code 164) */
   readonlyUser?: boolean;
+  /** how long a successful answer takes (a slow query) */
+  answerDelayMs?: number;
   /** the answer for a query: TSV lines in ClickHouse's escaping (names, types, rows), or an error */
   answer: (query: RecordedQuery) => { names: string[]; types: string[]; rows: string[][] } | { error: { code: number; message: string; status?: number } };
 }
@@ -84,8 +86,12 @@ export async function startFakeClickHouse(options: FakeClickHouseOptions): Promi
           : format === 'CSVWithNames'
             ? [answer.names, ...answer.rows].map((row) => row.map((value) => `"${value.replace(/"/g, '""')}"`).join(',')).join('\n') + '\n'
             : lines.map((row) => row.join('\t') + '\n').join(''); // no rows: an empty body, as ClickHouse sends
-      response.writeHead(200, { 'content-type': 'text/plain; charset=UTF-8', 'x-clickhouse-query-id': query.queryId ?? '' });
-      response.end(body);
+      const respond = () => {
+        response.writeHead(200, { 'content-type': 'text/plain; charset=UTF-8', 'x-clickhouse-query-id': query.queryId ?? '' });
+        response.end(body);
+      };
+      if (options.answerDelayMs) setTimeout(respond, options.answerDelayMs);
+      else respond();
     });
   });
   server.on('tlsClientError', () => undefined);

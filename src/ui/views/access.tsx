@@ -2,6 +2,7 @@ import { Box, Text } from 'ink';
 import type { AccessRequest, RequestStatus } from '../../access/types.js';
 import { formatRelative } from '../../util/duration.js';
 import { Table } from '../table.js';
+import { padCells } from '../text.js';
 
 const STATUS_COLORS: Record<RequestStatus, string> = { pending: 'yellow', approved: 'green', denied: 'red', expired: 'gray', revoked: 'red' };
 
@@ -12,7 +13,7 @@ function Status({ status, color }: { status: RequestStatus; color: boolean }) {
 function Field({ label, children }: { label: string; children: React.ReactNode }) {
   return (
     <Text>
-      <Text dimColor>{label.padEnd(11)}</Text>
+      <Text dimColor>{padCells(label, 11)}</Text>
       {children}
     </Text>
   );

@@ -1,5 +1,6 @@
 import { Box, Text } from 'ink';
 import type { DoctorReport, StepStatus } from '../../doctor/doctor.js';
+import { padCells } from '../text.js';
 
 const COLORS: Record<StepStatus, string> = { PASS: 'green', WARN: 'yellow', FAIL: 'red', SKIPPED: 'gray' };
 const MARKS: Record<StepStatus, string> = { PASS: '✓', WARN: '!', FAIL: '✗', SKIPPED: '-' };
@@ -14,7 +15,7 @@ export function DoctorView({ report, color }: { report: DoctorReport; color: boo
       {report.steps.map((step) => (
         <Box key={step.id} flexDirection="column">
           <Text>
-            <Text {...tint(step.status)}>{MARKS[step.status]} {step.status.padEnd(7)}</Text> <Text bold>{step.title.padEnd(16)}</Text> {step.evidence}
+            <Text {...tint(step.status)}>{MARKS[step.status]} {padCells(step.status, 7)}</Text> <Text bold>{padCells(step.title, 16)}</Text> {step.evidence}
           </Text>
           {step.next ? <Text dimColor>{'                          '}next: {step.next}</Text> : null}
         </Box>

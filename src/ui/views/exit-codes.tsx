@@ -7,6 +7,7 @@ export interface ExitCodeRow {
   meaning: string;
 }
 
+/** Runbooks quote these meanings: they wrap to the terminal, never cut. */
 export function ExitCodesView({ rows, color, columns }: { rows: readonly ExitCodeRow[]; color: boolean; columns: number }) {
   return (
     <Box flexDirection="column">
@@ -15,10 +16,11 @@ export function ExitCodesView({ rows, color, columns }: { rows: readonly ExitCod
       <Table
         rows={rows}
         color={color}
+        width={columns}
         columns={[
           { header: 'code', value: (row) => String(row.code), color: (row) => (row.code === 0 ? 'green' : 'yellow') },
           { header: 'name', value: (row) => row.name },
-          { header: 'meaning', value: (row) => row.meaning, max: Math.max(20, columns - 24) },
+          { header: 'meaning', value: (row) => row.meaning, wrap: true },
         ]}
       />
     </Box>

@@ -1,6 +1,7 @@
 import { Box, Text } from 'ink';
 import type { Check, CheckStatus } from '../../k8s/diagnose.js';
 import { Table } from '../table.js';
+import { displayWidth } from '../text.js';
 
 const COLORS: Record<CheckStatus, string> = { PASS: 'green', WARN: 'yellow', FAIL: 'red', SKIPPED: 'gray' };
 const TITLES: Record<string, string> = { volumes: 'Volumes (attach / mount)', nodes: 'Node network', health: 'Cluster health' };
@@ -33,8 +34,8 @@ export function K8sDiagnoseView({ result, color, columns }: { result: ViewResult
         const rows = result.checks.filter((check) => check.area === area);
         const attention = rows.filter((check) => check.status !== 'PASS');
         // Evidence takes what the other columns leave, so rows never wrap.
-        const checkWidth = Math.min(28, Math.max(5, ...rows.map((row) => shortId(row).length)));
-        const objectWidth = Math.min(40, Math.max(6, ...rows.map((row) => (row.object ?? '-').length)));
+        const checkWidth = Math.min(28, Math.max(5, ...rows.map((row) => displayWidth(shortId(row)))));
+        const objectWidth = Math.min(40, Math.max(6, ...rows.map((row) => displayWidth(row.object ?? '-'))));
         const evidenceWidth = Math.max(20, columns - 1 - (7 + 2) - (checkWidth + 2) - (objectWidth + 2));
         return (
           <Box key={area} flexDirection="column" marginTop={1}>

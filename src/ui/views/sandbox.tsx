@@ -1,10 +1,11 @@
 import { Box, Text } from 'ink';
 import type { SandboxDownResult, SandboxStatus, SandboxUpResult } from '../../sandbox/sandbox.js';
+import { padCells } from '../text.js';
 
 function Field({ label, children }: { label: string; children: React.ReactNode }) {
   return (
     <Text>
-      <Text dimColor>{label.padEnd(12)}</Text>
+      <Text dimColor>{padCells(label, 12)}</Text>
       {children}
     </Text>
   );
