@@ -2,7 +2,7 @@ import { defineCommand, option, tsv } from '../../src/command.js';
 import type { Context } from '../../src/context.js';
 import { ByocError, reworded, toErrorDocument } from '../../src/errors.js';
 import type { ExecEnvVar } from '../../src/k8s/kubeconfig.js';
-import { formatDuration } from '../../src/util/duration.js';
+import { formatCoarse } from '../../src/util/duration.js';
 
 interface Verification {
   server: { url: string; version: string };
@@ -167,7 +167,7 @@ export default defineCommand({
     ];
     if (verification) {
       rows.push(['user', verification.user ?? `${verification.certificateSubject} (the server does not say who it sees)`]);
-      rows.push(['certificate', verification.certificate.notAfter, `${formatDuration(verification.certificate.remainingMs)} left`]);
+      rows.push(['certificate', verification.certificate.notAfter, `${formatCoarse(verification.certificate.remainingMs)} left`]);
     }
     return tsv(rows);
   },

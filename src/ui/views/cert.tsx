@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import type { CertificateSummary } from '../../pki/present.js';
-import { formatDuration, formatRelative } from '../../util/duration.js';
+import { formatCoarse, formatRelative } from '../../util/duration.js';
 import { Table } from '../table.js';
 
 type Shown = Pick<CertificateSummary, 'service' | 'requestId' | 'subject' | 'serial' | 'fingerprint' | 'notAfter' | 'certPath' | 'keyPath' | 'caPath' | 'remainingMs' | 'expired'> & {
@@ -12,7 +12,7 @@ type Shown = Pick<CertificateSummary, 'service' | 'requestId' | 'subject' | 'ser
 
 export function CertificateView({ certificate, now, color, title, note }: { certificate: Shown; now: Date; color: boolean; title?: string; note?: string | undefined }) {
   const refused = certificate.requestStatus !== undefined && certificate.requestStatus !== 'approved';
-  const state = refused ? `not usable: request ${certificate.requestStatus}` : certificate.expired ? 'expired' : `valid for ${formatDuration(certificate.remainingMs)}`;
+  const state = refused ? `not usable: request ${certificate.requestStatus}` : certificate.expired ? 'expired' : `valid for ${formatCoarse(certificate.remainingMs)}`;
   const tone = refused || certificate.expired ? 'red' : certificate.remainingMs < 15 * 60_000 ? 'yellow' : 'green';
   const revoked = certificate.revokedBy ? ` by ${certificate.revokedBy} at ${certificate.revokedAt}` : '';
   return (
