@@ -228,7 +228,7 @@ export class AccessBroker {
       const request = this.view(this.record(id));
       if (request.requester !== actor) {
         throw new NotAllowedError('not_requester', `${id} was requested by ${request.requester}; a certificate is issued only to the requester`, {
-          hint: 'Request access for yourself: byoc access request <service> --reason "..."',
+          hint: `Request access for yourself: byoc access request ${request.service} --reason "..."`,
         });
       }
       this.requireUsable(request);

@@ -33,8 +33,26 @@ export function CertificateView({ certificate, now, color, title, note }: { cert
   );
 }
 
-export function CertificateListView({ identity, certificates, now, color }: { identity: string; certificates: readonly CertificateSummary[]; now: Date; color: boolean }) {
-  if (certificates.length === 0) return <Text dimColor>No certificates stored for {identity}. Get one with: byoc cert get SERVICE</Text>;
+export function CertificateListView({
+  identity,
+  certificates,
+  services = [],
+  now,
+  color,
+}: {
+  identity: string;
+  certificates: readonly CertificateSummary[];
+  /** configured services, to name in the hint when nothing is stored */
+  services?: readonly string[];
+  now: Date;
+  color: boolean;
+}) {
+  if (certificates.length === 0) {
+    const next = services.length
+      ? `Get one with: byoc cert get ${services[0]}${services.length > 1 ? ` (services: ${services.join(', ')})` : ''}`
+      : 'No service is configured yet: add one under services in the byoc configuration.';
+    return <Text dimColor>No certificates stored for {identity}. {next}</Text>;
+  }
   return (
     <Table
       rows={certificates}
