@@ -170,8 +170,8 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
     expect(document).toMatchObject({
       service: 'sandbox',
       alreadyRunning: true,
-      clickhouse: { url: `https://ch.sandbox.byoc.internal:${up.nginx.port}`, httpPort: up.clickhouse.httpPort, tcpPort: up.clickhouse.tcpPort },
-      nginx: { port: up.nginx.port },
+      clickhouse: { httpUrl: `http://127.0.0.1:${up.clickhouse.httpPort}`, httpPort: up.clickhouse.httpPort, tcpPort: up.clickhouse.tcpPort },
+      nginx: { url: `https://ch.sandbox.byoc.internal:${up.nginx.port}`, port: up.nginx.port },
       requester: ALICE,
       approver: BOB,
       customer: { user: 'customer_admin', passwordFile: path.join(stateDir, 'sandbox', 'customer.password'), url: `http://127.0.0.1:${up.clickhouse.httpPort}` },
@@ -198,8 +198,8 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
     expect(status).toMatchObject({
       up: true,
       registered: true,
-      clickhouse: { running: true, healthy: true, pid: up.clickhouse.pid, httpPort: up.clickhouse.httpPort },
-      nginx: { running: true, healthy: true, pid: up.nginx.pid, port: up.nginx.port },
+      clickhouse: { running: true, healthy: true, pid: up.clickhouse.pid, httpPort: up.clickhouse.httpPort, httpUrl: `http://127.0.0.1:${up.clickhouse.httpPort}` },
+      nginx: { running: true, healthy: true, pid: up.nginx.pid, port: up.nginx.port, url: up.nginx.url },
     });
     expect(status.nginx.workers.length).toBeGreaterThan(0);
   });
@@ -357,7 +357,7 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
       lookup: ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) =>
         options.all ? callback(null, [{ address: '127.0.0.1', family: 4 }]) : callback(null, '127.0.0.1', 4)) as never,
     });
-    const client = createClient({ url: up.clickhouse.url, http_agent: agent, application: 'byoc-integration', log: { level: ClickHouseLogLevel.OFF } });
+    const client = createClient({ url: up.nginx.url, http_agent: agent, application: 'byoc-integration', log: { level: ClickHouseLogLevel.OFF } });
     try {
       // When it reads system.databases / Then rows come back
       const result = await client.query({ query: 'SELECT name FROM system.databases ORDER BY name', format: 'JSONEachRow' });

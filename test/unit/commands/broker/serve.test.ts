@@ -20,11 +20,14 @@ async function occupiedPort(): Promise<number> {
 /** A FakeClock that records its sleeps, so a test can tell whether the sweep loop ran. */
 class CountingClock extends FakeClock {
   sleeps = 0;
-  private readonly inner = this.sleep;
-  override sleep = async (ms: number, signal?: AbortSignal) => {
-    this.sleeps++;
-    await this.inner(ms, signal);
-  };
+  constructor() {
+    super();
+    const inner = this.sleep;
+    this.sleep = async (ms: number, signal?: AbortSignal) => {
+      this.sleeps++;
+      await inner(ms, signal);
+    };
+  }
 }
 
 const setupFor = (clock: FakeClock) => ({ cwd: tempDir(), clock, env: { BYOC_STATE_DIR: tempDir() } });
@@ -80,6 +83,13 @@ describe('byoc broker serve: bind errors', () => {
     const result = await runCli(['broker', 'serve', '--tls-cert', 'missing.crt', '--tls-key', 'missing.key'], { ...setupFor(new FakeClock()), cwd });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain(`error: --tls-cert missing.crt: cannot read ${cwd}/missing.crt (ENOENT)`);
+  });
+
+  it('files that are not a PEM certificate and key exit 2 naming both', async () => {
+    const cwd = tempDir({ 'broker.crt': 'not a certificate', 'broker.key': 'not a key' });
+    const result = await runCli(['broker', 'serve', '--listen', '127.0.0.1:0', '--tls-cert', 'broker.crt', '--tls-key', 'broker.key'], { ...setupFor(new FakeClock()), cwd });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('error: --tls-cert broker.crt and --tls-key broker.key cannot serve HTTPS:');
   });
 
   it('a free port serves until interrupted, sweeping on the clock, then says it stopped', async () => {
