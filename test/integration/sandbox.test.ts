@@ -57,10 +57,10 @@ if (!available && process.env.CI === 'true') {
   console.warn(skipMessage);
 }
 
-/** A clock that really waits: the sandbox polls real processes. */
-function realClock(): FakeClock {
+/** A clock that really waits: the sandbox polls real processes. `offsetMs` shifts what it reads (not how it waits). */
+function realClock(offsetMs = 0): FakeClock {
   return Object.assign(new FakeClock(), {
-    now: () => new Date(),
+    now: () => new Date(Date.now() + offsetMs),
     sleep: (ms: number, signal?: AbortSignal) => delay(ms, undefined, signal ? { signal } : undefined),
   });
 }
@@ -258,8 +258,8 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
     });
   }
 
-  async function approvedGrant(identity: string, approver: string, duration = '1h') {
-    const created = await broker.create(identity, { service: 'sandbox', reason: 'integration test', duration, scopes: ['clickhouse'] });
+  async function approvedGrant(identity: string, approver: string) {
+    const created = await broker.create(identity, { service: 'sandbox', reason: 'integration test', duration: '1h', scopes: ['clickhouse'] });
     await expect(broker.approve(approver, created.id, 'ok')).resolves.toMatchObject({ status: 'approved' });
     const keys = await generateKeyPairPem();
     const issue = await certificateFor(identity, created.id, keys);
@@ -471,8 +471,16 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
   });
 
   it('expiry ends access at the server: nginx refuses the certificate, and the sweep removes the user', async () => {
-    // Given a 4-second grant whose certificate works
-    const short = await approvedGrant(ALICE, BOB, '4s');
+    // Given a grant that ends in 4 s: the shortest one (1m), asked, approved and issued 56 s ago by a broker on the
+    // same state folder (grants below a minute are refused, and nginx judges expiry by the real time)
+    const past = testContext({ env, clock: realClock(-56_000) });
+    const earlier = await openBroker(past.ctx, await past.ctx.config());
+    const created = await earlier.create(ALICE, { service: 'sandbox', reason: 'integration test', duration: '1m', scopes: ['clickhouse'] });
+    await expect(earlier.approve(BOB, created.id, 'ok')).resolves.toMatchObject({ status: 'approved' });
+    const keys = await generateKeyPairPem();
+    const issue = await earlier.issueCertificate(ALICE, created.id, createCsr(keys, [{ name: 'commonName', value: ALICE }]));
+    const short = { id: created.id, user: serverUserFor(created.id, ALICE), issue, files: filesFor(issue, keys) };
+    expect(Date.parse(issue.notAfter) - Date.now()).toBeLessThan(5000);
     expect((await serverUserOf(short.files)).status).toBe(200);
     const end = Date.parse(short.issue.notAfter);
     // When its end has passed
