@@ -11,7 +11,7 @@ import { startSandbox } from './lib-sandbox.js';
 const sandbox = startSandbox();
 try {
   const { up, cert, env, cwd } = sandbox;
-  const url = new URL(up.clickhouse.url);
+  const url = new URL(up.nginx.url);
   const sql = (rows) => `SELECT number FROM system.numbers LIMIT ${rows}`;
   const timed = (command, args, extraEnv = {}) => {
     const result = spawnSync('/usr/bin/time', ['-f', '%e %M', command, ...args], { cwd, env: { ...process.env, ...env, ...extraEnv }, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });

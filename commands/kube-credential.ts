@@ -12,7 +12,7 @@ export default defineCommand({
     try {
       // Never waits and never prompts: kubectl runs this with interactiveMode Never and shows what it prints on stderr.
       const certificate = await obtainCertificate(ctx, service);
-      return execCredential({ certPem: certificate.certPem, keyPem: certificate.keyPem, notAfter: new Date(certificate.meta.notAfter) });
+      return execCredential({ service, certPem: certificate.certPem, keyPem: certificate.keyPem, notAfter: new Date(certificate.meta.notAfter) });
     } catch (error) {
       if (!(error instanceof ByocError)) throw error;
       // kubectl passes the plugin's stderr through: one line that says what to run next.

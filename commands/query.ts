@@ -44,11 +44,19 @@ export default defineCommand({
   async run(input, ctx): Promise<QueryResult> {
     const { service, check } = input;
     const sqlArgument = check && input.sql === undefined ? service : input.sql;
-    const sql = await readSql(sqlArgument, input.file, input.preset, ctx);
+    const sql = await readSql(sqlArgument, input.file, input.preset, ctx, check ? '--check' : service);
     const { checkQuery } = await import('../src/clickhouse/guard.js');
     const verdict = checkQuery(sql);
     if (check) return { mode: 'check', verdict };
-    if (!service) throw new UsageError('service_required', 'name the service to query', { hint: "byoc query <service> 'SELECT ...' (or --check to only validate)" });
+    if (!service) {
+      const names = await configuredServices(ctx);
+      const how = input.preset !== undefined ? `--preset ${input.preset}` : input.file !== undefined ? `--file ${input.file}` : "'SELECT ...'";
+      throw new UsageError('service_required', 'name the service to query', {
+        hint: names.length
+          ? `byoc query ${names[0]} ${how}${names.length > 1 ? ` (configured: ${names.join(', ')})` : ''}, or --check to only validate`
+          : `No service is configured: add one under services in the byoc configuration, or use --check ${how} to only validate.`,
+      });
+    }
     if (!verdict.allowed) throw refusal(verdict);
 
     const [{ openEngineerSession }, { runTagged }, render] = await Promise.all([
@@ -109,9 +117,25 @@ function refusal(verdict: GuardVerdict): NotAllowedError {
   });
 }
 
-async function readSql(argument: string | undefined, file: string | undefined, preset: string | undefined, ctx: Context): Promise<string> {
+/** Service names from the configuration, for hints; none when it cannot be read (the hint is not the place to fail). */
+async function configuredServices(ctx: Context): Promise<string[]> {
+  try {
+    return Object.keys((await ctx.config()).services());
+  } catch {
+    return [];
+  }
+}
+
+/** `target` is what goes before the SQL in a hint: the service as given (or --check). */
+async function readSql(argument: string | undefined, file: string | undefined, preset: string | undefined, ctx: Context, target: string | undefined): Promise<string> {
+  const before = target ?? (await configuredServices(ctx))[0] ?? '--check';
   const sources = [argument !== undefined, file !== undefined, preset !== undefined].filter(Boolean).length;
-  if (sources > 1) throw new UsageError('sql_sources', 'give the SQL one way: as an argument, with --file, or with --preset', { hint: "byoc query acme-prod 'SELECT ...'" });
+  if (sources > 1) {
+    const given = [argument !== undefined ? 'an argument' : '', file !== undefined ? `--file ${file}` : '', preset !== undefined ? `--preset ${preset}` : ''].filter(Boolean).join(' and ');
+    throw new UsageError('sql_sources', `give the SQL one way: as an argument, with --file, or with --preset (got ${given})`, {
+      hint: preset !== undefined ? `Keep one: byoc query ${before} --preset ${preset}` : `Keep one: byoc query ${before} --file ${file}`,
+    });
+  }
   if (preset !== undefined) {
     const { findPreset, PRESETS } = await import('../src/clickhouse/presets.js');
     const found = findPreset(preset);
@@ -128,13 +152,13 @@ async function readSql(argument: string | undefined, file: string | undefined, p
     }
   }
   if (argument === '-') {
-    if (ctx.output.stdinIsTTY) throw new UsageError('stdin_is_tty', 'SQL on stdin was asked (-) but stdin is a terminal', { hint: "Pipe it in: echo 'SELECT 1' | byoc query <service> -" });
+    if (ctx.output.stdinIsTTY) throw new UsageError('stdin_is_tty', 'SQL on stdin was asked (-) but stdin is a terminal', { hint: `Pipe it in: echo 'SELECT 1' | byoc query ${before} -` });
     let text = '';
     for await (const chunk of ctx.io.stdin) text += chunk.toString();
     return text;
   }
   if (argument === undefined || argument.trim() === '') {
-    throw new UsageError('sql_required', 'no SQL to run', { hint: "Pass it as an argument, with --file, --preset, or - for stdin: byoc query acme-prod 'SELECT 1'" });
+    throw new UsageError('sql_required', 'no SQL to run', { hint: `Pass it as an argument, with --file, --preset, or - for stdin: byoc query ${before} 'SELECT 1'` });
   }
   return argument;
 }

@@ -48,7 +48,7 @@ function byoc(user, args, { expect = [0], capture = false } = {}) {
 
 /** What an engineer could try by hand with their certificate, outside byoc: straight to the customer's nginx. */
 function directQuery(cert, up, requestId, sql) {
-  const url = new URL(up.clickhouse.url);
+  const url = new URL(up.nginx.url);
   return new Promise((resolve, reject) => {
     https
       .request(
@@ -80,7 +80,7 @@ try {
   sandboxUp = true;
   const engineer = up.requester;
   const approver = up.approver;
-  note(`service "${up.service}" at ${up.clickhouse.url}; engineer ${engineer}, approver ${approver}`);
+  note(`service "${up.service}" at ${up.nginx.url}; engineer ${engineer}, approver ${approver}`);
 
   say('The engineer asks for time-bound access, with a reason and a ticket');
   const request = JSON.parse(byoc(engineer, ['access', 'request', 'sandbox', '--reason', 'merges stuck on the orders table', '--ticket', 'INC-4821', '--duration', '1h', '--no-wait', '--json'], { expect: [8], capture: true }).stdout);

@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react';
 import type { Configuration, FlagValue } from './config/configuration.js';
 import { coerce } from './config/coerce.js';
-import { settingOrThrow, type SettingKind } from './config/settings.js';
+import { settingOrThrow, type Setting, type SettingKind } from './config/settings.js';
 import type { Context, OutputStream } from './context.js';
 import { UsageError, type ByocError } from './errors.js';
 import { parseDuration } from './util/duration.js';
@@ -55,6 +55,14 @@ export const option = {
   duration: (flags: string, setting: string, description: string): OptionSpec<number | undefined> => ({
     flags, setting, description, kind: 'duration',
     convert: (value) => (value === undefined ? undefined : parseDuration(String(value))),
+  }),
+  /**
+   * A duration kept as the user typed it (validated like any duration), for values that are stored and shown back:
+   * a request's `--duration 1h30m10s` stays `1h30m10s`, and `90m` stays `90m`.
+   */
+  durationText: (flags: string, setting: string, description: string): OptionSpec<string | undefined> => ({
+    flags, setting, description, kind: 'duration',
+    convert: (value) => (value === undefined ? undefined : String(value).trim()),
   }),
   choice: <const C extends readonly string[]>(
     flags: string,
@@ -124,6 +132,8 @@ export interface RawInvocation {
   args: Record<string, string | string[] | undefined>;
   /** Option values commander saw on the command line (only those actually given). */
   flags: Record<string, unknown>;
+  /** the command's path (`access request`), so hints can name it */
+  command?: string;
 }
 
 /** Resolves every option by flag > env > file > default, typing it from its setting. */
@@ -140,7 +150,7 @@ export async function resolveInput(
     let flag: FlagValue | undefined;
     if (raw.flags[name] !== undefined) {
       const given = raw.flags[name];
-      const value = typeof given === 'string' ? coerceFlag(spec, setting.kind, given) : given;
+      const value = typeof given === 'string' ? coerceFlag(spec, setting, given, raw.command) : given;
       flag = { value, flag: flagName(spec.flags) };
     }
     configuration ??= await ctx.config();
@@ -155,14 +165,21 @@ export async function resolveInput(
   return input;
 }
 
-function coerceFlag(spec: OptionSpec, kind: SettingKind, raw: string): unknown {
-  const coerced = coerce({ key: spec.setting, env: '', kind, description: '' }, raw);
+function coerceFlag(spec: OptionSpec, setting: Setting, raw: string, command: string | undefined): unknown {
+  const coerced = coerce({ key: spec.setting, env: '', kind: setting.kind, description: '' }, raw);
   if ('problem' in coerced) {
-    throw new UsageError('invalid_flag_value', `${flagName(spec.flags)}: ${coerced.problem}`, {
-      hint: `See: byoc <command> --help for ${flagName(spec.flags)}.`,
-    });
+    throw new UsageError('invalid_flag_value', `${flagName(spec.flags)}: ${coerced.problem}`, { hint: flagValueHint(spec, setting, command) });
   }
   return coerced.value;
+}
+
+const EXAMPLE_BY_KIND: Partial<Record<SettingKind, string>> = { duration: '30m', integer: '3', boolean: 'true', url: 'https://broker.example:8443' };
+
+/** A value that would be accepted (the default when there is one) and where the flag is described. */
+function flagValueHint(spec: OptionSpec, setting: Setting, command: string | undefined): string {
+  const help = `byoc ${command ? `${command} ` : ''}--help`;
+  const fallback = typeof setting.default === 'string' || typeof setting.default === 'number' ? `${setting.default} (the default)` : EXAMPLE_BY_KIND[setting.kind];
+  return fallback ? `For example: ${flagName(spec.flags)} ${fallback}; see: ${help}.` : `See: ${help}.`;
 }
 
 export function flagName(flags: string): string {

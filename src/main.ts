@@ -129,10 +129,17 @@ function attachDefinition(leaf: Command, definition: AnyCommand, onInvoke: (invo
     for (const [name, attribute] of attributes) {
       if (sourceOf(command, attribute) === 'cli') flags[name] = values[attribute];
     }
-    onInvoke({ definition, command, raw: { args, flags } });
+    onInvoke({ definition, command, raw: { args, flags, command: pathOf(command) } });
   });
 }
 
+
+/** `access request` for the leaf command of `byoc access request`. */
+function pathOf(command: Command): string {
+  const names: string[] = [];
+  for (let node: Command | null = command; node?.parent; node = node.parent) names.unshift(node.name());
+  return names.join(' ');
+}
 
 /** Adds the flag(s) for one option and returns the attribute name commander stores its value under. */
 function addOption(command: Command, spec: OptionSpec): string {

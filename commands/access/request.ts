@@ -2,7 +2,6 @@ import { defineCommand, option } from '../../src/command.js';
 import { requestOutcome, requestText, requestView } from '../../src/access/present.js';
 import type { AccessRequest, Scope } from '../../src/access/types.js';
 import { UsageError } from '../../src/errors.js';
-import { formatDuration } from '../../src/util/duration.js';
 
 export default defineCommand({
   description: 'Ask for time-bound access to a customer service; designated approvers decide',
@@ -14,7 +13,7 @@ export default defineCommand({
   options: {
     reason: option.string('--reason <text>', 'access.reason', 'why you need access (required)'),
     ticket: option.string('--ticket <id>', 'access.ticket', 'incident or ticket id'),
-    duration: option.duration('--duration <duration>', 'access.duration', 'how long the access should last, e.g. 2h'),
+    duration: option.durationText('--duration <duration>', 'access.duration', 'how long the access should last, e.g. 2h'),
     scope: option.list('--scope <scopes>', 'access.scope', 'comma-separated: clickhouse, kubernetes'),
     wait: option.boolean('--[no-]wait', 'access.wait', 'wait for the decision (default: on a TTY)'),
   },
@@ -26,7 +25,8 @@ export default defineCommand({
     const created = await broker.create({
       service,
       reason,
-      duration: formatDuration(duration ?? 3_600_000),
+      // Sent as typed, so the request keeps what was asked (`1h30m10s`); access.duration has a default, so it is set.
+      duration: duration!,
       ...(ticket ? { ticket } : {}),
       ...(scope?.length ? { scopes: scope as Scope[] } : {}),
     });

@@ -63,7 +63,10 @@ export default defineCommand({
     const now = ctx.clock.now().getTime();
     const since = pointInTime(input.since ?? '24h', now, '--since');
     const until = input.until ? pointInTime(input.until, now, '--until') : now + 1000;
-    if (since >= until) throw new UsageError('empty_window', '--since is not before --until', { hint: 'For example: --since 7d --until 1d' });
+    if (since >= until) {
+      const window = `--since ${input.since ?? '24h'} (${new Date(since).toISOString()}) is not before --until ${input.until ?? 'now'} (${new Date(until).toISOString()})`;
+      throw new UsageError('empty_window', window, { hint: `Swap them, or widen the window: --since ${input.until ?? '24h'}${input.until ? ` --until ${input.since ?? '24h'}` : ''}` });
+    }
     const pattern = input.userPattern ?? '^byoc_';
     try {
       new RegExp(pattern);

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { defineCommand, option } from '../../src/command.js';
 import { UsageError } from '../../src/errors.js';
 
@@ -13,23 +14,36 @@ export default defineCommand({
     tlsKey: option.path('--tls-key <file>', 'broker.tlsKey', 'private key for --tls-cert (PEM)'),
   },
   async run({ listen, tlsCert, tlsKey }, ctx) {
-    const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(listen ?? '127.0.0.1:8787');
-    if (!match) throw new UsageError('invalid_listen', `--listen must be host:port, got "${listen}"`, { hint: 'For example: --listen 127.0.0.1:8787' });
+    const { parseListenAddress, listenError, formatHostPort, isLoopback } = await import('../../src/access/listen.js');
+    const address = parseListenAddress(listen ?? '127.0.0.1:8787');
     if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new UsageError('tls_incomplete', '--tls-cert and --tls-key go together', { hint: 'Pass both, or neither for plain HTTP on loopback.' });
-    const host = match[1]!.replace(/^\[|\]$/g, '');
+    const tls = tlsCert && tlsKey ? { cert: await readTlsFile(ctx.cwd, tlsCert, '--tls-cert'), key: await readTlsFile(ctx.cwd, tlsKey, '--tls-key') } : undefined;
     const [{ openBroker }, { createBrokerServer, listen: startListening }] = await Promise.all([
       import('../../src/access/connect.js'),
       import('../../src/access/server.js'),
     ]);
     const configuration = await ctx.config();
     const broker = await openBroker(ctx, configuration);
-    const tls = tlsCert && tlsKey ? { cert: await readFile(tlsCert, 'utf8'), key: await readFile(tlsKey, 'utf8') } : undefined;
-    if (!tls && !/^(127\.|localhost$|::1$)/.test(host)) {
-      ctx.log.warn(`serving plain HTTP on ${host}: bearer tokens would cross the network in clear; pass --tls-cert and --tls-key`);
+    if (!tls && !isLoopback(address.host)) {
+      ctx.log.warn(`serving plain HTTP on ${address.host}: bearer tokens would cross the network in clear; pass --tls-cert and --tls-key`);
     }
-    const server = createBrokerServer(broker, { ...(tls ? { tls } : {}), log: (line) => ctx.log.verbose(line) });
-    const address = await startListening(server, host, Number(match[2]));
-    const url = `${tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    let server: ReturnType<typeof createBrokerServer>;
+    try {
+      server = createBrokerServer(broker, { ...(tls ? { tls } : {}), log: (line) => ctx.log.verbose(line) });
+    } catch (error) {
+      // Node checks the PEM pair when the HTTPS server is created: a wrong file or a key of another certificate.
+      throw new UsageError('tls_invalid', `--tls-cert ${tlsCert} and --tls-key ${tlsKey} cannot serve HTTPS: ${(error as Error).message}`, {
+        hint: 'Pass a PEM certificate and the private key it was issued for (openssl x509 -noout -pubkey -in CERT and openssl pkey -pubout -in KEY must print the same key).',
+      });
+    }
+    let bound: Awaited<ReturnType<typeof startListening>>;
+    try {
+      bound = await startListening(server, address.host, address.port);
+    } catch (error) {
+      // Nothing listens, so the sweep loop below never starts.
+      throw listenError(error, address) ?? error;
+    }
+    const url = `${tls ? 'https' : 'http'}://${formatHostPort(bound.address, bound.port)}`;
     ctx.log.info(`byoc broker listening on ${url} (state: ${ctx.stateDir()}); Ctrl-C stops it`);
     // Expiry holds on the customer's side even when nobody calls the broker: sweep on a timer too.
     while (!ctx.signal.aborted) {
@@ -44,3 +58,14 @@ export default defineCommand({
   },
   text: (result) => `broker on ${result.url} stopped`,
 });
+
+async function readTlsFile(cwd: string, file: string, flag: string): Promise<string> {
+  const resolved = path.resolve(cwd, file);
+  try {
+    return await readFile(resolved, 'utf8');
+  } catch (error) {
+    throw new UsageError('tls_file_unreadable', `${flag} ${file}: cannot read ${resolved} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
+      hint: `Check the path and that this user can read it: ls -l ${resolved}`,
+    });
+  }
+}

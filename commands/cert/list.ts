@@ -15,11 +15,15 @@ export default defineCommand({
       );
     }
     const now = ctx.clock.now();
-    return { identity, certificates: (await listCertificates(ctx.stateDir(), identity)).map((stored) => summarize(stored, now)) };
+    const certificates = (await listCertificates(ctx.stateDir(), identity)).map((stored) => summarize(stored, now));
+    // With nothing stored, the view says how to get one for a service that exists here.
+    const services = certificates.length === 0 ? Object.keys((await ctx.config()).services()) : [];
+    return { identity, certificates, services };
   },
+  json: ({ identity, certificates }) => ({ identity, certificates }),
   text: (result) => summaryRows(result.certificates),
   async view(result, render) {
     const { CertificateListView } = await import('../../src/ui/views/cert.js');
-    return CertificateListView({ identity: result.identity, certificates: result.certificates, now: render.now, color: render.color });
+    return CertificateListView({ identity: result.identity, certificates: result.certificates, services: result.services, now: render.now, color: render.color });
   },
 });

@@ -2,7 +2,7 @@ import { defineCommand, option, tsv } from '../../src/command.js';
 import { refusalFor, type RequestStanding } from '../../src/access/credentials.js';
 import { NotAllowedError } from '../../src/errors.js';
 import { summarize, type CertificateSummary } from '../../src/pki/present.js';
-import { formatDuration } from '../../src/util/duration.js';
+import { formatCoarse, formatDuration } from '../../src/util/duration.js';
 
 type Shown = CertificateSummary & { requestStatus: RequestStanding['status']; revokedBy?: string; revokedAt?: string; minRemainingMs: number };
 
@@ -49,7 +49,7 @@ export default defineCommand({
     }
     if (refusal) return refusal;
     if (result.remainingMs < result.minRemainingMs) {
-      return new NotAllowedError('certificate_expiring', `the certificate for ${service} has ${formatDuration(result.remainingMs)} left, less than ${formatDuration(result.minRemainingMs)}`, {
+      return new NotAllowedError('certificate_expiring', `the certificate for ${service} has ${formatCoarse(result.remainingMs)} left, less than ${formatDuration(result.minRemainingMs)}`, {
         hint: `Get a fresh one while the request lasts (byoc cert get ${service}), or request more time.`,
       });
     }

@@ -19,6 +19,8 @@ export default defineCommand({
       checkService(ctx, service, { target: (target ?? 'all') as TargetName | 'all', count: count ?? 3, timeoutMs: timeout ?? 3000, requireDirect: requireDirect ?? false }),
     );
   },
+  // Stage timings follow the `...Ms` convention as elapsedMs; `ms` is their 0.1 name, kept as an alias until 0.3.
+  json: (result) => ({ ...result, targets: result.targets.map((target) => ({ ...target, dns: timed(target.dns), tcp: timed(target.tcp), tls: timed(target.tls) })) }),
   text: (result) =>
     tsv([
       ['verdict', result.verdict],
@@ -57,4 +59,8 @@ export default defineCommand({
 function stage(result: { ok: boolean; ms?: number } | { skipped: true }): string {
   if ('skipped' in result) return 'skipped';
   return `${result.ok ? 'ok' : 'fail'}${result.ms === undefined ? '' : ` ${Math.round(result.ms)}ms`}`;
+}
+
+function timed<T extends object>(stage: T): T & { elapsedMs?: number } {
+  return 'ms' in stage && typeof stage.ms === 'number' ? { ...stage, elapsedMs: stage.ms } : stage;
 }

@@ -2,7 +2,7 @@ import { defineCommand, option, tsv } from '../../src/command.js';
 import type { Context } from '../../src/context.js';
 import { ByocError, reworded, toErrorDocument } from '../../src/errors.js';
 import type { ExecEnvVar } from '../../src/k8s/kubeconfig.js';
-import { formatDuration } from '../../src/util/duration.js';
+import { formatCoarse } from '../../src/util/duration.js';
 
 interface Verification {
   server: { url: string; version: string };
@@ -24,8 +24,8 @@ interface Written {
   switched: boolean;
   /** current-context is this context (now) */
   current: boolean;
-  /** the server URL as written (an override IP when network.resolve names the host) */
-  serverUrl: string;
+  /** url: as configured; kubeconfigUrl: as written (an override IP when network.resolve names the host) */
+  server: { url: string; kubeconfigUrl: string };
   verification: Verification | null;
   error: ByocError | null;
 }
@@ -117,7 +117,7 @@ export default defineCommand({
       backup,
       switched: after === contextName && before !== contextName,
       current: after === contextName,
-      serverUrl: plan.server,
+      server: { url: endpoint.server, kubeconfigUrl: plan.server },
       verification: null,
       error: null,
     };
@@ -149,8 +149,10 @@ export default defineCommand({
       backup: result.backup,
       switched: result.switched,
       current: result.current,
-      serverUrl: result.serverUrl,
-      server: verification ? verification.server : null,
+      // One object for the API server whether or not it was verified (version null then); `serverUrl` is the
+      // 0.1 name of server.kubeconfigUrl, kept as an alias until 0.3.
+      server: { url: result.server.url, kubeconfigUrl: result.server.kubeconfigUrl, version: verification?.server.version ?? null },
+      serverUrl: result.server.kubeconfigUrl,
       user: verification?.user ?? null,
       certificate: verification ? { subject: verification.certificateSubject, ...verification.certificate } : null,
       verified: verification !== null,
@@ -163,11 +165,11 @@ export default defineCommand({
     const rows: unknown[][] = [
       ['kubeconfig', result.kubeconfig, result.changed ? 'written' : 'unchanged', result.backup ? `backup ${result.backup}` : ''],
       ['context', result.context, result.current ? 'current' : `not current: kubectl --context ${result.context} get nodes (or --switch)`],
-      ['server', result.serverUrl, verification ? verification.server.version : 'not verified'],
+      ['server', result.server.kubeconfigUrl, verification ? verification.server.version : 'not verified'],
     ];
     if (verification) {
       rows.push(['user', verification.user ?? `${verification.certificateSubject} (the server does not say who it sees)`]);
-      rows.push(['certificate', verification.certificate.notAfter, `${formatDuration(verification.certificate.remainingMs)} left`]);
+      rows.push(['certificate', verification.certificate.notAfter, `${formatCoarse(verification.certificate.remainingMs)} left`]);
     }
     return tsv(rows);
   },

@@ -16,7 +16,7 @@ export default defineCommand({
       ['clickhouse.pid', status.clickhouse.pid],
       ['clickhouse.httpPort', status.clickhouse.httpPort],
       ['clickhouse.tcpPort', status.clickhouse.tcpPort],
-      ['clickhouse.url', status.clickhouse.url],
+      ['clickhouse.httpUrl', status.clickhouse.httpUrl],
       ['nginx.running', status.nginx.running],
       ['nginx.healthy', status.nginx.healthy],
       ['nginx.pid', status.nginx.pid],

@@ -25,10 +25,12 @@ export default defineCommand({
     return sandboxUp(ctx.stateDir(), sandboxHostFor(ctx), { authority: sandboxAuthority(broker), install: install ?? false, clickhouseBin, nginxBin });
   },
   text: (result) =>
+    // The same names as --json (clickhouse.url, deprecated, is left out here).
     tsv([
       ['service', result.service],
       ['state', result.alreadyRunning ? 'already running' : 'started'],
-      ['url', result.clickhouse.url],
+      ['nginx.url', result.nginx.url],
+      ['clickhouse.httpUrl', result.clickhouse.httpUrl],
       ['clickhouse.httpPort', result.clickhouse.httpPort],
       ['clickhouse.tcpPort', result.clickhouse.tcpPort],
       ['clickhouse.pid', result.clickhouse.pid],

@@ -52,6 +52,12 @@ export interface BrokerDeps {
 
 export const SWEEP_INTERVAL_MS = 1000;
 
+/**
+ * The shortest grant. A request, a review, a certificate and a server user for seconds of access help nobody,
+ * and a short one is most often a slip (`30s` for `30m`) that would cost an approver a review for nothing.
+ */
+export const MIN_GRANT_MS = 60_000;
+
 const MAX_REASON = 2000;
 const MAX_TICKET = 200;
 
@@ -89,12 +95,20 @@ export class AccessBroker {
         hint: `The broker's operator sets policy.approvers (or services.${input.service}.policy.approvers).`,
       });
     }
-    const durationMs = parseDuration(input.duration);
-    if (durationMs === undefined || durationMs <= 0) {
-      throw new UsageError('invalid_duration', `"${input.duration}" is not a duration`, { hint: 'Use a duration such as 30m, 2h or 1h30m.' });
+    const duration = typeof input.duration === 'string' ? input.duration.trim() : '';
+    const durationMs = parseDuration(duration);
+    if (durationMs === undefined) {
+      throw new UsageError('invalid_duration', `"${String(input.duration)}" is not a duration`, {
+        hint: `Use a number and a unit (ms, s, m, h, d), alone or combined: --duration 30m, 2h or 1h30m (at most ${policy.maxDuration} for ${input.service}).`,
+      });
+    }
+    if (durationMs < MIN_GRANT_MS) {
+      throw new UsageError('duration_too_short', `a grant must last at least ${formatDuration(MIN_GRANT_MS)}; ${duration} is shorter`, {
+        hint: `Ask for --duration ${formatDuration(MIN_GRANT_MS)} or more, e.g. --duration 30m (at most ${policy.maxDuration} for ${input.service}).`,
+      });
     }
     if (durationMs > policy.maxDurationMs) {
-      throw new NotAllowedError('duration_exceeds_maximum', `a ${input.duration} grant is longer than the maximum of ${policy.maxDuration} for ${input.service}`, {
+      throw new NotAllowedError('duration_exceeds_maximum', `a ${duration} grant is longer than the maximum of ${policy.maxDuration} for ${input.service}`, {
         hint: `Ask for --duration ${policy.maxDuration} or less; request again later if you need more time.`,
       });
     }
@@ -117,7 +131,7 @@ export class AccessBroker {
         requester: actor,
         reason,
         ...(input.ticket ? { ticket: input.ticket } : {}),
-        duration: input.duration,
+        duration,
         durationMs,
         approvalsRequired: policy.approvals,
         pendingUntil: new Date(now.getTime() + policy.pendingTtlMs).toISOString(),
@@ -214,7 +228,7 @@ export class AccessBroker {
       const request = this.view(this.record(id));
       if (request.requester !== actor) {
         throw new NotAllowedError('not_requester', `${id} was requested by ${request.requester}; a certificate is issued only to the requester`, {
-          hint: 'Request access for yourself: byoc access request <service> --reason "..."',
+          hint: `Request access for yourself: byoc access request ${request.service} --reason "..."`,
         });
       }
       this.requireUsable(request);
@@ -471,4 +485,3 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-export { formatDuration };

@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import { ByocError, NotAllowedError, RemoteError, reworded } from '../errors.js';
-import { formatDuration } from '../util/duration.js';
+import { formatCoarse } from '../util/duration.js';
 import type { BrokerClient } from './client.js';
 import type { AccessRequest, RequestStatus } from './types.js';
 import type { StoredCertificate } from '../pki/store.js';
@@ -185,7 +185,7 @@ export async function obtainCertificate(ctx: Context, service: string, options: 
   }
   if (stored) {
     const left = Date.parse(stored.meta.notAfter) - now;
-    throw new NotAllowedError('certificate_expiring', `your certificate for ${service} has only ${formatDuration(left)} left`, {
+    throw new NotAllowedError('certificate_expiring', `your certificate for ${service} has only ${formatCoarse(left)} left`, {
       hint: `Request more time: ${requestAgain(service)}`,
     });
   }

@@ -1,5 +1,5 @@
 import type { Context } from '../context.js';
-import { formatDuration } from '../util/duration.js';
+import { formatCoarse } from '../util/duration.js';
 import type { BrokerClient } from './client.js';
 import type { AccessRequest } from './types.js';
 
@@ -16,8 +16,8 @@ export async function waitForDecision(ctx: Context, broker: BrokerClient, initia
   const started = ctx.clock.now().getTime();
   const progress = await startProgress(ctx, () => {
     const now = ctx.clock.now();
-    const pendingFor = formatDuration(now.getTime() - Date.parse(request.createdAt));
-    const lapsesIn = formatDuration(Math.max(0, Date.parse(request.pendingUntil) - now.getTime()));
+    const pendingFor = formatCoarse(now.getTime() - Date.parse(request.createdAt));
+    const lapsesIn = formatCoarse(Math.max(0, Date.parse(request.pendingUntil) - now.getTime()));
     return `waiting for approval of ${request.id} · pending ${pendingFor} · lapses in ${lapsesIn}`;
   });
   try {

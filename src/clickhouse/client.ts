@@ -24,6 +24,9 @@ export interface ClickHouseSession {
 
 export interface ClickHouseTarget {
   url: string;
+  /** the byoc service and the engineer's access request, so hints name the commands to run for them */
+  service?: string | undefined;
+  requestId?: string | undefined;
   agent?: Agent | undefined;
   /** sent as the user agent prefix, so the customer's audit can see who ran the query */
   application: string;
@@ -100,7 +103,7 @@ export const clickhouseConnector: ClickHouseConnector = {
             ...(request.signal ? { abort_signal: request.signal } : {}),
           });
         } catch (error) {
-          throw translateError(error, target.url);
+          throw translateError(error, target);
         }
         const stream = resultSet.stream();
         return (async function* () {
@@ -109,7 +112,7 @@ export const clickhouseConnector: ClickHouseConnector = {
               yield rows.map((row) => row.text);
             }
           } catch (error) {
-            throw translateError(error, target.url);
+            throw translateError(error, target);
           }
         })();
       },
@@ -123,14 +126,14 @@ export const clickhouseConnector: ClickHouseConnector = {
             ...(request.signal ? { abort_signal: request.signal } : {}),
           });
         } catch (error) {
-          throw translateError(error, target.url);
+          throw translateError(error, target);
         }
         const stream = result.stream;
         return (async function* () {
           try {
             for await (const chunk of stream as AsyncIterable<Uint8Array>) yield chunk;
           } catch (error) {
-            throw translateError(error, target.url);
+            throw translateError(error, target);
           }
         })();
       },
@@ -138,7 +141,7 @@ export const clickhouseConnector: ClickHouseConnector = {
         try {
           await client.command({ query: sql, ...(signal ? { abort_signal: signal } : {}) });
         } catch (error) {
-          throw translateError(error, target.url);
+          throw translateError(error, target);
         }
       },
       close: () => client.close(),
@@ -153,8 +156,9 @@ export function withFormat(sql: string, format: WireFormat): string {
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPROXY']);
 
-/** Maps client and server failures onto byoc's error kinds. */
-export function translateError(error: unknown, url: string): Error {
+/** Maps client and server failures onto byoc's error kinds; hints name the service and request when known. */
+export function translateError(error: unknown, target: Pick<ClickHouseTarget, 'url' | 'service' | 'requestId'>): Error {
+  const { url, service, requestId } = target;
   if (!(error instanceof Error)) return new RemoteError('clickhouse_error', String(error));
   if (error.name === 'AbortError') return error;
   const code = (error as { code?: string }).code;
@@ -167,21 +171,26 @@ export function translateError(error: unknown, url: string): Error {
     }
     return new ClickHouseServerError(serverCode, `ClickHouse error ${serverCode}: ${message}`);
   }
+  const pathCheck = service ? `the path: byoc connect check ${service}` : `the network path to ${url}`;
   if (code && NETWORK_CODES.has(code)) {
-    return new NetworkError('clickhouse_unreachable', `cannot reach ClickHouse at ${url}: ${code}`, { hint: 'Check the path: byoc connect check <service>' });
+    return new NetworkError('clickhouse_unreachable', `cannot reach ClickHouse at ${url}: ${code}`, { hint: `Check ${pathCheck}.` });
   }
   if (/certificate|SSL|TLS|self.signed|unable to verify/i.test(`${code ?? ''} ${error.message}`)) {
     return new NotAllowedError('tls_refused', `the TLS connection to ${url} failed: ${error.message}`, {
-      hint: 'Your certificate may be expired or not trusted by the customer; check with byoc cert show <service> and byoc connect check <service>.',
+      hint: service
+        ? `Your certificate may be expired or not trusted by the customer; check with byoc cert show ${service} and byoc connect check ${service}.`
+        : `Check the CA configured for ${url} and the client certificate, if any.`,
     });
   }
   if (/\b403\b|Forbidden/.test(error.message)) {
     return new NotAllowedError('endpoint_refused', `the customer's endpoint refused your identity (${error.message.split('\n')[0]})`, {
-      hint: 'The operator step may not be applied yet: the customer runs byoc access operator-config <request id>.',
+      hint: requestId
+        ? `The operator step may not be applied yet: the customer runs byoc access operator-config ${requestId}.`
+        : 'The server refused this identity: check that its user exists and is allowed from here.',
     });
   }
   if (/timeout/i.test(error.message)) {
-    return new NetworkError('clickhouse_timeout', `ClickHouse at ${url} did not answer in time`, { hint: 'Raise --timeout, or check the path: byoc connect check <service>' });
+    return new NetworkError('clickhouse_timeout', `ClickHouse at ${url} did not answer in time`, { hint: `${service ? 'Raise --timeout, or check' : 'Check'} ${pathCheck}.` });
   }
   return new RemoteError('clickhouse_error', `ClickHouse request failed: ${error.message.split('\n')[0]}`);
 }

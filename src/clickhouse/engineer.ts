@@ -30,6 +30,8 @@ export async function openEngineerSession(ctx: Context, service: string, options
   const connector = await ctx.client('clickhouse');
   const session = await connector.connect({
     url: clickhouse.url,
+    service,
+    requestId,
     agent,
     application: applicationFor(ctx.version, requestId),
     timeoutMs: options.timeoutMs,

@@ -138,7 +138,7 @@ export async function connectCheck(
       dns: probe.dns,
       tcp: probe.tcp,
       tls: probe.tls,
-      advice: [...path.advice, ...probeAdvice(service, endpoint, probe)],
+      advice: [...path.advice, ...probeAdvice(service, endpoint, probe, path.peer?.ips[0])],
     };
   });
   return {
@@ -152,11 +152,13 @@ export async function connectCheck(
 }
 
 /** What the DNS / TCP / TLS results mean for the person at the keyboard. */
-export function probeAdvice(service: string, endpoint: Endpoint, probe: ProbeResult): string[] {
+export function probeAdvice(service: string, endpoint: Endpoint, probe: ProbeResult, peerIp?: string): string[] {
   const advice: string[] = [];
   const host = endpoint.url.hostname;
   if (!probe.dns.ok) {
-    advice.push(`${host} does not resolve here: enable MagicDNS (tailscale set --accept-dns) or add network.resolve: { ${host}: <tailnet IP> }`);
+    // The peer Tailscale found for the name has the address to map it to; without one, say where to look it up.
+    const mapping = peerIp ? `add network.resolve: { ${host}: ${peerIp} }` : `map it to its Tailscale IP (tailscale status lists it) in network.resolve: { ${host}: ... }`;
+    advice.push(`${host} does not resolve here: enable MagicDNS (tailscale set --accept-dns) or ${mapping}`);
     return advice;
   }
   if (!('skipped' in probe.tcp) && !probe.tcp.ok) {

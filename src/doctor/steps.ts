@@ -1,6 +1,6 @@
 import type { ConnectCheckResult, TargetReport } from '../connect/check.js';
 import type { Context } from '../context.js';
-import { formatDuration } from '../util/duration.js';
+import { formatCoarse } from '../util/duration.js';
 import { fail, failFrom, once, pass, warn, type DoctorStep, type Shared } from './doctor.js';
 
 const connectCheckOf = (ctx: Context, service: string, shared: Shared) =>
@@ -63,7 +63,7 @@ export const DOCTOR_STEPS: DoctorStep[] = [
       const broker = await ctx.client('broker');
       const requests = await broker.list({ mine: true, service: service! });
       const approved = requests.find((request) => request.status === 'approved');
-      if (approved) return pass(`${approved.id} approved until ${approved.notAfter} (${formatDuration(Date.parse(approved.notAfter!) - ctx.clock.now().getTime())} left)`);
+      if (approved) return pass(`${approved.id} approved until ${approved.notAfter} (${formatCoarse(Date.parse(approved.notAfter!) - ctx.clock.now().getTime())} left)`);
       const pending = requests.find((request) => request.status === 'pending');
       if (pending) return warn(`${pending.id} is pending approval (lapses at ${pending.pendingUntil})`, `byoc access wait ${pending.id}`);
       const latest = requests[0];
@@ -94,7 +94,7 @@ export const DOCTOR_STEPS: DoctorStep[] = [
       }
       const left = Date.parse(stored.meta.notAfter) - ctx.clock.now().getTime();
       if (left <= 0) return fail('not-allowed', `the certificate expired at ${stored.meta.notAfter}`, `byoc access request ${service} --reason "..."`);
-      const evidence = `${stored.meta.subject}, request ${stored.meta.requestId} approved, ${formatDuration(left)} left`;
+      const evidence = `${stored.meta.subject}, request ${stored.meta.requestId} approved, ${formatCoarse(left)} left`;
       return left < 15 * 60_000 ? warn(evidence, `byoc cert get ${service} (or request more time)`) : pass(evidence);
     },
   },

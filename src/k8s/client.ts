@@ -19,6 +19,8 @@ import { ForbiddenError } from './errors.js';
 export interface KubernetesTarget {
   /** the API server URL as configured (`services.<name>.kubernetes.server`) */
   server: string;
+  /** the byoc service it belongs to, so hints name the commands to run for it */
+  service?: string | undefined;
   /** PEM bundle to trust for the server; absent: the system's trust store */
   caPem?: string | undefined;
   /** the name checked against the server certificate when it differs from the URL's host */
@@ -93,7 +95,7 @@ export const kubernetesConnector: KubernetesConnector = {
     const versionApi = new k8s.VersionApi(configuration);
     const pageSize = target.pageSize ?? 500;
     const translate = (error: unknown, what: { resource: string; namespace?: string | undefined; verb: string }) =>
-      translateKubernetesError(error, target.server, what, k8s.ApiException, target.signal);
+      translateKubernetesError(error, target.server, what, k8s.ApiException, target.signal, target.service);
 
     const calls: Record<ClusterResource, (namespace: string | undefined) => ListCall> = {
       nodes: () => (params) => core.listNode(params),
@@ -207,25 +209,28 @@ export function translateKubernetesError(
   what: { resource: string; namespace?: string | undefined; verb: string },
   ApiException: new (...args: never[]) => ApiExceptionType<unknown>,
   signal?: AbortSignal,
+  service?: string,
 ): Error {
   if (error instanceof ForbiddenError) return error;
+  // Without a service (a caller outside the service flow) the hints say what to look at instead of a placeholder.
+  const pathCheck = service ? `the path: byoc connect check ${service} --target kubernetes` : `the network path to ${server}`;
   if (error instanceof ApiException) {
     const message = statusMessage(error.body);
     if (error.code === 403) return new ForbiddenError(what.resource, what.namespace, { verb: what.verb, ...(message ? { message } : {}) });
     if (error.code === 401 || (error.code === 400 && /SSL certificate|certificate/i.test(message))) {
       return new NotAllowedError('k8s_certificate_refused', `the Kubernetes API at ${server} did not accept your certificate (HTTP ${error.code}${message ? `: ${message}` : ''})`, {
-        hint: 'Check it is valid (byoc cert show <service>) and that the customer trusts the broker CA for the API endpoint.',
+        hint: `Check it is valid${service ? ` (byoc cert show ${service})` : ''} and that the customer trusts the broker CA for the API endpoint.`,
       });
     }
     return new RemoteError('k8s_error', `the Kubernetes API answered ${error.code} to ${what.verb} ${what.resource}${message ? `: ${message}` : ''}`, {
-      hint: 'Retry; if it persists, check the API server health: byoc k8s diagnose <service> health',
+      hint: service ? `Retry; if it persists, check the API server health: byoc k8s diagnose ${service} health` : `Retry; if it persists, check the health of the API server at ${server}.`,
     });
   }
   if (!(error instanceof Error)) return new RemoteError('k8s_error', String(error));
   if (isAbort(error) || error.name === 'AbortError' || (error as { type?: string }).type === 'aborted') {
     if (signal?.aborted) return error;
     return new NetworkError('k8s_timeout', `the Kubernetes API at ${server} did not answer in time`, {
-      hint: 'Check the path: byoc connect check <service> --target kubernetes',
+      hint: `Check ${pathCheck}.`,
     });
   }
   // node-fetch wraps the socket error as "request to <url> failed, reason: <why>"; proxy agents may not set a code.
@@ -234,12 +239,14 @@ export function translateKubernetesError(
     (error as { code?: string }).code ?? (error as { errno?: string }).errno ?? [...NETWORK_CODES].find((candidate) => new RegExp(`\\b${candidate}\\b`).test(detail));
   if (code && NETWORK_CODES.has(code)) {
     return new NetworkError('k8s_unreachable', `cannot reach the Kubernetes API at ${server}: ${detail.includes(code) ? detail : code}`, {
-      hint: 'Check the path: byoc connect check <service> --target kubernetes',
+      hint: `Check ${pathCheck}.`,
     });
   }
   if (/certificate|SSL|TLS|self.signed|unable to verify|altnames/i.test(`${code ?? ''} ${detail}`)) {
     return new NotAllowedError('tls_refused', `the TLS connection to ${server} failed: ${detail}`, {
-      hint: 'Check services.<service>.kubernetes.caFile and tlsServerName, and your certificate: byoc cert show <service>.',
+      hint: service
+        ? `Check services.${service}.kubernetes.caFile and tlsServerName, and your certificate: byoc cert show ${service}.`
+        : `Check the caFile and tlsServerName configured for ${server}, and your certificate.`,
     });
   }
   return new RemoteError('k8s_error', `the Kubernetes API request failed: ${detail}`) as ByocError;

@@ -1,6 +1,8 @@
 import { ConfigError } from '../errors.js';
 
 export interface ExecCredentialInput {
+  /** the service the certificate is for, so the hint names the request to make */
+  service?: string;
   certPem: string;
   keyPem: string;
   notAfter: Date;
@@ -20,10 +22,10 @@ export interface ExecCredential {
  * What `byoc kube-credential` prints for kubectl's exec plugin. kubectl caches it until
  * expirationTimestamp, then runs the plugin again, so the expiry must be the certificate's own.
  */
-export function execCredential({ certPem, keyPem, notAfter }: ExecCredentialInput): ExecCredential {
+export function execCredential({ service, certPem, keyPem, notAfter }: ExecCredentialInput): ExecCredential {
   if (Number.isNaN(notAfter.getTime())) {
     throw new ConfigError('credential_expiry_invalid', 'the certificate has no valid expiry date', {
-      hint: 'Get a fresh certificate with byoc access request, then retry.',
+      hint: service ? `Get a fresh certificate: byoc cert get ${service} --renew, then retry.` : 'Get a fresh certificate with byoc cert get --renew, then retry.',
     });
   }
   return {

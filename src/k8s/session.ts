@@ -60,6 +60,7 @@ export async function openKubernetes(ctx: Context, service: string, options: { c
   const connector = await ctx.client('kubernetes');
   const session = await connector.connect({
     server: endpoint.server,
+    service,
     caPem: endpoint.caPem,
     tlsServerName: endpoint.tlsServerName,
     certPem: certificate.certPem,

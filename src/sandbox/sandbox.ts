@@ -79,9 +79,13 @@ export interface SandboxUpResult {
   service: typeof SANDBOX_SERVICE;
   /** true when `up` found both servers running and healthy, and changed nothing */
   alreadyRunning: boolean;
-  /** url: what engineers use (through nginx, mutual TLS); ports: ClickHouse itself, for the customer */
-  clickhouse: { url: string; httpPort: number; tcpPort: number; pid: number };
-  nginx: { port: number; pid: number };
+  /**
+   * ClickHouse itself, for the customer: `httpUrl` is its own HTTP port (no TLS, loopback only).
+   * `url` is the deprecated name of nginx.url (0.1); it goes away in 0.3.
+   */
+  clickhouse: { httpUrl: string; httpPort: number; tcpPort: number; pid: number; /** @deprecated use nginx.url */ url: string };
+  /** `url` is what engineers use: nginx, mutual TLS with the broker's CA */
+  nginx: { url: string; port: number; pid: number };
   requester: string;
   approver: string;
   approvers: string[];
@@ -104,7 +108,9 @@ export interface SandboxStatus {
   up: boolean;
   /** registered in services.json, so every byoc command knows the service */
   registered: boolean;
-  clickhouse: ProcessStatus & { httpPort?: number; tcpPort?: number; url?: string };
+  /** `httpUrl`: ClickHouse's own HTTP port; `url` is its deprecated name (0.1), gone in 0.3 */
+  clickhouse: ProcessStatus & { httpPort?: number; tcpPort?: number; httpUrl?: string; /** @deprecated use httpUrl */ url?: string };
+  /** `url`: what engineers use (nginx, mutual TLS) */
   nginx: ProcessStatus & { port?: number; url?: string; workers: number[] };
   /** identities nginx lets through, and the ClickHouse user each becomes (one entry per grant) */
   identities: { identity: string; user: string }[];
@@ -251,7 +257,7 @@ export async function sandboxStatus(stateDir: string, host: SandboxHost): Promis
       running: clickhousePid !== undefined,
       pid: clickhousePid,
       healthy: clickhouseHealthy,
-      ...(state ? { httpPort: state.clickhouse.httpPort, tcpPort: state.clickhouse.tcpPort, url: `http://127.0.0.1:${state.clickhouse.httpPort}` } : {}),
+      ...(state ? { httpPort: state.clickhouse.httpPort, tcpPort: state.clickhouse.tcpPort, httpUrl: clickhouseHttpUrl(state), url: clickhouseHttpUrl(state) } : {}),
     },
     nginx: {
       running: nginxPid !== undefined,
@@ -356,17 +362,23 @@ export async function sandboxUp(stateDir: string, host: SandboxHost, options: Sa
   }
 }
 
-function upResult(stateDir: string, state: SandboxState, clickhousePid: number, nginxPid: number, caFile: string, alreadyRunning: boolean): SandboxUpResult {
+/** ClickHouse's own HTTP endpoint: the customer's side, never the engineers'. */
+function clickhouseHttpUrl(state: SandboxState): string {
+  return `http://127.0.0.1:${state.clickhouse.httpPort}`;
+}
+
+export function upResult(stateDir: string, state: SandboxState, clickhousePid: number, nginxPid: number, caFile: string, alreadyRunning: boolean): SandboxUpResult {
   const paths = sandboxPaths(stateDir);
+  const engineers = sandboxUrl(state.nginx.port);
   return {
     service: SANDBOX_SERVICE,
     alreadyRunning,
-    clickhouse: { url: sandboxUrl(state.nginx.port), httpPort: state.clickhouse.httpPort, tcpPort: state.clickhouse.tcpPort, pid: clickhousePid },
-    nginx: { port: state.nginx.port, pid: nginxPid },
+    clickhouse: { httpUrl: clickhouseHttpUrl(state), httpPort: state.clickhouse.httpPort, tcpPort: state.clickhouse.tcpPort, pid: clickhousePid, url: engineers },
+    nginx: { url: engineers, port: state.nginx.port, pid: nginxPid },
     requester: SANDBOX_REQUESTER,
     approver: SANDBOX_APPROVERS[0],
     approvers: [...SANDBOX_APPROVERS],
-    customer: { user: CUSTOMER_USER, passwordFile: paths.customerPassword, url: `http://127.0.0.1:${state.clickhouse.httpPort}` },
+    customer: { user: CUSTOMER_USER, passwordFile: paths.customerPassword, url: clickhouseHttpUrl(state) },
     caFile,
     stateDir,
   };
@@ -380,7 +392,7 @@ async function register(stateDir: string, state: SandboxState, caFile: string): 
     resolve: { [SANDBOX_HOST]: '127.0.0.1' },
     caFile,
     // The customer's own side: ClickHouse's HTTP port directly, as the customer's admin (for `byoc audit query-log sandbox`).
-    audit: { url: `http://127.0.0.1:${state.clickhouse.httpPort}`, user: CUSTOMER_USER, passwordFile: sandboxPaths(stateDir).customerPassword },
+    audit: { url: clickhouseHttpUrl(state), user: CUSTOMER_USER, passwordFile: sandboxPaths(stateDir).customerPassword },
   });
 }
 

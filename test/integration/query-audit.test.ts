@@ -25,7 +25,7 @@ const BOB = 'bob@vendor.example';
 describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
   let stateDir: string;
   let cwd: string;
-  let up: { clickhouse: { url: string; httpPort: number }; customer: { user: string; passwordFile: string }; caFile: string };
+  let up: { clickhouse: { httpPort: number }; nginx: { url: string }; customer: { user: string; passwordFile: string }; caFile: string };
   let requestId: string;
   const clock = realClock();
   const as = (user: string | undefined, args: string[]) => runCli(args, { cwd, clock, env: { BYOC_STATE_DIR: stateDir, ...(user ? { BYOC_USER: user } : {}) } });
@@ -42,7 +42,7 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
   /** HTTPS to nginx with a given client certificate, bypassing byoc entirely. */
   const direct = (sql: string, cert: { certPem: string; keyPem: string } | undefined) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const url = new URL(up.clickhouse.url);
+      const url = new URL(up.nginx.url);
       const request = https.request(
         { host: '127.0.0.1', port: url.port, servername: url.hostname, method: 'POST', path: '/', ca: readFileSync(up.caFile, 'utf8'), ...(cert ? { cert: cert.certPem, key: cert.keyPem } : {}) },
         (response) => {
@@ -102,8 +102,8 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
     expect(viaByoc.stderr).toContain('default.orders is not in the system');
     // the same certificate, through byoc's own client and network layer, with no guard in front
     const cert = JSON.parse((await as(ALICE, ['cert', 'show', 'sandbox', '--json'])).stdout);
-    const agent = await createAgent(new URL(up.clickhouse.url), { resolve: { 'ch.sandbox.byoc.internal': '127.0.0.1' }, env: {} }, { cert: readFileSync(cert.certPath, 'utf8'), key: readFileSync(cert.keyPath, 'utf8'), ca: readFileSync(up.caFile, 'utf8') });
-    const session = await clickhouseConnector.connect({ url: up.clickhouse.url, agent, application: 'integration-test', timeoutMs: 10_000 });
+    const agent = await createAgent(new URL(up.nginx.url), { resolve: { 'ch.sandbox.byoc.internal': '127.0.0.1' }, env: {} }, { cert: readFileSync(cert.certPath, 'utf8'), key: readFileSync(cert.keyPath, 'utf8'), ca: readFileSync(up.caFile, 'utf8') });
+    const session = await clickhouseConnector.connect({ url: up.nginx.url, agent, application: 'integration-test', timeoutMs: 10_000 });
     const attempt = session.query({ sql: 'SELECT * FROM default.orders', queryId: `byoc-${requestId}-direct-orders`, format: 'TabSeparated', settings: {} });
     await expect(attempt).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/Access denied to database default/) });
     await session.close();
@@ -123,7 +123,7 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
   const asAliceDirectly = async (sql: string, queryId: string): Promise<number> => {
     const cert = JSON.parse((await as(ALICE, ['cert', 'show', 'sandbox', '--json'])).stdout);
     return new Promise<number>((resolve, reject) => {
-      const url = new URL(up.clickhouse.url);
+      const url = new URL(up.nginx.url);
       https
         .request({ host: '127.0.0.1', port: url.port, servername: url.hostname, method: 'POST', path: `/?query_id=${queryId}`, ca: readFileSync(up.caFile, 'utf8'), cert: readFileSync(cert.certPath, 'utf8'), key: readFileSync(cert.keyPath, 'utf8') }, (response) => {
           response.resume();

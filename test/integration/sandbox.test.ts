@@ -57,10 +57,10 @@ if (!available && process.env.CI === 'true') {
   console.warn(skipMessage);
 }
 
-/** A clock that really waits: the sandbox polls real processes. */
-function realClock(): FakeClock {
+/** A clock that really waits: the sandbox polls real processes. `offsetMs` shifts what it reads (not how it waits). */
+function realClock(offsetMs = 0): FakeClock {
   return Object.assign(new FakeClock(), {
-    now: () => new Date(),
+    now: () => new Date(Date.now() + offsetMs),
     sleep: (ms: number, signal?: AbortSignal) => delay(ms, undefined, signal ? { signal } : undefined),
   });
 }
@@ -170,8 +170,8 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
     expect(document).toMatchObject({
       service: 'sandbox',
       alreadyRunning: true,
-      clickhouse: { url: `https://ch.sandbox.byoc.internal:${up.nginx.port}`, httpPort: up.clickhouse.httpPort, tcpPort: up.clickhouse.tcpPort },
-      nginx: { port: up.nginx.port },
+      clickhouse: { httpUrl: `http://127.0.0.1:${up.clickhouse.httpPort}`, httpPort: up.clickhouse.httpPort, tcpPort: up.clickhouse.tcpPort },
+      nginx: { url: `https://ch.sandbox.byoc.internal:${up.nginx.port}`, port: up.nginx.port },
       requester: ALICE,
       approver: BOB,
       customer: { user: 'customer_admin', passwordFile: path.join(stateDir, 'sandbox', 'customer.password'), url: `http://127.0.0.1:${up.clickhouse.httpPort}` },
@@ -198,8 +198,8 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
     expect(status).toMatchObject({
       up: true,
       registered: true,
-      clickhouse: { running: true, healthy: true, pid: up.clickhouse.pid, httpPort: up.clickhouse.httpPort },
-      nginx: { running: true, healthy: true, pid: up.nginx.pid, port: up.nginx.port },
+      clickhouse: { running: true, healthy: true, pid: up.clickhouse.pid, httpPort: up.clickhouse.httpPort, httpUrl: `http://127.0.0.1:${up.clickhouse.httpPort}` },
+      nginx: { running: true, healthy: true, pid: up.nginx.pid, port: up.nginx.port, url: up.nginx.url },
     });
     expect(status.nginx.workers.length).toBeGreaterThan(0);
   });
@@ -258,8 +258,8 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
     });
   }
 
-  async function approvedGrant(identity: string, approver: string, duration = '1h') {
-    const created = await broker.create(identity, { service: 'sandbox', reason: 'integration test', duration, scopes: ['clickhouse'] });
+  async function approvedGrant(identity: string, approver: string) {
+    const created = await broker.create(identity, { service: 'sandbox', reason: 'integration test', duration: '1h', scopes: ['clickhouse'] });
     await expect(broker.approve(approver, created.id, 'ok')).resolves.toMatchObject({ status: 'approved' });
     const keys = await generateKeyPairPem();
     const issue = await certificateFor(identity, created.id, keys);
@@ -357,7 +357,7 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
       lookup: ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) =>
         options.all ? callback(null, [{ address: '127.0.0.1', family: 4 }]) : callback(null, '127.0.0.1', 4)) as never,
     });
-    const client = createClient({ url: up.clickhouse.url, http_agent: agent, application: 'byoc-integration', log: { level: ClickHouseLogLevel.OFF } });
+    const client = createClient({ url: up.nginx.url, http_agent: agent, application: 'byoc-integration', log: { level: ClickHouseLogLevel.OFF } });
     try {
       // When it reads system.databases / Then rows come back
       const result = await client.query({ query: 'SELECT name FROM system.databases ORDER BY name', format: 'JSONEachRow' });
@@ -471,8 +471,16 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
   });
 
   it('expiry ends access at the server: nginx refuses the certificate, and the sweep removes the user', async () => {
-    // Given a 4-second grant whose certificate works
-    const short = await approvedGrant(ALICE, BOB, '4s');
+    // Given a grant that ends in 4 s: the shortest one (1m), asked, approved and issued 56 s ago by a broker on the
+    // same state folder (grants below a minute are refused, and nginx judges expiry by the real time)
+    const past = testContext({ env, clock: realClock(-56_000) });
+    const earlier = await openBroker(past.ctx, await past.ctx.config());
+    const created = await earlier.create(ALICE, { service: 'sandbox', reason: 'integration test', duration: '1m', scopes: ['clickhouse'] });
+    await expect(earlier.approve(BOB, created.id, 'ok')).resolves.toMatchObject({ status: 'approved' });
+    const keys = await generateKeyPairPem();
+    const issue = await earlier.issueCertificate(ALICE, created.id, createCsr(keys, [{ name: 'commonName', value: ALICE }]));
+    const short = { id: created.id, user: serverUserFor(created.id, ALICE), issue, files: filesFor(issue, keys) };
+    expect(Date.parse(issue.notAfter) - Date.now()).toBeLessThan(5000);
     expect((await serverUserOf(short.files)).status).toBe(200);
     const end = Date.parse(short.issue.notAfter);
     // When its end has passed

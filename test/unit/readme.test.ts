@@ -20,6 +20,22 @@ describe('README stays true', () => {
     }
   });
 
+  it('documents the --json naming convention, the stability rule and the deprecated aliases', () => {
+    const section = readme.slice(readme.indexOf('## `--json` shapes'), readme.indexOf('## Configuration'));
+    expect(section).toContain('Fields are camelCase');
+    expect(section).toContain('add, never rename');
+    const rows = section.split('\n').filter((line) => line.startsWith('| `'));
+    for (const [command, old, renamed] of [
+      ['`sandbox up`', '`clickhouse.url`', '`nginx.url`'],
+      ['`sandbox status`', '`clickhouse.url`', '`clickhouse.httpUrl`'],
+      ['`connect k8s`', '`serverUrl`', '`server.kubeconfigUrl`'],
+      ['`connect check`', '`targets[].dns.ms`', '`targets[].dns.elapsedMs`'],
+      ['`broker token create`', '`user`', '`identity`'],
+    ]) {
+      expect(rows.some((row) => row.startsWith(`| ${command} | ${old}`) && row.includes(`| ${renamed}`)), `${command}: ${old} -> ${renamed}`).toBe(true);
+    }
+  });
+
   it('lists every exit code', () => {
     for (const { code } of EXIT_CODES) expect(readme).toMatch(new RegExp(`^\\| ${code} \\|`, 'm'));
   });

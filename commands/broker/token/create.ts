@@ -9,7 +9,9 @@ export default defineCommand({
     const broker = await openBroker(ctx, await ctx.config());
     const token = await broker.createToken(user);
     ctx.log.warn(`this token for ${user} is shown once; hand it over securely (the broker keeps only its hash)`);
-    return { user, token };
+    // `identity`, as everywhere else for a person (`user` names a ClickHouse user in other documents); `user` is
+    // its 0.1 name, kept as an alias until 0.3.
+    return { identity: user, user, token };
   },
   text: (result) => result.token,
 });

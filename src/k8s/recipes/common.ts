@@ -1,4 +1,4 @@
-import { formatDuration } from '../../util/duration.js';
+import { formatCoarse, formatDuration } from '../../util/duration.js';
 import type { ClusterResource, ClusterReader, ListOptions } from '../cluster-reader.js';
 import { ForbiddenError } from '../errors.js';
 import {
@@ -101,12 +101,12 @@ export class RecipeContext {
   ago(time: number | undefined): string {
     if (time === undefined) return 'at an unknown time';
     const elapsed = this.nowMs - time;
-    return elapsed < 1000 ? 'just now' : `${formatDuration(elapsed)} ago`;
+    return elapsed < 1000 ? 'just now' : `${formatCoarse(elapsed)} ago`;
   }
 
   /** `for 14m` since a transition time. */
   lasting(time: number | undefined): string {
-    return time === undefined ? 'for an unknown time' : `for ${formatDuration(Math.max(0, this.nowMs - time))}`;
+    return time === undefined ? 'for an unknown time' : `for ${formatCoarse(Math.max(0, this.nowMs - time))}`;
   }
 
   age(meta: ObjectMeta | undefined): number | undefined {

@@ -1,4 +1,4 @@
-import { formatDuration } from '../../util/duration.js';
+import { formatCoarse, formatDuration } from '../../util/duration.js';
 import type { ServerVersion } from '../cluster-reader.js';
 import { ForbiddenError } from '../errors.js';
 import {
@@ -249,7 +249,7 @@ const pendingPods: Recipe = {
       return {
         status: 'FAIL',
         object: objectRef('Pod', name, namespace),
-        evidence: `Pending for ${age === undefined ? 'an unknown time' : formatDuration(age)}, ${why}${latest}`,
+        evidence: `Pending for ${age === undefined ? 'an unknown time' : formatCoarse(age)}, ${why}${latest}`,
         hint: hintFor(`${why} ${event?.reason ?? ''} ${event?.message ?? ''}`, PENDING_HINTS, 'Read the pod events: kubectl describe pod.'),
         kubectl: describe('pod', name, namespace),
       };

@@ -1,4 +1,4 @@
-import { formatDuration } from '../../util/duration.js';
+import { formatCoarse } from '../../util/duration.js';
 import {
   millis,
   nameOf,
@@ -171,7 +171,7 @@ const volumeAttachments: Recipe = {
         findings.push({
           status: 'FAIL',
           object,
-          evidence: `${subject}: detaching for ${formatDuration(context.nowMs - deleting)}`,
+          evidence: `${subject}: detaching for ${formatCoarse(context.nowMs - deleting)}`,
           hint: 'The detach is stuck: check that the node still exists and its ebs-csi-node pod runs; a pod still using the volume there blocks it.',
           kubectl,
         });
@@ -190,7 +190,7 @@ const volumeAttachments: Recipe = {
         findings.push({
           status: 'WARN',
           object,
-          evidence: `${subject}: not attached after ${formatDuration(age)}`,
+          evidence: `${subject}: not attached after ${formatCoarse(age)}`,
           hint: ATTACH_FALLBACK,
           kubectl,
         });
@@ -252,7 +252,7 @@ const pendingClaims: Recipe = {
         // Without pods we cannot tell a WaitForFirstConsumer claim that is merely waiting from a stuck one.
         status: waitsForConsumer && consumers === undefined ? 'WARN' : 'FAIL',
         object,
-        evidence: `Pending for ${age === undefined ? 'an unknown time' : formatDuration(age)} (storage class ${claim.spec?.storageClassName ?? 'default'}${used})${event ? `; ${eventEvidence(event, context)}` : ''}`,
+        evidence: `Pending for ${age === undefined ? 'an unknown time' : formatCoarse(age)} (storage class ${claim.spec?.storageClassName ?? 'default'}${used})${event ? `; ${eventEvidence(event, context)}` : ''}`,
         hint: hintFor(
           event?.message ?? '',
           [

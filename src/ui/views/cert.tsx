@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import type { CertificateSummary } from '../../pki/present.js';
-import { formatDuration, formatRelative } from '../../util/duration.js';
+import { formatCoarse, formatRelative } from '../../util/duration.js';
 import { Table } from '../table.js';
 
 type Shown = Pick<CertificateSummary, 'service' | 'requestId' | 'subject' | 'serial' | 'fingerprint' | 'notAfter' | 'certPath' | 'keyPath' | 'caPath' | 'remainingMs' | 'expired'> & {
@@ -12,7 +12,7 @@ type Shown = Pick<CertificateSummary, 'service' | 'requestId' | 'subject' | 'ser
 
 export function CertificateView({ certificate, now, color, title, note }: { certificate: Shown; now: Date; color: boolean; title?: string; note?: string | undefined }) {
   const refused = certificate.requestStatus !== undefined && certificate.requestStatus !== 'approved';
-  const state = refused ? `not usable: request ${certificate.requestStatus}` : certificate.expired ? 'expired' : `valid for ${formatDuration(certificate.remainingMs)}`;
+  const state = refused ? `not usable: request ${certificate.requestStatus}` : certificate.expired ? 'expired' : `valid for ${formatCoarse(certificate.remainingMs)}`;
   const tone = refused || certificate.expired ? 'red' : certificate.remainingMs < 15 * 60_000 ? 'yellow' : 'green';
   const revoked = certificate.revokedBy ? ` by ${certificate.revokedBy} at ${certificate.revokedAt}` : '';
   return (
@@ -33,8 +33,26 @@ export function CertificateView({ certificate, now, color, title, note }: { cert
   );
 }
 
-export function CertificateListView({ identity, certificates, now, color }: { identity: string; certificates: readonly CertificateSummary[]; now: Date; color: boolean }) {
-  if (certificates.length === 0) return <Text dimColor>No certificates stored for {identity}. Get one with: byoc cert get SERVICE</Text>;
+export function CertificateListView({
+  identity,
+  certificates,
+  services = [],
+  now,
+  color,
+}: {
+  identity: string;
+  certificates: readonly CertificateSummary[];
+  /** configured services, to name in the hint when nothing is stored */
+  services?: readonly string[];
+  now: Date;
+  color: boolean;
+}) {
+  if (certificates.length === 0) {
+    const next = services.length
+      ? `Get one with: byoc cert get ${services[0]}${services.length > 1 ? ` (services: ${services.join(', ')})` : ''}`
+      : 'No service is configured yet: add one under services in the byoc configuration.';
+    return <Text dimColor>No certificates stored for {identity}. {next}</Text>;
+  }
   return (
     <Table
       rows={certificates}

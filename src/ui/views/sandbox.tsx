@@ -21,7 +21,7 @@ export function SandboxUpView({ result, color }: { result: SandboxUpResult; colo
       <Text>
         <Text bold>sandbox</Text> <State ok text={result.alreadyRunning ? 'already running' : 'started'} color={color} />
       </Text>
-      <Field label="engineers">{result.clickhouse.url} (mutual TLS, broker CA)</Field>
+      <Field label="engineers">{result.nginx.url} (mutual TLS, broker CA)</Field>
       <Field label="clickhouse">127.0.0.1:{result.clickhouse.httpPort} http, :{result.clickhouse.tcpPort} native (pid {result.clickhouse.pid})</Field>
       <Field label="nginx">127.0.0.1:{result.nginx.port} (pid {result.nginx.pid})</Field>
       <Field label="customer">{result.customer.user} at {result.customer.url}, password in {result.customer.passwordFile}</Field>
@@ -43,7 +43,7 @@ export function SandboxStatusView({ status, color }: { status: SandboxStatus; co
       <Text>
         <Text bold>sandbox</Text> <State ok={status.up} text={status.up ? 'up' : status.configured ? 'down' : 'never started'} color={color} />
       </Text>
-      {line('clickhouse', status.clickhouse, status.clickhouse.url ?? '')}
+      {line('clickhouse', status.clickhouse, status.clickhouse.httpUrl ?? '')}
       {line('nginx', status.nginx, status.nginx.url ?? '')}
       <Field label="grants">{status.grants.length ? status.grants.map((grant) => `${grant.requestId} ${grant.identity} -> ${grant.user} until ${grant.notAfter}`).join(', ') : 'none approved'}</Field>
       <Field label="folder">{status.paths.root}</Field>

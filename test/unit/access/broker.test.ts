@@ -68,6 +68,41 @@ describe('the access lifecycle', () => {
     await expect(request('5h')).rejects.toMatchObject({ code: 'duration_exceeds_maximum', message: expect.stringContaining('maximum of 4h'), exitCode: 4 });
   });
 
+  it('keeps the duration exactly as asked, and the grant lasts all of it', async () => {
+    // Given a request for 1h30m10s
+    const { broker, request } = await setup();
+    const created = await request('1h30m10s');
+    // Then it is stored as typed, not rounded to two units
+    expect(created).toMatchObject({ duration: '1h30m10s', durationMs: 5_410_000 });
+    // And the grant ends 1h30m10s after the approval
+    const approved = await broker.approve(BOB, created.id);
+    expect(approved.notAfter).toBe('2026-11-21T11:30:10.000Z');
+    expect((await broker.get(ALICE, created.id)).duration).toBe('1h30m10s');
+  });
+
+  it.each(['500ms', '59s', '0s', '0.5m'])('refuses a %s grant as bad input (exit 2), naming the minimum and the maximum', async (duration) => {
+    // Given a service whose maximum is 4h
+    const { broker, request } = await setup({ maxDuration: '4h' });
+    // When a grant shorter than a minute is asked for, Then it is refused before anything is stored
+    await expect(request(duration)).rejects.toMatchObject({
+      code: 'duration_too_short',
+      exitCode: 2,
+      message: `a grant must last at least 1m; ${duration} is shorter`,
+      hint: 'Ask for --duration 1m or more, e.g. --duration 30m (at most 4h for acme-prod).',
+    });
+    expect(broker.requestCount).toBe(0);
+  });
+
+  it('accepts exactly the minimum of one minute', async () => {
+    const { request } = await setup();
+    await expect(request('60s')).resolves.toMatchObject({ duration: '60s', durationMs: 60_000 });
+  });
+
+  it('refuses what is not a duration, saying what one looks like', async () => {
+    const { request } = await setup();
+    await expect(request('2 hours')).rejects.toMatchObject({ code: 'invalid_duration', exitCode: 2, message: '"2 hours" is not a duration', hint: expect.stringContaining('--duration 30m, 2h or 1h30m') });
+  });
+
   it('expires a pending request after its TTL, and refuses to approve it then', async () => {
     const { broker, clock, request } = await setup({ pendingTtl: '30m' });
     const created = await request();

@@ -106,6 +106,14 @@ describe('served broker: the authorization matrix', () => {
     await expect(as('alice').get('r-doesnotexist')).rejects.toMatchObject({ code: 'request_not_found', exitCode: 2 });
   });
 
+  it('refuses a grant below one minute over HTTP as bad input (400, exit 2) with the minimum in the hint', async () => {
+    // Given a served broker, When alice asks it directly for 30s
+    const { as } = await serve();
+    const refused = as('alice').create({ ...newRequest, duration: '30s' });
+    // Then the refusal crosses HTTP intact: the same code, exit code and hint as in-process
+    await expect(refused).rejects.toMatchObject({ code: 'duration_too_short', exitCode: 2, message: 'a grant must last at least 1m; 30s is shorter', hint: expect.stringContaining('--duration 1m or more') });
+  });
+
   it('refuses approval of a request that lapsed', async () => {
     const { as, clock } = await serve({ pendingTtl: '10m' });
     const created = await as('alice').create(newRequest);

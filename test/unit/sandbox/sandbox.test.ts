@@ -1,9 +1,9 @@
-import { chmodSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findSandboxBinaries, sandboxDown, sandboxStatus, sandboxUp, type SandboxHost } from '../../../src/sandbox/sandbox.js';
+import { findSandboxBinaries, sandboxDown, sandboxStatus, sandboxUp, upResult, type SandboxHost, type SandboxState } from '../../../src/sandbox/sandbox.js';
 import type { RunResult, SandboxSystem } from '../../../src/sandbox/system.js';
-import { FakeClock } from '../../fakes/context.js';
+import { FakeClock, runCli } from '../../fakes/context.js';
 import { tempDir } from '../../fakes/fs.js';
 
 /** A system where nothing runs; it records what would have been run. */
@@ -104,5 +104,42 @@ describe('a sandbox that was never started', () => {
     expect(status).toMatchObject({ configured: false, up: false, registered: false, clickhouse: { running: false, healthy: false }, nginx: { running: false, healthy: false } });
     expect(status.paths.root).toBe(path.join(stateDir, 'sandbox'));
     expect(down).toMatchObject({ clickhouse: { wasRunning: false }, nginx: { wasRunning: false }, unregistered: false, purged: false });
+  });
+});
+
+describe('the --json names of up and status', () => {
+  const state: SandboxState = {
+    version: 1,
+    createdAt: '2026-11-21T10:00:00.000Z',
+    clickhouse: { bin: '/usr/bin/clickhouse-server', httpPort: 18123, tcpPort: 19000 },
+    nginx: { bin: '/usr/sbin/nginx', port: 18443 },
+  };
+  const engineers = 'https://ch.sandbox.byoc.internal:18443';
+  const own = 'http://127.0.0.1:18123';
+
+  it('up: nginx.url is what engineers use, clickhouse.httpUrl is ClickHouse itself; clickhouse.url stays the engineer URL (deprecated alias)', () => {
+    const result = upResult('/state', state, 101, 102, '/state/broker/ca/ca.crt', false);
+    expect(result.nginx).toEqual({ url: engineers, port: 18443, pid: 102 });
+    expect(result.clickhouse).toEqual({ httpUrl: own, httpPort: 18123, tcpPort: 19000, pid: 101, url: engineers });
+    expect(result.customer.url).toBe(own);
+  });
+
+  it('status: the same names mean the same things; clickhouse.url stays ClickHouse itself (deprecated alias)', async () => {
+    // Given a sandbox that was set up once and is not running now
+    const stateDir = tempDir();
+    mkdirSync(path.join(stateDir, 'sandbox'), { recursive: true });
+    writeFileSync(path.join(stateDir, 'sandbox', 'sandbox.json'), JSON.stringify(state));
+    // When its status is asked for as JSON
+    const result = await runCli(['sandbox', 'status', '--json'], { cwd: tempDir(), env: { BYOC_STATE_DIR: stateDir } });
+    // Then nginx.url is the engineers' endpoint and clickhouse.httpUrl ClickHouse's own, as in up
+    expect(result.exitCode).toBe(0);
+    const status = JSON.parse(result.stdout);
+    expect(status.nginx).toMatchObject({ url: engineers, port: 18443, running: false });
+    expect(status.clickhouse).toMatchObject({ httpUrl: own, httpPort: 18123, tcpPort: 19000, running: false, url: own });
+    // And the text rows use the new names
+    const text = await runCli(['sandbox', 'status'], { cwd: tempDir(), env: { BYOC_STATE_DIR: stateDir } });
+    expect(text.stdout).toContain(`clickhouse.httpUrl\t${own}\n`);
+    expect(text.stdout).toContain(`nginx.url\t${engineers}\n`);
+    expect(text.stdout).not.toMatch(/^clickhouse\.url\t/m);
   });
 });

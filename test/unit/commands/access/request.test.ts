@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { BrokerClient } from '../../../../src/access/client.js';
 import type { AccessRequest } from '../../../../src/access/types.js';
-import { runCli } from '../../../fakes/context.js';
+import { embeddedClient } from '../../../../src/access/connect.js';
+import { openTestBroker } from '../../../fakes/broker.js';
+import { FakeClock, runCli } from '../../../fakes/context.js';
 import { strictFake } from '../../../fakes/strict-fake.js';
 import { tempDir } from '../../../fakes/fs.js';
 
@@ -52,10 +54,54 @@ describe('byoc access request', () => {
     expect(result.stderr).toContain('--reason');
   });
 
-  it('takes the reason and duration from BYOC_* variables', async () => {
+  it('takes the reason and duration from BYOC_* variables, the duration as typed', async () => {
     const broker = strictFake<BrokerClient>({ create: async () => pending }, 'broker');
     await runCli(['access', 'request', 'acme-prod'], { cwd: cwd(), env: { BYOC_REASON: 'from env', BYOC_DURATION: '90m' }, clients: { broker: async () => broker } });
-    expect(broker.calls.create![0]![0]).toMatchObject({ reason: 'from env', duration: '1h30m' });
+    expect(broker.calls.create![0]![0]).toMatchObject({ reason: 'from env', duration: '90m' });
+  });
+
+  it('keeps --duration 1h30m10s as asked: stored, printed and shown later exactly so', async () => {
+    // Given the embedded broker
+    const stateDir = tempDir();
+    const { broker } = await openTestBroker(stateDir, new FakeClock());
+    const setup = { cwd: cwd(), env: { BYOC_STATE_DIR: stateDir }, clients: { broker: async () => embeddedClient(broker, 'alice@vendor.example', stateDir) } };
+    // When alice asks for 1h30m10s
+    const result = await runCli(['access', 'request', 'acme-prod', '--reason', 'x', '--duration', '1h30m10s', '--json'], setup);
+    // Then the request holds what she typed, to the second
+    const created = JSON.parse(result.stdout);
+    expect(created).toMatchObject({ duration: '1h30m10s', durationMs: 5_410_000 });
+    // And access show prints it the same way
+    const shown = await runCli(['access', 'show', created.id], setup);
+    expect(shown.stdout).toContain('duration\t1h30m10s');
+  });
+
+  it.each([
+    ['0s', 'a grant must last at least 1m; 0s is shorter'],
+    ['500ms', 'a grant must last at least 1m; 500ms is shorter'],
+  ])('refuses --duration %s with exit 2, naming the minimum and what to ask for instead', async (duration, message) => {
+    // Given the embedded broker with its default maximum (8h)
+    const stateDir = tempDir();
+    const { broker } = await openTestBroker(stateDir, new FakeClock());
+    // When alice asks for less than a minute
+    const result = await runCli(['access', 'request', 'acme-prod', '--reason', 'x', '--duration', duration], {
+      cwd: cwd(),
+      env: { BYOC_STATE_DIR: stateDir },
+      clients: { broker: async () => embeddedClient(broker, 'alice@vendor.example', stateDir) },
+    });
+    // Then nothing is stored and the refusal says why and what to do
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(`error: ${message}`);
+    expect(result.stderr).toContain('hint: Ask for --duration 1m or more, e.g. --duration 30m (at most 8h for acme-prod).');
+    expect(broker.requestCount).toBe(0);
+  });
+
+  it('refuses a --duration that is not one before calling the broker, with an example and the real command in the hint', async () => {
+    const broker = strictFake<BrokerClient>({}, 'broker');
+    const result = await runCli(['access', 'request', 'acme-prod', '--reason', 'x', '--duration', '2 hours'], { cwd: cwd(), clients: { broker: async () => broker } });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('--duration: expected a duration such as 30m, 8h or 1h30m, got "2 hours"');
+    expect(result.stderr).toContain('hint: For example: --duration 1h (the default); see: byoc access request --help.');
+    expect(result.stderr).not.toContain('<command>');
   });
 
   it('waits on a TTY with a spinner on stderr until approval, then exits 0', async () => {

@@ -61,6 +61,11 @@ describe('byoc connect check', () => {
     expect(clickhouse).toMatchObject({ host: CH_HOST, path: 'direct', endpoint: '198.51.100.31:41641', dns: { ok: true, source: 'override', addresses: ['127.0.0.1'] }, tcp: { ok: true }, tls: { ok: true, authorized: true, nameMatches: true } });
     expect(clickhouse.tls.peerCertificate.subject).toContain(CH_HOST);
     expect(clickhouse.advice).toEqual([]);
+    // And each stage's time is elapsedMs (the ...Ms convention), with `ms`, its 0.1 name, still there and equal
+    for (const stage of ['dns', 'tcp', 'tls'] as const) {
+      expect(typeof clickhouse[stage].elapsedMs).toBe('number');
+      expect(clickhouse[stage].ms).toBe(clickhouse[stage].elapsedMs);
+    }
     // And the peers were pinged concurrently, by Tailscale IP
     expect(runner.calls.filter((call) => call.args[0] === 'ping').map((call) => call.args.at(-1)).sort()).toEqual(['100.101.23.45', '100.88.12.34']);
   });

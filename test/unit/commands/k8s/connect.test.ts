@@ -66,7 +66,9 @@ describe('byoc connect k8s', () => {
       changed: true,
       backup: null,
       switched: true,
-      server: { url: `https://${K8S_HOST}:${api.port}`, version: 'v1.30.4-eks-a737599' },
+      // server.url as configured, server.kubeconfigUrl as written (the resolve override), serverUrl its 0.1 alias
+      server: { url: `https://${K8S_HOST}:${api.port}`, kubeconfigUrl: `https://127.0.0.1:${api.port}`, version: 'v1.30.4-eks-a737599' },
+      serverUrl: `https://127.0.0.1:${api.port}`,
       user: 'alice@vendor.example',
       certificate: { subject: expect.stringMatching(/^CN=alice@vendor\.example, OU=urn:byoc:request:r-[0-9a-z]+$/), notAfter: expect.any(String), remainingMs: expect.any(Number) },
       verified: true,
@@ -221,7 +223,14 @@ describe('byoc connect k8s', () => {
     const { setup: down } = await k8sWorkspace(api, { server: `https://${K8S_HOST}:1` });
     const unreachable = await runCli(['connect', 'k8s', 'acme-prod', '--kubeconfig', path.join(tempDir(), 'config'), '--json'], down);
     expect(unreachable.exitCode).toBe(6);
-    expect(JSON.parse(unreachable.stdout)).toMatchObject({ changed: true, verified: false, server: null, error: { code: 'k8s_unreachable' } });
+    expect(JSON.parse(unreachable.stdout)).toMatchObject({
+      changed: true,
+      verified: false,
+      // the server is named even when it did not answer; only its version is unknown
+      server: { url: `https://${K8S_HOST}:1`, kubeconfigUrl: 'https://127.0.0.1:1', version: null },
+      serverUrl: 'https://127.0.0.1:1',
+      error: { code: 'k8s_unreachable' },
+    });
     expect(JSON.parse(unreachable.stderr).error.message).toContain('verifying it failed');
   });
 
