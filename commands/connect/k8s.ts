@@ -186,7 +186,7 @@ export default defineCommand({
       backup: result.backup,
       switched: result.switched,
       current: result.current,
-      serverUrl: result.serverUrl,
+      serverUrl: result.server.kubeconfigUrl,
       verification: verification
         ? {
             serverVersion: verification.server.version,
