@@ -6,7 +6,7 @@ import type { ClientFactories } from './context.js';
  */
 export function defaultClients(): Partial<ClientFactories> {
   return {
-    broker: async (ctx) => (await import('./access/connect.js')).connectBroker(ctx),
+    broker: async (ctx) => (await import('./access/open.js')).connectBroker(ctx),
     clickhouse: async () => (await import('./clickhouse/client.js')).clickhouseConnector,
     kubernetes: async () => (await import('./k8s/client.js')).kubernetesConnector,
     tailscale: async (ctx) => {

@@ -59,7 +59,7 @@ export default defineCommand({
     interval: option.duration('--interval <duration>', 'audit.interval', 'how often --follow polls'),
   },
   async run(input, ctx): Promise<Result> {
-    const [{ connectAudit }, audit] = await Promise.all([import('../../src/audit/connect.js'), import('../../src/audit/audit.js')]);
+    const [{ connectAudit }, audit] = await Promise.all([import('../../src/audit/session.js'), import('../../src/audit/audit.js')]);
     const now = ctx.clock.now().getTime();
     const since = pointInTime(input.since ?? '24h', now, '--since');
     const until = input.until ? pointInTime(input.until, now, '--until') : now + 1000;

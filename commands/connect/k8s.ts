@@ -60,7 +60,7 @@ export default defineCommand({
     const { service } = input;
     const [{ kubernetesEndpoint, openKubernetes }, { planKubeconfigEntry, currentContextOf }, kubeconfig, { parse }, path] = await Promise.all([
       import('../../src/k8s/session.js'),
-      import('../../src/k8s/connect.js'),
+      import('../../src/k8s/kubeconfig-entry.js'),
       import('../../src/k8s/kubeconfig.js'),
       import('yaml'),
       import('node:path'),

@@ -17,7 +17,7 @@ export default defineCommand({
     const [{ sandboxUp }, { sandboxHostFor }, { openBroker, sandboxAuthority }] = await Promise.all([
       import('../../src/sandbox/sandbox.js'),
       import('../../src/sandbox/host.js'),
-      import('../../src/access/connect.js'),
+      import('../../src/access/open.js'),
     ]);
     // The sandbox is this machine's broker's deployment: nginx checks that broker's CRL and its approved requests
     // become users. Opened without the operator hooks, since this command is the operator here.

@@ -12,7 +12,7 @@ import { serverUserFor } from '../../src/access/server-user.js';
 import { clickhouseConnector } from '../../src/clickhouse/client.js';
 import { createAgent } from '../../src/net/network.js';
 import { issueClientCertificate, loadOrCreateBrokerCa } from '../../src/pki/ca.js';
-import { processLockOwner } from '../../src/access/connect.js';
+import { processLockOwner } from '../../src/access/open.js';
 import { createCsr, generateKeyPairPem } from '../../src/pki/x509.js';
 import { main } from '../../src/main.js';
 import { runCli, testBase } from '../fakes/context.js';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openBroker, sandboxAuthority } from '../../src/access/connect.js';
+import { openBroker, sandboxAuthority } from '../../src/access/open.js';
 import { serverUserFor } from '../../src/access/server-user.js';
 import type { AccessBroker } from '../../src/access/broker.js';
 import type { CertificateIssue } from '../../src/access/types.js';

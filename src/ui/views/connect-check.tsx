@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import type { ConnectCheckResult, TargetReport } from '../../connect/check.js';
+import type { ConnectCheckResult, TargetReport } from '../../connect/path-check.js';
 import { Table } from '../table.js';
 
 const VERDICT_COLORS: Record<ConnectCheckResult['verdict'], string> = { direct: 'green', relayed: 'yellow', unreachable: 'red', 'tailscale-down': 'red' };
