@@ -3,14 +3,22 @@ import type { CertificateSummary } from '../../pki/present.js';
 import { formatDuration, formatRelative } from '../../util/duration.js';
 import { Table } from '../table.js';
 
-type Shown = Pick<CertificateSummary, 'service' | 'requestId' | 'subject' | 'serial' | 'fingerprint' | 'notAfter' | 'certPath' | 'keyPath' | 'caPath' | 'remainingMs' | 'expired'> & {
+export type ShownCertificate = Pick<CertificateSummary, 'service' | 'requestId' | 'subject' | 'serial' | 'fingerprint' | 'notAfter' | 'certPath' | 'keyPath' | 'caPath' | 'remainingMs' | 'expired'> & {
   /** what the broker says about the request now (cert show) */
   requestStatus?: string;
   revokedBy?: string;
   revokedAt?: string;
 };
 
-export function CertificateView({ certificate, now, color, title, note }: { certificate: Shown; now: Date; color: boolean; title?: string; note?: string | undefined }) {
+export interface CertificateViewProps {
+  certificate: ShownCertificate;
+  now: Date;
+  color: boolean;
+  title?: string;
+  note?: string | undefined;
+}
+
+export function CertificateView({ certificate, now, color, title, note }: CertificateViewProps) {
   const refused = certificate.requestStatus !== undefined && certificate.requestStatus !== 'approved';
   const state = refused ? `not usable: request ${certificate.requestStatus}` : certificate.expired ? 'expired' : `valid for ${formatDuration(certificate.remainingMs)}`;
   const tone = refused || certificate.expired ? 'red' : certificate.remainingMs < 15 * 60_000 ? 'yellow' : 'green';
@@ -33,7 +41,14 @@ export function CertificateView({ certificate, now, color, title, note }: { cert
   );
 }
 
-export function CertificateListView({ identity, certificates, now, color }: { identity: string; certificates: readonly CertificateSummary[]; now: Date; color: boolean }) {
+export interface CertificateListViewProps {
+  identity: string;
+  certificates: readonly CertificateSummary[];
+  now: Date;
+  color: boolean;
+}
+
+export function CertificateListView({ identity, certificates, now, color }: CertificateListViewProps) {
   if (certificates.length === 0) return <Text dimColor>No certificates stored for {identity}. Get one with: byoc cert get SERVICE</Text>;
   return (
     <Table

@@ -8,7 +8,12 @@ const PATH_COLORS: Record<string, string> = { direct: 'green', derp: 'yellow', '
 const stage = (result: { ok: boolean; ms?: number } | { skipped: true }) =>
   'skipped' in result ? '-' : `${result.ok ? '✓' : '✗'}${result.ms === undefined ? '' : ` ${Math.round(result.ms)}ms`}`;
 
-export function ConnectCheckView({ result, color }: { result: ConnectCheckResult; color: boolean }) {
+export interface ConnectCheckViewProps {
+  result: ConnectCheckResult;
+  color: boolean;
+}
+
+export function ConnectCheckView({ result, color }: ConnectCheckViewProps) {
   const tint = (name: string | undefined) => (color && name ? { color: name } : {});
   return (
     <Box flexDirection="column">

@@ -7,7 +7,13 @@ export interface ExitCodeRow {
   meaning: string;
 }
 
-export function ExitCodesView({ rows, color, columns }: { rows: readonly ExitCodeRow[]; color: boolean; columns: number }) {
+export interface ExitCodesViewProps {
+  rows: readonly ExitCodeRow[];
+  color: boolean;
+  columns: number;
+}
+
+export function ExitCodesView({ rows, color, columns }: ExitCodesViewProps) {
   return (
     <Box flexDirection="column">
       <Text bold>byoc exit codes</Text>
