@@ -17,7 +17,7 @@ const { createCa, issueClientCertificate } = await import(new URL('pki/ca.js', d
 const { AccessBroker } = await import(new URL('access/broker.js', dist));
 const { servicesFromConfig } = await import(new URL('access/policy.js', dist));
 const { writeEventLog } = await import(new URL('access/store.js', dist));
-const { processLockOwner } = await import(new URL('access/connect.js', dist));
+const { processLockOwner } = await import(new URL('access/open.js', dist));
 const { createBrokerServer, listen } = await import(new URL('access/server.js', dist));
 const { HttpBrokerClient } = await import(new URL('access/http-client.js', dist));
 

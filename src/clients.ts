@@ -6,7 +6,9 @@ import type { ClientFactories } from './context.js';
  */
 export function defaultClients(): Partial<ClientFactories> {
   return {
-    broker: async (ctx) => (await import('./access/connect.js')).connectBroker(ctx),
+    broker: async (ctx) => (await import('./access/open.js')).connectBroker(ctx),
+    // The deployments the broker operates itself, each registered for its service.
+    operators: async () => [(await import('./sandbox/broker-operator.js')).sandboxOperator],
     clickhouse: async () => (await import('./clickhouse/client.js')).clickhouseConnector,
     kubernetes: async () => (await import('./k8s/client.js')).kubernetesConnector,
     tailscale: async (ctx) => {

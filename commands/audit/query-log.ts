@@ -1,12 +1,7 @@
 import { defineCommand, option, RawJson, tsv } from '../../src/command.js';
-import type { AccessRequest } from '../../src/access/types.js';
 import type { AuditReport, QueryRow } from '../../src/audit/audit.js';
-import type { QueryLogSchema } from '../../src/audit/schema.js';
-import type { AuditFilter } from '../../src/audit/sql.js';
-import type { ClickHouseSession } from '../../src/clickhouse/client.js';
-import type { Context } from '../../src/context.js';
 import { closing } from '../../src/util/stream.js';
-import { ConfigError, NotAllowedError, UsageError } from '../../src/errors.js';
+import { NotAllowedError, UsageError } from '../../src/errors.js';
 import { parseDuration } from '../../src/util/duration.js';
 
 type ListFormat = 'table' | 'json' | 'ndjson' | 'csv';
@@ -59,7 +54,12 @@ export default defineCommand({
     interval: option.duration('--interval <duration>', 'audit.interval', 'how often --follow polls'),
   },
   async run(input, ctx): Promise<Result> {
-    const [{ connectAudit }, audit] = await Promise.all([import('../../src/audit/connect.js'), import('../../src/audit/audit.js')]);
+    const [{ connectAudit }, audit, { loadGrants }, { followQueries }] = await Promise.all([
+      import('../../src/audit/session.js'),
+      import('../../src/audit/audit.js'),
+      import('../../src/audit/grants.js'),
+      import('../../src/audit/follow.js'),
+    ]);
     const now = ctx.clock.now().getTime();
     const since = pointInTime(input.since ?? '24h', now, '--since');
     const until = input.until ? pointInTime(input.until, now, '--until') : now + 1000;
@@ -88,7 +88,9 @@ export default defineCommand({
       if (input.flush) await audit.runAudit(session, { filter, sourceTable, flush: true, findingLimit: 1 }, ctx.signal);
       const schema = await audit.detectSchema(session, sourceTable, ctx.signal);
       const format: ListFormat = input.format ?? (ctx.output.json ? 'ndjson' : ctx.output.stdoutIsTTY ? 'table' : 'ndjson');
-      const rows = input.follow ? follow(ctx, session, schema, filter, input.interval ?? 2000) : closing(audit.queryRows(session, schema, filter, undefined, ctx.signal), () => session.close());
+      const rows = input.follow
+        ? followQueries(session, schema, filter, { intervalMs: input.interval ?? 2000, clock: ctx.clock, signal: ctx.signal })
+        : closing(audit.queryRows(session, schema, filter, undefined, ctx.signal), () => session.close());
       return { mode: 'stream', format: input.follow && ctx.output.json ? 'ndjson' : format, rows };
     }
     const report = await audit.runAudit(session, { filter, sourceTable, flush: input.flush, grants }, ctx.signal);
@@ -133,45 +135,6 @@ function pointInTime(text: string, now: number, flag: string): number {
   const parsed = Date.parse(text);
   if (Number.isNaN(parsed)) throw new UsageError('invalid_time', `${flag} "${text}" is neither a duration (24h) nor a time (2026-11-21T10:00:00Z)`);
   return parsed;
-}
-
-async function loadGrants(ctx: Context, source: string): Promise<AccessRequest[]> {
-  if (source === 'broker') return (await ctx.client('broker')).list();
-  const { readFile } = await import('node:fs/promises');
-  const path = await import('node:path');
-  let document: unknown;
-  try {
-    document = JSON.parse(await readFile(path.resolve(ctx.cwd, source), 'utf8'));
-  } catch (error) {
-    throw new ConfigError('grants_unreadable', `cannot read grants from ${source}: ${(error as Error).message}`, { hint: 'Write it with: byoc access list --json > grants.json' });
-  }
-  const requests = Array.isArray(document) ? document : (document as { requests?: unknown }).requests;
-  if (!Array.isArray(requests)) throw new ConfigError('grants_invalid', `${source} is not the output of byoc access list --json`, { hint: 'Write it with: byoc access list --json > grants.json' });
-  return requests as AccessRequest[];
-}
-
-/** Polls with a watermark (last event time, and the ids already printed at that second): nothing twice, nothing skipped. */
-async function* follow(ctx: Context, session: ClickHouseSession, schema: QueryLogSchema, filter: AuditFilter, intervalMs: number): AsyncGenerator<QueryRow> {
-  const { queryRows } = await import('../../src/audit/audit.js');
-  let watermark: { time: number; seen: string[] } | undefined;
-  try {
-    while (!ctx.signal.aborted) {
-      const open = { ...filter, until: ctx.clock.now().getTime() / 1000 + 3600 };
-      try {
-        for await (const row of queryRows(session, schema, open, watermark, ctx.signal)) {
-          const time = Date.parse(row.time) / 1000;
-          watermark = watermark && watermark.time === time ? { time, seen: [...watermark.seen, row.queryId] } : { time, seen: [row.queryId] };
-          yield row;
-        }
-        await ctx.clock.sleep(intervalMs, ctx.signal);
-      } catch (error) {
-        if (ctx.signal.aborted) return;
-        throw error;
-      }
-    }
-  } finally {
-    await session.close();
-  }
 }
 
 async function* streamLines(rows: AsyncIterable<QueryRow>, format: ListFormat | 'tsv'): AsyncGenerator<string> {

@@ -19,7 +19,7 @@ export default defineCommand({
     if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new UsageError('tls_incomplete', '--tls-cert and --tls-key go together', { hint: 'Pass both, or neither for plain HTTP on loopback.' });
     const tls = tlsCert && tlsKey ? { cert: await readTlsFile(ctx.cwd, tlsCert, '--tls-cert'), key: await readTlsFile(ctx.cwd, tlsKey, '--tls-key') } : undefined;
     const [{ openBroker }, { createBrokerServer, listen: startListening }] = await Promise.all([
-      import('../../src/access/connect.js'),
+      import('../../src/access/open.js'),
       import('../../src/access/server.js'),
     ]);
     const configuration = await ctx.config();

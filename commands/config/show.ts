@@ -2,7 +2,7 @@ import { defineCommand, tsv } from '../../src/command.js';
 import type { ResolvedValue } from '../../src/config/configuration.js';
 import { display } from '../../src/util/format.js';
 
-export interface ConfigShowResult {
+interface ConfigShowResult {
   configFile: string | null;
   stateDir: string;
   values: ResolvedValue[];

@@ -1,5 +1,5 @@
 import { defineCommand, option, tsv } from '../../src/command.js';
-import type { ConnectCheckResult, TargetName } from '../../src/connect/check.js';
+import type { ConnectCheckResult, TargetName } from '../../src/connect/path-check.js';
 import { NetworkError } from '../../src/errors.js';
 
 export default defineCommand({
@@ -13,7 +13,7 @@ export default defineCommand({
     timeout: option.duration('--timeout <duration>', 'connect.timeout', 'timeout per ping and per network stage'),
   },
   async run({ service, target, requireDirect, count, timeout }, ctx): Promise<ConnectCheckResult> {
-    const { checkService } = await import('../../src/connect/check.js');
+    const { checkService } = await import('../../src/connect/path-check.js');
     return ctx.progress(
       `checking the path to ${service}`,
       checkService(ctx, service, { target: (target ?? 'all') as TargetName | 'all', count: count ?? 3, timeoutMs: timeout ?? 3000, requireDirect: requireDirect ?? false }),

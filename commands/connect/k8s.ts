@@ -1,17 +1,7 @@
 import { defineCommand, option, tsv } from '../../src/command.js';
-import type { Context } from '../../src/context.js';
-import { ByocError, reworded, toErrorDocument } from '../../src/errors.js';
-import type { ExecEnvVar } from '../../src/k8s/kubeconfig.js';
+import { toErrorDocument, type ByocError } from '../../src/errors.js';
+import type { Verification } from '../../src/k8s/kubectl-context.js';
 import { formatCoarse } from '../../src/util/duration.js';
-
-interface Verification {
-  server: { url: string; version: string };
-  /** who the API server says you are (SelfSubjectReview); null when the cluster forbids or lacks it */
-  user: string | null;
-  /** the CN of your certificate */
-  certificateSubject: string;
-  certificate: { notAfter: string; remainingMs: number };
-}
 
 interface Written {
   mode: 'write';
@@ -58,12 +48,11 @@ export default defineCommand({
   },
   async run(input, ctx): Promise<ConnectK8sResult> {
     const { service } = input;
-    const [{ kubernetesEndpoint, openKubernetes }, { planKubeconfigEntry, currentContextOf }, kubeconfig, { parse }, path] = await Promise.all([
+    const [{ kubernetesEndpoint }, { planKubeconfigEntry }, { mergeKubeconfig }, setup] = await Promise.all([
       import('../../src/k8s/session.js'),
-      import('../../src/k8s/connect.js'),
+      import('../../src/k8s/kubeconfig-entry.js'),
       import('../../src/k8s/kubeconfig.js'),
-      import('yaml'),
-      import('node:path'),
+      import('../../src/k8s/kubectl-context.js'),
     ]);
     const configuration = await ctx.config();
     const endpoint = await kubernetesEndpoint(ctx, service);
@@ -77,66 +66,32 @@ export default defineCommand({
       proxy: configuration.get<string>('network.proxy'),
       resolve: configuration.resolveOverrides(),
       self: ctx.self,
-      env: await pluginEnv(ctx),
+      env: await setup.pluginEnv(ctx),
     });
     for (const note of plan.notes) ctx.log.verbose(note);
 
     if (input.print) {
-      const { text } = kubeconfig.mergeKubeconfig(undefined, plan.entry, { switchContext: true });
+      const { text } = mergeKubeconfig(undefined, plan.entry, { switchContext: true });
+      const { parse } = await import('yaml');
       return { mode: 'print', service, context: contextName, text, document: parse(text) };
     }
 
-    const { existsSync } = await import('node:fs');
-    const home = ctx.env.HOME || (await import('node:os')).homedir();
-    const file = path.resolve(
-      ctx.cwd,
-      kubeconfig.kubeconfigPathFor({
-        flag: input.kubeconfig ? expandHome(input.kubeconfig, home) : undefined,
-        env: ctx.env,
-        home,
-        exists: (candidate) => existsSync(path.resolve(ctx.cwd, candidate)),
-      }),
-    );
-    const existing = await kubeconfig.readKubeconfig(file);
-    const before = currentContextOf(existing, parse);
-    // A kubeconfig created from nothing gets this context as current: there is nothing else kubectl could use.
-    const merged = kubeconfig.mergeKubeconfig(existing, plan.entry, { switchContext: Boolean(input.switch) || existing === undefined });
-    let backup: string | null = null;
-    if (merged.changed) {
-      const written = await kubeconfig.writeKubeconfigAtomically(file, merged.text, { now: () => ctx.clock.now() });
-      backup = written.backupPath ?? null;
-    }
-    const after = merged.changed ? currentContextOf(merged.text, parse) : before;
-
-    const result: Written = {
+    const file = setup.kubeconfigFileFor(ctx, input.kubeconfig);
+    const written = await setup.writeKubeconfigContext(file, plan.entry, { switchContext: Boolean(input.switch), now: () => ctx.clock.now() });
+    const { verification, error } = await setup.verifyKubeconfigContext(ctx, service, { ...written, context: contextName });
+    return {
       mode: 'write',
       service,
       kubeconfig: file,
       context: contextName,
-      changed: merged.changed,
-      backup,
-      switched: after === contextName && before !== contextName,
-      current: after === contextName,
+      changed: written.changed,
+      backup: written.backup,
+      switched: written.switched,
+      current: written.current,
       server: { url: endpoint.server, kubeconfigUrl: plan.server },
-      verification: null,
-      error: null,
+      verification,
+      error,
     };
-    try {
-      const access = await openKubernetes(ctx, service);
-      const version = await access.session.version();
-      const user = await access.session.whoAmI();
-      result.verification = {
-        server: { url: endpoint.server, version: version.gitVersion },
-        user: user ?? null,
-        certificateSubject: access.certificate.meta.subject,
-        certificate: { notAfter: access.certificate.meta.notAfter, remainingMs: access.certificate.remainingMs },
-      };
-    } catch (error) {
-      if (!(error instanceof ByocError) || error.kind === 'interrupted') throw error;
-      const what = merged.changed ? `wrote context ${contextName} to ${file}` : `context ${contextName} in ${file} is up to date`;
-      result.error = reworded(error, `${what}, but verifying it failed: ${error.message}`);
-    }
-    return result;
   },
   json(result) {
     if (result.mode === 'print') return result.document;
@@ -202,21 +157,3 @@ export default defineCommand({
   },
   outcome: (result) => (result.mode === 'write' ? (result.error ?? undefined) : undefined),
 });
-
-/**
- * kubectl runs the plugin from its own folder and environment: point it at the same state folder and
- * configuration file, and keep an identity that came from the environment (embedded broker). A served
- * broker's BYOC_TOKEN is a secret and never goes into the file: kubectl's environment must carry it.
- */
-async function pluginEnv(ctx: Context): Promise<ExecEnvVar[]> {
-  const configuration = await ctx.config();
-  const env: ExecEnvVar[] = [{ name: 'BYOC_STATE_DIR', value: ctx.stateDir() }];
-  if (configuration.file.path) env.push({ name: 'BYOC_CONFIG', value: configuration.file.path });
-  const user = configuration.resolve('user');
-  if (user.source === 'env' && !configuration.get<string>('broker.url')) env.push({ name: 'BYOC_USER', value: String(user.value) });
-  return env;
-}
-
-function expandHome(file: string, home: string): string {
-  return file === '~' || file.startsWith('~/') ? `${home}${file.slice(1)}` : file;
-}

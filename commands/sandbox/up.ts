@@ -14,10 +14,11 @@ export default defineCommand({
     nginxBin: option.path('--nginx-bin <path>', 'sandbox.nginxBin', 'the nginx binary (default: PATH, /usr/sbin)'),
   },
   async run({ install, clickhouseBin, nginxBin }, ctx) {
-    const [{ sandboxUp }, { sandboxHostFor }, { openBroker, sandboxAuthority }] = await Promise.all([
+    const [{ sandboxUp }, { sandboxHostFor }, { openBroker }, { sandboxAuthority }] = await Promise.all([
       import('../../src/sandbox/sandbox.js'),
       import('../../src/sandbox/host.js'),
-      import('../../src/access/connect.js'),
+      import('../../src/access/open.js'),
+      import('../../src/sandbox/broker-operator.js'),
     ]);
     // The sandbox is this machine's broker's deployment: nginx checks that broker's CRL and its approved requests
     // become users. Opened without the operator hooks, since this command is the operator here.

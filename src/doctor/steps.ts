@@ -1,11 +1,11 @@
-import type { ConnectCheckResult, TargetReport } from '../connect/check.js';
+import type { ConnectCheckResult, TargetReport } from '../connect/path-check.js';
 import type { Context } from '../context.js';
 import { formatCoarse } from '../util/duration.js';
 import { fail, failFrom, once, pass, warn, type DoctorStep, type Shared } from './doctor.js';
 
 const connectCheckOf = (ctx: Context, service: string, shared: Shared) =>
   once(shared, 'connect', async (): Promise<ConnectCheckResult> => {
-    const [{ checkService }, { parseDuration }] = await Promise.all([import('../connect/check.js'), import('../util/duration.js')]);
+    const [{ checkService }, { parseDuration }] = await Promise.all([import('../connect/path-check.js'), import('../util/duration.js')]);
     const configuration = await ctx.config();
     const count = configuration.get<number>('connect.count') ?? 3;
     const timeoutMs = parseDuration(configuration.get<string>('connect.timeout') ?? '3s') ?? 3000;

@@ -418,6 +418,17 @@ function retarget(
 
 type ProxyAgent = SocksProxyAgent | HttpsProxyAgent<string>;
 
+const isSocks = (kind: ProxyKind) => kind === 'socks5' || kind === 'socks5h';
+
+/**
+ * Imports the agent library a proxy kind needs (on first use only: most runs use no proxy, and a cold import takes
+ * a few hundred milliseconds). A probe calls it before starting a stage clock, so the import is never timed as the
+ * network.
+ */
+export async function loadProxyAgent(kind: ProxyKind): Promise<void> {
+  await (isSocks(kind) ? import('socks-proxy-agent') : import('https-proxy-agent'));
+}
+
 interface ProxyAgentExtras {
   keepAlive?: boolean | undefined;
   /** Only for probes: ends a CONNECT proxy connection that does not answer. */
@@ -435,7 +446,7 @@ async function createProxyAgent(
   const tls = tlsOptionsOf(connection);
   const lookup = lookupWithOverrides(options.resolve, options.dnsLookup);
   const keepAlive = extras.keepAlive ?? connection.keepAlive ?? false;
-  if (choice.kind === 'socks5' || choice.kind === 'socks5h') {
+  if (isSocks(choice.kind)) {
     const { SocksProxyAgent } = await import('socks-proxy-agent');
     class ByocSocksProxyAgent extends SocksProxyAgent {
       override connect(request: http.ClientRequest, opts: ConnectOpts): Promise<net.Socket> {

@@ -13,6 +13,7 @@ import type { X509Certificate } from 'node:crypto';
 import {
   describeRoute,
   hostOf,
+  loadProxyAgent,
   openProxyTunnel,
   portOf,
   proxyFor,
@@ -253,6 +254,8 @@ async function probeTcp(host: string, port: number, addresses: string[], options
 }
 
 async function probeTunnel(url: URL, proxy: ProxyChoice, options: ProbeOptions): Promise<ConnectionStage> {
+  // The agent library loads before the stage clock starts: its first import is not the network's time.
+  await loadProxyAgent(proxy.kind);
   const limit = stageLimit(options);
   const started = options.now();
   const port = portOf(url);

@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerDir } from '../../src/access/broker.js';
 import { loadOrCreateBrokerCa } from '../../src/pki/ca.js';
-import { processLockOwner } from '../../src/access/connect.js';
+import { processLockOwner } from '../../src/access/open.js';
 import { startConnectProxy, type FakeConnectProxy } from '../fakes/connect-proxy.js';
 import { tempDir } from '../fakes/fs.js';
 import { startFakeKubeApi, type FakeKubeApi } from '../fakes/k8s-api-server.js';

@@ -1,5 +1,5 @@
 import { AccessBroker } from '../../src/access/broker.js';
-import { processLockOwner } from '../../src/access/connect.js';
+import { processLockOwner } from '../../src/access/open.js';
 import { servicesFromConfig } from '../../src/access/policy.js';
 import type { PolicyConfig } from '../../src/config/schema.js';
 import { createCa, type CertificateAuthority } from '../../src/pki/ca.js';

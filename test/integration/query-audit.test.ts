@@ -12,7 +12,7 @@ import { serverUserFor } from '../../src/access/server-user.js';
 import { clickhouseConnector } from '../../src/clickhouse/client.js';
 import { createAgent } from '../../src/net/network.js';
 import { issueClientCertificate, loadOrCreateBrokerCa } from '../../src/pki/ca.js';
-import { processLockOwner } from '../../src/access/connect.js';
+import { processLockOwner } from '../../src/access/open.js';
 import { createCsr, generateKeyPairPem } from '../../src/pki/x509.js';
 import { main } from '../../src/main.js';
 import { runCli, testBase } from '../fakes/context.js';
@@ -26,9 +26,32 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
   let stateDir: string;
   let cwd: string;
   let up: { clickhouse: { httpPort: number }; nginx: { url: string }; customer: { user: string; passwordFile: string }; caFile: string };
-  let requestId: string;
   const clock = realClock();
   const as = (user: string | undefined, args: string[]) => runCli(args, { cwd, clock, env: { BYOC_STATE_DIR: stateDir, ...(user ? { BYOC_USER: user } : {}) } });
+
+  /**
+   * An engineer of their own with a sandbox request bob approved: every test works with its own grant (and its own
+   * stored certificate), so none depends on what another did, in any order.
+   */
+  let engineers = 0;
+  const approvedEngineer = async (): Promise<{ identity: string; requestId: string }> => {
+    const identity = `engineer${++engineers}@vendor.example`;
+    const requested = await as(identity, ['access', 'request', 'sandbox', '--reason', 'integration', '--ticket', 'INC-9', '--no-wait', '--json']);
+    // --no-wait leaves it pending (exit 8), which bob then approves
+    const { id: requestId, status } = JSON.parse(requested.stdout) as { id: string; status: string };
+    expect(status, requested.stderr).toBe('pending');
+    const approved = await as(BOB, ['access', 'approve', requestId]);
+    expect(approved.exitCode, approved.stderr).toBe(0);
+    return { identity, requestId };
+  };
+
+  /** The engineer's certificate and key files for the sandbox, as `byoc cert get` leaves them. */
+  const certificateOf = async (identity: string): Promise<{ certPem: string; keyPem: string }> => {
+    const got = await as(identity, ['cert', 'get', 'sandbox', '--json']);
+    expect(got.exitCode, got.stderr).toBe(0);
+    const { certPath, keyPath } = JSON.parse(got.stdout);
+    return { certPem: readFileSync(certPath, 'utf8'), keyPem: readFileSync(keyPath, 'utf8') };
+  };
 
   /** The customer reading its own ClickHouse directly (HTTP port, own credentials). */
   const customer = async (sql: string): Promise<string> => {
@@ -39,12 +62,20 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
     return text;
   };
 
-  /** HTTPS to nginx with a given client certificate, bypassing byoc entirely. */
-  const direct = (sql: string, cert: { certPem: string; keyPem: string } | undefined) =>
+  /** HTTPS to nginx with a given client certificate and query_id, bypassing byoc entirely. */
+  const direct = (sql: string, cert: { certPem: string; keyPem: string } | undefined, queryId?: string) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       const url = new URL(up.nginx.url);
       const request = https.request(
-        { host: '127.0.0.1', port: url.port, servername: url.hostname, method: 'POST', path: '/', ca: readFileSync(up.caFile, 'utf8'), ...(cert ? { cert: cert.certPem, key: cert.keyPem } : {}) },
+        {
+          host: '127.0.0.1',
+          port: url.port,
+          servername: url.hostname,
+          method: 'POST',
+          path: queryId ? `/?query_id=${queryId}` : '/',
+          ca: readFileSync(up.caFile, 'utf8'),
+          ...(cert ? { cert: cert.certPem, key: cert.keyPem } : {}),
+        },
         (response) => {
           let body = '';
           response.on('data', (chunk) => (body += chunk));
@@ -69,9 +100,6 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
     const started = await as(undefined, ['sandbox', 'up', '--json']);
     expect(started.exitCode, started.stderr).toBe(0);
     up = JSON.parse(started.stdout);
-    const requested = await as(ALICE, ['access', 'request', 'sandbox', '--reason', 'integration', '--ticket', 'INC-9', '--no-wait', '--json']);
-    requestId = JSON.parse(requested.stdout).id;
-    expect((await as(BOB, ['access', 'approve', requestId])).exitCode).toBe(0);
   }, 60_000);
 
   afterAll(async () => {
@@ -81,7 +109,8 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
   }, 30_000);
 
   it('reads system tables with the certificate from the broker', async () => {
-    const result = await as(ALICE, ['query', 'sandbox', "SELECT name FROM system.databases WHERE name = 'system'", '--json']);
+    const { identity, requestId } = await approvedEngineer();
+    const result = await as(identity, ['query', 'sandbox', "SELECT name FROM system.databases WHERE name = 'system'", '--json']);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ requestId, rows: [{ name: 'system' }], rowCount: 1 });
   });
@@ -97,12 +126,13 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
   });
 
   it('keeps default.orders out of reach: refused by the guard, and by the server when the guard is bypassed', async () => {
-    const viaByoc = await as(ALICE, ['query', 'sandbox', 'SELECT * FROM default.orders']);
+    const { identity, requestId } = await approvedEngineer();
+    const viaByoc = await as(identity, ['query', 'sandbox', 'SELECT * FROM default.orders']);
     expect(viaByoc.exitCode).toBe(4);
     expect(viaByoc.stderr).toContain('default.orders is not in the system');
     // the same certificate, through byoc's own client and network layer, with no guard in front
-    const cert = JSON.parse((await as(ALICE, ['cert', 'show', 'sandbox', '--json'])).stdout);
-    const agent = await createAgent(new URL(up.nginx.url), { resolve: { 'ch.sandbox.byoc.internal': '127.0.0.1' }, env: {} }, { cert: readFileSync(cert.certPath, 'utf8'), key: readFileSync(cert.keyPath, 'utf8'), ca: readFileSync(up.caFile, 'utf8') });
+    const cert = await certificateOf(identity);
+    const agent = await createAgent(new URL(up.nginx.url), { resolve: { 'ch.sandbox.byoc.internal': '127.0.0.1' }, env: {} }, { cert: cert.certPem, key: cert.keyPem, ca: readFileSync(up.caFile, 'utf8') });
     const session = await clickhouseConnector.connect({ url: up.nginx.url, agent, application: 'integration-test', timeoutMs: 10_000 });
     const attempt = session.query({ sql: 'SELECT * FROM default.orders', queryId: `byoc-${requestId}-direct-orders`, format: 'TabSeparated', settings: {} });
     await expect(attempt).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/Access denied to database default/) });
@@ -110,81 +140,78 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
   });
 
   it("records the engineer's query in query_log under byoc's query_id", async () => {
-    const result = await as(ALICE, ['query', 'sandbox', 'SELECT count() AS tables FROM system.tables', '--json', '--verbose']);
+    const { identity, requestId } = await approvedEngineer();
+    const result = await as(identity, ['query', 'sandbox', 'SELECT count() AS tables FROM system.tables', '--json', '--verbose']);
     const { queryId } = JSON.parse(result.stdout);
     expect(queryId).toMatch(new RegExp(`^byoc-${requestId}-`));
     await customer('SYSTEM FLUSH LOGS');
     const logged = await customer(`SELECT user, type FROM system.query_log WHERE query_id = '${queryId}' ORDER BY type FORMAT TSV`);
     // the server stamped the grant's own user, which names the request and the engineer
-    expect(logged).toContain(serverUserFor(requestId, ALICE));
+    expect(logged).toContain(serverUserFor(requestId, identity));
   });
 
-  /** A query sent with alice's certificate straight to nginx, with whatever query_id the client likes. */
-  const asAliceDirectly = async (sql: string, queryId: string): Promise<number> => {
-    const cert = JSON.parse((await as(ALICE, ['cert', 'show', 'sandbox', '--json'])).stdout);
-    return new Promise<number>((resolve, reject) => {
-      const url = new URL(up.nginx.url);
-      https
-        .request({ host: '127.0.0.1', port: url.port, servername: url.hostname, method: 'POST', path: `/?query_id=${queryId}`, ca: readFileSync(up.caFile, 'utf8'), cert: readFileSync(cert.certPath, 'utf8'), key: readFileSync(cert.keyPath, 'utf8') }, (response) => {
-          response.resume();
-          response.on('end', () => resolve(response.statusCode ?? 0));
-        })
-        .on('error', reject)
-        .end(sql);
-    });
-  };
-
   it("the customer's audit attributes every engineer query from the server's user, with no --grants, and flags refusals and forged tags", async () => {
-    // Given allowed queries through byoc, one refused by the server, one tagged for another request and one
-    // with no byoc tag (the last three sent directly with alice's certificate, around byoc)
+    // Given an engineer's allowed queries through byoc, one refused by the server, one tagged for another request and
+    // one with no byoc tag (the last three sent directly with the engineer's certificate, around byoc)
+    const { identity, requestId } = await approvedEngineer();
+    const user = serverUserFor(requestId, identity);
     const ran: string[] = [];
     for (const sql of ['SELECT cluster FROM system.clusters', 'SELECT metric, value FROM system.metrics LIMIT 3']) {
-      ran.push(JSON.parse((await as(ALICE, ['query', 'sandbox', sql, '--json'])).stdout).queryId);
+      ran.push(JSON.parse((await as(identity, ['query', 'sandbox', sql, '--json'])).stdout).queryId);
     }
-    expect(await asAliceDirectly('SELECT * FROM default.orders', `byoc-${requestId}-refused`)).not.toBe(200);
-    expect(await asAliceDirectly('SELECT 1 FROM system.one', 'byoc-r-zzzzzzzzzz-forged')).toBe(200);
-    expect(await asAliceDirectly('SELECT 2 FROM system.one', 'adhoc-untagged')).toBe(200);
+    const cert = await certificateOf(identity);
+    expect((await direct('SELECT * FROM default.orders', cert, `byoc-${requestId}-refused`)).status).not.toBe(200);
+    expect((await direct('SELECT 1 FROM system.one', cert, 'byoc-r-zzzzzzzzzz-forged')).status).toBe(200);
+    expect((await direct('SELECT 2 FROM system.one', cert, 'adhoc-untagged')).status).toBe(200);
     await customer('SELECT 42'); // the customer's own activity must not show up
     // When the customer audits with their own credentials, and no grants from the vendor
     const audit = await as(undefined, ['audit', 'query-log', 'sandbox', '--flush', '--since', '1h', '--queries', '--json']);
     expect(audit.exitCode, audit.stderr).toBe(0);
     const report = JSON.parse(audit.stdout);
-    // Then every engineer query is under the request and the engineer the server's user names
-    const listed = report.queries.map((row: { queryId: string }) => row.queryId);
-    for (const queryId of ran) expect(listed).toContain(queryId);
-    for (const row of report.queries) expect(row).toMatchObject({ user: serverUserFor(requestId, ALICE), engineer: ALICE, requestId });
+    type Row = { user: string; engineer: string; requestId: string; queryId: string; query: string };
+    const rows: Row[] = report.queries;
+    // Then every engineer query is under the request and the engineer its server user names (whichever test ran
+    // it), and nothing of the customer's own is there
+    for (const row of rows) expect(row.user, row.queryId).toBe(serverUserFor(row.requestId, row.engineer));
+    expect(rows.filter((row) => row.user === up.customer.user || row.query === 'SELECT 42')).toEqual([]);
+    // And this engineer's queries, through byoc and around it, are under their grant and their name
+    const mine = rows.filter((row) => row.user === user);
+    for (const queryId of ran) expect(mine.map((row) => row.queryId)).toContain(queryId);
+    for (const row of mine) expect(row).toMatchObject({ engineer: identity, requestId });
     const request = report.requests.find((entry: { requestId: string }) => entry.requestId === requestId);
-    expect(request.engineers).toEqual([ALICE]);
+    expect(request.engineers).toEqual([identity]);
     expect(request.queries).toBeGreaterThanOrEqual(ran.length + 3);
     expect(request.denied).toBeGreaterThanOrEqual(1);
-    // and the forged tag counts under alice's grant, never under the request it names
+    // and the forged tag counts under the engineer's grant, never under the request it names
     expect(report.requests.map((entry: { requestId: string }) => entry.requestId)).not.toContain('r-zzzzzzzzzz');
-    const kindsOf = (queryId: string) => report.findings.filter((finding: { row: { queryId: string } }) => finding.row.queryId === queryId).map((finding: { kind: string }) => finding.kind).sort();
+    const findingsOf = (queryId: string) => report.findings.filter((finding: { row: { queryId: string } }) => finding.row.queryId === queryId);
+    const kindsOf = (queryId: string) => findingsOf(queryId).map((finding: { kind: string }) => finding.kind).sort();
     // And the refusal is a finding, with the non-system table named
     expect(kindsOf(`byoc-${requestId}-refused`)).toEqual(['denied', 'non-system-table']);
     // And the forged tag is a finding naming both requests, the missing tag another
     expect(kindsOf('byoc-r-zzzzzzzzzz-forged')).toEqual(['tag-mismatch']);
-    const forged = report.findings.find((finding: { kind: string }) => finding.kind === 'tag-mismatch');
-    expect(forged.row).toMatchObject({ requestId, taggedRequestId: 'r-zzzzzzzzzz', engineer: ALICE });
+    const [forged] = findingsOf('byoc-r-zzzzzzzzzz-forged');
+    expect(forged.row).toMatchObject({ requestId, taggedRequestId: 'r-zzzzzzzzzz', engineer: identity });
     expect(forged.detail).toContain(requestId);
     expect(forged.detail).toContain('r-zzzzzzzzzz');
     expect(kindsOf('adhoc-untagged')).toEqual(['untagged']);
     expect(report.schema).toEqual({ logComment: false, tables: false, typeIsEnum: false, exceptionCode: false });
-    // And --engineer picks alice's grants by identity; --findings-only turns findings into exit 4 for scheduled checks
-    const byEngineer = JSON.parse((await as(undefined, ['audit', 'query-log', 'sandbox', '--since', '1h', '--engineer', ALICE, '--json'])).stdout);
-    expect(byEngineer.engineers.map((entry: { engineer: string }) => entry.engineer)).toEqual([ALICE]);
+    // And --engineer picks the engineer's grants by identity; --findings-only turns findings into exit 4 for scheduled checks
+    const byEngineer = JSON.parse((await as(undefined, ['audit', 'query-log', 'sandbox', '--since', '1h', '--engineer', identity, '--json'])).stdout);
+    expect(byEngineer.engineers.map((entry: { engineer: string }) => entry.engineer)).toEqual([identity]);
     expect((await as(undefined, ['audit', 'query-log', 'sandbox', '--since', '1h', '--findings-only'])).exitCode).toBe(4);
   });
 
   it('--follow prints each new query exactly once, and stops cleanly on Ctrl-C', async () => {
-    // Given a follower polling every 300 ms
+    // Given an engineer, and a follower polling every 300 ms
+    const { identity } = await approvedEngineer();
     const controller = new AbortController();
     const harness = testBase({ cwd, clock, signal: controller.signal, env: { BYOC_STATE_DIR: stateDir } });
     const following = main(['audit', 'query-log', 'sandbox', '--follow', '--json', '--since', '1m', '--interval', '300ms'], harness.base);
     // When the engineer runs three queries while it follows (flushing so the log catches up)
     const ran: string[] = [];
     for (let index = 0; index < 3; index++) {
-      ran.push(JSON.parse((await as(ALICE, ['query', 'sandbox', `SELECT ${index} AS n FROM system.one`, '--json'])).stdout).queryId);
+      ran.push(JSON.parse((await as(identity, ['query', 'sandbox', `SELECT ${index} AS n FROM system.one`, '--json'])).stdout).queryId);
       await customer('SYSTEM FLUSH LOGS');
     }
     const seen = () => harness.stdout.text.split('\n').filter(Boolean).map((line) => JSON.parse(line).queryId as string);
@@ -199,8 +226,12 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
   }, 30_000);
 
   it('after revocation the next query is refused with the next step', async () => {
+    // Given an engineer whose queries work
+    const { identity, requestId } = await approvedEngineer();
+    expect((await as(identity, ['query', 'sandbox', 'SELECT 1 FROM system.one'])).exitCode).toBe(0);
+    // When bob revokes the request / Then the next query is refused, saying by whom and what to do
     expect((await as(BOB, ['access', 'revoke', requestId])).exitCode).toBe(0);
-    const result = await as(ALICE, ['query', 'sandbox', 'SELECT 1 FROM system.one']);
+    const result = await as(identity, ['query', 'sandbox', 'SELECT 1 FROM system.one']);
     expect(result.exitCode).toBe(4);
     expect(result.stderr).toContain('revoked by bob@vendor.example');
     expect(result.stderr).toContain('byoc access request sandbox');

@@ -5,7 +5,7 @@ export default defineCommand({
   examples: ['byoc broker token create alice@vendor.example', 'BYOC_TOKEN=$(byoc broker token create bob@vendor.example)'],
   args: { user: { description: 'the identity the token stands for', required: true } },
   async run({ user }, ctx) {
-    const { openBroker } = await import('../../../src/access/connect.js');
+    const { openBroker } = await import('../../../src/access/open.js');
     const broker = await openBroker(ctx, await ctx.config());
     const token = await broker.createToken(user);
     ctx.log.warn(`this token for ${user} is shown once; hand it over securely (the broker keeps only its hash)`);

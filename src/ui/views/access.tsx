@@ -21,7 +21,13 @@ function Field({ label, children }: { label: string; children: React.ReactNode }
 
 const when = (iso: string | undefined, now: Date) => (iso ? `${formatRelative(new Date(iso), now)} (${iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z')})` : '-');
 
-export function RequestView({ request, now, color }: { request: AccessRequest; now: Date; color: boolean }) {
+export interface RequestViewProps {
+  request: AccessRequest;
+  now: Date;
+  color: boolean;
+}
+
+export function RequestView({ request, now, color }: RequestViewProps) {
   return (
     <Box flexDirection="column">
       <Text>
@@ -45,7 +51,13 @@ export function RequestView({ request, now, color }: { request: AccessRequest; n
   );
 }
 
-export function RequestListView({ requests, now, color }: { requests: readonly AccessRequest[]; now: Date; color: boolean }) {
+export interface RequestListViewProps {
+  requests: readonly AccessRequest[];
+  now: Date;
+  color: boolean;
+}
+
+export function RequestListView({ requests, now, color }: RequestListViewProps) {
   if (requests.length === 0) return <Text dimColor>No access requests match.</Text>;
   return (
     <Table

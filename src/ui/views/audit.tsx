@@ -5,7 +5,14 @@ import { Table } from '../table.js';
 
 const KIND_COLORS: Record<Finding['kind'], string> = { denied: 'red', 'non-system-table': 'red', untagged: 'yellow', 'outside-window': 'red', 'tag-mismatch': 'red' };
 
-export function AuditView({ report, findingsOnly, color, now }: { report: AuditReport; findingsOnly: boolean; color: boolean; now: Date }) {
+export interface AuditViewProps {
+  report: AuditReport;
+  findingsOnly: boolean;
+  color: boolean;
+  now: Date;
+}
+
+export function AuditView({ report, findingsOnly, color, now }: AuditViewProps) {
   const tint = (name: string) => (color ? { color: name } : {});
   return (
     <Box flexDirection="column">

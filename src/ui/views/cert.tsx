@@ -3,14 +3,22 @@ import type { CertificateSummary } from '../../pki/present.js';
 import { formatCoarse, formatRelative } from '../../util/duration.js';
 import { Table } from '../table.js';
 
-type Shown = Pick<CertificateSummary, 'service' | 'requestId' | 'subject' | 'serial' | 'fingerprint' | 'notAfter' | 'certPath' | 'keyPath' | 'caPath' | 'remainingMs' | 'expired'> & {
+export type ShownCertificate = Pick<CertificateSummary, 'service' | 'requestId' | 'subject' | 'serial' | 'fingerprint' | 'notAfter' | 'certPath' | 'keyPath' | 'caPath' | 'remainingMs' | 'expired'> & {
   /** what the broker says about the request now (cert show) */
   requestStatus?: string;
   revokedBy?: string;
   revokedAt?: string;
 };
 
-export function CertificateView({ certificate, now, color, title, note }: { certificate: Shown; now: Date; color: boolean; title?: string; note?: string | undefined }) {
+export interface CertificateViewProps {
+  certificate: ShownCertificate;
+  now: Date;
+  color: boolean;
+  title?: string;
+  note?: string | undefined;
+}
+
+export function CertificateView({ certificate, now, color, title, note }: CertificateViewProps) {
   const refused = certificate.requestStatus !== undefined && certificate.requestStatus !== 'approved';
   const state = refused ? `not usable: request ${certificate.requestStatus}` : certificate.expired ? 'expired' : `valid for ${formatCoarse(certificate.remainingMs)}`;
   const tone = refused || certificate.expired ? 'red' : certificate.remainingMs < 15 * 60_000 ? 'yellow' : 'green';
@@ -33,20 +41,16 @@ export function CertificateView({ certificate, now, color, title, note }: { cert
   );
 }
 
-export function CertificateListView({
-  identity,
-  certificates,
-  services = [],
-  now,
-  color,
-}: {
+export interface CertificateListViewProps {
   identity: string;
   certificates: readonly CertificateSummary[];
   /** configured services, to name in the hint when nothing is stored */
   services?: readonly string[];
   now: Date;
   color: boolean;
-}) {
+}
+
+export function CertificateListView({ identity, certificates, services = [], now, color }: CertificateListViewProps) {
   if (certificates.length === 0) {
     const next = services.length
       ? `Get one with: byoc cert get ${services[0]}${services.length > 1 ? ` (services: ${services.join(', ')})` : ''}`

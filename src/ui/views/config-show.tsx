@@ -1,11 +1,25 @@
 import { Box, Text } from 'ink';
-import type { ConfigShowResult } from '../../../commands/config/show.js';
 import { display } from '../../util/format.js';
 import { Table } from '../table.js';
 
 const SOURCE_COLORS: Record<string, string> = { flag: 'magenta', env: 'yellow', file: 'cyan', default: 'gray' };
 
-export function ConfigShowView({ result, color }: { result: ConfigShowResult; color: boolean }) {
+/** One resolved setting: its key, value, and where the value came from (flag, env, file, default; none: unset). */
+export interface ConfigShowRow {
+  key: string;
+  value: unknown;
+  source?: string | undefined;
+  /** the flag, environment variable or file that supplied it */
+  origin?: string | undefined;
+}
+
+/** Declared here, not taken from the command: `config show`'s result is one (the view never imports a command). */
+export interface ConfigShowViewProps {
+  result: { configFile: string | null; stateDir: string; values: readonly ConfigShowRow[] };
+  color: boolean;
+}
+
+export function ConfigShowView({ result, color }: ConfigShowViewProps) {
   return (
     <Box flexDirection="column">
       <Text>

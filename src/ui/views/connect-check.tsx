@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import type { ConnectCheckResult, TargetReport } from '../../connect/check.js';
+import type { ConnectCheckResult, TargetReport } from '../../connect/path-check.js';
 import { Table } from '../table.js';
 
 const VERDICT_COLORS: Record<ConnectCheckResult['verdict'], string> = { direct: 'green', relayed: 'yellow', unreachable: 'red', 'tailscale-down': 'red' };
@@ -8,7 +8,12 @@ const PATH_COLORS: Record<string, string> = { direct: 'green', derp: 'yellow', '
 const stage = (result: { ok: boolean; ms?: number } | { skipped: true }) =>
   'skipped' in result ? '-' : `${result.ok ? '✓' : '✗'}${result.ms === undefined ? '' : ` ${Math.round(result.ms)}ms`}`;
 
-export function ConnectCheckView({ result, color }: { result: ConnectCheckResult; color: boolean }) {
+export interface ConnectCheckViewProps {
+  result: ConnectCheckResult;
+  color: boolean;
+}
+
+export function ConnectCheckView({ result, color }: ConnectCheckViewProps) {
   const tint = (name: string | undefined) => (color && name ? { color: name } : {});
   return (
     <Box flexDirection="column">

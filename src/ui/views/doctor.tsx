@@ -5,7 +5,12 @@ import { padCells } from '../text.js';
 const COLORS: Record<StepStatus, string> = { PASS: 'green', WARN: 'yellow', FAIL: 'red', SKIPPED: 'gray' };
 const MARKS: Record<StepStatus, string> = { PASS: '✓', WARN: '!', FAIL: '✗', SKIPPED: '-' };
 
-export function DoctorView({ report, color }: { report: DoctorReport; color: boolean }) {
+export interface DoctorViewProps {
+  report: DoctorReport;
+  color: boolean;
+}
+
+export function DoctorView({ report, color }: DoctorViewProps) {
   const tint = (status: StepStatus) => (color ? { color: COLORS[status] } : {});
   return (
     <Box flexDirection="column">

@@ -7,8 +7,14 @@ export interface ExitCodeRow {
   meaning: string;
 }
 
+export interface ExitCodesViewProps {
+  rows: readonly ExitCodeRow[];
+  color: boolean;
+  columns: number;
+}
+
 /** Runbooks quote these meanings: they wrap to the terminal, never cut. */
-export function ExitCodesView({ rows, color, columns }: { rows: readonly ExitCodeRow[]; color: boolean; columns: number }) {
+export function ExitCodesView({ rows, color, columns }: ExitCodesViewProps) {
   return (
     <Box flexDirection="column">
       <Text bold>byoc exit codes</Text>

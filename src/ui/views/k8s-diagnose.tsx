@@ -6,7 +6,7 @@ import { displayWidth } from '../text.js';
 const COLORS: Record<CheckStatus, string> = { PASS: 'green', WARN: 'yellow', FAIL: 'red', SKIPPED: 'gray' };
 const TITLES: Record<string, string> = { volumes: 'Volumes (attach / mount)', nodes: 'Node network', health: 'Cluster health' };
 
-interface ViewResult {
+export interface K8sDiagnoseViewResult {
   service: string;
   server: string;
   areas: readonly string[];
@@ -15,8 +15,14 @@ interface ViewResult {
 
 const shortId = (check: Check) => check.id.replace(/^[a-z]+\./, '');
 
+export interface K8sDiagnoseViewProps {
+  result: K8sDiagnoseViewResult;
+  color: boolean;
+  columns: number;
+}
+
 /** One table per area, then the hint and kubectl command of every row that is not a PASS. */
-export function K8sDiagnoseView({ result, color, columns }: { result: ViewResult; color: boolean; columns: number }) {
+export function K8sDiagnoseView({ result, color, columns }: K8sDiagnoseViewProps) {
   const tint = (status: CheckStatus) => (color ? { color: COLORS[status] } : {});
   const count = (status: CheckStatus) => result.checks.filter((check) => check.status === status).length;
   return (

@@ -15,7 +15,12 @@ function State({ ok, text, color }: { ok: boolean; text: string; color: boolean 
   return <Text bold {...(color ? { color: ok ? 'green' : 'red' } : {})}>{text}</Text>;
 }
 
-export function SandboxUpView({ result, color }: { result: SandboxUpResult; color: boolean }) {
+export interface SandboxUpViewProps {
+  result: SandboxUpResult;
+  color: boolean;
+}
+
+export function SandboxUpView({ result, color }: SandboxUpViewProps) {
   return (
     <Box flexDirection="column">
       <Text>
@@ -31,7 +36,12 @@ export function SandboxUpView({ result, color }: { result: SandboxUpResult; colo
   );
 }
 
-export function SandboxStatusView({ status, color }: { status: SandboxStatus; color: boolean }) {
+export interface SandboxStatusViewProps {
+  status: SandboxStatus;
+  color: boolean;
+}
+
+export function SandboxStatusView({ status, color }: SandboxStatusViewProps) {
   const line = (name: string, part: { running: boolean; healthy: boolean; pid?: number | undefined }, where: string) => (
     <Field label={name}>
       <State ok={part.running && part.healthy} text={part.running ? (part.healthy ? 'up' : 'not answering') : 'stopped'} color={color} />
@@ -51,7 +61,12 @@ export function SandboxStatusView({ status, color }: { status: SandboxStatus; co
   );
 }
 
-export function SandboxDownView({ result, color }: { result: SandboxDownResult; color: boolean }) {
+export interface SandboxDownViewProps {
+  result: SandboxDownResult;
+  color: boolean;
+}
+
+export function SandboxDownView({ result, color }: SandboxDownViewProps) {
   const line = (report: SandboxDownResult['clickhouse']) =>
     report.wasRunning ? `stopped (pid ${report.pid}${report.stoppedWith ? `, ${report.stoppedWith}` : ''})` : 'was not running';
   return (

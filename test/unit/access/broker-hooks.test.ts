@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AccessBroker, SWEEP_INTERVAL_MS } from '../../../src/access/broker.js';
-import { processLockOwner } from '../../../src/access/connect.js';
+import { processLockOwner } from '../../../src/access/open.js';
 import { servicesFromConfig } from '../../../src/access/policy.js';
 import type { AccessRequest } from '../../../src/access/types.js';
 import { createCa } from '../../../src/pki/ca.js';

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HttpBrokerClient } from '../../../src/access/http-client.js';
-import { processLockOwner } from '../../../src/access/connect.js';
+import { processLockOwner } from '../../../src/access/open.js';
 import { caFiles, createCa, loadOrCreateBrokerCa } from '../../../src/pki/ca.js';
 import { createCsr, generateKeyPairPem } from '../../../src/pki/x509.js';
 import { tempDir } from '../../fakes/fs.js';

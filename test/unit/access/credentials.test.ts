@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { embeddedClient } from '../../../src/access/connect.js';
+import { embeddedClient } from '../../../src/access/open.js';
 import { fetchCertificate, getCertificate, obtainCertificate, standingOf } from '../../../src/access/credentials.js';
 import type { BrokerClient } from '../../../src/access/client.js';
 import { RemoteError } from '../../../src/errors.js';

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { embeddedClient } from '../../../src/access/connect.js';
+import { embeddedClient } from '../../../src/access/open.js';
 import { HttpBrokerClient } from '../../../src/access/http-client.js';
 import { CRL_LIFETIME_MS } from '../../../src/pki/crl.js';
 import { createCsr, generateKeyPairPem } from '../../../src/pki/x509.js';

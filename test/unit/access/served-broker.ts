@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import { afterEach } from 'vitest';
 import type { AccessBroker } from '../../../src/access/broker.js';
-import { openBroker } from '../../../src/access/connect.js';
+import { openBroker } from '../../../src/access/open.js';
 import { createBrokerServer, listen } from '../../../src/access/server.js';
 import { FakeClock, testContext } from '../../fakes/context.js';
 import { tempDir } from '../../fakes/fs.js';

@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { processLockOwner } from '../../../src/access/connect.js';
+import { processLockOwner } from '../../../src/access/open.js';
 import { EventLog, withStoreLock, type BrokerEvent, type LockOwner, type StoreOptions } from '../../../src/access/store.js';
 import { tempDir } from '../../fakes/fs.js';
 import { openRealBroker, serveRealBroker } from './served-broker.js';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embeddedClient } from '../../../src/access/connect.js';
+import { embeddedClient } from '../../../src/access/open.js';
 import { makeCa, makeServerCert, type TestCa } from '../../fakes/certs.js';
 import { FakeClock, runCli } from '../../fakes/context.js';
 import { openTestBroker } from '../../fakes/broker.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serverUserFor } from '../../../src/access/server-user.js';
-import { embeddedClient } from '../../../src/access/connect.js';
+import { embeddedClient } from '../../../src/access/open.js';
 import { issueServerCertificate } from '../../../src/pki/ca.js';
 import { generateKeyPairPem } from '../../../src/pki/x509.js';
 import { startFakeClickHouse, type FakeClickHouse, type RecordedQuery } from '../../fakes/clickhouse-server.js';

@@ -3,12 +3,24 @@ import type { LookupOptions } from 'node:dns';
 import http from 'node:http';
 import net from 'node:net';
 import type { LookupFunction } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { probeEndpoint, type ProbeOptions, type TcpProbe, type TlsProbe } from '../../../src/net/probe.js';
 import { makeCa, makeServerCert, type TestCa } from '../../fakes/certs.js';
 import { startConnectProxy, type FakeConnectProxy } from '../../fakes/connect-proxy.js';
 import { startHttpsServer, type FakeHttpsServer } from '../../fakes/https-server.js';
 import { startSocks5Server, type FakeSocks5Server } from '../../fakes/socks5-server.js';
+
+// A proxy agent's first import takes 160-420 ms on a loaded machine. Make it always that slow here: a stage clock that
+// counted the import would then fail the 150 ms stages below on every run, instead of now and then.
+const COLD_IMPORT_MS = 450;
+vi.mock('socks-proxy-agent', async (importOriginal) => {
+  await (await import('node:timers/promises')).setTimeout(COLD_IMPORT_MS);
+  return importOriginal();
+});
+vi.mock('https-proxy-agent', async (importOriginal) => {
+  await (await import('node:timers/promises')).setTimeout(COLD_IMPORT_MS);
+  return importOriginal();
+});
 
 const TAILNET_NAME = 'ch.sandbox.byoc.internal';
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerClient } from '../../../src/access/client.js';
-import { embeddedClient } from '../../../src/access/connect.js';
+import { embeddedClient } from '../../../src/access/open.js';
 import type { AccessRequest } from '../../../src/access/types.js';
 import { main } from '../../../src/main.js';
 import { issueServerCertificate } from '../../../src/pki/ca.js';

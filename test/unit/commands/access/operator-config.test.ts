@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { embeddedClient } from '../../../../src/access/connect.js';
+import { embeddedClient } from '../../../../src/access/open.js';
 import { renderOperatorConfig } from '../../../../src/access/operator.js';
 import { serverUserFor } from '../../../../src/access/server-user.js';
 import { FakeClock, runCli } from '../../../fakes/context.js';

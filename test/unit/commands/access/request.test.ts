@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BrokerClient } from '../../../../src/access/client.js';
 import type { AccessRequest } from '../../../../src/access/types.js';
-import { embeddedClient } from '../../../../src/access/connect.js';
+import { embeddedClient } from '../../../../src/access/open.js';
 import { openTestBroker } from '../../../fakes/broker.js';
 import { FakeClock, runCli } from '../../../fakes/context.js';
 import { strictFake } from '../../../fakes/strict-fake.js';

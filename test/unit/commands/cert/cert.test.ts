@@ -1,7 +1,7 @@
 import { cpSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { embeddedClient } from '../../../../src/access/connect.js';
+import { embeddedClient } from '../../../../src/access/open.js';
 import { RemoteError } from '../../../../src/errors.js';
 import { FakeClock, runCli } from '../../../fakes/context.js';
 import { openTestBroker } from '../../../fakes/broker.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embeddedClient } from '../../../../src/access/connect.js';
+import { embeddedClient } from '../../../../src/access/open.js';
 import { runCli } from '../../../fakes/context.js';
 import { testBrokerCa } from '../../../fakes/broker.js';
 import { startFakeKubeApi, type FakeKubeApi } from '../../../fakes/k8s-api-server.js';

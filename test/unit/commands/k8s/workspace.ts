@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { embeddedClient } from '../../../../src/access/connect.js';
+import { embeddedClient } from '../../../../src/access/open.js';
 import type { ClientFactories } from '../../../../src/context.js';
 import { FakeClock } from '../../../fakes/context.js';
 import { openTestBroker, testBrokerCa } from '../../../fakes/broker.js';

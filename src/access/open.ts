@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import type { Context } from '../context.js';
 import { ConfigError } from '../errors.js';
@@ -6,10 +5,8 @@ import { AccessBroker, brokerDir } from './broker.js';
 import type { BrokerClient } from './client.js';
 import { servicesFromConfig } from './policy.js';
 import type { Configuration } from '../config/configuration.js';
-import { SANDBOX_SERVICE, sandboxPaths } from '../sandbox/layout.js';
-import type { SandboxAuthority } from '../sandbox/operator.js';
 import type { LockOwner, StoreOptions } from './store.js';
-import type { AccessRequest } from './types.js';
+import { operatorHooks } from './operators.js';
 
 declare module '../context.js' {
   interface Clients {
@@ -37,37 +34,17 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
 }
 
 /**
- * Opens the broker on this machine's state folder (embedded mode, and `byoc broker serve`). The sandbox is the
- * one deployment the broker operates itself: its hooks apply approvals, revocations and expiry there, and do
- * nothing for other services. `operatorHooks: false` opens it without them (for `sandbox up`, which is the sandbox).
+ * Opens the broker on this machine's state folder (embedded mode, and `byoc broker serve`), with the hooks of the
+ * operators registered for their services (ctx.client('operators')): a deployment the broker operates itself
+ * applies approvals, revocations and expiry there. `operatorHooks: false` opens it without them (for the deployment
+ * itself, which opens the broker as its authority).
  */
 export async function openBroker(ctx: Context, configuration: Configuration, options: { operatorHooks?: boolean } = {}): Promise<AccessBroker> {
   const stateDir = ctx.stateDir();
-  const sandbox = async () => {
-    const [operator, { sandboxHostFor }] = await Promise.all([import('../sandbox/operator.js'), import('../sandbox/host.js')]);
-    return { operator, host: sandboxHostFor(ctx, false) };
-  };
-  const hooks = options.operatorHooks === false
-    ? {}
-    : {
-        onApproved: async (request: AccessRequest) => {
-          if (request.service !== SANDBOX_SERVICE) return;
-          const { operator, host } = await sandbox();
-          await operator.onApproved(stateDir, host, sandboxAuthority(broker))(request);
-        },
-        onRevoked: async (request: AccessRequest) => {
-          if (request.service !== SANDBOX_SERVICE) return;
-          const { operator, host } = await sandbox();
-          await operator.onRevoked(stateDir, host, sandboxAuthority(broker))(request);
-        },
-        sweep: async () => {
-          // Most users never run a sandbox: one stat, and nothing is loaded.
-          if (!existsSync(sandboxPaths(stateDir).state)) return;
-          const { operator, host } = await sandbox();
-          await operator.sweepSandbox(stateDir, host, sandboxAuthority(broker));
-        },
-      };
-  const broker: AccessBroker = await AccessBroker.open(stateDir, {
+  const registry = options.operatorHooks === false ? [] : await ctx.client('operators');
+  let broker: AccessBroker | undefined;
+  const hooks = operatorHooks(registry, ctx, () => broker!);
+  broker = await AccessBroker.open(stateDir, {
     services: servicesFromConfig(configuration.data, configuration.registeredPolicies()),
     now: () => ctx.clock.now(),
     // node-forge (behind the CA) loads only when a certificate is signed or the CA is served.
@@ -76,15 +53,6 @@ export async function openBroker(ctx: Context, configuration: Configuration, opt
     ...hooks,
   });
   return broker;
-}
-
-/** What the sandbox asks of the broker that runs it: the CRL for nginx and the approved sandbox requests. */
-export function sandboxAuthority(broker: AccessBroker): SandboxAuthority {
-  return {
-    ca: () => broker.certificateAuthority(),
-    crl: () => broker.crl(),
-    approved: async () => (await broker.list(SANDBOX_SERVICE, { service: SANDBOX_SERVICE, status: 'approved' })).filter((request) => request.scopes.includes('clickhouse')),
-  };
 }
 
 /**

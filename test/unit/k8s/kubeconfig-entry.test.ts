@@ -1,6 +1,6 @@
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { currentContextOf, planKubeconfigEntry, type EntryInput } from '../../../src/k8s/connect.js';
+import { currentContextOf, planKubeconfigEntry, type EntryInput } from '../../../src/k8s/kubeconfig-entry.js';
 
 const base: EntryInput = {
   service: 'acme-prod',
