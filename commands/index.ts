@@ -1,19 +1,26 @@
 /**
  * The explicit manifest of every command. A file's path under commands/ is its command
  * (`config/show.ts` is `byoc config show`); test/unit/manifest.test.ts checks this list against the files.
+ * Each command's description lives here and only here, so help lists every command without loading any.
  * Command modules stay light: heavy libraries are imported inside `run` and `view`.
  */
-import type { AnyCommand, OptionSpec } from '../src/command.js';
+import { commandFlags, type AnyCommand } from '../src/command.js';
 import type { CompletionNode } from '../src/completion.js';
-import { CONFIG_FLAG, GLOBAL_FLAGS } from '../src/globals.js';
+import { catalogFor, GLOBAL_OPTIONS } from '../src/options.js';
 export interface ManifestEntry {
   /** path under commands/ without the extension */
   file: string;
-  /** the command's description, here so help can list every command without loading any of them */
+  /** the command's description: the one copy (help, completion) */
   description: string;
   hidden: boolean;
   /** the command's module, imported only when it runs (or its help is asked for) */
   load: () => Promise<AnyCommand>;
+}
+
+/** What main runs: the manifest and the descriptions of the groups (a test passes its own). */
+export interface CommandTree {
+  manifest: readonly ManifestEntry[];
+  groups: Record<string, string>;
 }
 
 const entry = (file: string, description: string, load: () => Promise<{ default: AnyCommand }>, options: { hidden?: boolean } = {}): ManifestEntry => ({
@@ -69,10 +76,15 @@ export const manifest: readonly ManifestEntry[] = [
   entry('sandbox/down', "Stop the sandbox (nothing keeps running); its data stays for the next up unless --purge", () => import('./sandbox/down.js')),
 ];
 
+export const COMMANDS: CommandTree = { manifest, groups };
+
+/** Every setting byoc knows: the shared ones, then each command's options (loads every command module). */
+export const settingsCatalog = catalogFor(manifest);
+
 /** Every node of the command tree with its subcommands and flags, for shell completion. */
-export async function completionTree(): Promise<CompletionNode[]> {
-  const loaded = await Promise.all(manifest.map(async (entry) => ({ file: entry.file, command: await entry.load() })));
-  const globalFlags = [...GLOBAL_FLAGS.map((flag) => flag.flags), CONFIG_FLAG, '--help'];
+export async function completionTree(tree: CommandTree = COMMANDS): Promise<CompletionNode[]> {
+  const loaded = await Promise.all(tree.manifest.map(async (entry) => ({ entry, command: await entry.load() })));
+  const globalFlags = [...Object.values(GLOBAL_OPTIONS).map((spec) => spec.flags!.split(' ')[0]!), '--help'];
   const nodes = new Map<string, CompletionNode>();
   const node = (path: string, description: string) => {
     let found = nodes.get(path);
@@ -83,20 +95,16 @@ export async function completionTree(): Promise<CompletionNode[]> {
     return found;
   };
   node('', 'byoc').flags.push('--version');
-  for (const entry of loaded) {
-    if (entry.command.hidden) continue;
+  for (const { entry, command } of loaded) {
+    if (entry.hidden) continue;
     const words = entry.file.split('/');
     words.forEach((word, index) => {
-      const parent = node(words.slice(0, index).join(' '), groups[words.slice(0, index).join(' ')] ?? '');
+      const parent = node(words.slice(0, index).join(' '), tree.groups[words.slice(0, index).join(' ')] ?? '');
       if (!parent.subcommands.includes(word)) parent.subcommands.push(word);
-      node(words.slice(0, index + 1).join(' '), index === words.length - 1 ? entry.command.description : (groups[words.slice(0, index + 1).join(' ')] ?? ''));
+      node(words.slice(0, index + 1).join(' '), index === words.length - 1 ? entry.description : (tree.groups[words.slice(0, index + 1).join(' ')] ?? ''));
     });
-    const leaf = node(words.join(' '), entry.command.description);
-    for (const spec of Object.values((entry.command.options ?? {}) as Record<string, OptionSpec>)) {
-      const long = spec.flags.split(/[ ,]/).find((part) => part.startsWith('--'))!;
-      if (long.startsWith('--[no-]')) leaf.flags.push(long.replace('[no-]', ''), long.replace('[no-]', 'no-'));
-      else leaf.flags.push(long);
-    }
+    const leaf = node(words.join(' '), entry.description);
+    for (const flag of commandFlags(command)) leaf.flags.push(flag.flag, ...(flag.negation ? [flag.negation] : []));
   }
   return [...nodes.values()];
 }

@@ -4,6 +4,7 @@ import type { ClientFactories, ContextBase, Env, OutputStream } from '../../src/
 import { createContext, type Context } from '../../src/context.js';
 import { main } from '../../src/main.js';
 import { defaultClients } from '../../src/clients.js';
+import { settingsCatalog } from '../../commands/index.js';
 
 /** A captured output stream; `isTTY` and `columns` make it look like a terminal when asked. */
 export class CapturedStream extends EventEmitter implements OutputStream {
@@ -86,6 +87,7 @@ export function testContext(
   const ctx = createContext(harness.base, {
     configFile: setup.configFile,
     flags: new Map(),
+    settings: settingsCatalog,
     output: {
       json: setup.json ?? false,
       color: setup.color ?? false,
