@@ -93,10 +93,12 @@ export interface InvocationGlobals {
   settings?: SettingsCatalog | undefined;
   /** Already loaded (main loads it first: the output settings come from it). */
   configuration?: Configuration | undefined;
+  /** Why it could not be loaded, for a command that reports that itself (the doctor). */
+  configurationError?: unknown;
 }
 
 /** The effective configuration: the file (validated: exit 3 naming file, key and line), the variables, the flags. */
-export async function loadConfiguration(base: Pick<ContextBase, 'cwd' | 'env'>, globals: Omit<InvocationGlobals, 'output' | 'configuration'>): Promise<Configuration> {
+export async function loadConfiguration(base: Pick<ContextBase, 'cwd' | 'env'>, globals: Omit<InvocationGlobals, 'output' | 'configuration' | 'configurationError'>): Promise<Configuration> {
   const [{ loadConfigFile }, { Configuration }, { stateServices }] = await Promise.all([
     import('./config/load.js'),
     import('./config/configuration.js'),
@@ -146,7 +148,11 @@ export function createContext(base: ContextBase, globals: InvocationGlobals): Co
       },
     },
     config() {
-      configuration ??= globals.configuration ? Promise.resolve(globals.configuration) : loadConfiguration(base, globals);
+      configuration ??= globals.configurationError
+        ? Promise.reject(globals.configurationError)
+        : globals.configuration
+          ? Promise.resolve(globals.configuration)
+          : loadConfiguration(base, globals);
       return configuration;
     },
     stateDir: () => stateDirFor(base.env),

@@ -6,7 +6,7 @@ import type { Configuration, FlagValue } from './config/configuration.js';
 import { checkValue, expected } from './config/kinds.js';
 import { describeDefault } from './config/settings.js';
 import { createContext, decideColor, loadConfiguration, type ContextBase, type OutputMode } from './context.js';
-import { ByocError, exitCodeFor, toErrorDocument, UsageError } from './errors.js';
+import { ByocError, ConfigError, exitCodeFor, toErrorDocument, UsageError } from './errors.js';
 import { catalogFor, GLOBAL_OPTIONS } from './options.js';
 import { closest } from './util/suggest.js';
 
@@ -59,16 +59,26 @@ export async function main(argv: readonly string[], base: ContextBase, tree: Com
     if (!invocation) return 0;
     // Every command reads the configuration: the output settings may come from the file, and a --config or
     // BYOC_CONFIG naming a missing or invalid file is refused whatever the command.
-    const own = invocation.definition.configFile?.(invocation.raw.args as never);
-    const configuration = await loadConfiguration(base, {
-      flags: scanned.flags,
-      settings: catalogFor(tree.manifest),
-      ...(own ? { configFile: resolvePath(base.cwd, own), configOrigin: `byoc ${path.join(' ')}` } : {}),
-    });
-    const { output, color } = resolveOutput(configuration, base);
+    const { definition } = invocation;
+    const own = definition.configFile?.(invocation.raw.args as never);
+    let loaded: { configuration: Configuration; output: OutputMode; color: boolean } | undefined;
+    let configurationError: ConfigError | undefined;
+    try {
+      const configuration = await loadConfiguration(base, {
+        flags: scanned.flags,
+        settings: catalogFor(tree.manifest),
+        ...(own ? { configFile: resolvePath(base.cwd, own), configOrigin: `byoc ${path.join(' ')}` } : {}),
+      });
+      loaded = { configuration, ...resolveOutput(configuration, base) };
+    } catch (error) {
+      if (!(error instanceof ConfigError && definition.reportsConfigErrors)) throw error;
+      configurationError = error;
+    }
+    const early = earlySettings(base, scanned.flags);
+    const { output, color } = loaded ?? { output: outputMode(base, early.json, early.verbose, early.color), color: early.color };
     reporting = { json: output.json, verbose: output.verbose, color: decideColor(base.env, Boolean(base.io.stderr.isTTY), color) };
-    const ctx = createContext(base, { flags: scanned.flags, output, configuration });
-    const outcome = await runCommand(invocation.definition, invocation.raw, ctx);
+    const ctx = createContext(base, { flags: scanned.flags, output, configuration: loaded?.configuration, configurationError });
+    const outcome = await runCommand(definition, invocation.raw, ctx);
     if (outcome) {
       reportError(outcome, base, reporting);
       return outcome.exitCode;
@@ -114,8 +124,11 @@ function scanGlobals(argv: readonly string[]): { flags: Map<string, FlagValue>; 
   return { flags, ...parsed };
 }
 
-/** Before the configuration is read: flags, then variables (a malformed one counts as unset here; the run refuses it). */
-function earlyReporting(base: ContextBase, flags: ReadonlyMap<string, FlagValue>): Reporting {
+/**
+ * Before the configuration is read: flags, then variables (a malformed one counts as unset here; the run refuses
+ * it). `color` here is the setting; decideColor adds the terminal and NO_COLOR.
+ */
+function earlySettings(base: ContextBase, flags: ReadonlyMap<string, FlagValue>): Reporting {
   const value = (spec: OptionSpec): boolean => {
     const flag = flags.get(spec.key);
     if (flag) return Boolean(flag.value);
@@ -123,27 +136,29 @@ function earlyReporting(base: ContextBase, flags: ReadonlyMap<string, FlagValue>
     const checked = raw ? checkValue(spec, raw) : undefined;
     return checked && 'value' in checked ? Boolean(checked.value) : Boolean(spec.default);
   };
-  return {
-    json: value(GLOBAL_OPTIONS.json),
-    verbose: value(GLOBAL_OPTIONS.verbose),
-    color: decideColor(base.env, Boolean(base.io.stderr.isTTY), value(GLOBAL_OPTIONS.color)),
-  };
+  return { json: value(GLOBAL_OPTIONS.json), verbose: value(GLOBAL_OPTIONS.verbose), color: value(GLOBAL_OPTIONS.color) };
+}
+
+function earlyReporting(base: ContextBase, flags: ReadonlyMap<string, FlagValue>): Reporting {
+  const settings = earlySettings(base, flags);
+  return { ...settings, color: decideColor(base.env, Boolean(base.io.stderr.isTTY), settings.color) };
 }
 
 /** The output settings through the same resolver as every setting: flag > BYOC_* > file > default. */
 function resolveOutput(configuration: Configuration, base: ContextBase): { output: OutputMode; color: boolean } {
-  const color = configuration.get<boolean>(GLOBAL_OPTIONS.color)!;
+  const color = configuration.value(GLOBAL_OPTIONS.color);
+  return { color, output: outputMode(base, configuration.value(GLOBAL_OPTIONS.json), configuration.value(GLOBAL_OPTIONS.verbose), color) };
+}
+
+function outputMode(base: ContextBase, json: boolean, verbose: boolean, color: boolean): OutputMode {
   const stdoutIsTTY = Boolean(base.io.stdout.isTTY);
   return {
-    color,
-    output: {
-      json: configuration.get<boolean>(GLOBAL_OPTIONS.json)!,
-      verbose: configuration.get<boolean>(GLOBAL_OPTIONS.verbose)!,
-      color: decideColor(base.env, stdoutIsTTY, color),
-      stdoutIsTTY,
-      stderrIsTTY: Boolean(base.io.stderr.isTTY),
-      stdinIsTTY: Boolean(base.io.stdin.isTTY),
-    },
+    json,
+    verbose,
+    color: decideColor(base.env, stdoutIsTTY, color),
+    stdoutIsTTY,
+    stderrIsTTY: Boolean(base.io.stderr.isTTY),
+    stdinIsTTY: Boolean(base.io.stdin.isTTY),
   };
 }
 

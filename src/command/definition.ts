@@ -98,6 +98,11 @@ export interface CommandDefinition<
    * FILE` checks FILE whatever file the folder holds.
    */
   configFile?(args: ArgValues<A>): string | undefined;
+  /**
+   * The command reports a configuration that fails to load (exit 3) itself, as the doctor's first step does:
+   * it still runs, output settings come from flags and variables, and `ctx.config()` rejects with the error.
+   */
+  reportsConfigErrors?: boolean;
   run(input: ArgValues<A> & OptionValues<O>, ctx: Context): Promise<R>;
   /** The --json document (default: the result). An async iterable prints NDJSON. */
   json?(result: R): unknown;
