@@ -259,7 +259,7 @@ function normaliseArgv(argv: readonly string[], scanned: { operands: string[]; u
     if (topic.length > 0 && nodeAt(program, ['help']).commands.some((command) => command.name() === topic[0])) return words;
     const option = unknown.find((word) => word.startsWith('-'));
     if (option) {
-      throw new UsageError('unknown_option', `unknown option '${option}'`, { hint: "Run 'byoc help' alone for the commands and topics; options go after the command: byoc help access request." });
+      throw new UsageError('unknown_option', `unknown option '${option}'`, { hint: "Run 'byoc help --help' for usage." });
     }
     const path = commandPathOf(topic, program);
     if (path.length < topic.length) throw unknownTopic(topic, path, program);
