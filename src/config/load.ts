@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import type { Env } from '../context.js';
@@ -159,7 +158,7 @@ async function parseProblem(error: unknown, file: string): Promise<string> {
     try {
       const { parseDocument, LineCounter } = await import('yaml');
       const lines = new LineCounter();
-      const document = parseDocument(await readFile(file, 'utf8'), { lineCounter: lines });
+      const document = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines });
       const place = document.errors[0]?.linePos?.[0];
       if (place) return `line ${place.line}, column ${place.col}: ${detail}`;
     } catch {
@@ -197,7 +196,7 @@ async function lineFinder(file: string): Promise<LineOf> {
   try {
     const { parseDocument, LineCounter, isMap, isPair, isScalar } = await import('yaml');
     const lines = new LineCounter();
-    const document = parseDocument(await readFile(file, 'utf8'), { lineCounter: lines });
+    const document = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines });
     const prefix = base === 'package.json' ? [MODULE_NAME] : [];
     return (keyPath) => {
       // The pair that holds the last segment: its key's line is where the reader looks.
