@@ -1,4 +1,5 @@
 import { defineCommand, option, RawJson, tsv } from '../../src/command.js';
+import { ENGINEER_USER_PATTERN } from '../../src/access/server-user.js';
 import type { AccessRequest } from '../../src/access/types.js';
 import type { AuditReport, QueryRow } from '../../src/audit/audit.js';
 import type { QueryLogSchema } from '../../src/audit/schema.js';
@@ -56,7 +57,7 @@ export default defineCommand({
     }),
     request: option.string({ flag: '--request <id>', key: 'audit.request', env: 'BYOC_AUDIT_REQUEST', description: "only this access request (the per-request user's, else the query_id tag's)" }),
     userPattern: option.string({
-      flag: '--user-pattern <regex>', key: 'audit.userPattern', env: 'BYOC_AUDIT_USER_PATTERN', default: '^byoc_',
+      flag: '--user-pattern <regex>', key: 'audit.userPattern', env: 'BYOC_AUDIT_USER_PATTERN', default: ENGINEER_USER_PATTERN,
       description: 'which other ClickHouse users are engineers (per-request users byoc_r_... always are)',
     }),
     grants: option.string({
