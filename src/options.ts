@@ -62,7 +62,13 @@ export interface CommandSource {
   load(): Promise<AnyCommand>;
 }
 
-/** The whole table: the shared settings, then each command's options (loading every command module, once). */
+/**
+ * The whole table: the shared settings, then each command's options (loading every command module, once).
+ * Loading the modules, rather than generating a light table from them, keeps one declaration with nothing to
+ * regenerate or merge when an option changes; the cost (~18 ms for 30 modules) is paid only by a file that sets
+ * a command's key, `config show`, completion and the README check: never by `--help`, `--version` or a run
+ * without such a file.
+ */
 export function catalogFor(commands: readonly CommandSource[]): SettingsCatalog {
   let all: Promise<readonly Setting[]> | undefined;
   return {

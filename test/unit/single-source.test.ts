@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { completionTree, manifest, type CommandTree } from '../../commands/index.js';
-import { defineCommand, option } from '../../src/command.js';
+import { commandFlags, defineCommand, option } from '../../src/command.js';
 import { settingsTable } from '../../src/config/table.js';
 import { runCli } from '../fakes/context.js';
 import { tempDir } from '../fakes/fs.js';
@@ -56,7 +56,9 @@ describe('an option declared once is seen everywhere', () => {
     expect(await settingsTable(tree.manifest)).toContain('| `demo.frobs` | `BYOC_DEMO_FROBS` | `--frobs` (demo) | `2` | how many frobs to turn; a whole number from 1 to 9 |');
   });
 
-  it('in completion', async () => {
+  it('in completion, and for any tool that lists a command\'s flags with their kinds', async () => {
     expect((await completionTree(tree)).find((node) => node.path === 'demo')?.flags).toContain('--frobs');
+    expect(commandFlags(demo)).toEqual([{ name: 'frobs', flag: '--frobs', value: '<n>', spec: frobs }]);
+    expect(commandFlags(demo)[0]!.spec).toMatchObject({ kind: 'integer', min: 1, max: 9, env: 'BYOC_DEMO_FROBS', key: 'demo.frobs' });
   });
 });
