@@ -2,9 +2,7 @@ import { defineCommand, RawJson } from '../src/command.js';
 import { formatCompletion, type Completion } from '../src/completion/candidates.js';
 
 export default defineCommand({
-  description: 'What the shell completion scripts offer at the cursor, one candidate a line (the scripts call this on TAB)',
   examples: ["byoc completion-candidates -- access show ''", 'byoc completion-candidates -- query acme-prod --format j'],
-  hidden: true,
   args: { words: { description: 'the words after byoc up to the cursor; the last is the one being completed', variadic: true } },
   async run({ words }, ctx): Promise<Completion> {
     const [{ complete }, { completionTree }, { contextSources }, { groups, manifest }] = await Promise.all([
@@ -13,7 +11,7 @@ export default defineCommand({
       import('../src/completion/sources.js'),
       import('./index.js'),
     ]);
-    const commands = await Promise.all(manifest.map(async (entry) => ({ file: entry.file, command: await entry.load() })));
+    const commands = await Promise.all(manifest.map(async (entry) => ({ file: entry.file, description: entry.description, hidden: entry.hidden, command: await entry.load() })));
     return complete(completionTree(commands, groups), words.length ? words : [''], contextSources(ctx));
   },
   // The scripts read lines whatever the output settings (BYOC_JSON in a user's environment included).

@@ -2,7 +2,6 @@ import { defineCommand } from '../src/command.js';
 import type { Shell } from '../src/completion/scripts.js';
 
 export default defineCommand({
-  description: 'Print a shell completion script',
   examples: ['source <(byoc completion bash)', 'byoc completion zsh > "${fpath[1]}/_byoc"', 'byoc completion fish > ~/.config/fish/completions/byoc.fish'],
   args: { shell: { description: 'bash, zsh or fish', required: true, choices: ['bash', 'zsh', 'fish'] } },
   async run({ shell }) {

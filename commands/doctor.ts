@@ -2,8 +2,9 @@ import { defineCommand, tsv } from '../src/command.js';
 import { doctorOutcome, type DoctorReport } from '../src/doctor/doctor.js';
 
 export default defineCommand({
-  description: 'Check the whole chain in one go: configuration, broker, request, certificate, Tailscale path, DNS, TCP, TLS, ClickHouse, Kubernetes API',
   examples: ['byoc doctor', 'byoc doctor acme-prod', 'byoc doctor acme-prod --json | jq ".steps[] | select(.status != \\"PASS\\")"'],
+  // Its first step reports a configuration that does not load, then skips what depends on it.
+  reportsConfigErrors: true,
   args: { service: { description: 'the customer service (without it: configuration, broker and Tailscale only)' } },
   async run({ service }, ctx): Promise<DoctorReport> {
     const [{ runDoctor }, { DOCTOR_STEPS }] = await Promise.all([import('../src/doctor/doctor.js'), import('../src/doctor/steps.js')]);

@@ -1,17 +1,25 @@
 /**
  * The explicit manifest of every command. A file's path under commands/ is its command
  * (`config/show.ts` is `byoc config show`); test/unit/manifest.test.ts checks this list against the files.
+ * Each command's description lives here and only here, so help lists every command without loading any.
  * Command modules stay light: heavy libraries are imported inside `run` and `view`.
  */
 import type { AnyCommand } from '../src/command.js';
+import { catalogFor } from '../src/options.js';
 export interface ManifestEntry {
   /** path under commands/ without the extension */
   file: string;
-  /** the command's description, here so help can list every command without loading any of them */
+  /** the command's description: the one copy (help, completion) */
   description: string;
   hidden: boolean;
   /** the command's module, imported only when it runs (or its help is asked for) */
   load: () => Promise<AnyCommand>;
+}
+
+/** What main runs: the manifest and the descriptions of the groups (a test passes its own). */
+export interface CommandTree {
+  manifest: readonly ManifestEntry[];
+  groups: Record<string, string>;
 }
 
 const entry = (file: string, description: string, load: () => Promise<{ default: AnyCommand }>, options: { hidden?: boolean } = {}): ManifestEntry => ({
@@ -67,3 +75,8 @@ export const manifest: readonly ManifestEntry[] = [
   entry('sandbox/status', "Whether the sandbox runs: ClickHouse and nginx processes, ports, health, approved grants, files", () => import('./sandbox/status.js')),
   entry('sandbox/down', "Stop the sandbox (nothing keeps running); its data stays for the next up unless --purge", () => import('./sandbox/down.js')),
 ];
+
+export const COMMANDS: CommandTree = { manifest, groups };
+
+/** Every setting byoc knows: the shared ones, then each command's options (loads every command module). */
+export const settingsCatalog = catalogFor(manifest);

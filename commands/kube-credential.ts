@@ -3,9 +3,7 @@ import { ByocError, reworded } from '../src/errors.js';
 import type { ExecCredential } from '../src/k8s/exec-credential.js';
 
 export default defineCommand({
-  description: "kubectl's exec credential plugin: prints an ExecCredential with your current certificate for the service",
   examples: ['byoc kube-credential acme-prod'],
-  hidden: true,
   args: { service: { description: 'the customer service', required: true } },
   async run({ service }, ctx): Promise<ExecCredential> {
     const [{ obtainCertificate }, { execCredential }] = await Promise.all([import('../src/access/credentials.js'), import('../src/k8s/exec-credential.js')]);

@@ -22,7 +22,6 @@ interface QueryRun {
 type QueryResult = QueryCheck | QueryRun;
 
 export default defineCommand({
-  description: 'Run a read-only query on the system tables of a customer ClickHouse, over the tailnet, with your certificate',
   examples: [
     "byoc query acme-prod 'SELECT database, table, elapsed, progress FROM system.merges'",
     'byoc query acme-prod --preset replication-queue',
@@ -34,12 +33,18 @@ export default defineCommand({
     sql: { description: "the SQL, or - to read it from stdin" },
   },
   options: {
-    file: option.path('--file <file>', 'query.file', 'read the SQL from a file'),
-    preset: option.string('--preset <name>', 'query.preset', 'a curated diagnostic (see: byoc query presets)'),
-    format: option.choice('--format <format>', 'query.format', 'table, json, ndjson, csv or tsv', ['table', 'json', 'ndjson', 'csv', 'tsv'] as const),
-    maxRows: option.integer('--max-rows <n>', 'query.maxRows', 'stop after this many rows (0: no limit)'),
-    timeout: option.duration('--timeout <duration>', 'query.timeout', 'time limit for the query'),
-    check: option.boolean('--check', 'query.check', 'only check the SQL against the read-only policy (no service, certificate or network)'),
+    file: option.path({ flag: '--file <file>', key: 'query.file', env: 'BYOC_QUERY_FILE', description: 'read the SQL from a file' }),
+    preset: option.string({ flag: '--preset <name>', key: 'query.preset', env: 'BYOC_PRESET', description: 'a curated diagnostic (see: byoc query presets)' }),
+    format: option.choice({
+      flag: '--format <format>', key: 'query.format', env: 'BYOC_QUERY_FORMAT', choices: ['table', 'json', 'ndjson', 'csv', 'tsv'],
+      defaultNote: 'table on a TTY, tsv piped', description: 'query output format',
+    }),
+    maxRows: option.integer({ flag: '--max-rows <n>', key: 'query.maxRows', env: 'BYOC_MAX_ROWS', default: 100_000, min: 0, description: 'stop after this many rows (0: no limit)' }),
+    timeout: option.duration({ flag: '--timeout <duration>', key: 'query.timeout', env: 'BYOC_QUERY_TIMEOUT', default: '60s', description: 'time limit for the query' }),
+    check: option.boolean({
+      flag: '--check', key: 'query.check', env: 'BYOC_CHECK', default: false,
+      description: 'only check the SQL against the read-only policy (no service, certificate or network)',
+    }),
   },
   async run(input, ctx): Promise<QueryResult> {
     const { service, check } = input;
@@ -65,8 +70,8 @@ export default defineCommand({
       import('../src/clickhouse/render.js'),
     ]);
     const format: OutputFormat = ctx.output.json ? 'json' : (input.format ?? (ctx.output.stdoutIsTTY ? 'table' : 'tsv'));
-    const timeoutMs = input.timeout ?? 60_000;
-    const maxRows = input.maxRows ?? 100_000;
+    const timeoutMs = input.timeout;
+    const maxRows = input.maxRows;
     // Certificate, connection, then the server's first row: one wait for the person at the terminal.
     const endWait = ctx.beginProgress(`querying ${service}`);
     const { session, tags, nextQueryId } = await openEngineerSession(ctx, service, { timeoutMs }).catch((error: unknown) => {

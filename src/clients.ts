@@ -13,7 +13,7 @@ export function defaultClients(): Partial<ClientFactories> {
     kubernetes: async () => (await import('./k8s/client.js')).kubernetesConnector,
     tailscale: async (ctx) => {
       const [{ createExecaRunner }, configuration] = await Promise.all([import('./tailscale/runner.js'), ctx.config()]);
-      return createExecaRunner({ bin: configuration.get<string>('tailscale.bin') ?? 'tailscale', env: ctx.env });
+      return createExecaRunner({ bin: configuration.get<string>('tailscale.bin')!, env: ctx.env });
     },
   };
 }

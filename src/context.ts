@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Configuration, FlagValue } from './config/configuration.js';
 import { createProgress } from './ui/progress.js';
+import type { SettingsCatalog } from './config/settings.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -91,9 +92,39 @@ export interface Context extends ContextBase {
 
 export interface InvocationGlobals {
   configFile?: string | undefined;
+  /** where configFile came from: `--config` or `BYOC_CONFIG` */
+  configOrigin?: string | undefined;
   /** Global flags given on the command line, keyed by setting. */
   flags: ReadonlyMap<string, FlagValue>;
   output: OutputMode;
+  /** Every setting a file may set (default: the shared ones only). */
+  settings?: SettingsCatalog | undefined;
+  /** Already loaded (main loads it first: the output settings come from it). */
+  configuration?: Configuration | undefined;
+  /** Why it could not be loaded, for a command that reports that itself (the doctor). */
+  configurationError?: unknown;
+}
+
+/** The effective configuration: the file (validated: exit 3 naming file, key and line), the variables, the flags. */
+export async function loadConfiguration(base: Pick<ContextBase, 'cwd' | 'env'>, globals: Omit<InvocationGlobals, 'output' | 'configuration' | 'configurationError'>): Promise<Configuration> {
+  const [{ loadConfigFile }, { Configuration }, { stateServices }] = await Promise.all([
+    import('./config/load.js'),
+    import('./config/configuration.js'),
+    import('./config/state-services.js'),
+  ]);
+  let { configFile, configOrigin } = globals;
+  if (configFile === undefined) {
+    // --config > BYOC_CONFIG, by the same resolver as every setting (the file cannot name itself).
+    const { GLOBAL_OPTIONS } = await import('./options.js');
+    const named = new Configuration({ path: undefined, data: {} }, base.env, globals.flags).resolve(GLOBAL_OPTIONS.config);
+    configFile = named.value as string | undefined;
+    configOrigin = named.origin;
+  }
+  const [file, registered] = await Promise.all([
+    loadConfigFile({ cwd: base.cwd, env: base.env, explicitFile: configFile, explicitOrigin: configOrigin, settings: globals.settings }),
+    stateServices(stateDirFor(base.env)),
+  ]);
+  return new Configuration(file, base.env, globals.flags, registered, globals.settings);
 }
 
 export function stateDirFor(env: Env): string {
@@ -131,18 +162,11 @@ export function createContext(base: ContextBase, globals: InvocationGlobals): Co
       },
     },
     config() {
-      configuration ??= (async () => {
-        const [{ loadConfigFile }, { Configuration }, { stateServices }] = await Promise.all([
-          import('./config/load.js'),
-          import('./config/configuration.js'),
-          import('./config/state-services.js'),
-        ]);
-        const [file, registered] = await Promise.all([
-          loadConfigFile({ cwd: base.cwd, env: base.env, explicitFile: globals.configFile }),
-          stateServices(stateDirFor(base.env)),
-        ]);
-        return new Configuration(file, base.env, globals.flags, registered);
-      })();
+      configuration ??= globals.configurationError
+        ? Promise.reject(globals.configurationError)
+        : globals.configuration
+          ? Promise.resolve(globals.configuration)
+          : loadConfiguration(base, globals);
       return configuration;
     },
     stateDir: () => stateDirFor(base.env),

@@ -1,12 +1,14 @@
+import { resolve as resolvePath } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import type { FlagValue } from './config/configuration.js';
-import { flagName, runCommand, type AnyCommand, type OptionSpec, type RawInvocation } from './command.js';
-import { createContext, decideColor, type ContextBase, type OutputMode } from './context.js';
-import { ByocError, exitCodeFor, toErrorDocument, UsageError } from './errors.js';
-import { groups, manifest } from '../commands/index.js';
-import { settingOrThrow } from './config/settings.js';
-import { coerce } from './config/coerce.js';
-import { GLOBAL_FLAGS } from './globals.js';
+import { COMMANDS, type CommandTree } from '../commands/index.js';
+import { checkFlag, commandFlags, flagName, runCommand, type AnyCommand, type OptionSpec, type RawInvocation } from './command.js';
+import type { Configuration, FlagValue } from './config/configuration.js';
+import { checkValue, expected } from './config/kinds.js';
+import { describeDefault } from './config/settings.js';
+import { createContext, decideColor, loadConfiguration, type ContextBase, type OutputMode } from './context.js';
+import { ByocError, ConfigError, exitCodeFor, toErrorDocument, UsageError } from './errors.js';
+import { catalogFor, GLOBAL_OPTIONS } from './options.js';
+import { closest } from './util/suggest.js';
 
 const ROOT_EXAMPLES = [
   'byoc access request acme-prod --reason "merges stuck" --ticket INC-42',
@@ -16,59 +18,155 @@ const ROOT_EXAMPLES = [
   'byoc config show --json',
 ];
 
+const HELP_OR_VERSION = ['--help', '-h', '--version', '-V'];
+
 interface Invocation {
   definition: AnyCommand;
-  command: Command;
   raw: RawInvocation;
+}
+
+/** How an error is printed: decided from flags and variables first, then from the whole configuration. */
+interface Reporting {
+  json: boolean;
+  verbose: boolean;
+  color: boolean;
 }
 
 /**
  * Parses argv, runs one command and returns the exit code. The only place where errors become exit codes.
+ * `tree` is the command manifest (a test passes its own).
  */
-export async function main(argv: readonly string[], base: ContextBase): Promise<number> {
-  const earlyJson = argv.includes('--json') || envBoolean(base.env, 'output.json', false);
-  let invocation: Invocation | undefined;
-  const { program, nodes } = buildProgram(base);
+export async function main(argv: readonly string[], base: ContextBase, tree: CommandTree = COMMANDS): Promise<number> {
+  let reporting = earlyReporting(base, new Map());
   try {
-    const words = normaliseArgv(argv, program);
-    const target = manifest.find((entry) => entry.file === commandPathOf(words, program).join('/'));
-    if (target) attachDefinition(nodes.get(target.file.replaceAll('/', ' '))!, await target.load(), (found) => (invocation = found));
+    const scanned = scanGlobals(argv);
+    reporting = earlyReporting(base, scanned.flags);
+    const { program, nodes } = buildProgram(base, tree);
+    const words = normaliseArgv(argv, scanned, program);
+    const path = commandPathOf(scanGlobals(words).operands, program);
+    let invocation: Invocation | undefined;
+    const target = tree.manifest.find((entry) => entry.file === path.join('/'));
+    if (target) attachDefinition(nodes.get(path.join(' '))!, await target.load(), path.join(' '), (found) => (invocation = found));
     try {
       await program.parseAsync(words, { from: 'user' });
     } catch (error) {
       if (error instanceof CommanderError) {
         if (error.exitCode === 0) return 0;
-        throw usageFromCommander(error, commandPathOf(argv, program).join(' '));
+        throw usageFromCommander(error, path.join(' '));
       }
       throw error;
     }
     if (!invocation) return 0;
-    const { definition, command, raw } = invocation;
-    const globals = command.optsWithGlobals() as Record<string, unknown>;
-    const flags = new Map<string, FlagValue>();
-    for (const global of GLOBAL_FLAGS) {
-      if (command.getOptionValueSourceWithGlobals(global.name) === 'cli') flags.set(global.setting, { value: globals[global.name], flag: global.flags });
+    // Every command reads the configuration: the output settings may come from the file, and a --config or
+    // BYOC_CONFIG naming a missing or invalid file is refused whatever the command.
+    const { definition } = invocation;
+    const own = definition.configFile?.(invocation.raw.args as never);
+    let loaded: { configuration: Configuration; output: OutputMode; color: boolean } | undefined;
+    let configurationError: ConfigError | undefined;
+    try {
+      const configuration = await loadConfiguration(base, {
+        flags: scanned.flags,
+        settings: catalogFor(tree.manifest),
+        ...(own ? { configFile: resolvePath(base.cwd, own), configOrigin: `byoc ${path.join(' ')}` } : {}),
+      });
+      loaded = { configuration, ...resolveOutput(configuration, base) };
+    } catch (error) {
+      if (!(error instanceof ConfigError && definition.reportsConfigErrors)) throw error;
+      configurationError = error;
     }
-    const output = await decideOutput(base, flags);
-    const ctx = createContext(base, { configFile: configFileOf(globals, base), flags, output });
-    const outcome = await runCommand(definition, raw, ctx);
+    const early = earlySettings(base, scanned.flags);
+    const { output, color } = loaded ?? { output: outputMode(base, early.json, early.verbose, early.color), color: early.color };
+    reporting = { json: output.json, verbose: output.verbose, color: decideColor(base.env, Boolean(base.io.stderr.isTTY), color) };
+    const ctx = createContext(base, { flags: scanned.flags, output, configuration: loaded?.configuration, configurationError });
+    const outcome = await runCommand(definition, invocation.raw, ctx);
     if (outcome) {
-      reportError(outcome, base, output.json, output.verbose);
+      reportError(outcome, base, reporting);
       return outcome.exitCode;
     }
     return 0;
   } catch (error) {
-    const verbose = argv.includes('--verbose') || envBoolean(base.env, 'output.verbose', false);
-    reportError(error, base, earlyJson, verbose);
+    reportError(error, base, reporting);
     return exitCodeFor(error);
   }
+}
+
+/**
+ * The global options on the command line, parsed by commander from their declarations (src/options.ts), before
+ * the command tree: they decide how an early error is printed and which file is read. `operands` are the words
+ * before the first option that is not global: the command path is among them.
+ */
+function scanGlobals(argv: readonly string[]): { flags: Map<string, FlagValue>; operands: string[]; unknown: string[] } {
+  const scanner = new Command()
+    .exitOverride()
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
+  const byAttribute = new Map<string, OptionSpec>();
+  for (const spec of Object.values(GLOBAL_OPTIONS) as OptionSpec[]) {
+    const option = new Option(spec.flags!);
+    scanner.addOption(option);
+    byAttribute.set(option.attributeName(), spec);
+  }
+  let parsed: { operands: string[]; unknown: string[] };
+  try {
+    parsed = scanner.parseOptions([...argv]);
+  } catch (error) {
+    if (error instanceof CommanderError) throw usageFromCommander(error, '');
+    throw error;
+  }
+  const values = scanner.opts();
+  const flags = new Map<string, FlagValue>();
+  for (const [attribute, spec] of byAttribute) {
+    if (scanner.getOptionValueSource(attribute) !== 'cli') continue;
+    flags.set(spec.key, { value: checkFlag(spec, values[attribute]), flag: flagName(spec.flags!) });
+  }
+  return { flags, ...parsed };
+}
+
+/**
+ * Before the configuration is read: flags, then variables (a malformed one counts as unset here; the run refuses
+ * it). `color` here is the setting; decideColor adds the terminal and NO_COLOR.
+ */
+function earlySettings(base: ContextBase, flags: ReadonlyMap<string, FlagValue>): Reporting {
+  const value = (spec: OptionSpec): boolean => {
+    const flag = flags.get(spec.key);
+    if (flag) return Boolean(flag.value);
+    const raw = base.env[spec.env];
+    const checked = raw ? checkValue(spec, raw) : undefined;
+    return checked && 'value' in checked ? Boolean(checked.value) : Boolean(spec.default);
+  };
+  return { json: value(GLOBAL_OPTIONS.json), verbose: value(GLOBAL_OPTIONS.verbose), color: value(GLOBAL_OPTIONS.color) };
+}
+
+function earlyReporting(base: ContextBase, flags: ReadonlyMap<string, FlagValue>): Reporting {
+  const settings = earlySettings(base, flags);
+  return { ...settings, color: decideColor(base.env, Boolean(base.io.stderr.isTTY), settings.color) };
+}
+
+/** The output settings through the same resolver as every setting: flag > BYOC_* > file > default. */
+function resolveOutput(configuration: Configuration, base: ContextBase): { output: OutputMode; color: boolean } {
+  const color = configuration.value(GLOBAL_OPTIONS.color);
+  return { color, output: outputMode(base, configuration.value(GLOBAL_OPTIONS.json), configuration.value(GLOBAL_OPTIONS.verbose), color) };
+}
+
+function outputMode(base: ContextBase, json: boolean, verbose: boolean, color: boolean): OutputMode {
+  const stdoutIsTTY = Boolean(base.io.stdout.isTTY);
+  return {
+    json,
+    verbose,
+    color: decideColor(base.env, stdoutIsTTY, color),
+    stdoutIsTTY,
+    stderrIsTTY: Boolean(base.io.stderr.isTTY),
+    stdinIsTTY: Boolean(base.io.stdin.isTTY),
+  };
 }
 
 /**
  * The command tree with every command's name and description, from the manifest alone: listing commands
  * (help, suggestions for typos) loads no command module.
  */
-function buildProgram(base: ContextBase): { program: Command; nodes: Map<string, Command> } {
+function buildProgram(base: ContextBase, tree: CommandTree): { program: Command; nodes: Map<string, Command> } {
   const program = new Command('byoc')
     .description(
       'Troubleshooting access to BYOC ClickHouse deployments over Tailscale: time-bound access requests, ' +
@@ -76,15 +174,11 @@ function buildProgram(base: ContextBase): { program: Command; nodes: Map<string,
     )
     .version(base.version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
-    .option('--config <file>', 'configuration file (env: BYOC_CONFIG); default: searched from the current folder')
     .helpCommand(false)
     .showSuggestionAfterError(true)
     .configureHelp({ showGlobalOptions: true })
     .addHelpText('after', `\nExamples:\n${ROOT_EXAMPLES.map((line) => `  $ ${line}`).join('\n')}\n\nExit codes: byoc help exit-codes.  Docs: README.md.`);
-  for (const global of GLOBAL_FLAGS) {
-    const setting = settingOrThrow(global.setting);
-    program.addOption(new Option(global.flags, `${global.description} (env: ${setting.env})`));
-  }
+  for (const spec of Object.values(GLOBAL_OPTIONS) as OptionSpec[]) program.addOption(new Option(spec.flags!, optionHelp(spec)));
   configureOutput(program, base);
 
   // One commander command per path: a path can be both a command and a group (`query` and `query presets`).
@@ -94,18 +188,25 @@ function buildProgram(base: ContextBase): { program: Command; nodes: Map<string,
     const existing = nodes.get(key);
     if (existing) return existing;
     const parent = nodeFor(segments.slice(0, -1));
-    const node = parent.command(segments.at(-1)!, { hidden }).description(groups[key] ?? '').helpCommand(false);
+    const node = parent.command(segments.at(-1)!, { hidden }).description(tree.groups[key] ?? '').helpCommand(false);
     configureOutput(node, base);
     nodes.set(key, node);
     return node;
   };
 
-  for (const entry of manifest) nodeFor(entry.file.split('/'), entry.hidden).description(entry.description);
+  for (const entry of tree.manifest) nodeFor(entry.file.split('/'), entry.hidden).description(entry.description);
   return { program, nodes };
 }
 
+/** An option's line in help: its description, what it accepts when that is a closed set, its variable and default. */
+function optionHelp(spec: OptionSpec): string {
+  const accepts = spec.kind === 'choice' || (spec.kind === 'list' && spec.choices) || (spec.kind === 'integer' && (spec.min !== undefined || spec.max !== undefined)) ? `; ${expected(spec)}` : '';
+  const shown = spec.flags?.startsWith('--no-') ? undefined : spec.kind === 'boolean' ? spec.defaultNote : describeDefault(spec);
+  return `${spec.description}${accepts} (env: ${spec.env}${shown ? `; default: ${shown}` : ''})`;
+}
+
 /** Arguments, options, examples and the action of the one command that runs (or whose help is shown). */
-function attachDefinition(leaf: Command, definition: AnyCommand, onInvoke: (invocation: Invocation) => void): void {
+function attachDefinition(leaf: Command, definition: AnyCommand, commandPath: string, onInvoke: (invocation: Invocation) => void): void {
   const argNames = Object.keys(definition.args ?? {});
   for (const [name, spec] of Object.entries(definition.args ?? {}) as [string, NonNullable<AnyCommand['args']>[string]][]) {
     const label = spec.variadic ? `${kebab(name)}...` : kebab(name);
@@ -114,8 +215,11 @@ function attachDefinition(leaf: Command, definition: AnyCommand, onInvoke: (invo
     leaf.addArgument(argument);
   }
   const attributes = new Map<string, string>();
-  for (const [name, spec] of Object.entries((definition.options ?? {}) as Record<string, OptionSpec>)) {
-    attributes.set(name, addOption(leaf, spec));
+  for (const flag of commandFlags(definition)) {
+    const positive = new Option(flag.value ? `${flag.flag} ${flag.value}` : flag.flag, optionHelp(flag.spec));
+    leaf.addOption(positive);
+    if (flag.negation) leaf.addOption(new Option(flag.negation, `the opposite of ${flag.flag}`));
+    attributes.set(flag.name, positive.attributeName());
   }
   if (definition.examples?.length) {
     leaf.addHelpText('after', `\nExamples:\n${definition.examples.map((line) => `  $ ${line}`).join('\n')}`);
@@ -127,31 +231,10 @@ function attachDefinition(leaf: Command, definition: AnyCommand, onInvoke: (invo
     const flags: Record<string, unknown> = {};
     const values = command.opts();
     for (const [name, attribute] of attributes) {
-      if (sourceOf(command, attribute) === 'cli') flags[name] = values[attribute];
+      if (command.getOptionValueSource(attribute) === 'cli') flags[name] = values[attribute];
     }
-    onInvoke({ definition, command, raw: { args, flags, command: pathOf(command) } });
+    onInvoke({ definition, raw: { args, flags, command: commandPath } });
   });
-}
-
-
-/** `access request` for the leaf command of `byoc access request`. */
-function pathOf(command: Command): string {
-  const names: string[] = [];
-  for (let node: Command | null = command; node?.parent; node = node.parent) names.unshift(node.name());
-  return names.join(' ');
-}
-
-/** Adds the flag(s) for one option and returns the attribute name commander stores its value under. */
-function addOption(command: Command, spec: OptionSpec): string {
-  const setting = settingOrThrow(spec.setting);
-  const shownDefault = setting.default !== undefined && setting.default !== false && !(Array.isArray(setting.default) && setting.default.length === 0);
-  const described = `${spec.description} (env: ${setting.env}${shownDefault ? `; default: ${String(setting.default)}` : ''})`;
-  const negatable = spec.flags.includes('--[no-]');
-  const positive = new Option(spec.flags.replace('--[no-]', '--'), described);
-  if (spec.choices) positive.choices(spec.choices);
-  command.addOption(positive);
-  if (negatable) command.addOption(new Option(`--no-${flagName(spec.flags).slice(2)}`, `the opposite of ${flagName(spec.flags)}`));
-  return positive.attributeName();
 }
 
 function configureOutput(command: Command, base: ContextBase): void {
@@ -163,22 +246,49 @@ function configureOutput(command: Command, base: ContextBase): void {
 }
 
 /**
- * `byoc help access request` means `byoc access request --help`, and a group named without a
- * subcommand prints its help (exit 0) instead of an error.
+ * `byoc help access request` means `byoc access request --help`; `byoc help exit-codes` runs the topic; a help
+ * topic that names nothing is a usage error listing what there is. A group named with nothing but global options
+ * prints its help (exit 0); with any other option, commander refuses it (exit 2) like a leaf command does.
  */
-function normaliseArgv(argv: readonly string[], program: Command): string[] {
+function normaliseArgv(argv: readonly string[], scanned: { operands: string[]; unknown: string[] }, program: Command): string[] {
   const words = [...argv];
-  if (words[0] === 'help') {
-    const helpGroup = program.commands.find((command) => command.name() === 'help');
-    const topic = words[1];
-    const isTopic = topic !== undefined && helpGroup?.commands.some((command) => command.name() === topic);
-    if (!isTopic) return [...words.slice(1).filter((word) => !word.startsWith('-')), '--help'];
+  const { operands, unknown } = scanned;
+  if (words.some((word) => HELP_OR_VERSION.includes(word))) return words;
+  if (operands[0] === 'help') {
+    const topic = operands.slice(1);
+    if (topic.length > 0 && nodeAt(program, ['help']).commands.some((command) => command.name() === topic[0])) return words;
+    const option = unknown.find((word) => word.startsWith('-'));
+    if (option) {
+      throw new UsageError('unknown_option', `unknown option '${option}'`, { hint: "Run 'byoc help --help' for usage." });
+    }
+    const path = commandPathOf(topic, program);
+    if (path.length < topic.length) throw unknownTopic(topic, path, program);
+    const at = words.indexOf('help');
+    return [...words.slice(0, at), ...words.slice(at + 1), '--help'];
   }
-  if (words.some((word) => ['--help', '-h', '--version', '-V'].includes(word))) return words;
-  const path = commandPathOf(words, program);
-  const node = path.reduce((current, word) => current.commands.find((command) => command.name() === word)!, program);
-  const positional = words.filter((word, index) => !(word.startsWith('-') && word !== '-') && words[index - 1] !== '--config');
-  return node.commands.length > 0 && positional.length === path.length ? [...words, '--help'] : words;
+  const path = commandPathOf(operands, program);
+  const node = nodeAt(program, path);
+  return node.commands.length > 0 && operands.length === path.length && unknown.length === 0 ? [...words, '--help'] : words;
+}
+
+function unknownTopic(topic: readonly string[], found: readonly string[], program: Command): UsageError {
+  const node = nodeAt(program, found);
+  const word = topic[found.length]!;
+  const visible = (command: Command) => node.commands.filter((child) => !(child as unknown as { _hidden?: boolean })._hidden && child !== command).map((child) => child.name());
+  if (found.length === 0) {
+    const helpGroup = nodeAt(program, ['help']);
+    const topics = helpGroup.commands.map((command) => command.name());
+    const commands = visible(helpGroup);
+    const guess = closest(word, [...topics, ...commands]);
+    return new UsageError('unknown_help_topic', `no help topic or command named "${word}"`, {
+      hint: `${guess ? `Did you mean "byoc help ${guess}"? ` : ''}Topics: ${topics.join(', ')}. Commands: ${commands.join(', ')}.`,
+    });
+  }
+  const names = visible(program);
+  const guess = closest(word, names);
+  return new UsageError('unknown_help_topic', `byoc ${found.join(' ')} has no command named "${word}"`, {
+    hint: `${guess ? `Did you mean "byoc help ${[...found, guess].join(' ')}"? ` : ''}Its commands: ${names.join(', ')}.`,
+  });
 }
 
 function usageFromCommander(error: CommanderError, commandPath: string): UsageError {
@@ -187,16 +297,11 @@ function usageFromCommander(error: CommanderError, commandPath: string): UsageEr
   return new UsageError(code, message, { hint: `Run 'byoc ${commandPath ? `${commandPath} ` : ''}--help' for usage.` });
 }
 
-/** The longest prefix of the words that names a command or group (options and their values skipped). */
+/** The longest prefix of the words that names a command or group. */
 function commandPathOf(words: readonly string[], program: Command): string[] {
   const path: string[] = [];
   let node = program;
-  for (let index = 0; index < words.length; index++) {
-    const word = words[index]!;
-    if (word.startsWith('-') && word !== '-') {
-      if (word === '--config') index++;
-      continue;
-    }
+  for (const word of words) {
     const next = node.commands.find((command) => command.name() === word);
     if (!next) break;
     path.push(word);
@@ -205,54 +310,24 @@ function commandPathOf(words: readonly string[], program: Command): string[] {
   return path;
 }
 
-async function decideOutput(base: ContextBase, flags: Map<string, FlagValue>): Promise<OutputMode> {
-  const fromFlagOrEnv = (key: string, fallback: boolean): boolean => {
-    const flag = flags.get(key);
-    return flag ? Boolean(flag.value) : envBoolean(base.env, key, fallback);
-  };
-  const stdoutIsTTY = Boolean(base.io.stdout.isTTY);
-  return {
-    json: fromFlagOrEnv('output.json', false),
-    verbose: fromFlagOrEnv('output.verbose', false),
-    color: decideColor(base.env, stdoutIsTTY, fromFlagOrEnv('output.color', true)),
-    stdoutIsTTY,
-    stderrIsTTY: Boolean(base.io.stderr.isTTY),
-    stdinIsTTY: Boolean(base.io.stdin.isTTY),
-  };
+function nodeAt(program: Command, path: readonly string[]): Command {
+  return path.reduce((current, word) => current.commands.find((command) => command.name() === word)!, program);
 }
 
-function configFileOf(globals: Record<string, unknown>, base: ContextBase): string | undefined {
-  return (globals.config as string | undefined) ?? (base.env.BYOC_CONFIG || undefined);
-}
-
-function reportError(error: unknown, base: ContextBase, json: boolean, verbose: boolean): void {
+function reportError(error: unknown, base: ContextBase, reporting: Reporting): void {
   const document = toErrorDocument(error);
-  if (json) {
+  if (reporting.json) {
     base.io.stderr.write(`${JSON.stringify(document)}\n`);
     return;
   }
   const { message, hint } = document.error;
-  const color = decideColor(base.env, Boolean(base.io.stderr.isTTY), !base.env.NO_COLOR);
-  const red = (text: string) => (color ? `\u001b[31m${text}\u001b[39m` : text);
-  const dim = (text: string) => (color ? `\u001b[2m${text}\u001b[22m` : text);
+  const red = (text: string) => (reporting.color ? `\u001b[31m${text}\u001b[39m` : text);
+  const dim = (text: string) => (reporting.color ? `\u001b[2m${text}\u001b[22m` : text);
   base.io.stderr.write(`${red('error:')} ${message}\n`);
   if (hint) base.io.stderr.write(`${dim('hint:')} ${hint}\n`);
-  if (verbose && error instanceof Error && !(error instanceof ByocError && error.kind !== 'bug')) {
+  if (reporting.verbose && error instanceof Error && !(error instanceof ByocError && error.kind !== 'bug')) {
     base.io.stderr.write(`${error.stack ?? ''}\n`);
   }
-}
-
-function sourceOf(command: Command, name: string): string | undefined {
-  return command.getOptionValueSource(name) ?? undefined;
-}
-
-/** A boolean setting's BYOC_* variable, before any configuration is read (a malformed value counts as unset). */
-function envBoolean(env: ContextBase['env'], key: string, fallback: boolean): boolean {
-  const setting = settingOrThrow(key);
-  const raw = env[setting.env];
-  if (raw === undefined || raw === '') return fallback;
-  const coerced = coerce(setting, raw);
-  return 'value' in coerced ? Boolean(coerced.value) : fallback;
 }
 
 function kebab(name: string): string {

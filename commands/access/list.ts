@@ -4,13 +4,12 @@ import { STATUSES, type AccessRequest, type RequestStatus } from '../../src/acce
 import { UsageError } from '../../src/errors.js';
 
 export default defineCommand({
-  description: 'List access requests (newest first)',
   examples: ['byoc access list --mine', 'byoc access list --reviewable', 'byoc access list --status approved --json'],
   options: {
-    mine: option.boolean('--mine', 'access.mine', 'only requests you made'),
-    reviewable: option.boolean('--reviewable', 'access.reviewable', 'only pending requests you can approve or deny'),
-    status: option.choice('--status <status>', 'access.status', 'only requests in this status', STATUSES),
-    service: option.string('--service <name>', 'access.service', 'only requests for this service'),
+    mine: option.boolean({ flag: '--mine', key: 'access.mine', env: 'BYOC_MINE', default: false, description: 'only requests you made' }),
+    reviewable: option.boolean({ flag: '--reviewable', key: 'access.reviewable', env: 'BYOC_REVIEWABLE', default: false, description: 'only pending requests you can approve or deny' }),
+    status: option.choice({ flag: '--status <status>', key: 'access.status', env: 'BYOC_STATUS', choices: STATUSES, description: 'only requests in this status' }),
+    service: option.string({ flag: '--service <name>', key: 'access.service', env: 'BYOC_SERVICE', description: 'only requests for this service' }),
   },
   async run({ mine, reviewable, status, service }, ctx): Promise<{ requests: AccessRequest[] }> {
     if (mine && reviewable) throw new UsageError('conflicting_flags', '--mine and --reviewable exclude each other', { hint: 'Pick one.' });

@@ -4,18 +4,20 @@ import type { AccessRequest, Scope } from '../../src/access/types.js';
 import { UsageError } from '../../src/errors.js';
 
 export default defineCommand({
-  description: 'Ask for time-bound access to a customer service; designated approvers decide',
   examples: [
     'byoc access request acme-prod --reason "merges stuck on shard 2" --ticket INC-4821 --duration 2h',
     'byoc access request acme-prod --reason "disk pressure" --scope clickhouse --no-wait --json',
   ],
   args: { service: { description: 'the customer service', required: true } },
   options: {
-    reason: option.string('--reason <text>', 'access.reason', 'why you need access (required)'),
-    ticket: option.string('--ticket <id>', 'access.ticket', 'incident or ticket id'),
-    duration: option.durationText('--duration <duration>', 'access.duration', 'how long the access should last, e.g. 2h'),
-    scope: option.list('--scope <scopes>', 'access.scope', 'comma-separated: clickhouse, kubernetes'),
-    wait: option.boolean('--[no-]wait', 'access.wait', 'wait for the decision (default: on a TTY)'),
+    reason: option.string({ flag: '--reason <text>', key: 'access.reason', env: 'BYOC_REASON', description: 'why you need access (required): an incident, a ticket' }),
+    ticket: option.string({ flag: '--ticket <id>', key: 'access.ticket', env: 'BYOC_TICKET', description: 'incident or ticket id to attach to the request' }),
+    duration: option.durationText({ flag: '--duration <duration>', key: 'access.duration', env: 'BYOC_DURATION', default: '1h', description: 'how long the access should last, e.g. 2h' }),
+    scope: option.list({
+      flag: '--scope <scopes>', key: 'access.scope', env: 'BYOC_SCOPE', choices: ['clickhouse', 'kubernetes'], default: ['clickhouse', 'kubernetes'],
+      description: 'what the access covers',
+    }),
+    wait: option.boolean({ flag: '--[no-]wait', key: 'access.wait', env: 'BYOC_WAIT', defaultNote: 'on a TTY', description: 'wait for the decision' }),
   },
   async run({ service, reason, ticket, duration, scope, wait }, ctx): Promise<AccessRequest> {
     if (!reason?.trim()) {
@@ -25,10 +27,10 @@ export default defineCommand({
     const created = await broker.create({
       service,
       reason,
-      // Sent as typed, so the request keeps what was asked (`1h30m10s`); access.duration has a default, so it is set.
-      duration: duration!,
+      // Sent as typed, so the request keeps what was asked (`1h30m10s`).
+      duration,
       ...(ticket ? { ticket } : {}),
-      ...(scope?.length ? { scopes: scope as Scope[] } : {}),
+      ...(scope.length ? { scopes: scope as Scope[] } : {}),
     });
     const shouldWait = wait ?? (ctx.output.stdoutIsTTY && ctx.output.stderrIsTTY);
     if (!shouldWait) return created;

@@ -2,7 +2,6 @@ import { defineCommand } from '../../src/command.js';
 import { requestText, requestView } from '../../src/access/present.js';
 
 export default defineCommand({
-  description: 'Show one access request with its reviews',
   examples: ['byoc access show r-0k3j9x2m1q', 'byoc access show r-0k3j9x2m1q --json | jq .status'],
   args: { id: { description: 'request id', required: true } },
   async run({ id }, ctx) {

@@ -1,4 +1,5 @@
 import { defineCommand, option, RawJson, tsv } from '../../src/command.js';
+import { ENGINEER_USER_PATTERN } from '../../src/access/server-user.js';
 import type { AuditReport, QueryRow } from '../../src/audit/audit.js';
 import { closing } from '../../src/util/stream.js';
 import { NotAllowedError, UsageError } from '../../src/errors.js';
@@ -22,7 +23,6 @@ interface StreamResult {
 type Result = ReportResult | StreamResult;
 
 export default defineCommand({
-  description: "Audit what vendor engineers did in your ClickHouse (system.query_log), per request and engineer, with findings",
   examples: [
     'CLICKHOUSE_PASSWORD=... byoc audit query-log --url https://clickhouse.internal:8443 --user auditor --since 7d',
     'byoc audit query-log sandbox --flush --findings-only',
@@ -32,26 +32,42 @@ export default defineCommand({
   ],
   args: { service: { description: 'a service with an audit connection (e.g. sandbox), instead of --url' } },
   options: {
-    url: option.url('--url <url>', 'audit.url', "your ClickHouse HTTP(S) URL"),
-    user: option.string('--user <name>', 'audit.user', 'your ClickHouse user'),
-    passwordEnv: option.string('--password-env <VAR>', 'audit.passwordEnv', 'the environment variable that holds the password'),
-    ca: option.path('--ca <file>', 'audit.caFile', 'CA bundle for the server certificate'),
-    cert: option.path('--cert <file>', 'audit.certFile', 'client certificate'),
-    key: option.path('--key <file>', 'audit.keyFile', 'client key'),
-    cluster: option.string('--cluster <name>', 'audit.cluster', 'read every replica with clusterAllReplicas'),
-    sourceTable: option.string('--source-table <db.table>', 'audit.sourceTable', 'audit an exported copy of query_log'),
-    since: option.string('--since <when>', 'audit.since', 'start: a duration ago (24h, 7d) or an ISO time'),
-    until: option.string('--until <when>', 'audit.until', 'end: a duration ago or an ISO time (default: now)'),
-    engineer: option.list('--engineer <who>', 'audit.engineer', 'only these engineers: an identity (all its per-request users) or a ClickHouse user, comma-separated'),
-    request: option.string('--request <id>', 'audit.request', 'only this access request (the per-request user\'s, else the query_id tag\'s)'),
-    userPattern: option.string('--user-pattern <regex>', 'audit.userPattern', 'which other ClickHouse users are engineers (per-request users byoc_r_... always are)'),
-    grants: option.string('--grants <file|broker>', 'audit.grants', 'approved windows, only to flag queries outside them (engineers and requests come from the server\'s user names without it)'),
-    queries: option.boolean('--queries', 'audit.queries', 'include every query'),
-    findingsOnly: option.boolean('--findings-only', 'audit.findingsOnly', 'findings only; exit 4 when there are any'),
-    follow: option.boolean('--follow', 'audit.follow', 'print new queries as they arrive, until Ctrl-C'),
-    flush: option.boolean('--flush', 'audit.flush', 'SYSTEM FLUSH LOGS first'),
-    format: option.choice('--format <format>', 'audit.format', 'query list as table, json, ndjson or csv (streams; no summary)', ['table', 'json', 'ndjson', 'csv'] as const),
-    interval: option.duration('--interval <duration>', 'audit.interval', 'how often --follow polls'),
+    url: option.url({ flag: '--url <url>', key: 'audit.url', env: 'BYOC_AUDIT_URL', schemes: ['http', 'https'], description: 'your ClickHouse HTTP(S) URL' }),
+    // No defaults for user and password: a service's audit entry fills in before the fallbacks (src/audit/connect.ts).
+    user: option.string({ flag: '--user <name>', key: 'audit.user', env: 'BYOC_AUDIT_USER', defaultNote: "the service's audit.user, else default", description: 'your ClickHouse user' }),
+    passwordEnv: option.string({
+      flag: '--password-env <VAR>', key: 'audit.passwordEnv', env: 'BYOC_AUDIT_PASSWORD_ENV', pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, expects: 'an environment variable name',
+      defaultNote: 'CLICKHOUSE_PASSWORD', description: 'the environment variable that holds the password',
+    }),
+    ca: option.path({ flag: '--ca <file>', key: 'audit.caFile', env: 'BYOC_AUDIT_CA', description: 'CA bundle for the server certificate' }),
+    cert: option.path({ flag: '--cert <file>', key: 'audit.certFile', env: 'BYOC_AUDIT_CERT', description: 'client certificate' }),
+    key: option.path({ flag: '--key <file>', key: 'audit.keyFile', env: 'BYOC_AUDIT_KEY', description: 'client key' }),
+    cluster: option.string({ flag: '--cluster <name>', key: 'audit.cluster', env: 'BYOC_AUDIT_CLUSTER', description: 'read every replica: clusterAllReplicas(cluster, query_log)' }),
+    sourceTable: option.string({ flag: '--source-table <db.table>', key: 'audit.sourceTable', env: 'BYOC_AUDIT_SOURCE', default: 'system.query_log', description: 'audit an exported copy of query_log' }),
+    since: option.string({ flag: '--since <when>', key: 'audit.since', env: 'BYOC_AUDIT_SINCE', default: '24h', description: 'start: a duration ago (24h, 7d) or an ISO time' }),
+    until: option.string({ flag: '--until <when>', key: 'audit.until', env: 'BYOC_AUDIT_UNTIL', defaultNote: 'now', description: 'end: a duration ago or an ISO time' }),
+    engineer: option.list({
+      flag: '--engineer <who>', key: 'audit.engineer', env: 'BYOC_AUDIT_ENGINEER',
+      description: 'only these engineers: an identity (all its per-request users) or a ClickHouse user, comma-separated',
+    }),
+    request: option.string({ flag: '--request <id>', key: 'audit.request', env: 'BYOC_AUDIT_REQUEST', description: "only this access request (the per-request user's, else the query_id tag's)" }),
+    userPattern: option.string({
+      flag: '--user-pattern <regex>', key: 'audit.userPattern', env: 'BYOC_AUDIT_USER_PATTERN', default: ENGINEER_USER_PATTERN,
+      description: 'which other ClickHouse users are engineers (per-request users byoc_r_... always are)',
+    }),
+    grants: option.string({
+      flag: '--grants <file|broker>', key: 'audit.grants', env: 'BYOC_AUDIT_GRANTS',
+      description: "approved windows (a file from `byoc access list --json`, or broker), only to flag queries outside them (engineers and requests come from the server's user names without it)",
+    }),
+    queries: option.boolean({ flag: '--queries', key: 'audit.queries', env: 'BYOC_AUDIT_QUERIES', default: false, description: 'include every query' }),
+    findingsOnly: option.boolean({ flag: '--findings-only', key: 'audit.findingsOnly', env: 'BYOC_AUDIT_FINDINGS_ONLY', default: false, description: 'findings only; exit 4 when there are any' }),
+    follow: option.boolean({ flag: '--follow', key: 'audit.follow', env: 'BYOC_AUDIT_FOLLOW', default: false, description: 'print new queries as they arrive, until Ctrl-C' }),
+    flush: option.boolean({ flag: '--flush', key: 'audit.flush', env: 'BYOC_AUDIT_FLUSH', default: false, description: 'SYSTEM FLUSH LOGS first' }),
+    format: option.choice({
+      flag: '--format <format>', key: 'audit.format', env: 'BYOC_AUDIT_FORMAT', choices: ['table', 'json', 'ndjson', 'csv'],
+      defaultNote: 'table on a TTY, ndjson piped', description: 'query list format (streams; no summary)',
+    }),
+    interval: option.duration({ flag: '--interval <duration>', key: 'audit.interval', env: 'BYOC_AUDIT_INTERVAL', default: '2s', description: 'how often --follow polls' }),
   },
   async run(input, ctx): Promise<Result> {
     const [{ connectAudit }, audit, { loadGrants }, { followQueries }] = await Promise.all([
@@ -61,13 +77,13 @@ export default defineCommand({
       import('../../src/audit/follow.js'),
     ]);
     const now = ctx.clock.now().getTime();
-    const since = pointInTime(input.since ?? '24h', now, '--since');
+    const since = pointInTime(input.since, now, '--since');
     const until = input.until ? pointInTime(input.until, now, '--until') : now + 1000;
     if (since >= until) {
-      const window = `--since ${input.since ?? '24h'} (${new Date(since).toISOString()}) is not before --until ${input.until ?? 'now'} (${new Date(until).toISOString()})`;
-      throw new UsageError('empty_window', window, { hint: `Swap them, or widen the window: --since ${input.until ?? '24h'}${input.until ? ` --until ${input.since ?? '24h'}` : ''}` });
+      const window = `--since ${input.since} (${new Date(since).toISOString()}) is not before --until ${input.until ?? 'now'} (${new Date(until).toISOString()})`;
+      throw new UsageError('empty_window', window, { hint: `Swap them, or widen the window: --since ${input.until ?? '24h'}${input.until ? ` --until ${input.since}` : ''}` });
     }
-    const pattern = input.userPattern ?? '^byoc_';
+    const pattern = input.userPattern;
     try {
       new RegExp(pattern);
     } catch {
@@ -83,13 +99,13 @@ export default defineCommand({
       ...(input.cluster ? { cluster: input.cluster } : {}),
     };
     const { session } = await connectAudit(ctx, { service: input.service, url: input.url, user: input.user, passwordEnv: input.passwordEnv, caFile: input.ca, certFile: input.cert, keyFile: input.key });
-    const sourceTable = input.sourceTable ?? 'system.query_log';
+    const sourceTable = input.sourceTable;
     if (input.follow || input.format) {
       if (input.flush) await audit.runAudit(session, { filter, sourceTable, flush: true, findingLimit: 1 }, ctx.signal);
       const schema = await audit.detectSchema(session, sourceTable, ctx.signal);
       const format: ListFormat = input.format ?? (ctx.output.json ? 'ndjson' : ctx.output.stdoutIsTTY ? 'table' : 'ndjson');
       const rows = input.follow
-        ? followQueries(session, schema, filter, { intervalMs: input.interval ?? 2000, clock: ctx.clock, signal: ctx.signal })
+        ? followQueries(session, schema, filter, { intervalMs: input.interval, clock: ctx.clock, signal: ctx.signal })
         : closing(audit.queryRows(session, schema, filter, undefined, ctx.signal), () => session.close());
       return { mode: 'stream', format: input.follow && ctx.output.json ? 'ndjson' : format, rows };
     }
@@ -99,7 +115,7 @@ export default defineCommand({
       return { mode: 'report', report, findingsOnly: false, queries: closing(audit.queryRows(session, schema, filter, undefined, ctx.signal), () => session.close()) };
     }
     await session.close();
-    return { mode: 'report', report, findingsOnly: input.findingsOnly ?? false };
+    return { mode: 'report', report, findingsOnly: input.findingsOnly };
   },
   json(result) {
     if (result.mode === 'stream') return new RawJson(streamLines(result.rows, 'ndjson'));

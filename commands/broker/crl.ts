@@ -3,10 +3,9 @@ import type { BrokerCrl } from '../../src/access/client.js';
 import { defineCommand, option } from '../../src/command.js';
 
 export default defineCommand({
-  description: "Print the broker's certificate revocation list (PEM), or write it to a file for a server's ssl_crl",
   examples: ['byoc broker crl --out /etc/nginx/byoc-crl.pem', 'byoc broker crl > byoc-crl.pem', 'byoc broker crl --json'],
   options: {
-    out: option.path('--out <file>', 'broker.crlFile', 'write the CRL to this file (PEM, 0644) instead of stdout'),
+    out: option.path({ flag: '--out <file>', key: 'broker.crlFile', env: 'BYOC_BROKER_CRL_FILE', defaultNote: 'stdout', description: 'write the CRL to this file (PEM, 0644) instead of stdout' }),
   },
   async run({ out }, ctx): Promise<BrokerCrl & { file?: string }> {
     const broker = await ctx.client('broker');

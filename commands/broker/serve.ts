@@ -6,16 +6,15 @@ import { UsageError } from '../../src/errors.js';
 const SWEEP_EVERY_MS = 30_000;
 
 export default defineCommand({
-  description: 'Serve the access broker over HTTP(S) for a team (same config and state folder as the embedded one)',
   examples: ['byoc broker serve --listen 127.0.0.1:8787', 'byoc broker serve --listen 0.0.0.0:8443 --tls-cert broker.crt --tls-key broker.key'],
   options: {
-    listen: option.string('--listen <host:port>', 'broker.listen', 'address to listen on'),
-    tlsCert: option.path('--tls-cert <file>', 'broker.tlsCert', 'serve HTTPS with this certificate (PEM)'),
-    tlsKey: option.path('--tls-key <file>', 'broker.tlsKey', 'private key for --tls-cert (PEM)'),
+    listen: option.string({ flag: '--listen <host:port>', key: 'broker.listen', env: 'BYOC_BROKER_LISTEN', default: '127.0.0.1:8787', description: 'address to listen on' }),
+    tlsCert: option.path({ flag: '--tls-cert <file>', key: 'broker.tlsCert', env: 'BYOC_BROKER_TLS_CERT', description: 'serve HTTPS with this certificate (PEM)' }),
+    tlsKey: option.path({ flag: '--tls-key <file>', key: 'broker.tlsKey', env: 'BYOC_BROKER_TLS_KEY', description: 'private key for --tls-cert (PEM)' }),
   },
   async run({ listen, tlsCert, tlsKey }, ctx) {
     const { parseListenAddress, listenError, formatHostPort, isLoopback } = await import('../../src/access/listen.js');
-    const address = parseListenAddress(listen ?? '127.0.0.1:8787');
+    const address = parseListenAddress(listen);
     if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new UsageError('tls_incomplete', '--tls-cert and --tls-key go together', { hint: 'Pass both, or neither for plain HTTP on loopback.' });
     const tls = tlsCert && tlsKey ? { cert: await readTlsFile(ctx.cwd, tlsCert, '--tls-cert'), key: await readTlsFile(ctx.cwd, tlsKey, '--tls-key') } : undefined;
     const [{ openBroker }, { createBrokerServer, listen: startListening }] = await Promise.all([

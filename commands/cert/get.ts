@@ -1,16 +1,15 @@
 import { defineCommand, option, tsv } from '../../src/command.js';
 
 export default defineCommand({
-  description: 'Retrieve a short-lived client certificate for an approved request (the key never leaves this machine); reuses yours while more than a third of its grant is left',
   examples: ['byoc cert get acme-prod', 'byoc cert get acme-prod --request r-0k3j9x2m1q --json', 'byoc cert get acme-prod --renew'],
   args: { service: { description: 'the customer service', required: true } },
   options: {
-    request: option.string('--request <id>', 'access.request', 'the approved request to use (default: your newest approved one)'),
-    renew: option.boolean('--renew', 'cert.renew', 'a new key and certificate even when the stored one could be reused'),
+    request: option.string({ flag: '--request <id>', key: 'access.request', env: 'BYOC_REQUEST', defaultNote: 'your newest approved one', description: 'the approved request to use' }),
+    renew: option.boolean({ flag: '--renew', key: 'cert.renew', env: 'BYOC_RENEW', default: false, description: 'a new key and certificate even when the stored one could be reused' }),
   },
   async run({ service, request, renew }, ctx) {
     const { getCertificate } = await import('../../src/access/credentials.js');
-    const got = await getCertificate(ctx, service, { ...(request ? { requestId: request } : {}), renew: renew ?? false });
+    const got = await getCertificate(ctx, service, { ...(request ? { requestId: request } : {}), renew });
     return {
       service,
       identity: got.meta.identity,

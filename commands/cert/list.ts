@@ -2,7 +2,6 @@ import { defineCommand } from '../../src/command.js';
 import { summarize, summaryRows } from '../../src/pki/present.js';
 
 export default defineCommand({
-  description: "List your stored certificates (the current identity's only)",
   examples: ['byoc cert list', 'byoc cert list --json | jq ".certificates[] | select(.expired | not)"'],
   async run(_input, ctx) {
     const [{ currentIdentity }, { listCertificates, legacyCertificateDirs }] = await Promise.all([import('../../src/access/credentials.js'), import('../../src/pki/store.js')]);

@@ -2,7 +2,6 @@ import { defineCommand } from '../../src/command.js';
 import { UsageError } from '../../src/errors.js';
 
 export default defineCommand({
-  description: 'Delete your stored key and certificate for a service',
   examples: ['byoc cert rm acme-prod'],
   args: { service: { description: 'the customer service', required: true } },
   async run({ service }, ctx) {

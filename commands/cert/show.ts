@@ -7,10 +7,11 @@ import { formatCoarse, formatDuration } from '../../src/util/duration.js';
 type Shown = CertificateSummary & { requestStatus: RequestStanding['status']; revokedBy?: string; revokedAt?: string; minRemainingMs: number };
 
 export default defineCommand({
-  description: 'Show your stored certificate for a service and ask the broker whether its request is still approved; exit 4 when revoked, expired or below --min-remaining',
   examples: ['byoc cert show acme-prod', 'byoc cert show acme-prod --min-remaining 15m || byoc cert get acme-prod'],
   args: { service: { description: 'the customer service', required: true } },
-  options: { minRemaining: option.duration('--min-remaining <duration>', 'cert.minRemaining', 'exit 4 when less than this remains') },
+  options: {
+    minRemaining: option.duration({ flag: '--min-remaining <duration>', key: 'cert.minRemaining', env: 'BYOC_MIN_REMAINING', default: '0s', description: 'exit 4 when less than this remains on the certificate' }),
+  },
   async run({ service, minRemaining }, ctx): Promise<Shown> {
     const { storedCertificate, standingOf } = await import('../../src/access/credentials.js');
     const broker = await ctx.client('broker');
@@ -30,7 +31,7 @@ export default defineCommand({
       ...summarize(stored, ctx.clock.now()),
       requestStatus: standing.status,
       ...(standing.revokedBy ? { revokedBy: standing.revokedBy, revokedAt: standing.revokedAt! } : {}),
-      minRemainingMs: minRemaining ?? 0,
+      minRemainingMs: minRemaining,
     };
   },
   text: ({ minRemainingMs: _ignored, ...shown }) => tsv(Object.entries(shown)),

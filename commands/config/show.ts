@@ -9,14 +9,13 @@ interface ConfigShowResult {
 }
 
 export default defineCommand({
-  description: 'Show the effective configuration and where each value comes from (flag, env, file, default)',
   examples: ['byoc config show', 'byoc config show --json | jq .values', 'BYOC_USER=alice@vendor.example byoc config show'],
   async run(_input, ctx): Promise<ConfigShowResult> {
     const configuration = await ctx.config();
     return {
       configFile: configuration.file.path ?? null,
       stateDir: ctx.stateDir(),
-      values: configuration.entries(),
+      values: await configuration.entries(),
     };
   },
   text: (result) =>

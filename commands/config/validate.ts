@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { defineCommand } from '../../src/command.js';
 
 export interface ConfigValidateResult {
@@ -7,15 +6,11 @@ export interface ConfigValidateResult {
 }
 
 export default defineCommand({
-  description: 'Check a configuration file against the schema (exit 3 naming every bad key)',
   examples: ['byoc config validate', 'byoc config validate ./byoc.config.yaml --json'],
   args: { file: { description: 'file to check; default: the one byoc would use' } },
-  async run({ file }, ctx): Promise<ConfigValidateResult> {
-    if (file) {
-      const { validateConfigFile } = await import('../../src/config/load.js');
-      const checked = await validateConfigFile(path.resolve(ctx.cwd, file));
-      return { file: checked.path ?? null, valid: true };
-    }
+  // Checked like any configuration, before run: exit 3 naming the file, each key, its line and what was expected.
+  configFile: ({ file }) => file,
+  async run(_input, ctx): Promise<ConfigValidateResult> {
     const configuration = await ctx.config();
     return { file: configuration.file.path ?? null, valid: true };
   },

@@ -1,23 +1,24 @@
 import { defineCommand, option, tsv } from '../../src/command.js';
 import type { ConnectCheckResult, TargetName } from '../../src/connect/path-check.js';
 import { NetworkError } from '../../src/errors.js';
+import { SHARED } from '../../src/options.js';
 
 export default defineCommand({
-  description: 'Which Tailscale path reaches the service (direct or DERP relay) and why; DNS, TCP and TLS per endpoint',
   examples: ['byoc connect check acme-prod', 'byoc connect check acme-prod --target clickhouse --require-direct', 'byoc connect check acme-prod --json | jq .verdict'],
   args: { service: { description: 'the customer service', required: true } },
   options: {
-    target: option.choice('--target <target>', 'connect.target', 'which endpoints: clickhouse, kubernetes or all', ['clickhouse', 'kubernetes', 'all'] as const),
-    requireDirect: option.boolean('--require-direct', 'connect.requireDirect', 'exit 6 unless every path is direct'),
-    count: option.integer('--count <n>', 'connect.count', 'tailscale pings per endpoint'),
-    timeout: option.duration('--timeout <duration>', 'connect.timeout', 'timeout per ping and per network stage'),
+    target: option.choice({ flag: '--target <target>', key: 'connect.target', env: 'BYOC_TARGET', choices: ['clickhouse', 'kubernetes', 'all'], default: 'all', description: 'which endpoints to check' }),
+    requireDirect: option.boolean({
+      flag: '--require-direct', key: 'connect.requireDirect', env: 'BYOC_REQUIRE_DIRECT', default: false,
+      description: 'exit 6 unless every path is direct (not DERP or a peer relay)',
+    }),
+    // The doctor checks the path too, with the same count and timeout.
+    count: SHARED.pingCount,
+    timeout: SHARED.connectTimeout,
   },
   async run({ service, target, requireDirect, count, timeout }, ctx): Promise<ConnectCheckResult> {
     const { checkService } = await import('../../src/connect/path-check.js');
-    return ctx.progress(
-      `checking the path to ${service}`,
-      checkService(ctx, service, { target: (target ?? 'all') as TargetName | 'all', count: count ?? 3, timeoutMs: timeout ?? 3000, requireDirect: requireDirect ?? false }),
-    );
+    return ctx.progress(`checking the path to ${service}`, checkService(ctx, service, { target: target satisfies TargetName | 'all', count, timeoutMs: timeout, requireDirect }));
   },
   // Stage timings follow the `...Ms` convention as elapsedMs; `ms` is their 0.1 name, kept as an alias until 0.3.
   json: (result) => ({ ...result, targets: result.targets.map((target) => ({ ...target, dns: timed(target.dns), tcp: timed(target.tcp), tls: timed(target.tls) })) }),

@@ -32,7 +32,6 @@ interface Printed {
 type ConnectK8sResult = Written | Printed;
 
 export default defineCommand({
-  description: 'Add a context for the service to your kubeconfig (kubectl then gets fresh credentials from byoc), and verify it',
   examples: [
     'byoc connect k8s acme-prod',
     'byoc connect k8s acme-prod --switch && kubectl get nodes',
@@ -41,10 +40,19 @@ export default defineCommand({
   ],
   args: { service: { description: 'the customer service', required: true } },
   options: {
-    kubeconfig: option.path('--kubeconfig <file>', 'kubernetes.kubeconfig', 'the kubeconfig to merge into (default: first KUBECONFIG entry, else ~/.kube/config)'),
-    contextName: option.string('--context-name <name>', 'kubernetes.contextName', 'name of the context, cluster and user entries (default: byoc-<service>)'),
-    switch: option.boolean('--switch', 'kubernetes.switch', 'make it the current context'),
-    print: option.boolean('--print', 'kubernetes.print', 'print a kubeconfig holding only this context to stdout; write nothing, verify nothing'),
+    kubeconfig: option.path({
+      flag: '--kubeconfig <file>', key: 'kubernetes.kubeconfig', env: 'BYOC_KUBECONFIG', defaultNote: 'the first existing KUBECONFIG file (else its last), else ~/.kube/config',
+      description: 'the kubeconfig to merge into',
+    }),
+    contextName: option.string({
+      flag: '--context-name <name>', key: 'kubernetes.contextName', env: 'BYOC_KUBE_CONTEXT', defaultNote: 'byoc-<service>',
+      description: 'name of the context, cluster and user entries',
+    }),
+    switch: option.boolean({ flag: '--switch', key: 'kubernetes.switch', env: 'BYOC_KUBE_SWITCH', default: false, description: 'make it the current context' }),
+    print: option.boolean({
+      flag: '--print', key: 'kubernetes.print', env: 'BYOC_KUBE_PRINT', default: false,
+      description: 'print a kubeconfig holding only this context to stdout; write nothing, verify nothing',
+    }),
   },
   async run(input, ctx): Promise<ConnectK8sResult> {
     const { service } = input;

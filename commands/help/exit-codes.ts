@@ -2,7 +2,6 @@ import { defineCommand, tsv } from '../../src/command.js';
 import { EXIT_CODES } from '../../src/errors.js';
 
 export default defineCommand({
-  description: 'What each exit code means, for runbooks',
   examples: ['byoc help exit-codes', 'byoc help exit-codes --json'],
   async run() {
     return { exitCodes: EXIT_CODES.map(({ code, name, meaning }) => ({ code, name, meaning })) };

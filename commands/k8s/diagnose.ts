@@ -13,7 +13,6 @@ export interface DiagnoseResult {
 }
 
 export default defineCommand({
-  description: 'Diagnose volume attach/mount failures, node network problems and cluster health: PASS / WARN / FAIL / SKIPPED per check, with hints',
   examples: [
     'byoc k8s diagnose acme-prod',
     'byoc k8s diagnose acme-prod volumes --since 6h',
@@ -24,12 +23,12 @@ export default defineCommand({
     area: { description: 'what to check: volumes, nodes, health or all (default)', choices: AREAS },
   },
   options: {
-    since: option.duration('--since <duration>', 'kubernetes.since', 'how far back to read Warning events'),
+    since: option.duration({ flag: '--since <duration>', key: 'kubernetes.since', env: 'BYOC_K8S_SINCE', default: '1h', description: 'how far back to read Warning events' }),
   },
   async run({ service, area, since }, ctx): Promise<DiagnoseResult> {
     const [{ openKubernetes }, { runDiagnostics, DIAGNOSTIC_AREAS }] = await Promise.all([import('../../src/k8s/session.js'), import('../../src/k8s/diagnose.js')]);
     const areas = !area || area === 'all' ? [...DIAGNOSTIC_AREAS] : [area as DiagnosticArea];
-    const sinceMs = since ?? 3_600_000;
+    const sinceMs = since;
     const { session, endpoint } = await openKubernetes(ctx, service);
     const checks = await runDiagnostics(session, { areas, since: sinceMs, now: ctx.clock.now() });
     return { service, server: endpoint.server, areas, sinceMs, checks };

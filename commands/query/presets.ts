@@ -1,7 +1,6 @@
 import { defineCommand, tsv } from '../../src/command.js';
 
 export default defineCommand({
-  description: 'List the curated diagnostic queries (each passes the read-only guard)',
   examples: ['byoc query presets', 'byoc query acme-prod --preset merges'],
   async run() {
     const { PRESETS } = await import('../../src/clickhouse/presets.js');

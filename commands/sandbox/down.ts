@@ -1,14 +1,13 @@
 import { defineCommand, option, tsv } from '../../src/command.js';
 
 export default defineCommand({
-  description: 'Stop the sandbox (nothing keeps running); its data stays for the next up unless --purge',
   examples: ['byoc sandbox down', 'byoc sandbox down --purge --json'],
   options: {
-    purge: option.boolean('--purge', 'sandbox.purge', 'also delete the sandbox data, users and logs'),
+    purge: option.boolean({ flag: '--purge', key: 'sandbox.purge', env: 'BYOC_SANDBOX_PURGE', default: false, description: "also delete the sandbox's data, users and logs" }),
   },
   async run({ purge }, ctx) {
     const [{ sandboxDown }, { sandboxHostFor }] = await Promise.all([import('../../src/sandbox/sandbox.js'), import('../../src/sandbox/host.js')]);
-    return sandboxDown(ctx.stateDir(), sandboxHostFor(ctx), { purge: purge ?? false });
+    return sandboxDown(ctx.stateDir(), sandboxHostFor(ctx), { purge });
   },
   text: (result) =>
     tsv([

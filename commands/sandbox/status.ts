@@ -1,7 +1,6 @@
 import { defineCommand, tsv } from '../../src/command.js';
 
 export default defineCommand({
-  description: 'Whether the sandbox runs: ClickHouse and nginx processes, ports, health, approved grants, files',
   examples: ['byoc sandbox status', 'byoc sandbox status --json'],
   async run(_input, ctx) {
     const [{ sandboxStatus }, { sandboxHostFor }] = await Promise.all([import('../../src/sandbox/sandbox.js'), import('../../src/sandbox/host.js')]);

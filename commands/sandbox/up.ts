@@ -1,7 +1,6 @@
 import { defineCommand, option, tsv } from '../../src/command.js';
 
 export default defineCommand({
-  description: 'Start a local customer deployment on loopback: ClickHouse behind nginx doing mutual TLS with the broker CA',
   examples: [
     'byoc sandbox up',
     'byoc sandbox up --json',
@@ -9,9 +8,15 @@ export default defineCommand({
     'BYOC_STATE_DIR=/tmp/byoc-demo byoc sandbox up && BYOC_USER=alice@vendor.example byoc access request sandbox --reason demo --no-wait',
   ],
   options: {
-    install: option.boolean('--install', 'sandbox.install', 'install clickhouse-server and nginx-light with apt-get when missing (root)'),
-    clickhouseBin: option.path('--clickhouse-bin <path>', 'sandbox.clickhouseBin', 'the clickhouse-server binary (default: PATH, /usr/sbin)'),
-    nginxBin: option.path('--nginx-bin <path>', 'sandbox.nginxBin', 'the nginx binary (default: PATH, /usr/sbin)'),
+    install: option.boolean({
+      flag: '--install', key: 'sandbox.install', env: 'BYOC_SANDBOX_INSTALL', default: false,
+      description: "install the sandbox's Debian packages (clickhouse-server, nginx-light) with apt-get when missing (root)",
+    }),
+    clickhouseBin: option.path({
+      flag: '--clickhouse-bin <path>', key: 'sandbox.clickhouseBin', env: 'BYOC_SANDBOX_CLICKHOUSE_BIN', defaultNote: 'found on PATH or in /usr/sbin',
+      description: 'the clickhouse-server binary',
+    }),
+    nginxBin: option.path({ flag: '--nginx-bin <path>', key: 'sandbox.nginxBin', env: 'BYOC_SANDBOX_NGINX_BIN', defaultNote: 'found on PATH or in /usr/sbin', description: 'the nginx binary' }),
   },
   async run({ install, clickhouseBin, nginxBin }, ctx) {
     const [{ sandboxUp }, { sandboxHostFor }, { openBroker }, { sandboxAuthority }] = await Promise.all([
@@ -23,7 +28,7 @@ export default defineCommand({
     // The sandbox is this machine's broker's deployment: nginx checks that broker's CRL and its approved requests
     // become users. Opened without the operator hooks, since this command is the operator here.
     const broker = await openBroker(ctx, await ctx.config(), { operatorHooks: false });
-    return sandboxUp(ctx.stateDir(), sandboxHostFor(ctx), { authority: sandboxAuthority(broker), install: install ?? false, clickhouseBin, nginxBin });
+    return sandboxUp(ctx.stateDir(), sandboxHostFor(ctx), { authority: sandboxAuthority(broker), install, clickhouseBin, nginxBin });
   },
   text: (result) =>
     // The same names as --json (clickhouse.url, deprecated, is left out here).

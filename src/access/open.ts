@@ -45,7 +45,8 @@ export async function openBroker(ctx: Context, configuration: Configuration, opt
   let broker: AccessBroker | undefined;
   const hooks = operatorHooks(registry, ctx, () => broker!);
   broker = await AccessBroker.open(stateDir, {
-    services: servicesFromConfig(configuration.data, configuration.registeredPolicies()),
+    // The global policy by flag > env > file > default like any setting (BYOC_POLICY_* included).
+    services: servicesFromConfig({ ...configuration.data, policy: configuration.policy() }, configuration.registeredPolicies()),
     now: () => ctx.clock.now(),
     // node-forge (behind the CA) loads only when a certificate is signed or the CA is served.
     ca: async () => (await import('../pki/ca.js')).loadOrCreateBrokerCa(stateDir, ctx.clock.now(), brokerStoreOptions(ctx)),

@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
 import type { ConfigData, PolicyConfig } from '../config/schema.js';
+import { SHARED } from '../options.js';
 
 export interface Policy {
   approvers: string[];
@@ -10,7 +11,13 @@ export interface Policy {
   pendingTtlMs: number;
 }
 
-export const DEFAULT_POLICY = { approvals: 1, maxDuration: '8h', pendingTtl: '1h' } as const;
+/** The declared defaults (src/options.ts), for a policy that leaves a key out. */
+export const DEFAULT_POLICY = {
+  approvers: SHARED.approvers.default,
+  approvals: SHARED.approvals.default,
+  maxDuration: SHARED.maxDuration.default,
+  pendingTtl: SHARED.pendingTtl.default,
+};
 
 /** What the broker knows of a service: its policy (the global one with the service's overrides). */
 export interface BrokerServices {
@@ -31,7 +38,7 @@ export function servicesFromConfig(data: ConfigData, extra: Record<string, { pol
 }
 
 export function resolvePolicy(global: PolicyConfig | undefined, local: PolicyConfig | undefined, service: string): Policy {
-  const merged = { ...DEFAULT_POLICY, approvers: [] as string[], ...stripUndefined(global), ...stripUndefined(local) };
+  const merged = { ...DEFAULT_POLICY, approvers: [...DEFAULT_POLICY.approvers], ...stripUndefined(global), ...stripUndefined(local) };
   const maxDurationMs = parseDuration(merged.maxDuration);
   const pendingTtlMs = parseDuration(merged.pendingTtl);
   if (maxDurationMs === undefined || pendingTtlMs === undefined) {

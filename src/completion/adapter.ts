@@ -4,7 +4,7 @@
  */
 import type { ListFilter } from '../access/types.js';
 import type { AnyCommand, ArgSpec, OptionSpec } from '../command.js';
-import { CONFIG_FLAG, GLOBAL_FLAGS } from '../globals.js';
+import { GLOBAL_OPTIONS } from '../options.js';
 import type { CompletionArg, CompletionFlag, ValueSource } from './model.js';
 
 /** Which request ids each command that takes one offers: those its user can act on there. */
@@ -24,10 +24,14 @@ const NAMED_VALUES: Record<string, ValueSource> = {
 };
 
 export function flagsOf(command: AnyCommand): CompletionFlag[] {
-  return Object.values((command.options ?? {}) as Record<string, OptionSpec>).map((spec) => {
-    const long = spec.flags.split(/[ ,]/).find((part) => part.startsWith('--'))!;
-    const short = spec.flags.split(/[ ,]/).find((part) => /^-[^-]$/.test(part));
-    const takesValue = /[<[]/.test(spec.flags);
+  return Object.values((command.options ?? {}) as Record<string, OptionSpec>).flatMap((spec) => (spec.flags ? [flagOf(spec, spec.flags)] : []));
+}
+
+function flagOf(spec: OptionSpec, flags: string): CompletionFlag {
+  {
+    const long = flags.split(/[ ,]/).find((part) => part.startsWith('--'))!;
+    const short = flags.split(/[ ,]/).find((part) => /^-[^-]$/.test(part));
+    const takesValue = /[<[]/.test(flags);
     const names = long.startsWith('--[no-]') ? [long.replace('[no-]', ''), long.replace('[no-]', 'no-')] : [long];
     const values: ValueSource = spec.choices
       ? { kind: 'choices', choices: spec.choices }
@@ -35,7 +39,7 @@ export function flagsOf(command: AnyCommand): CompletionFlag[] {
         ? { kind: 'files' }
         : (NAMED_VALUES[names[0]!] ?? { kind: 'none' });
     return { names: short ? [...names, short] : names, takesValue, description: spec.description, values: takesValue ? values : { kind: 'none' } };
-  });
+  }
 }
 
 /** Arguments by their declared name: `service` is a service, `id` a request id, `file` a file. */
@@ -56,8 +60,7 @@ export function argsOf(command: AnyCommand, path: string): CompletionArg[] {
 
 export function globalFlags(): CompletionFlag[] {
   return [
-    ...GLOBAL_FLAGS.map((flag) => ({ names: [flag.flags], takesValue: false, description: flag.description, values: { kind: 'none' } as const })),
-    { names: [CONFIG_FLAG], takesValue: true, description: 'configuration file', values: { kind: 'files' } },
+    ...Object.values(GLOBAL_OPTIONS as Record<string, OptionSpec>).flatMap((spec) => (spec.flags ? [flagOf(spec, spec.flags)] : [])),
     { names: ['--help', '-h'], takesValue: false, description: 'show help', values: { kind: 'none' } },
   ];
 }

@@ -5,6 +5,9 @@ import type { CompletionNode, CompletionTree } from './model.js';
 export interface LoadedCommand {
   /** path under commands/ without the extension: `access/request` */
   file: string;
+  /** the manifest's description and visibility (command modules carry neither) */
+  description: string;
+  hidden: boolean;
   command: AnyCommand;
 }
 
@@ -20,7 +23,7 @@ export function completionTree(commands: readonly LoadedCommand[], groups: Reado
     return found;
   };
   node('').flags.push({ names: ['--version', '-V'], takesValue: false, description: 'print the version', values: { kind: 'none' } });
-  for (const { file, command } of commands) {
+  for (const { file, description, hidden, command } of commands) {
     const words = file.split('/');
     words.forEach((word, index) => {
       const parent = node(words.slice(0, index).join(' '));
@@ -28,7 +31,7 @@ export function completionTree(commands: readonly LoadedCommand[], groups: Reado
     });
     const path = words.join(' ');
     const leaf = node(path);
-    Object.assign(leaf, { description: command.description, hidden: command.hidden ?? false, runnable: true, flags: [...leaf.flags, ...flagsOf(command)], args: argsOf(command, path) });
+    Object.assign(leaf, { description, hidden, runnable: true, flags: [...leaf.flags, ...flagsOf(command)], args: argsOf(command, path) });
   }
   return { nodes, globals: globalFlags() };
 }

@@ -1,12 +1,14 @@
+import path from 'node:path';
 import type { Env } from '../context.js';
 import { ConfigError } from '../errors.js';
+import { SHARED_SETTINGS } from '../options.js';
 import { closest } from '../util/suggest.js';
-import { coerce } from './coerce.js';
+import { checkValue, expected } from './kinds.js';
+import type { OptionSpec } from '../command/definition.js';
 import type { ConfigFile } from './load.js';
-import path from 'node:path';
 import type { ConfigData, PolicyConfig, ServiceConfig } from './schema.js';
+import { fixedCatalog, type Setting, type SettingsCatalog } from './settings.js';
 import type { StateService } from './state-services.js';
-import { SETTINGS, settingOrThrow } from './settings.js';
 
 export type Source = 'flag' | 'env' | 'file' | 'default';
 
@@ -35,43 +37,73 @@ export class Configuration {
     private readonly flags: ReadonlyMap<string, FlagValue> = new Map(),
     /** services registered in the state folder (the sandbox); configured ones win */
     private readonly registered: Record<string, StateService> = {},
+    /** every setting there is, for `config show` and for keys named by text (`get('broker.url')`) */
+    readonly catalog: SettingsCatalog = fixedCatalog(SHARED_SETTINGS),
   ) {}
 
   get data(): ConfigData {
     return this.file.data;
   }
 
-  resolve(key: string, flag: FlagValue | undefined = this.flags.get(key)): ResolvedValue {
-    const setting = settingOrThrow(key);
+  /**
+   * One setting's value and where it came from. A variable is checked here, by its kind's validator, and a bad
+   * one is a configuration error (exit 3) naming it; a file value was checked when the file was read; a flag by
+   * the caller (a usage error, exit 2).
+   */
+  resolve(setting: Setting | string, flag: FlagValue | undefined = this.flags.get(typeof setting === 'string' ? setting : setting.key)): ResolvedValue {
+    const spec = typeof setting === 'string' ? this.known(setting) : setting;
+    const { key } = spec;
     if (flag && flag.value !== undefined) return { key, value: flag.value, source: 'flag', origin: flag.flag };
-    const raw = this.env[setting.env];
+    const raw = this.env[spec.env];
     if (raw !== undefined && raw !== '') {
-      const coerced = coerce(setting, raw);
-      if ('problem' in coerced) {
-        throw new ConfigError('config_invalid_env', `${setting.env}: ${coerced.problem}`, {
-          hint: `Fix or unset ${setting.env} (it sets ${key}).`,
+      const checked = checkValue(spec, raw);
+      if ('problem' in checked) {
+        throw new ConfigError('config_invalid_env', `${spec.env}: ${checked.problem}`, {
+          hint: `Set ${spec.env} to ${expected(spec)}, or unset it${spec.inFile === false ? '' : ` (it overrides ${key} in the configuration file)`}.`,
         });
       }
-      return { key, value: coerced.value, source: 'env', origin: setting.env };
+      return { key, value: checked.value, source: 'env', origin: spec.env };
     }
-    const fromFile = valueAt(this.file.data, key);
+    const fromFile = spec.inFile === false ? undefined : valueAt(this.file.data, key);
     if (fromFile !== undefined) return { key, value: fromFile, source: 'file', origin: this.file.path! };
-    if (setting.default !== undefined) return { key, value: setting.default, source: 'default' };
+    if (spec.default !== undefined) return { key, value: spec.default, source: 'default' };
     return { key, value: undefined, source: undefined };
   }
 
-  get<T>(key: string): T | undefined {
-    return this.resolve(key).value as T | undefined;
+  get<T>(setting: Setting | string): T | undefined {
+    return this.resolve(setting).value as T | undefined;
   }
 
-  /** Every known setting, then every other value the file sets (services, resolve overrides, ...). */
-  entries(): ResolvedValue[] {
-    const known = SETTINGS.map((setting) => this.resolve(setting.key));
+  /** An option's value as a command's `run` would receive it (a duration in milliseconds), typed by its declaration. */
+  value<T>(spec: OptionSpec<T>): T {
+    return spec.toRun(this.resolve(spec).value);
+  }
+
+  /** Every setting (each command's included), then every other value the file sets (services, resolve overrides, ...). */
+  async entries(): Promise<ResolvedValue[]> {
+    const settings = (await this.catalog.all()).filter((setting) => setting.inFile !== false);
+    const known = settings.map((setting) => this.resolve(setting));
     const knownKeys = new Set(known.map((entry) => entry.key));
     const fromFile = leaves(this.file.data)
       .filter(([key]) => !knownKeys.has(key))
       .map(([key, value]): ResolvedValue => ({ key, value, source: 'file', origin: this.file.path! }));
     return [...known, ...fromFile];
+  }
+
+  /** The global policy as the broker applies it: each key by flag > env > file > default, like any setting. */
+  policy(): Required<PolicyConfig> {
+    return {
+      approvers: this.get<string[]>('policy.approvers')!,
+      approvals: this.get<number>('policy.approvals')!,
+      maxDuration: this.get<string>('policy.maxDuration')!,
+      pendingTtl: this.get<string>('policy.pendingTtl')!,
+    };
+  }
+
+  private known(key: string): Setting {
+    const setting = this.catalog.shared.find((candidate) => candidate.key === key);
+    if (!setting) throw new Error(`unknown shared setting ${key}: declare it in src/options.ts, or resolve the command's option itself`);
+    return setting;
   }
 
   services(): Record<string, ServiceConfig> {

@@ -1,135 +1,117 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { isDuration } from '../util/duration.js';
+import { checkValue } from './kinds.js';
+import type { Setting } from './settings.js';
 
-const duration = z.string().refine(isDuration, { message: 'expected a duration such as 30m, 8h or 1h30m' });
+/**
+ * The configuration file's schema. Scalar keys come from the settings (each checked by its kind's validator,
+ * src/config/kinds.ts, the same code that checks flags and variables); only the structure no flag or variable
+ * can set is written here: services, `network.resolve`.
+ */
+
+export interface PolicyConfig {
+  approvers?: string[];
+  approvals?: number;
+  maxDuration?: string;
+  pendingTtl?: string;
+}
+
+export interface ServiceConfig {
+  clickhouse?: { url?: string; caFile?: string };
+  kubernetes?: { server?: string; caFile?: string; tlsServerName?: string };
+  policy?: PolicyConfig;
+  /** the customer's own connection for `byoc audit query-log <service>`; a password never lives here */
+  audit?: { url?: string; user?: string; passwordEnv?: string; passwordFile?: string; caFile?: string };
+}
+
+/** A validated file: the structure typed, every setting in its file form (see Setting.key). */
+export interface ConfigData {
+  services?: Record<string, ServiceConfig>;
+  network?: { proxy?: string; resolve?: Record<string, string> };
+  policy?: PolicyConfig;
+  [section: string]: unknown;
+}
 
 const httpUrl = z.string().refine((value) => /^https?:$/.test(safeProtocol(value)), {
   message: 'expected an http:// or https:// URL',
 });
 
-const proxyUrl = z.string().refine((value) => ['socks5:', 'socks5h:', 'http:', 'https:'].includes(safeProtocol(value)), {
-  message: 'expected a proxy URL: socks5://, socks5h://, http:// or https://',
-});
-
 const ipAddress = z.string().refine((value) => isIP(value) !== 0, { message: 'expected an IPv4 or IPv6 address' });
-
-const identity = z.string().min(1, { message: 'expected a non-empty identity' });
-
-export const policySchema = z.strictObject({
-  approvers: z.array(identity).optional(),
-  approvals: z.number().int().min(1).optional(),
-  maxDuration: duration.optional(),
-  pendingTtl: duration.optional(),
-});
-
-export const serviceSchema = z.strictObject({
-  clickhouse: z.strictObject({ url: httpUrl.optional(), caFile: z.string().optional() }).optional(),
-  kubernetes: z
-    .strictObject({
-      server: httpUrl.optional(),
-      caFile: z.string().optional(),
-      tlsServerName: z.string().optional(),
-    })
-    .optional(),
-  policy: policySchema.optional(),
-  /** the customer's own connection for `byoc audit query-log <service>`; a password never lives here */
-  audit: z
-    .strictObject({ url: httpUrl.optional(), user: z.string().optional(), passwordEnv: z.string().optional(), passwordFile: z.string().optional(), caFile: z.string().optional() })
-    .optional(),
-});
 
 export const serviceNameSchema = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { message: 'expected a service name of lowercase letters, digits and dashes' });
 
-export const configSchema = z.strictObject({
-  output: z.strictObject({ json: z.boolean(), color: z.boolean(), verbose: z.boolean() }).partial().optional(),
-  user: identity.optional(),
-  broker: z
-    .strictObject({ url: httpUrl.optional(), listen: z.string().optional(), tlsCert: z.string().optional(), tlsKey: z.string().optional(), crlFile: z.string().optional() })
-    .optional(),
-  access: z
-    .strictObject({
-      reason: z.string(),
-      ticket: z.string(),
-      duration,
-      scope: z.array(z.enum(['clickhouse', 'kubernetes'])),
-      wait: z.boolean(),
-      mine: z.boolean(),
-      reviewable: z.boolean(),
-      status: z.enum(['pending', 'approved', 'denied', 'expired', 'revoked']),
-      service: z.string(),
-      comment: z.string(),
-      timeout: duration,
-      operatorFormat: z.enum(['sql', 'xml']),
-      request: z.string(),
+/** One setting's value: its kind's validator, and the value in file form (a list from `a,b` is a list). */
+function settingSchema(setting: Setting): z.ZodType {
+  return z
+    .unknown()
+    .transform((value, ctx) => {
+      const checked = checkValue(setting, value);
+      if ('problem' in checked) {
+        ctx.issues.push({ code: 'custom', message: checked.problem, input: value });
+        return z.NEVER;
+      }
+      return checked.value;
     })
-    .partial()
-    .optional(),
-  cert: z.strictObject({ minRemaining: duration, renew: z.boolean() }).partial().optional(),
-  query: z
-    .strictObject({
-      format: z.enum(['table', 'json', 'ndjson', 'csv', 'tsv']),
-      maxRows: z.number().int().min(0),
-      timeout: duration,
-      file: z.string(),
-      preset: z.string(),
-      check: z.boolean(),
-    })
-    .partial()
-    .optional(),
-  audit: z
-    .strictObject({
-      url: httpUrl,
-      user: z.string(),
-      passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'expected an environment variable name' }),
-      caFile: z.string(),
-      certFile: z.string(),
-      keyFile: z.string(),
-      cluster: z.string(),
-      sourceTable: z.string(),
-      since: z.string(),
-      until: z.string(),
-      engineer: z.array(z.string()),
-      request: z.string(),
-      userPattern: z.string(),
-      grants: z.string(),
-      queries: z.boolean(),
-      findingsOnly: z.boolean(),
-      follow: z.boolean(),
-      flush: z.boolean(),
-      format: z.enum(['table', 'json', 'ndjson', 'csv']),
-      interval: duration,
-    })
-    .partial()
-    .optional(),
-  connect: z
-    .strictObject({ target: z.enum(['clickhouse', 'kubernetes', 'all']), requireDirect: z.boolean(), count: z.number().int().min(1).max(20), timeout: duration })
-    .partial()
-    .optional(),
-  kubernetes: z
-    .strictObject({ kubeconfig: z.string().min(1), contextName: z.string().min(1), switch: z.boolean(), print: z.boolean(), since: duration })
-    .partial()
-    .optional(),
-  network: z
-    .strictObject({
-      proxy: proxyUrl.optional(),
-      resolve: z.record(z.string().min(1), ipAddress).optional(),
-    })
-    .optional(),
-  services: z.record(serviceNameSchema, serviceSchema).optional(),
-  policy: policySchema.optional(),
-  tailscale: z.strictObject({ bin: z.string().min(1).optional() }).optional(),
-  sandbox: z
-    .strictObject({ install: z.boolean(), purge: z.boolean(), clickhouseBin: z.string().min(1), nginxBin: z.string().min(1) })
-    .partial()
-    .optional(),
-});
+    .optional();
+}
 
-export type ConfigData = z.infer<typeof configSchema>;
-export type ServiceConfig = z.infer<typeof serviceSchema>;
-export type PolicyConfig = z.infer<typeof policySchema>;
+type Shape = { [segment: string]: Shape | z.ZodType };
+
+/** Nested strict objects from dotted keys: `connect.count` and `connect.timeout` make `connect: { count, timeout }`. */
+function objectOf(shape: Shape): z.ZodType {
+  const fields = Object.fromEntries(
+    Object.entries(shape).map(([segment, child]) => [segment, child instanceof z.ZodType ? child : objectOf(child).optional()]),
+  );
+  return z.strictObject(fields);
+}
+
+function place(shape: Shape, key: string, schema: z.ZodType): void {
+  const segments = key.split('.');
+  let node = shape;
+  for (const segment of segments.slice(0, -1)) {
+    const next = node[segment];
+    if (next instanceof z.ZodType) throw new Error(`${key}: ${segment} is both a setting and a section`);
+    node = (node[segment] ??= {}) as Shape;
+  }
+  node[segments.at(-1)!] = schema;
+}
+
+const cache = new WeakMap<readonly Setting[], z.ZodType>();
+
+/** The schema for a file that may set the given settings. */
+export function configSchema(settings: readonly Setting[]): z.ZodType {
+  const cached = cache.get(settings);
+  if (cached) return cached;
+  const shape: Shape = {};
+  const policy: Shape = {};
+  for (const setting of settings) {
+    if (setting.inFile === false) continue;
+    place(shape, setting.key, settingSchema(setting));
+    // A service may override the global policy, key by key, with the same validators.
+    if (setting.key.startsWith('policy.')) place(policy, setting.key.slice('policy.'.length), settingSchema(setting));
+  }
+  const service = z.strictObject({
+    clickhouse: z.strictObject({ url: httpUrl.optional(), caFile: z.string().optional() }).optional(),
+    kubernetes: z
+      .strictObject({
+        server: httpUrl.optional(),
+        caFile: z.string().optional(),
+        tlsServerName: z.string().optional(),
+      })
+      .optional(),
+    policy: objectOf(policy).optional(),
+    audit: z
+      .strictObject({ url: httpUrl.optional(), user: z.string().optional(), passwordEnv: z.string().optional(), passwordFile: z.string().optional(), caFile: z.string().optional() })
+      .optional(),
+  });
+  place(shape, 'services', z.record(serviceNameSchema, service).optional());
+  place(shape, 'network.resolve', z.record(z.string().min(1), ipAddress).optional());
+  const schema = objectOf(shape);
+  cache.set(settings, schema);
+  return schema;
+}
 
 function safeProtocol(value: string): string {
   try {
@@ -142,7 +124,7 @@ function safeProtocol(value: string): string {
 type AnySchema = z.ZodType;
 
 /** The schema of one key path (`network.proxy`), or undefined when the schema has no such key. */
-export function schemaAt(path: readonly string[], schema: AnySchema = configSchema): AnySchema | undefined {
+export function schemaAt(schema: AnySchema, path: readonly string[]): AnySchema | undefined {
   let current: AnySchema | undefined = schema;
   for (const segment of path) {
     current = current && child(unwrap(current), segment);
@@ -151,8 +133,8 @@ export function schemaAt(path: readonly string[], schema: AnySchema = configSche
 }
 
 /** Keys an object accepts at a path, for "unknown key" messages. */
-export function allowedKeysAt(path: readonly (string | number)[], schema: AnySchema = configSchema): string[] {
-  const target = schemaAt(path.map(String), schema);
+export function allowedKeysAt(schema: AnySchema, path: readonly (string | number)[]): string[] {
+  const target = schemaAt(schema, path.map(String));
   if (!target) return [];
   const inner = unwrap(target);
   return inner instanceof z.ZodObject ? Object.keys(inner.shape) : [];

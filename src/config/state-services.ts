@@ -1,6 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { writePrivateFile } from '../util/secure-fs.js';
+// Every run reads this file; only the sandbox writes it, so the writer (and node:crypto behind it) loads then.
+const writePrivateFile = async (file: string, content: string) => (await import('../util/secure-fs.js')).writePrivateFile(file, content);
 import type { PolicyConfig, ServiceConfig } from './schema.js';
 
 /** A service registered in the state folder: a configured service plus how to reach it without a config file. */

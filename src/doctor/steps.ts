@@ -5,10 +5,10 @@ import { fail, failFrom, once, pass, warn, type DoctorStep, type Shared } from '
 
 const connectCheckOf = (ctx: Context, service: string, shared: Shared) =>
   once(shared, 'connect', async (): Promise<ConnectCheckResult> => {
-    const [{ checkService }, { parseDuration }] = await Promise.all([import('../connect/path-check.js'), import('../util/duration.js')]);
+    const [{ checkService }, { SHARED }] = await Promise.all([import('../connect/path-check.js'), import('../options.js')]);
     const configuration = await ctx.config();
-    const count = configuration.get<number>('connect.count') ?? 3;
-    const timeoutMs = parseDuration(configuration.get<string>('connect.timeout') ?? '3s') ?? 3000;
+    const count = configuration.value(SHARED.pingCount);
+    const timeoutMs = configuration.value(SHARED.connectTimeout);
     return checkService(ctx, service, { target: 'all', count, timeoutMs, requireDirect: false });
   });
 

@@ -1,4 +1,6 @@
+import { defaultOf } from '../command/definition.js';
 import { isAbort, UsageError } from '../errors.js';
+import { SHARED } from '../options.js';
 import {
   adviceFor,
   classifyPath,
@@ -24,9 +26,9 @@ export interface TailscaleCheckHost {
 export interface CheckTailscalePathsOptions {
   runner: TailscaleRunner;
   hosts: readonly TailscaleCheckHost[];
-  /** Pings per host (`tailscale ping -c`); it stops early at the first direct pong. Default 5. */
+  /** Pings per host (`tailscale ping -c`); it stops early at the first direct pong. Default: connect.count's. */
   count?: number;
-  /** Per-ping timeout (`tailscale ping --timeout`). Default 3000 ms. */
+  /** Per-ping timeout (`tailscale ping --timeout`). Default: connect.timeout's. */
   timeoutMs?: number;
   /** Deadline for `tailscale status --json`. Default 10 s. */
   statusTimeoutMs?: number;
@@ -61,8 +63,6 @@ export interface TailscaleCheckResult {
   verdict: TailscaleVerdict;
 }
 
-export const DEFAULT_PING_COUNT = 5;
-export const DEFAULT_PING_TIMEOUT_MS = 3000;
 const DEFAULT_STATUS_TIMEOUT_MS = 10_000;
 const DEFAULT_NETCHECK_TIMEOUT_MS = 20_000;
 /** The CLI sleeps 1 s after each pong; on top of that, room for start-up. */
@@ -76,8 +76,9 @@ const PING_GRACE_MS = 5000;
  */
 export async function checkTailscalePaths(options: CheckTailscalePathsOptions): Promise<TailscaleCheckResult> {
   const { runner, hosts, signal } = options;
-  const count = options.count ?? DEFAULT_PING_COUNT;
-  const timeoutMs = options.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS;
+  // The defaults are the declared ones (src/options.ts), which help, the README and `connect check` show.
+  const count = options.count ?? defaultOf(SHARED.pingCount);
+  const timeoutMs = options.timeoutMs ?? defaultOf(SHARED.connectTimeout);
   if (hosts.length === 0) {
     throw new UsageError('no_endpoints', 'no endpoint to check', { hint: 'Name at least one endpoint (a MagicDNS name or Tailscale IP).' });
   }

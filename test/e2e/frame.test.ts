@@ -52,6 +52,15 @@ describe('bin/byoc.js end to end', () => {
     for (const code of [0, 1, 2, 3, 4, 5, 6, 8, 130]) expect(result.stdout).toMatch(new RegExp(`^${code}\\t`, 'm'));
   });
 
+  it('an unknown option on a group exits 2, and a missing --config file exits 3 even for a command that never reads it', async () => {
+    const group = await byoc(['access', '--nope']);
+    expect(group).toMatchObject({ exitCode: 2, stdout: '' });
+    expect(group.stderr).toContain("hint: Run 'byoc access --help' for usage.");
+    const missing = await byoc(['--config', '/nonexistent.yaml', 'cert', 'list']);
+    expect(missing).toMatchObject({ exitCode: 3, stdout: '' });
+    expect(missing.stderr).toContain('configuration file /nonexistent.yaml (from --config) does not exist');
+  });
+
   it('an unknown command suggests the closest one', async () => {
     const result = await byoc(['confg']);
     expect(result.exitCode).toBe(2);

@@ -4,6 +4,7 @@ import type { ClientFactories, ContextBase, Env, OutputStream } from '../../src/
 import { createContext, type Context } from '../../src/context.js';
 import { main } from '../../src/main.js';
 import { defaultClients } from '../../src/clients.js';
+import { settingsCatalog, type CommandTree } from '../../commands/index.js';
 
 /** A captured output stream; `isTTY` and `columns` make it look like a terminal when asked. */
 export class CapturedStream extends EventEmitter implements OutputStream {
@@ -86,6 +87,7 @@ export function testContext(
   const ctx = createContext(harness.base, {
     configFile: setup.configFile,
     flags: new Map(),
+    settings: settingsCatalog,
     output: {
       json: setup.json ?? false,
       color: setup.color ?? false,
@@ -98,9 +100,9 @@ export function testContext(
   return { ...harness, ctx };
 }
 
-/** Runs the whole CLI in-process, as `byoc ...argv` would, and captures everything. */
-export async function runCli(argv: string[], setup: TestSetup = {}) {
+/** Runs the whole CLI in-process, as `byoc ...argv` would, and captures everything (a test may bring its own commands). */
+export async function runCli(argv: string[], setup: TestSetup = {}, tree?: CommandTree) {
   const harness = testBase(setup);
-  const exitCode = await main(argv, harness.base);
+  const exitCode = await main(argv, harness.base, tree);
   return { exitCode, stdout: harness.stdout.text, stderr: harness.stderr.text, clock: harness.clock };
 }

@@ -1,12 +1,12 @@
 import { createElement } from 'react';
 import { describe, expect, it } from 'vitest';
-import { defineCommand, option, renderResult, resolveInput, runCommand } from '../../src/command.js';
+import { defineCommand, renderResult, resolveInput, runCommand } from '../../src/command.js';
 import { NotAllowedError, PendingError, UsageError, ConfigError } from '../../src/errors.js';
+import { SHARED } from '../../src/options.js';
 import { testContext } from '../fakes/context.js';
 import { tempDir } from '../fakes/fs.js';
 
 const greeting = defineCommand({
-  description: 'test command',
   args: { name: { description: 'who', required: true } },
   async run({ name }) {
     return { name, items: [{ id: 'r-1', at: new Date('2026-11-21T09:00:00Z') }] };
@@ -52,7 +52,7 @@ describe('the run adapter picks exactly one renderer', () => {
 
   it('falls back to text on a TTY when the command has no view', async () => {
     const { ctx, stdout } = testContext({ stdoutTTY: true });
-    const textOnly = defineCommand({ description: 'x', async run() { return 1; }, text: () => 'just text' });
+    const textOnly = defineCommand({ async run() { return 1; }, text: () => 'just text' });
     await runCommand(textOnly, { args: {}, flags: {} }, ctx);
     expect(stdout.text).toBe('just text\n');
   });
@@ -60,7 +60,6 @@ describe('the run adapter picks exactly one renderer', () => {
   it('streams NDJSON when the JSON form is an async iterable', async () => {
     const { ctx, stdout } = testContext({ json: true });
     const streaming = defineCommand({
-      description: 'stream',
       async run() { return [1, 2, 3]; },
       json: (rows) => (async function* () { for (const row of rows) yield { row }; })(),
       text: () => '',
@@ -79,7 +78,6 @@ describe('the run adapter picks exactly one renderer', () => {
       once: (_event: 'drain', listener: () => void) => { drain = listener; },
     };
     const streaming = defineCommand({
-      description: 'stream',
       async run() { return null; },
       text: () => (async function* () { yield 'a\n'; yield 'b\n'; })(),
     });
@@ -95,7 +93,6 @@ describe('the run adapter picks exactly one renderer', () => {
   it('returns the outcome of a printed result so main can exit non-zero', async () => {
     const { ctx, stdout } = testContext({ json: true });
     const pending = defineCommand({
-      description: 'pending',
       async run() { return { id: 'r-1', status: 'pending' }; },
       text: () => '',
       outcome: (result) => (result.status === 'pending' ? new PendingError('request_pending', 'r-1 is pending') : undefined),
@@ -107,51 +104,49 @@ describe('the run adapter picks exactly one renderer', () => {
 });
 
 describe('options resolve flag > env > file > default', () => {
+  // Given a command taking two shared options: connect.count (1..20, default 3) and connect.timeout (default 3s)
   const command = defineCommand({
-    description: 'x',
-    options: {
-      maxDuration: option.duration('--max-duration <duration>', 'policy.maxDuration', 'longest grant'),
-      approvals: option.integer('--approvals <n>', 'policy.approvals', 'approvals'),
-    },
+    options: { count: SHARED.pingCount, timeout: SHARED.connectTimeout },
     async run(input) { return input; },
     text: () => '',
   });
 
   const setup = (env: Record<string, string> = {}) => {
-    const dir = tempDir({ 'byoc.config.yaml': 'policy:\n  maxDuration: 4h\n  approvals: 2\n' });
+    const dir = tempDir({ 'byoc.config.yaml': 'connect:\n  count: 5\n  timeout: 4s\n' });
     return testContext({ cwd: dir, env }).ctx;
   };
 
-  it('uses the default when nothing else sets a value', async () => {
+  it('uses the declared default when nothing else sets a value', async () => {
     const { ctx } = testContext({ cwd: tempDir() });
-    expect(await resolveInput(command, { args: {}, flags: {} }, ctx)).toEqual({ maxDuration: 8 * 3_600_000, approvals: 1 });
+    expect(await resolveInput(command, { args: {}, flags: {} }, ctx)).toEqual({ count: 3, timeout: 3000 });
   });
 
   it('lets the file override the default', async () => {
-    expect(await resolveInput(command, { args: {}, flags: {} }, setup())).toEqual({ maxDuration: 4 * 3_600_000, approvals: 2 });
+    expect(await resolveInput(command, { args: {}, flags: {} }, setup())).toEqual({ count: 5, timeout: 4000 });
   });
 
   it('lets the environment override the file', async () => {
-    const ctx = setup({ BYOC_POLICY_MAX_DURATION: '90m' });
-    expect(await resolveInput(command, { args: {}, flags: {} }, ctx)).toMatchObject({ maxDuration: 90 * 60_000, approvals: 2 });
+    const ctx = setup({ BYOC_CONNECT_TIMEOUT: '90s' });
+    expect(await resolveInput(command, { args: {}, flags: {} }, ctx)).toEqual({ count: 5, timeout: 90_000 });
   });
 
   it('lets the flag override the environment', async () => {
-    const ctx = setup({ BYOC_POLICY_MAX_DURATION: '90m' });
-    const input = await resolveInput(command, { args: {}, flags: { maxDuration: '30m' } }, ctx);
-    expect(input).toMatchObject({ maxDuration: 30 * 60_000 });
+    const ctx = setup({ BYOC_CONNECT_TIMEOUT: '90s' });
+    const input = await resolveInput(command, { args: {}, flags: { timeout: '30s' } }, ctx);
+    expect(input).toMatchObject({ timeout: 30_000 });
   });
 
-  it('refuses a malformed flag value as usage (exit 2), naming the flag', async () => {
-    const attempt = resolveInput(command, { args: {}, flags: { maxDuration: 'soon' } }, setup());
+  it('refuses a malformed flag value as usage (exit 2), naming the flag and the command\'s help', async () => {
+    const attempt = resolveInput(command, { args: {}, flags: { timeout: 'soon' }, command: 'connect check' }, setup());
     await expect(attempt).rejects.toBeInstanceOf(UsageError);
-    await expect(attempt).rejects.toThrow('--max-duration: expected a duration');
+    await expect(attempt).rejects.toThrow('--timeout: expected a duration');
+    await expect(attempt).rejects.toMatchObject({ hint: "See 'byoc connect check --help' for --timeout (or set BYOC_CONNECT_TIMEOUT)." });
   });
 
   it('refuses a malformed environment value as configuration (exit 3), naming the variable', async () => {
-    const attempt = resolveInput(command, { args: {}, flags: {} }, setup({ BYOC_POLICY_APPROVALS: 'two' }));
+    const attempt = resolveInput(command, { args: {}, flags: {} }, setup({ BYOC_PING_COUNT: 'two' }));
     await expect(attempt).rejects.toBeInstanceOf(ConfigError);
-    await expect(attempt).rejects.toThrow('BYOC_POLICY_APPROVALS: expected a whole number');
+    await expect(attempt).rejects.toThrow('BYOC_PING_COUNT: expected a whole number from 1 to 20; got "two"');
   });
 });
 

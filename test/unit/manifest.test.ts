@@ -3,9 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { manifest } from '../../commands/index.js';
-import type { OptionSpec } from '../../src/command.js';
-import { schemaAt } from '../../src/config/schema.js';
-import { findSetting, SETTINGS } from '../../src/config/settings.js';
+import { commandFlags, commandSettings } from '../../src/command.js';
+import { configSchema, schemaAt } from '../../src/config/schema.js';
+import { settingsCatalog } from '../../commands/index.js';
 
 const commandsDir = fileURLToPath(new URL('../../commands/', import.meta.url));
 
@@ -19,9 +19,7 @@ function commandFiles(dir = commandsDir): string[] {
 }
 
 const loaded = await Promise.all(manifest.map(async (entry) => ({ ...entry, command: await entry.load() })));
-const options = loaded.flatMap((entry) =>
-  Object.entries((entry.command.options ?? {}) as Record<string, OptionSpec>).map(([name, spec]) => ({ file: entry.file, name, spec })),
-);
+const settings = await settingsCatalog.all();
 
 describe('the command manifest', () => {
   it('lists exactly the files under commands/', () => {
@@ -32,38 +30,43 @@ describe('the command manifest', () => {
     for (const file of commandFiles()) expect(file).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*(\/[a-z0-9]+(-[a-z0-9]+)*)*$/);
   });
 
-  it('repeats each command\'s description and visibility exactly (help lists commands without loading them)', () => {
+  it('holds the one copy of each description: command modules have none (help lists commands without loading them)', () => {
     for (const entry of loaded) {
-      expect(entry.description, entry.file).toBe(entry.command.description);
-      expect(entry.hidden, entry.file).toBe(entry.command.hidden ?? false);
+      expect(entry.description, entry.file).not.toBe('');
+      expect(Object.keys(entry.command), entry.file).not.toContain('description');
+      expect(Object.keys(entry.command), entry.file).not.toContain('hidden');
     }
   });
 
-  it('gives every command a description and every example starts with byoc', () => {
-    for (const entry of loaded) {
-      expect(entry.command.description, entry.file).not.toBe('');
-      for (const example of entry.command.examples ?? []) expect(example, entry.file).toMatch(/byoc /);
-    }
+  it('every example starts with byoc', () => {
+    for (const entry of loaded) for (const example of entry.command.examples ?? []) expect(example, entry.file).toMatch(/byoc /);
   });
 });
 
-describe('every flag has a BYOC_* variable and a config key', () => {
-  it.each(options.map((option) => [`${option.file} ${option.spec.flags}`, option] as const))('%s', (_label, { name, spec }) => {
-    const setting = findSetting(spec.setting);
-    expect(setting, `${spec.setting} is not in SETTINGS`).toBeDefined();
-    expect(setting!.env).toMatch(/^BYOC_[A-Z0-9_]+$/);
-    expect(setting!.kind === spec.kind || (setting!.kind === 'string' && spec.choices), `${spec.setting} kind`).toBeTruthy();
-    // the option's key is the attribute commander stores the flag under
-    const long = spec.flags.split(/[ ,]/).find((part) => part.startsWith('--'))!.replace('--[no-]', '--');
-    expect(long.slice(2).replace(/-([a-z])/g, (_m, letter: string) => letter.toUpperCase())).toBe(name);
+describe('every option is one declaration: flag, BYOC_* variable, config key, kind, default', () => {
+  const options = loaded.flatMap((entry) => commandFlags(entry.command).map((flag) => ({ file: entry.file, flag })));
+
+  it.each(options.map((option) => [`${option.file} ${option.flag.flag}`, option] as const))('%s', (_label, { flag }) => {
+    expect(flag.spec.env).toMatch(/^BYOC_[A-Z0-9_]+$/);
+    expect(flag.spec.key).toMatch(/^[a-z]+(\.[a-zA-Z]+)*$/);
+    // the option's name in run's input is the attribute commander stores the flag under
+    expect(flag.flag.slice(2).replace(/-([a-z])/g, (_m, letter: string) => letter.toUpperCase())).toBe(flag.name);
+    // a default is a value its own validator accepts
+    if (flag.spec.default !== undefined) expect(configSchema([flag.spec]).safeParse(setAt(flag.spec.key, flag.spec.default)).success, flag.spec.key).toBe(true);
   });
 
-  it('every setting is a key the configuration schema accepts', () => {
-    for (const setting of SETTINGS) expect(schemaAt(setting.key.split('.')), setting.key).toBeDefined();
+  it('every setting is a key the configuration schema accepts (except --config, which names the file)', () => {
+    const schema = configSchema(settings);
+    for (const setting of settings) expect(schemaAt(schema, setting.key.split('.')) !== undefined, setting.key).toBe(setting.inFile !== false);
   });
 
-  it('no two settings share a variable', () => {
-    const envs = SETTINGS.map((setting) => setting.env);
-    expect(new Set(envs).size).toBe(envs.length);
+  it('no two settings share a key or a variable (the catalog refuses a second declaration)', () => {
+    expect(new Set(settings.map((setting) => setting.env)).size).toBe(settings.length);
+    expect(new Set(settings.map((setting) => setting.key)).size).toBe(settings.length);
+    expect(settings.length).toBe(new Set(loaded.flatMap((entry) => commandSettings(entry.command)).concat(settingsCatalog.shared as never)).size);
   });
 });
+
+function setAt(key: string, value: unknown): Record<string, unknown> {
+  return key.split('.').reduceRight<unknown>((inner, segment) => ({ [segment]: inner }), value) as Record<string, unknown>;
+}

@@ -1,16 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { manifest } from '../../commands/index.js';
-import { SETTINGS } from '../../src/config/settings.js';
+import { settingsCatalog } from '../../commands/index.js';
+import { settingsTable, withTable } from '../../src/config/table.js';
 import { EXIT_CODES } from '../../src/errors.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
 describe('README stays true', () => {
-  it('documents every setting with its environment variable', () => {
-    for (const setting of SETTINGS) {
-      expect(readme, setting.key).toContain(setting.env);
-      expect(readme, setting.env).toContain(setting.key);
+  it('holds the settings table generated from the option declarations (npm run readme rewrites it)', async () => {
+    // Given the table the declarations make today
+    const table = await settingsTable(manifest);
+    // Then the README holds exactly that table between its markers
+    expect(withTable(readme, table) === readme, 'the README settings table is stale: run npm run readme').toBe(true);
+  });
+
+  it('documents every setting with its environment variable, in a row of its own', async () => {
+    for (const setting of await settingsCatalog.all()) {
+      const key = setting.inFile === false ? '—' : `\`${setting.key}\``;
+      expect(readme, setting.key).toContain(`| ${key} | \`${setting.env}\` |`);
     }
   });
 

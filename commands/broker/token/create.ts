@@ -1,7 +1,6 @@
 import { defineCommand } from '../../../src/command.js';
 
 export default defineCommand({
-  description: 'Create a bearer token for a user of the served broker (printed once; only its hash is stored)',
   examples: ['byoc broker token create alice@vendor.example', 'BYOC_TOKEN=$(byoc broker token create bob@vendor.example)'],
   args: { user: { description: 'the identity the token stands for', required: true } },
   async run({ user }, ctx) {

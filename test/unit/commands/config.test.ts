@@ -66,7 +66,7 @@ describe('byoc config validate', () => {
     const result = await runCli(['config', 'validate', 'bad.yaml'], { cwd });
     expect(result.exitCode).toBe(3);
     expect(result.stderr).toContain(`invalid configuration in ${cwd}/bad.yaml`);
-    expect(result.stderr).toContain('network.proxy: expected a proxy URL');
+    expect(result.stderr).toContain('line 2: network.proxy: expected a URL starting with socks5://, socks5h://, http://, https://; got "ftp://nope"');
     expect(result.stderr).toMatch(/services\.acme\.clickhouse\.url: .*expected string/);
   });
 

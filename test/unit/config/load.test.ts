@@ -1,11 +1,12 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Configuration } from '../../../src/config/configuration.js';
-import { loadConfigFile, validated as validateWith } from '../../../src/config/load.js';
+import { loadConfigFile, mayHoldConfiguration, validated as validateWith } from '../../../src/config/load.js';
 import * as schemaModule from '../../../src/config/schema.js';
-
-const validated = (file: string, raw: unknown) => validateWith(file, raw, schemaModule);
 import { ConfigError } from '../../../src/errors.js';
+import { settingsCatalog } from '../../../commands/index.js';
+
+const validated = async (file: string, raw: unknown) => validateWith(file, raw, schemaModule, await settingsCatalog.all());
 import { tempDir } from '../../fakes/fs.js';
 
 const VALID_YAML = `
@@ -83,23 +84,54 @@ describe('configuration discovery', () => {
     expect((await loadConfigFile({ cwd: dir, env: {} })).data).toEqual({});
   });
 
-  it('reports a YAML syntax error as configuration (exit 3) naming the file', async () => {
-    const dir = tempDir({ 'byoc.config.yaml': 'user: [unclosed\n' });
+  it('reports a YAML syntax error as configuration (exit 3) naming the file, the line, the column and the reason', async () => {
+    // Given a file whose flow list never closes
+    const dir = tempDir({ 'byoc.config.yaml': 'user: a@x\nbroker:\n  url: [unclosed\n' });
+    // When it is searched for
     const attempt = loadConfigFile({ cwd: dir, env: {} });
+    // Then the parser's own place and words reach the user
     await expect(attempt).rejects.toMatchObject({ code: 'config_unreadable', exitCode: 3 });
-    await expect(attempt).rejects.toThrow(path.join(dir, 'byoc.config.yaml'));
+    await expect(attempt).rejects.toThrow(
+      `cannot read configuration ${path.join(dir, 'byoc.config.yaml')}: line 4, column 1: unexpected end of the stream within a flow collection`,
+    );
+  });
+
+  it('loads no search library when no file can be there (most runs)', async () => {
+    // Given a folder with a package.json that has no byoc key, and no user file
+    const dir = tempDir({ 'package.json': '{"name":"x"}', 'sub/.keep': '' });
+    // Then nothing may hold a configuration, and the result is empty
+    expect(mayHoldConfiguration(path.join(dir, 'sub'), { HOME: '/nonexistent-home' })).toBe(false);
+    expect(await loadConfigFile({ cwd: path.join(dir, 'sub'), env: { HOME: '/nonexistent-home' } })).toEqual({ path: undefined, data: {} });
+    // And a byoc key, a file in a parent or a user file each count
+    expect(mayHoldConfiguration(tempDir({ 'package.json': '{"byoc":{}}' }), {})).toBe(true);
+    expect(mayHoldConfiguration(path.join(tempDir({ '.byocrc': 'user: a\n', 'deep/er/.keep': '' }), 'deep', 'er'), {})).toBe(true);
+    expect(mayHoldConfiguration(tempDir(), { XDG_CONFIG_HOME: tempDir({ 'byoc/config.yaml': '' }) })).toBe(true);
+  });
+
+  it('names the line of each bad key in YAML, JSON and package.json files', async () => {
+    // Given the same mistake in three formats
+    const dir = tempDir({
+      'a.yaml': 'user: a@x\nconnect:\n  count: 100\n',
+      'b.json': '{\n  "user": "a@x",\n  "connect": { "count": 100 }\n}\n',
+      'p/package.json': '{\n  "name": "p",\n  "byoc": {\n    "connect": {\n      "count": 100\n    }\n  }\n}\n',
+    });
+    const message = (file: string, cwd = dir) => loadConfigFile({ cwd, env: {}, explicitFile: file, settings: settingsCatalog }).then(() => '', (error: Error) => error.message);
+    // Then each error names the line where the key is written
+    expect(await message('a.yaml')).toContain('line 3: connect.count: expected a whole number from 1 to 20; got 100');
+    expect(await message('b.json')).toContain('line 3: connect.count: expected a whole number from 1 to 20; got 100');
+    expect(await message('p/package.json')).toContain('line 5: connect.count: expected a whole number from 1 to 20; got 100');
   });
 });
 
 describe('configuration validation', () => {
-  it('accepts the full documented example', () => {
-    const { data } = validated('/x/byoc.config.yaml', (awaitYaml(VALID_YAML)));
+  it('accepts the full documented example', async () => {
+    const { data } = await validated('/x/byoc.config.yaml', awaitYaml(VALID_YAML));
     expect(data.services?.['acme-prod']?.kubernetes?.tlsServerName).toBe('kubernetes');
   });
 
-  const problem = (raw: unknown): string => {
+  const problem = async (raw: unknown): Promise<string> => {
     try {
-      validated('/etc/byoc.yaml', raw);
+      await validated('/etc/byoc.yaml', raw);
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
       return (error as Error).message;
@@ -107,29 +139,29 @@ describe('configuration validation', () => {
     throw new Error('expected a validation error');
   };
 
-  it('names the file and the key path of an unknown key, with a suggestion', () => {
-    const message = problem({ services: { acme: { clickhouse: { urll: 'https://x' } } } });
+  it('names the file and the key path of an unknown key, with a suggestion', async () => {
+    const message = await problem({ services: { acme: { clickhouse: { urll: 'https://x' } } } });
     expect(message).toContain('invalid configuration in /etc/byoc.yaml');
     expect(message).toContain('services.acme.clickhouse.urll: unknown key (did you mean "url"?); expected one of: url');
   });
 
-  it('rejects an unknown top-level key', () => {
-    expect(problem({ brokers: {} })).toContain('brokers: unknown key (did you mean "broker"?)');
+  it('rejects an unknown top-level key', async () => {
+    expect(await problem({ brokers: {} })).toContain('brokers: unknown key (did you mean "broker"?)');
   });
 
-  it('says what was expected for a wrong type', () => {
-    expect(problem({ policy: { approvals: 'two' } })).toMatch(/policy\.approvals: .*expected number/);
+  it('says what was expected for a wrong type', async () => {
+    expect(await problem({ policy: { approvals: 'two' } })).toContain('policy.approvals: expected a whole number of at least 1; got "two"');
   });
 
-  it('rejects a bad duration, proxy scheme, resolve address and service name', () => {
-    expect(problem({ policy: { maxDuration: 'forever' } })).toContain('policy.maxDuration: expected a duration');
-    expect(problem({ network: { proxy: 'ftp://x' } })).toContain('network.proxy: expected a proxy URL');
-    expect(problem({ network: { resolve: { 'ch.x': 'not-an-ip' } } })).toContain('network.resolve.ch.x: expected an IPv4 or IPv6 address');
-    expect(problem({ services: { 'Acme Prod': {} } })).toContain('expected a service name');
+  it('rejects a bad duration, proxy scheme, resolve address and service name', async () => {
+    expect(await problem({ policy: { maxDuration: 'forever' } })).toContain('policy.maxDuration: expected a duration');
+    expect(await problem({ network: { proxy: 'ftp://x' } })).toContain('network.proxy: expected a URL starting with socks5://, socks5h://, http://, https://; got "ftp://x"');
+    expect(await problem({ network: { resolve: { 'ch.x': 'not-an-ip' } } })).toContain('network.resolve.ch.x: expected an IPv4 or IPv6 address');
+    expect(await problem({ services: { 'Acme Prod': {} } })).toContain('expected a service name');
   });
 
-  it('lists every problem, not only the first', () => {
-    const message = problem({ user: '', tailscale: { binary: 'x' } });
+  it('lists every problem, not only the first', async () => {
+    const message = await problem({ user: '', tailscale: { binary: 'x' } });
     expect(message).toContain('user:');
     expect(message).toContain('tailscale.binary: unknown key');
   });

@@ -1,0 +1,72 @@
+import type { Context, OutputStream } from '../context.js';
+import type { AnyCommand } from './definition.js';
+
+/**
+ * Rendering: exactly one of the command's forms reaches stdout: the --json document, the ink view on a TTY, or
+ * plain text for pipes.
+ */
+export interface RenderContext {
+  now: Date;
+  color: boolean;
+  columns: number;
+}
+
+export type TextOutput = string | AsyncIterable<string | Uint8Array>;
+
+/** A JSON rendering that is already text (a large document streamed in chunks): written as is. */
+export class RawJson {
+  constructor(readonly chunks: AsyncIterable<string | Uint8Array>) {}
+}
+
+export async function renderResult(definition: AnyCommand, result: unknown, ctx: Context): Promise<void> {
+  const { stdout } = ctx.io;
+  const render: RenderContext = { now: ctx.clock.now(), color: ctx.output.color, columns: stdout.columns ?? 80 };
+  if (ctx.output.json) {
+    const document = definition.json ? definition.json(result) : result;
+    if (document instanceof RawJson) {
+      for await (const chunk of document.chunks) await write(stdout, chunk);
+      return;
+    }
+    if (isAsyncIterable(document)) {
+      for await (const item of document) await write(stdout, `${JSON.stringify(item)}\n`);
+    } else {
+      await write(stdout, `${JSON.stringify(document, null, 2)}\n`);
+    }
+    return;
+  }
+  const view = ctx.output.stdoutIsTTY && definition.view ? await definition.view(result, render) : undefined;
+  if (view !== undefined && view !== null) {
+    const [{ renderToString }, { stripVTControlCharacters }] = await Promise.all([import('ink'), import('node:util')]);
+    const rendered = renderToString(view, { columns: render.columns });
+    await write(stdout, `${render.color ? rendered : stripVTControlCharacters(rendered)}\n`);
+    return;
+  }
+  const text = definition.text(result, render);
+  if (typeof text === 'string') {
+    if (text !== '') await write(stdout, text.endsWith('\n') ? text : `${text}\n`);
+    return;
+  }
+  for await (const chunk of text) await write(stdout, chunk);
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return value !== null && typeof value === 'object' && Symbol.asyncIterator in value;
+}
+
+/** Writes with backpressure so streamed results keep memory flat. */
+export async function write(stream: OutputStream, chunk: string | Uint8Array): Promise<void> {
+  if (stream.write(chunk) || !stream.once) return;
+  await new Promise<void>((resolve) => stream.once!('drain', resolve));
+}
+
+/** Tab-separated rows for pipes; columns never contain tabs or newlines. */
+export function tsv(rows: readonly (readonly unknown[])[]): string {
+  return rows.map((row) => row.map((cell) => formatCell(cell).replace(/[\t\n]/g, ' ')).join('\t')).join('\n');
+}
+
+function formatCell(cell: unknown): string {
+  if (cell === undefined || cell === null) return '';
+  if (cell instanceof Date) return cell.toISOString();
+  if (typeof cell === 'object') return JSON.stringify(cell);
+  return String(cell);
+}

@@ -1,0 +1,83 @@
+import { commandSettings, option, type AnyCommand, type OptionSpec } from './command/definition.js';
+import { uniqueSettings, type Setting, type SettingsCatalog } from './config/settings.js';
+
+/**
+ * Options declared once for more than one command, and settings domain code reads (the broker, the network, the
+ * doctor). Every other option is declared next to the command that owns it. Keep this module light: it loads on
+ * every start.
+ */
+
+/** Flags every command accepts; the root help lists them. They decide the output before any command loads. */
+export const GLOBAL_OPTIONS = {
+  json: option.boolean({
+    flag: '--json', key: 'output.json', env: 'BYOC_JSON', default: false,
+    description: 'print one JSON document on stdout; errors as JSON on stderr',
+  }),
+  verbose: option.boolean({ flag: '--verbose', key: 'output.verbose', env: 'BYOC_VERBOSE', default: false, description: 'diagnostic detail on stderr' }),
+  color: option.boolean({
+    flag: '--no-color', key: 'output.color', env: 'BYOC_COLOR', default: true, defaultNote: 'true (on a TTY)',
+    description: 'colour on a TTY, errors and hints included (NO_COLOR and FORCE_COLOR are honoured too)',
+  }),
+  config: option.path({
+    flag: '--config <file>', key: 'config', env: 'BYOC_CONFIG', inFile: false,
+    defaultNote: 'searched from the current folder, then ~/.config/byoc/config.yaml',
+    description: 'the configuration file (it must exist and be valid, whatever the command)',
+  }),
+};
+
+export const SHARED = {
+  user: option.string({ key: 'user', env: 'BYOC_USER', description: 'your identity in embedded-broker mode' }),
+  brokerUrl: option.url({
+    key: 'broker.url', env: 'BYOC_BROKER_URL', schemes: ['http', 'https'], defaultNote: 'the embedded broker',
+    description: 'URL of a served access broker; absent: the embedded broker in the state folder',
+  }),
+  proxy: option.url({
+    key: 'network.proxy', env: 'BYOC_PROXY', schemes: ['socks5', 'socks5h', 'http', 'https'],
+    description: 'proxy for tailnet traffic',
+  }),
+  tailscaleBin: option.path({ key: 'tailscale.bin', env: 'BYOC_TAILSCALE_BIN', default: 'tailscale', description: 'the tailscale CLI (a name looked up on PATH, or a path)' }),
+  approvers: option.list({ key: 'policy.approvers', env: 'BYOC_POLICY_APPROVERS', default: [], defaultNote: 'none', description: 'identities allowed to approve (embedded broker)' }),
+  approvals: option.integer({ key: 'policy.approvals', env: 'BYOC_POLICY_APPROVALS', default: 1, min: 1, description: 'approvals required' }),
+  maxDuration: option.duration({ key: 'policy.maxDuration', env: 'BYOC_POLICY_MAX_DURATION', default: '8h', description: 'longest grant a request may ask for' }),
+  pendingTtl: option.duration({ key: 'policy.pendingTtl', env: 'BYOC_POLICY_PENDING_TTL', default: '1h', description: 'how long a request may wait for approval' }),
+  /** access approve, deny and revoke */
+  comment: option.string({
+    flag: '--comment <text>', key: 'access.comment', env: 'BYOC_COMMENT',
+    description: 'a note for the requester and the audit trail (required to deny)',
+  }),
+  /** connect check, and the doctor's path step */
+  pingCount: option.integer({ flag: '--count <n>', key: 'connect.count', env: 'BYOC_PING_COUNT', default: 3, min: 1, max: 20, description: 'tailscale pings per endpoint' }),
+  connectTimeout: option.duration({
+    flag: '--timeout <duration>', key: 'connect.timeout', env: 'BYOC_CONNECT_TIMEOUT', default: '3s',
+    description: 'timeout per ping and per network stage',
+  }),
+};
+
+/** The settings known before any command module loads. */
+export const SHARED_SETTINGS: readonly OptionSpec[] = [...Object.values(GLOBAL_OPTIONS), ...Object.values(SHARED)];
+
+/** Something that loads a command module: a manifest entry. */
+export interface CommandSource {
+  file: string;
+  load(): Promise<AnyCommand>;
+}
+
+/**
+ * The whole table: the shared settings, then each command's options (loading every command module, once).
+ * Loading the modules, rather than generating a light table from them, keeps one declaration with nothing to
+ * regenerate or merge when an option changes; the cost (~18 ms for 30 modules) is paid only by a file that sets
+ * a command's key, `config show`, completion and the README check: never by `--help`, `--version` or a run
+ * without such a file.
+ */
+export function catalogFor(commands: readonly CommandSource[]): SettingsCatalog {
+  let all: Promise<readonly Setting[]> | undefined;
+  return {
+    shared: SHARED_SETTINGS,
+    all() {
+      all ??= Promise.all(commands.map((entry) => entry.load())).then((loaded) =>
+        uniqueSettings([...SHARED_SETTINGS, ...loaded.flatMap((definition) => commandSettings(definition))]),
+      );
+      return all;
+    },
+  };
+}
