@@ -3,6 +3,8 @@ import { formatCompletion, type Completion } from '../src/completion/candidates.
 
 export default defineCommand({
   examples: ["byoc completion-candidates -- access show ''", 'byoc completion-candidates -- query acme-prod --format j'],
+  // A TAB must never print an error: with a broken configuration there is simply less to offer.
+  reportsConfigErrors: true,
   args: { words: { description: 'the words after byoc up to the cursor; the last is the one being completed', variadic: true } },
   async run({ words }, ctx): Promise<Completion> {
     const [{ complete }, { completionTree }, { contextSources }, { groups, manifest }] = await Promise.all([

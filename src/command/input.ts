@@ -38,11 +38,20 @@ export function checkFlag(spec: OptionSpec, given: unknown, command?: string): u
   const checked = checkValue(spec, given);
   if ('problem' in checked) {
     const flag = shownFlag(spec, given);
-    throw new UsageError('invalid_flag_value', `${flag}: ${checked.problem}`, {
-      hint: `See 'byoc ${command ? `${command} ` : ''}--help' for ${flag}${spec.env ? ` (or set ${spec.env})` : ''}.`,
-    });
+    const help = `see 'byoc ${command ? `${command} ` : ''}--help' for ${flag}${spec.env ? ` (or set ${spec.env})` : ''}.`;
+    const example = exampleOf(spec);
+    throw new UsageError('invalid_flag_value', `${flag}: ${checked.problem}`, { hint: example ? `For example: ${flag} ${example}; ${help}` : `${help[0]!.toUpperCase()}${help.slice(1)}` });
   }
   return checked.value;
+}
+
+const EXAMPLE_BY_KIND: Partial<Record<OptionSpec['kind'], string>> = { duration: '30m', integer: '3', url: 'https://broker.example:8443' };
+
+/** A value that would be accepted: the default when it is one, else one of the choices, else one of its kind. */
+function exampleOf(spec: OptionSpec): string | undefined {
+  if (typeof spec.default === 'string' || typeof spec.default === 'number') return `${spec.default} (the default)`;
+  if (spec.choices?.length) return spec.choices[0];
+  return EXAMPLE_BY_KIND[spec.kind];
 }
 
 function shownFlag(spec: OptionSpec, given: unknown): string {

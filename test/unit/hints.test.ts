@@ -113,7 +113,7 @@ describe('hints name the values at hand', () => {
   it('a bad flag value names the command and a value that works', async () => {
     const result = await runCli(['query', 'acme-prod', 'SELECT 1', '--timeout', 'soon'], { cwd: tempDir() });
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toContain('hint: For example: --timeout 60s (the default); see: byoc query --help.');
+    expect(result.stderr).toContain("hint: For example: --timeout 60s (the default); see 'byoc query --help' for --timeout (or set BYOC_QUERY_TIMEOUT).");
   });
 
   it('a name that does not resolve is mapped to the Tailscale IP of the peer found for it', () => {

@@ -99,8 +99,8 @@ describe('byoc access request', () => {
     const broker = strictFake<BrokerClient>({}, 'broker');
     const result = await runCli(['access', 'request', 'acme-prod', '--reason', 'x', '--duration', '2 hours'], { cwd: cwd(), clients: { broker: async () => broker } });
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toContain('--duration: expected a duration such as 30m, 8h or 1h30m, got "2 hours"');
-    expect(result.stderr).toContain('hint: For example: --duration 1h (the default); see: byoc access request --help.');
+    expect(result.stderr).toContain('--duration: expected a duration such as 30s, 15m, 8h or 1h30m; got "2 hours"');
+    expect(result.stderr).toContain("hint: For example: --duration 1h (the default); see 'byoc access request --help' for --duration (or set BYOC_DURATION).");
     expect(result.stderr).not.toContain('<command>');
   });
 
