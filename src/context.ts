@@ -13,11 +13,11 @@ export interface OutputStream {
   columns?: number;
 }
 
-export interface InputStream extends AsyncIterable<string | Buffer> {
+interface InputStream extends AsyncIterable<string | Buffer> {
   isTTY?: boolean;
 }
 
-export interface Io {
+interface Io {
   stdout: OutputStream;
   stderr: OutputStream;
   stdin: InputStream;
@@ -29,7 +29,7 @@ export interface Clock {
 }
 
 /** How this byoc can run itself again (kubectl's exec plugin calls it by absolute path). */
-export interface SelfInvocation {
+interface SelfInvocation {
   node: string;
   script: string;
 }
@@ -51,8 +51,9 @@ export interface ContextBase {
  * The clients commands can ask for, by name. Each capability adds its entry by declaration merging
  * (`declare module '../context.js' { interface Clients { broker: BrokerClient } }`), and fakes in tests
  * implement only the methods a test needs.
+ * @public (extended by declaration merging, which a dead-code finder cannot see)
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- empty here; every client adds itself by declaration merging
 export interface Clients {}
 
 export type ClientFactories = { [K in keyof Clients]: (ctx: Context) => Promise<Clients[K]> };
@@ -66,7 +67,7 @@ export interface OutputMode {
   stdinIsTTY: boolean;
 }
 
-export interface Log {
+interface Log {
   warn(message: string): void;
   info(message: string): void;
   verbose(message: string): void;
@@ -102,7 +103,7 @@ export interface InvocationGlobals {
   /** Already loaded (main loads it first: the output settings come from it). */
   configuration?: Configuration | undefined;
   /** Why it could not be loaded, for a command that reports that itself (the doctor). */
-  configurationError?: unknown;
+  configurationError?: Error;
 }
 
 /** The effective configuration: the file (validated: exit 3 naming file, key and line), the variables, the flags. */
@@ -127,7 +128,7 @@ export async function loadConfiguration(base: Pick<ContextBase, 'cwd' | 'env'>, 
   return new Configuration(file, base.env, globals.flags, registered, globals.settings);
 }
 
-export function stateDirFor(env: Env): string {
+function stateDirFor(env: Env): string {
   if (env.BYOC_STATE_DIR) return path.resolve(env.BYOC_STATE_DIR);
   const base = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), '.local', 'state');
   return path.join(base, 'byoc');
@@ -175,7 +176,7 @@ export function createContext(base: ContextBase, globals: InvocationGlobals): Co
     client<K extends keyof Clients>(name: K): Promise<Clients[K]> {
       let client = clients.get(name) as Promise<Clients[K]> | undefined;
       if (!client) {
-        const factory = base.clients[name] as ((ctx: Context) => Promise<Clients[K]>) | undefined;
+        const factory = base.clients[name];
         if (!factory) return Promise.reject(new Error(`no ${String(name)} client factory is wired into the context`));
         client = factory(context);
         clients.set(name, client);

@@ -72,7 +72,7 @@ export class InterruptedError extends ByocError {
   }
 }
 
-export function exitCodeOf(kind: ExitKind): number {
+function exitCodeOf(kind: ExitKind): number {
   return EXIT_CODES.find((entry) => entry.name === kind)!.code;
 }
 
@@ -81,6 +81,12 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof ByocError) return error.exitCode;
   if (isAbort(error)) return exitCodeOf('interrupted');
   return exitCodeOf('bug');
+}
+
+/** Why a signal aborted, as an Error (AbortSignal.reason is typed any; a reason that is not an Error is wrapped). */
+export function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new DOMException(String(reason ?? 'aborted'), 'AbortError');
 }
 
 export function isAbort(error: unknown): boolean {

@@ -208,7 +208,7 @@ function optionHelp(spec: OptionSpec): string {
 /** Arguments, options, examples and the action of the one command that runs (or whose help is shown). */
 function attachDefinition(leaf: Command, definition: AnyCommand, commandPath: string, onInvoke: (invocation: Invocation) => void): void {
   const argNames = Object.keys(definition.args ?? {});
-  for (const [name, spec] of Object.entries(definition.args ?? {}) as [string, NonNullable<AnyCommand['args']>[string]][]) {
+  for (const [name, spec] of Object.entries<NonNullable<AnyCommand['args']>[string]>(definition.args ?? {})) {
     const label = spec.variadic ? `${kebab(name)}...` : kebab(name);
     const argument = leaf.createArgument(spec.required ? `<${label}>` : `[${label}]`, spec.description);
     if (spec.choices) argument.choices(spec.choices);

@@ -1,6 +1,6 @@
 import { defineCommand, option } from '../../src/command.js';
 import { requestRows } from '../../src/access/present.js';
-import { STATUSES, type AccessRequest, type RequestStatus } from '../../src/access/types.js';
+import { STATUSES, type AccessRequest } from '../../src/access/types.js';
 import { UsageError } from '../../src/errors.js';
 
 export default defineCommand({
@@ -17,7 +17,7 @@ export default defineCommand({
     const requests = await broker.list({
       ...(mine ? { mine: true } : {}),
       ...(reviewable ? { reviewable: true } : {}),
-      ...(status ? { status: status as RequestStatus } : {}),
+      ...(status ? { status: status } : {}),
       ...(service ? { service } : {}),
     });
     return { requests };

@@ -126,7 +126,7 @@ async function fetchFor(ctx: Context, identity: string, service: string, request
 }
 
 /** How long the grant behind a certificate is: approval to end, else the certificate's own lifetime. */
-export function grantMsOf(request: AccessRequest, stored: StoredCertificate): number {
+function grantMsOf(request: AccessRequest, stored: StoredCertificate): number {
   if (request.approvedAt && request.notAfter) return Date.parse(request.notAfter) - Date.parse(request.approvedAt);
   return Date.parse(stored.meta.notAfter) - Date.parse(stored.meta.notBefore);
 }

@@ -42,9 +42,9 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
 export async function openBroker(ctx: Context, configuration: Configuration, options: { operatorHooks?: boolean } = {}): Promise<AccessBroker> {
   const stateDir = ctx.stateDir();
   const registry = options.operatorHooks === false ? [] : await ctx.client('operators');
-  let broker: AccessBroker | undefined;
-  const hooks = operatorHooks(registry, ctx, () => broker!);
-  broker = await AccessBroker.open(stateDir, {
+  // The hooks reach the broker only once it is open (they run on its decisions, never while it replays).
+  const hooks = operatorHooks(registry, ctx, () => broker);
+  const broker: AccessBroker = await AccessBroker.open(stateDir, {
     // The global policy by flag > env > file > default like any setting (BYOC_POLICY_* included).
     services: servicesFromConfig({ ...configuration.data, policy: configuration.policy() }, configuration.registeredPolicies()),
     now: () => ctx.clock.now(),

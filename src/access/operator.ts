@@ -15,10 +15,10 @@ export function clickhouseUserFor(identity: string): string {
 }
 
 /** Oldest ClickHouse that matches a certificate user by subjectAltName (ClickHouse PR 65626, release 24.7). */
-export const MIN_CLICKHOUSE_VERSION = '24.7';
+const MIN_CLICKHOUSE_VERSION = '24.7';
 
 /** Where a users.d file for a request goes (the Debian/RPM and official image layout). */
-export const USERS_D = '/etc/clickhouse-server/users.d';
+const USERS_D = '/etc/clickhouse-server/users.d';
 
 export interface PinnedSetting {
   name: string;
@@ -69,7 +69,7 @@ export const CHANGEABLE_SETTINGS: readonly ChangeableSetting[] = [
 ];
 
 /** What the server needs for CHANGEABLE_IN_READONLY; without it ClickHouse refuses the user outright. */
-export const SERVER_REQUIREMENT = 'access_control_improvements.settings_constraints_replace_previous = true';
+const SERVER_REQUIREMENT = 'access_control_improvements.settings_constraints_replace_previous = true';
 
 /**
  * The operator step for one request, on the customer's ClickHouse: for an approved request its own user

@@ -12,7 +12,7 @@ export interface Policy {
 }
 
 /** The declared defaults (src/options.ts), for a policy that leaves a key out. */
-export const DEFAULT_POLICY = {
+const DEFAULT_POLICY = {
   approvers: SHARED.approvers.default,
   approvals: SHARED.approvals.default,
   maxDuration: SHARED.maxDuration.default,

@@ -9,7 +9,7 @@
  *
  * The name holds only `[a-z0-9_]`: users.d XML needs it as an element name and SQL takes it unquoted.
  */
-export const ENGINEER_USER_PREFIX = 'byoc_';
+const ENGINEER_USER_PREFIX = 'byoc_';
 
 /** The pattern the customer's audit uses by default to find engineer users. */
 export const ENGINEER_USER_PATTERN = '^byoc_';

@@ -22,8 +22,8 @@ export interface LockOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
-export const DEFAULT_STALE_LOCK_MS = 5_000;
+const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+const DEFAULT_STALE_LOCK_MS = 5_000;
 
 export type ReleaseLock = () => Promise<void>;
 

@@ -234,7 +234,7 @@ const REQUIRED_TEXT: Record<BrokerEvent['type'], readonly string[]> = {
  * library: replay checks every event on each start (100k events within the restart budget), and these typeof
  * tests, which allocate nothing for a good event, cost next to nothing beside JSON.parse.
  */
-export function eventProblem(value: unknown): string | undefined {
+function eventProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return `expected an object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`;
   const event = value as Record<string, unknown>;
   const type = event.type;
@@ -271,7 +271,10 @@ async function truncateTo(file: string, length: number): Promise<void> {
   }
 }
 
-/** For tests and benchmarks: write a prepared log in one go. */
+/**
+ * For benchmarks: write a prepared log in one go.
+ * @public (bench/broker.js loads it from dist/, where a dead-code finder does not look)
+ */
 export async function writeEventLog(dir: string, events: BrokerEvent[]): Promise<void> {
   await ensurePrivateDir(dir);
   await writeFile(path.join(dir, LOG_FILE), events.map((event) => `${JSON.stringify(event)}\n`).join(''), { mode: 0o600 });

@@ -5,7 +5,7 @@ export type Scope = (typeof SCOPES)[number];
 export const STATUSES = ['pending', 'approved', 'denied', 'expired', 'revoked'] as const;
 export type RequestStatus = (typeof STATUSES)[number];
 
-export interface Review {
+interface Review {
   reviewer: string;
   decision: 'approve' | 'deny';
   comment?: string;
@@ -64,7 +64,7 @@ export interface CertificateIssue {
 export type OperatorFormat = 'sql' | 'xml';
 
 /** create: the approved request's user; drop: the removal once it is revoked or expired. */
-export type OperatorAction = 'create' | 'drop';
+type OperatorAction = 'create' | 'drop';
 
 export interface OperatorConfig {
   requestId: string;

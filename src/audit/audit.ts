@@ -35,7 +35,7 @@ export interface Finding {
   row: QueryRow;
 }
 
-export interface ActivitySummary {
+interface ActivitySummary {
   first: string;
   last: string;
   queries: number;
@@ -89,7 +89,7 @@ async function all(session: ClickHouseSession, text: string, signal?: AbortSigna
 }
 
 /** Makes the server write buffered log entries now (it flushes every few seconds by itself). */
-export async function flushLogs(session: ClickHouseSession, signal?: AbortSignal): Promise<void> {
+async function flushLogs(session: ClickHouseSession, signal?: AbortSignal): Promise<void> {
   await session.command('SYSTEM FLUSH LOGS', signal);
 }
 
@@ -101,7 +101,7 @@ export async function detectSchema(session: ClickHouseSession, sourceTable = 'sy
 }
 
 /** ClickHouse's TSV form of Array(String): ['a','b\'c']. */
-export function parseStringArray(text: string | null): string[] {
+function parseStringArray(text: string | null): string[] {
   if (!text || text === '[]') return [];
   const items: string[] = [];
   const pattern = /'((?:[^'\\]|\\.)*)'/g;
@@ -119,7 +119,7 @@ export function engineerOf(user: string): string {
 }
 
 /** The request a row belongs to: its per-request user's, else (any other user) the one its tag names. */
-export function requestOf(user: string, tag: string | null): string | null {
+function requestOf(user: string, tag: string | null): string | null {
   return parseServerUser(user)?.requestId ?? (tag || null);
 }
 
@@ -162,7 +162,7 @@ export function findingDetail(kind: FindingKind, row: QueryRow, foreignTables: r
 
 const SYSTEM_TABLE = /^(system|information_schema|INFORMATION_SCHEMA)\./;
 
-export function grantWindows(grants: readonly AccessRequest[]): sql.GrantWindow[] {
+function grantWindows(grants: readonly AccessRequest[]): sql.GrantWindow[] {
   return grants
     .filter((grant) => grant.approvedAt && grant.notAfter)
     .map((grant) => {

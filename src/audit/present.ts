@@ -11,7 +11,7 @@ export function csvLine(cells: readonly unknown[]): string {
 
 export const CSV_HEADER = ['time', 'engineer', 'requestId', 'queryId', 'type', 'readRows', 'readBytes', 'durationMs', 'error', 'query'];
 
-export function findingText(finding: Finding): unknown[] {
+function findingText(finding: Finding): unknown[] {
   return ['finding', finding.kind, finding.row.time, finding.row.engineer, finding.row.requestId ?? '', finding.row.queryId, finding.detail];
 }
 

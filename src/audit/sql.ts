@@ -22,7 +22,7 @@ export interface AuditFilter {
   cluster?: string;
 }
 
-export function quote(text: string): string {
+function quote(text: string): string {
   return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
@@ -30,7 +30,7 @@ function identifier(name: string): string {
   return `\`${name.replace(/`/g, '``')}\``;
 }
 
-export function sourceExpression(schema: QueryLogSchema, cluster?: string): string {
+function sourceExpression(schema: QueryLogSchema, cluster?: string): string {
   const [database, table] = schema.source.split('.') as [string, string];
   const qualified = `${identifier(database)}.${identifier(table)}`;
   return cluster ? `clusterAllReplicas(${quote(cluster)}, ${qualified})` : qualified;
@@ -68,7 +68,7 @@ function engineerCondition(engineers: readonly string[]): string {
 /** Finished or failed queries only: a QueryStart row would count every query twice. */
 const COMPLETED = `CAST(type, 'Int8') != 1`;
 
-export function whereClause(schema: QueryLogSchema, filter: AuditFilter): string {
+function whereClause(schema: QueryLogSchema, filter: AuditFilter): string {
   const conditions = [
     `event_date >= toDate(toDateTime(${Math.floor(filter.since)}))`,
     `event_date <= toDate(toDateTime(${Math.ceil(filter.until)}))`,
@@ -89,7 +89,7 @@ const EXCEPTION = `CAST(type, 'Int8') IN (3, 4)`;
 /** Refusals for rights or read-only mode, recognised by code in the text on every server version. */
 const DENIED_CODES = '(164|497|516|192|193|194|195|291)';
 
-export function deniedCondition(schema: QueryLogSchema): string {
+function deniedCondition(schema: QueryLogSchema): string {
   // Where the server records the code, it is authoritative and far cheaper than a regular expression over
   // every row's exception text (old servers do not short-circuit AND).
   const refused = schema.hasExceptionCode
@@ -111,7 +111,7 @@ ORDER BY user, tag_request`;
 }
 
 /** The columns of one query row, in this order, for findings and the query list. */
-export function rowColumns(schema: QueryLogSchema): string {
+function rowColumns(schema: QueryLogSchema): string {
   return [
     'toUnixTimestamp(event_time) AS time',
     'user',

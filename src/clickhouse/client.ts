@@ -99,7 +99,7 @@ export const clickhouseConnector: ClickHouseConnector = {
             query: request.sql,
             format: request.format,
             query_id: request.queryId,
-            clickhouse_settings: request.settings as never,
+            clickhouse_settings: request.settings,
             ...(request.signal ? { abort_signal: request.signal } : {}),
           });
         } catch (error) {
@@ -122,7 +122,7 @@ export const clickhouseConnector: ClickHouseConnector = {
           result = await client.exec({
             query: withFormat(request.sql, request.format),
             query_id: request.queryId,
-            clickhouse_settings: request.settings as never,
+            clickhouse_settings: request.settings,
             ...(request.signal ? { abort_signal: request.signal } : {}),
           });
         } catch (error) {

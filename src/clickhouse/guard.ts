@@ -37,7 +37,7 @@ export interface GuardVerdict {
 }
 
 /** Databases byoc may read. Both spellings of information_schema exist in ClickHouse. */
-export const ALLOWED_DATABASES: readonly string[] = ['system', 'information_schema', 'INFORMATION_SCHEMA'];
+const ALLOWED_DATABASES: readonly string[] = ['system', 'information_schema', 'INFORMATION_SCHEMA'];
 
 /**
  * Table functions that only generate data. `values` is literal data written in the query.
@@ -77,7 +77,7 @@ export const ALLOWED_SETTINGS: readonly string[] = [
 ];
 
 /** Options of EXPLAIN itself (EXPLAIN PLAN indexes = 1 ...): they shape the output only. */
-export const ALLOWED_EXPLAIN_OPTIONS: readonly string[] = [
+const ALLOWED_EXPLAIN_OPTIONS: readonly string[] = [
   'header',
   'description',
   'indexes',

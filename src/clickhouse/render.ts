@@ -9,7 +9,7 @@ import { parseTsvLine } from './run.js';
  */
 const TRAILING_EXCEPTION = /^Code: (\d+)(?:, e\.displayText\(\) = DB::Exception: (.*), e\.what\(\) = DB::Exception|\. DB::Exception: (.*) \(version [^)]*\))\s*$/;
 
-export function trailingException(line: string): ClickHouseServerError | undefined {
+function trailingException(line: string): ClickHouseServerError | undefined {
   const match = TRAILING_EXCEPTION.exec(line.trim());
   if (!match) return undefined;
   const code = Number(match[1]);
@@ -33,7 +33,7 @@ async function* withoutTrailingException(batches: AsyncIterable<string[]>): Asyn
 
 export type OutputFormat = 'table' | 'json' | 'ndjson' | 'csv' | 'tsv';
 
-export interface Column {
+interface Column {
   name: string;
   type: string;
 }

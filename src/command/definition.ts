@@ -75,11 +75,11 @@ export const option = {
     declare<string[], D>('list', d, (value) => (value === undefined ? undefined : [...(value as string[])])),
 };
 
-export type ArgValues<A extends Record<string, ArgSpec>> = {
+type ArgValues<A extends Record<string, ArgSpec>> = {
   [K in keyof A]: A[K]['variadic'] extends true ? string[] : A[K]['required'] extends true ? string : string | undefined;
 };
 
-export type OptionValues<O extends Record<string, OptionSpec>> = {
+type OptionValues<O extends Record<string, OptionSpec>> = {
   [K in keyof O]: O[K] extends OptionSpec<infer T> ? T : never;
 };
 
@@ -117,6 +117,7 @@ export interface CommandDefinition<
   outcome?(result: R): ByocError | undefined;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any command, whatever its argument, option and result types: a registry cannot name them
 export type AnyCommand = CommandDefinition<any, any, any>;
 
 export function defineCommand<

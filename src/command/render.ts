@@ -54,7 +54,7 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
 }
 
 /** Writes with backpressure so streamed results keep memory flat. */
-export async function write(stream: OutputStream, chunk: string | Uint8Array): Promise<void> {
+async function write(stream: OutputStream, chunk: string | Uint8Array): Promise<void> {
   if (stream.write(chunk) || !stream.once) return;
   await new Promise<void>((resolve) => stream.once!('drain', resolve));
 }

@@ -10,7 +10,7 @@ import type { ConfigData, PolicyConfig, ServiceConfig } from './schema.js';
 import { fixedCatalog, type Setting, type SettingsCatalog } from './settings.js';
 import type { StateService } from './state-services.js';
 
-export type Source = 'flag' | 'env' | 'file' | 'default';
+type Source = 'flag' | 'env' | 'file' | 'default';
 
 export interface ResolvedValue {
   key: string;
@@ -148,7 +148,7 @@ export class Configuration {
   }
 }
 
-export function valueAt(data: unknown, key: string): unknown {
+function valueAt(data: unknown, key: string): unknown {
   let current: unknown = data;
   for (const segment of key.split('.')) {
     if (current === null || typeof current !== 'object') return undefined;

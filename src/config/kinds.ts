@@ -34,7 +34,7 @@ export function checkValue(setting: Setting, input: unknown): Checked {
     case 'list': {
       const items = Array.isArray(input) ? input : text !== undefined ? text.split(',') : undefined;
       if (!items || !items.every((item) => typeof item === 'string')) return refuse();
-      const list = (items as string[]).map((item) => item.trim()).filter(Boolean);
+      const list = (items).map((item) => item.trim()).filter(Boolean);
       if (setting.choices && !list.every((item) => setting.choices!.includes(item))) return refuse();
       return { value: list };
     }

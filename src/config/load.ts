@@ -12,7 +12,7 @@ import type { Setting, SettingsCatalog } from './settings.js';
 const schemaModule = () => import('./schema.js');
 const search = async () => (await import('cosmiconfig')).cosmiconfig;
 
-export const MODULE_NAME = 'byoc';
+const MODULE_NAME = 'byoc';
 
 const SEARCH_PLACES = [
   'package.json',
@@ -48,7 +48,7 @@ export interface LoadOptions {
 }
 
 /** The user-wide file: `$XDG_CONFIG_HOME/byoc/config.yaml`, default `~/.config/byoc/config.yaml`. */
-export function userConfigPath(env: Env): string | undefined {
+function userConfigPath(env: Env): string | undefined {
   const base = env.XDG_CONFIG_HOME || (env.HOME ? path.join(env.HOME, '.config') : undefined);
   return base ? path.join(base, MODULE_NAME, 'config.yaml') : undefined;
 }

@@ -5,7 +5,7 @@
  * The table of every setting (config schema, `byoc config show`, the README) is the union of those
  * declarations, gathered by a SettingsCatalog.
  */
-export type SettingKind = 'string' | 'boolean' | 'integer' | 'duration' | 'choice' | 'list' | 'url' | 'path';
+type SettingKind = 'string' | 'boolean' | 'integer' | 'duration' | 'choice' | 'list' | 'url' | 'path';
 
 export interface Setting {
   /** The key path in a configuration file: `connect.count`. */

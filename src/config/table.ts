@@ -4,8 +4,8 @@ import { expected } from './kinds.js';
 import { describeDefault } from './settings.js';
 
 /** Where the README's generated table sits; `npm run readme` rewrites what is between. */
-export const TABLE_BEGIN = '<!-- settings table: generated from the option declarations by `npm run readme`; test/unit/readme.test.ts checks it -->';
-export const TABLE_END = '<!-- end of settings table -->';
+const TABLE_BEGIN = '<!-- settings table: generated from the option declarations by `npm run readme`; test/unit/readme.test.ts checks it -->';
+const TABLE_END = '<!-- end of settings table -->';
 
 /**
  * The README's settings table, from the declarations: every setting with its variable, the flag and the commands

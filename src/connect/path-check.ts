@@ -45,7 +45,7 @@ export interface ConnectCheckResult {
 }
 
 /** The endpoints of a configured service, filtered by `--target`, with their CA bundles read. */
-export async function endpointsOf(configuration: Configuration, service: string, target: TargetName | 'all'): Promise<Endpoint[]> {
+async function endpointsOf(configuration: Configuration, service: string, target: TargetName | 'all'): Promise<Endpoint[]> {
   const config = configuration.service(service);
   const { readConfiguredFile } = await import('../config/files.js');
   const ca = (kind: TargetName, file: string | undefined) => (file ? readConfiguredFile(configuration, `services.${service}.${kind}.caFile`, file, 'ca_file_unreadable') : undefined);
@@ -84,7 +84,7 @@ export async function checkService(
   return connectCheck(service, endpoints, deps, options);
 }
 
-export interface ConnectCheckDeps {
+interface ConnectCheckDeps {
   runner: TailscaleRunner;
   network: NetworkOptions;
   now: () => number;
@@ -95,7 +95,7 @@ export interface ConnectCheckDeps {
  * Checks every endpoint at once: the Tailscale path (status, ping, netcheck) and, beside it, DNS, TCP and
  * TLS as this machine sees them (resolve overrides and proxy included).
  */
-export async function connectCheck(
+async function connectCheck(
   service: string,
   endpoints: readonly Endpoint[],
   deps: ConnectCheckDeps,

@@ -3,7 +3,7 @@ import { ByocError, errorClassOf, RemoteError, toErrorDocument, type ExitKind } 
 
 export type StepStatus = 'PASS' | 'WARN' | 'FAIL' | 'SKIPPED';
 
-export interface StepResult {
+interface StepResult {
   id: string;
   title: string;
   status: StepStatus;

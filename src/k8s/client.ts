@@ -12,7 +12,7 @@
 import type { Agent } from 'node:http';
 import https from 'node:https';
 import type { ApiException as ApiExceptionType, RequestContext } from '@kubernetes/client-node';
-import { isAbort, NetworkError, NotAllowedError, RemoteError, type ByocError } from '../errors.js';
+import { isAbort, NetworkError, NotAllowedError, RemoteError } from '../errors.js';
 import type { ClusterReader, ClusterResource, ListOptions, ServerVersion } from './cluster-reader.js';
 import { ForbiddenError } from './errors.js';
 
@@ -249,5 +249,5 @@ export function translateKubernetesError(
         : `Check the caFile and tlsServerName configured for ${server}, and your certificate.`,
     });
   }
-  return new RemoteError('k8s_error', `the Kubernetes API request failed: ${detail}`) as ByocError;
+  return new RemoteError('k8s_error', `the Kubernetes API request failed: ${detail}`);
 }

@@ -4,22 +4,19 @@
  * sends it (timestamps may also arrive as Date objects, as client-node deserializes them).
  */
 
-export const CLUSTER_RESOURCES = [
-  'nodes',
-  'pods',
-  'events',
-  'persistentvolumeclaims',
-  'persistentvolumes',
-  'volumeattachments',
-  'leases',
-  'daemonsets',
-  'deployments',
-  'statefulsets',
-  'storageclasses',
-  'csidrivers',
-] as const;
-
-export type ClusterResource = (typeof CLUSTER_RESOURCES)[number];
+export type ClusterResource =
+  | 'nodes'
+  | 'pods'
+  | 'events'
+  | 'persistentvolumeclaims'
+  | 'persistentvolumes'
+  | 'volumeattachments'
+  | 'leases'
+  | 'daemonsets'
+  | 'deployments'
+  | 'statefulsets'
+  | 'storageclasses'
+  | 'csidrivers';
 
 export interface ListOptions {
   fieldSelector?: string;

@@ -6,7 +6,7 @@ import { NODE_RECIPES } from './recipes/nodes.js';
 import { VOLUME_RECIPES } from './recipes/volumes.js';
 
 export type { DiagnosticArea } from './recipes/common.js';
-export { parseReadyz, type ReadyzCheck } from './recipes/health.js';
+export { parseReadyz,  } from './recipes/health.js';
 
 export const DIAGNOSTIC_AREAS: readonly DiagnosticArea[] = ['volumes', 'nodes', 'health'];
 

@@ -70,7 +70,7 @@ export function mergeKubeconfig(
   validateEntry(entry);
   const doc = parseExisting(existingText);
   const created = doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
-  if (created) doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
+  if (created) doc.contents = doc.createNode({});
   let changed = created;
   const root = doc.contents as YAMLMap;
   for (const key of ['apiVersion', 'kind'] as const) {
@@ -184,14 +184,14 @@ function compact(object: Record<string, unknown>): Record<string, unknown> {
 function upsertNamed(doc: Document, root: YAMLMap, key: string, wanted: Record<string, unknown>): boolean {
   let list = root.get(key, true) as YAMLSeq | undefined;
   if (!isSeq(list)) {
-    list = doc.createNode([]) as YAMLSeq;
+    list = doc.createNode([]);
     root.set(key, list);
   }
   if (list.flow && list.items.length === 0) list.flow = false;
 
   const sameName = list.items
     .map((item, index) => ({ item, index }))
-    .filter(({ item }) => isMap(item) && (item as YAMLMap).get('name') === wanted.name);
+    .filter(({ item }) => isMap(item) && (item).get('name') === wanted.name);
   const first = sameName[0];
   if (!first) {
     list.items.push(doc.createNode(wanted));

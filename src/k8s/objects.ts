@@ -23,7 +23,7 @@ export interface Condition {
   lastHeartbeatTime?: Time;
 }
 
-export interface Taint {
+interface Taint {
   key?: string;
   value?: string;
   effect?: string;
@@ -36,7 +36,7 @@ export interface Node {
   status?: { conditions?: Condition[]; nodeInfo?: { kubeletVersion?: string } };
 }
 
-export interface ContainerState {
+interface ContainerState {
   waiting?: { reason?: string; message?: string };
   running?: { startedAt?: Time };
   terminated?: { reason?: string; exitCode?: number; message?: string; finishedAt?: Time };
@@ -86,7 +86,7 @@ export interface PersistentVolumeClaim {
   status?: { phase?: string };
 }
 
-export interface NodeSelectorRequirement {
+interface NodeSelectorRequirement {
   key?: string;
   operator?: string;
   values?: string[];
@@ -158,12 +158,6 @@ export function conditionOf(conditions: Condition[] | undefined, type: string): 
 
 export function nameOf(object: { metadata?: ObjectMeta }): string {
   return object.metadata?.name ?? '<unnamed>';
-}
-
-/** `ns/name` for namespaced objects, `name` otherwise. */
-export function qualifiedName(object: { metadata?: ObjectMeta }): string {
-  const namespace = object.metadata?.namespace;
-  return namespace ? `${namespace}/${nameOf(object)}` : nameOf(object);
 }
 
 /** The last time an event fired, by the newest field the server filled in. */

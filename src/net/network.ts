@@ -28,7 +28,7 @@ import type { HttpsProxyAgent } from 'https-proxy-agent';
 import type { SocksProxyAgent } from 'socks-proxy-agent';
 import { ConfigError } from '../errors.js';
 
-export type NetworkEnv = Readonly<Record<string, string | undefined>>;
+type NetworkEnv = Readonly<Record<string, string | undefined>>;
 
 export interface NetworkOptions {
   /** `network.proxy`: socks5://, socks5h://, http:// or https:// */
@@ -63,7 +63,7 @@ export interface ConnectionOptions {
   keepAlive?: boolean | undefined;
 }
 
-export type ResolvedVia = 'override' | 'dns' | 'proxy' | 'literal';
+type ResolvedVia = 'override' | 'dns' | 'proxy' | 'literal';
 
 export interface RouteDescription {
   host: string;
@@ -126,7 +126,7 @@ type LookupCallback = Parameters<LookupFunction>[2];
  */
 export function lookupWithOverrides(
   resolve: NetworkOptions['resolve'],
-  fallback: LookupFunction = dns.lookup as LookupFunction,
+  fallback: LookupFunction = dns.lookup,
 ): LookupFunction {
   const table = overrideTable(resolve);
   return function lookup(
@@ -166,7 +166,7 @@ export function lookupWithOverrides(
         callback(null, override.address, override.family);
       }
     });
-  } as LookupFunction;
+  };
 }
 
 function familyNumber(family: dns.LookupOptions['family']): number {
@@ -191,7 +191,7 @@ export function resolveHost(
   });
 }
 
-export function isLoopbackAddress(address: string): boolean {
+function isLoopbackAddress(address: string): boolean {
   const bare = address.replace(/^\[|\]$/g, '');
   const family = net.isIP(bare);
   if (family === 0) return false;
@@ -413,7 +413,7 @@ function retarget(
     ...(opts.secureEndpoint && servername ? { servername } : {}),
     host: override?.address ?? originalHost,
     lookup,
-  } as ConnectOpts;
+  };
 }
 
 type ProxyAgent = SocksProxyAgent | HttpsProxyAgent<string>;
@@ -471,7 +471,7 @@ async function createProxyAgent(
     keepAlive,
     lookup,
     ...(extras.signal ? { signal: extras.signal } : {}),
-  } as ConstructorParameters<typeof HttpsProxyAgent<string>>[1]);
+  });
 }
 
 /**

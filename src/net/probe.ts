@@ -24,6 +24,7 @@ import {
   type ProxyChoice,
   type RouteDescription,
 } from './network.js';
+import { abortReason } from '../errors.js';
 
 export interface ProbeOptions extends NetworkOptions {
   /** The time limit of each stage (DNS, TCP, TLS), in milliseconds. */
@@ -38,18 +39,18 @@ export interface ProbeOptions extends NetworkOptions {
   now: () => number;
 }
 
-export interface ProbeError {
+interface ProbeError {
   /** ENOTFOUND, ECONNREFUSED, ETIMEDOUT, EPROXY, CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID, ... */
   code: string;
   message: string;
 }
 
-export interface Skipped {
+interface Skipped {
   skipped: true;
   reason: string;
 }
 
-export interface DnsProbe {
+interface DnsProbe {
   ok: boolean;
   ms: number;
   /** override: network.resolve; dns: this machine; proxy: left to the proxy; literal: the URL holds an IP */
@@ -70,7 +71,7 @@ export interface TcpProbe {
   error?: ProbeError;
 }
 
-export interface CertificateSummary {
+interface CertificateSummary {
   subject: string;
   issuer: string;
   /** ISO-8601 */
@@ -168,7 +169,7 @@ function rethrowCallerAbort(options: ProbeOptions): void {
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal, onLateValue?: (value: T) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
+    const onAbort = (): void => reject(abortReason(signal));
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
@@ -177,7 +178,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal, onLateValue?: (v
         if (signal.aborted) onLateValue?.(value);
         else resolve(value);
       },
-      (error: unknown) => {
+      (error: Error) => {
         signal.removeEventListener('abort', onAbort);
         reject(error);
       },
@@ -387,7 +388,7 @@ function describeCertificateProblem(code: string, servername: string, cert?: Cer
   return { code, message: describe ? describe(servername, cert) : `the certificate is not trusted (${code})` };
 }
 
-export interface ErrorContext {
+interface ErrorContext {
   host: string;
   port?: number;
   stage: 'dns' | 'tcp' | 'tunnel' | 'tls' | 'request';
@@ -395,7 +396,7 @@ export interface ErrorContext {
 }
 
 /** A network error as a stable code and a sentence a person can act on. */
-export function describeNetworkError(error: unknown, context: ErrorContext): ProbeError {
+function describeNetworkError(error: unknown, context: ErrorContext): ProbeError {
   const failure = error as NodeJS.ErrnoException;
   const rawMessage = error instanceof Error ? error.message : String(error);
   const where = context.port === undefined ? context.host : `${context.host}:${context.port}`;

@@ -18,7 +18,7 @@ export const CRL_LIFETIME_MS = 60 * 60_000;
 /** RFC 5280 CRLReason values byoc uses. */
 export const CRL_REASON = { cessationOfOperation: 5, privilegeWithdrawn: 9 } as const;
 
-export interface RevokedCertificate {
+interface RevokedCertificate {
   serialHex: string;
   revokedAt: Date;
   /** an RFC 5280 CRLReason; absent means unspecified */

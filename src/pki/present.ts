@@ -37,10 +37,6 @@ export function summarize(stored: StoredCertificate, now: Date): CertificateSumm
   };
 }
 
-export function summaryText(summary: CertificateSummary): string {
-  return tsv(Object.entries(summary).map(([key, value]) => [key, value]));
-}
-
 export function summaryRows(summaries: readonly CertificateSummary[]): string {
   return tsv(summaries.map((entry) => [entry.service, entry.requestId, entry.subject, entry.notAfter, entry.expired ? 'expired' : 'valid', entry.certPath]));
 }

@@ -11,7 +11,7 @@ import { writePrivateFile } from '../util/secure-fs.js';
  * Several identities may share one state folder (BYOC_USER switched on one machine, or two broker tokens): each
  * only ever reads its own folder, and a certificate is used only when its CN is that identity too.
  */
-export interface StoredCertificateMeta {
+interface StoredCertificateMeta {
   /** who the certificate was issued to (its CN) */
   identity: string;
   service: string;
@@ -41,7 +41,7 @@ const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 // A file name holds 255 bytes: longer encodings keep a readable prefix and a hash of the whole identity.
 const MAX_DIR_NAME = 200;
 
-export const certsDir = (stateDir: string) => path.join(stateDir, 'certs');
+const certsDir = (stateDir: string) => path.join(stateDir, 'certs');
 
 /**
  * The identity's folder name: `[a-z0-9]` kept, every other byte as `_xx` (as in server user names), so two
@@ -54,7 +54,7 @@ export function identityDirName(identity: string): string {
   return encoded.length <= MAX_DIR_NAME ? encoded : `${encoded.slice(0, 100)}_h${sha256(identity)}`;
 }
 
-export const identityDir = (stateDir: string, identity: string) => path.join(certsDir(stateDir), identityDirName(identity));
+const identityDir = (stateDir: string, identity: string) => path.join(certsDir(stateDir), identityDirName(identity));
 
 function serviceDir(stateDir: string, identity: string, service: string): string {
   if (!SERVICE_NAME.test(service)) {
@@ -63,13 +63,13 @@ function serviceDir(stateDir: string, identity: string, service: string): string
   return path.join(identityDir(stateDir, identity), service);
 }
 
-export function pathsFor(stateDir: string, identity: string, service: string) {
+function pathsFor(stateDir: string, identity: string, service: string) {
   const dir = serviceDir(stateDir, identity, service);
   return { certPath: path.join(dir, 'cert.pem'), keyPath: path.join(dir, 'key.pem'), caPath: path.join(dir, 'ca.pem'), metaPath: path.join(dir, 'meta.json') };
 }
 
 /** SHA-256 fingerprint in the colon form openssl and browsers show. */
-export function fingerprintOf(certPem: string): string {
+function fingerprintOf(certPem: string): string {
   return new X509Certificate(certPem).fingerprint256;
 }
 
@@ -212,6 +212,6 @@ export async function legacyCertificateDirs(stateDir: string): Promise<string[]>
   return found.filter((dir): dir is string => dir !== undefined);
 }
 
-export function sha256(text: string): string {
+function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }

@@ -45,7 +45,7 @@ export interface CsrInfo {
 }
 
 /** A public key as DER SubjectPublicKeyInfo: signing needs only these bytes, no key object. */
-export interface SubjectPublicKey {
+interface SubjectPublicKey {
   spkiDer: Buffer;
 }
 
@@ -108,15 +108,15 @@ export function parseCsr(pem: string): CsrInfo {
     if (!der) throw new Error('no CERTIFICATE REQUEST block');
     root = asn1.fromDer(der.body, NO_BITSTRING_DECODING);
   } catch (error) {
-    throw new Error(`not a PEM certificate request: ${(error as Error).message}`);
+    throw new Error(`not a PEM certificate request: ${(error as Error).message}`, { cause: error });
   }
-  const [info, algorithm, signature] = Array.isArray(root.value) ? (root.value as forge.asn1.Asn1[]) : [];
+  const [info, algorithm, signature] = Array.isArray(root.value) ? (root.value) : [];
   if (!info || !algorithm || !signature || !Array.isArray(info.value) || !Array.isArray(algorithm.value)) throw new Error('malformed certificate request');
-  const [, subjectAsn1, spki] = info.value as forge.asn1.Asn1[];
+  const [, subjectAsn1, spki] = info.value;
   if (!subjectAsn1 || !spki || !Array.isArray(subjectAsn1.value)) throw new Error('malformed certificate request');
   const spkiDer = Buffer.from(asn1.toDer(spki).getBytes(), 'binary');
   const publicKey = csrPublicKey(spki, spkiDer);
-  const algorithmOid = readOid((algorithm.value as forge.asn1.Asn1[])[0]);
+  const algorithmOid = readOid((algorithm.value)[0]);
   const accepted = algorithmOid === undefined ? undefined : CSR_SIGNATURES[algorithmOid];
   if (!accepted || accepted[0] !== publicKey.asymmetricKeyType) {
     const name = algorithmOid === undefined ? 'an unreadable algorithm' : (CSR_SIGNATURES[algorithmOid]?.[2] ?? SIGNATURE_NAMES[algorithmOid] ?? `OID ${algorithmOid}`);
@@ -142,7 +142,7 @@ function csrPublicKey(spki: forge.asn1.Asn1, spkiDer: Buffer): KeyObject {
     // node could not load it: a key of an accepted kind is then damaged (malformed); any other kind is refused.
     const [algorithm, parameter] = spkiAlgorithm(spki);
     const acceptedKind = algorithm === SPKI.rsa || (algorithm === SPKI.ec && parameter !== undefined && ACCEPTED_CURVE_OIDS.has(parameter));
-    if (algorithm === undefined || acceptedKind) throw new Error(`malformed public key: ${(error as Error).message}`);
+    if (algorithm === undefined || acceptedKind) throw new Error(`malformed public key: ${(error as Error).message}`, { cause: error });
     throw new CsrPolicyError('csr_key_refused', `the certificate request's key (algorithm ${algorithm}${parameter ? `, parameters ${parameter}` : ''}) is not accepted; the broker signs only ${CSR_KEY_POLICY}`);
   }
   const details = key.asymmetricKeyDetails ?? {};
@@ -167,9 +167,9 @@ const ACCEPTED_CURVE_OIDS = new Set(['1.2.840.10045.3.1.7', '1.3.132.0.34']);
 
 /** A SubjectPublicKeyInfo's algorithm OID and, for EC, its named curve's OID. */
 function spkiAlgorithm(spki: forge.asn1.Asn1): [string | undefined, string | undefined] {
-  const identifier = Array.isArray(spki.value) ? (spki.value[0] as forge.asn1.Asn1 | undefined) : undefined;
+  const identifier = Array.isArray(spki.value) ? (spki.value[0]) : undefined;
   if (!identifier || !Array.isArray(identifier.value)) return [undefined, undefined];
-  const [algorithm, parameter] = identifier.value as forge.asn1.Asn1[];
+  const [algorithm, parameter] = identifier.value;
   return [readOid(algorithm), readOid(parameter)];
 }
 
@@ -280,7 +280,7 @@ function readName(name: forge.asn1.Asn1): NameAttribute[] {
   for (const set of name.value as forge.asn1.Asn1[]) {
     for (const pair of set.value as forge.asn1.Asn1[]) {
       const [oid, value] = pair.value as forge.asn1.Asn1[];
-      const short = pki.oids[asn1.derToOid(oid!.value as string)] as string | undefined;
+      const short = pki.oids[asn1.derToOid(oid!.value as string)];
       if (short) attributes.push({ name: short as NameAttribute['name'], value: forge.util.decodeUtf8(value!.value as string) });
     }
   }

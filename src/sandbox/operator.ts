@@ -17,7 +17,7 @@ import { ConfigError, RemoteError } from '../errors.js';
 import { writePrivateFile } from '../util/secure-fs.js';
 import { SANDBOX_SERVICE, sandboxPaths, type SandboxPaths } from './layout.js';
 import { httpCall } from './net.js';
-import { grantFor, grantOfUsersFile, renderGrantUserXml, renderKeysMap, renderUsersMap, type SandboxGrant } from './render.js';
+import { grantFor, renderGrantUserXml, renderKeysMap, renderUsersMap, type SandboxGrant } from './render.js';
 import { brokerCaFile, readSandboxState, reloadNginx, sandboxStatus, writeNginxConfig, type SandboxHost, type SandboxState } from './sandbox.js';
 
 const USER_PICKUP_TIMEOUT_MS = 10_000;
@@ -83,7 +83,7 @@ async function storeGrant(paths: SandboxPaths, request: AccessRequest): Promise<
 }
 
 /** Lets one approved request in: its own read-only, system-only ClickHouse user, then nginx's mapping to it. */
-export async function applyGrant(stateDir: string, request: AccessRequest, host: SandboxHost, authority: SandboxAuthority): Promise<ReconcileReport> {
+async function applyGrant(stateDir: string, request: AccessRequest, host: SandboxHost, authority: SandboxAuthority): Promise<ReconcileReport> {
   const paths = sandboxPaths(stateDir);
   await storeGrant(paths, request);
   const status = await sandboxStatus(stateDir, host);
@@ -97,7 +97,7 @@ export async function applyGrant(stateDir: string, request: AccessRequest, host:
 }
 
 /** Ends one grant: nginx stops mapping it (and refuses its serials by the CRL), then its ClickHouse user goes. */
-export async function removeGrant(stateDir: string, requestId: string, host: SandboxHost, authority: SandboxAuthority): Promise<ReconcileReport> {
+async function removeGrant(stateDir: string, requestId: string, host: SandboxHost, authority: SandboxAuthority): Promise<ReconcileReport> {
   const paths = sandboxPaths(stateDir);
   await rm(grantFile(paths, requestId), { force: true });
   const status = await sandboxStatus(stateDir, host);
@@ -146,7 +146,7 @@ async function crlNeedsRefresh(paths: SandboxPaths, now: number): Promise<boolea
 }
 
 /** Writes the broker's CRL where nginx reads it. */
-export async function writeCrl(paths: SandboxPaths, authority: SandboxAuthority): Promise<void> {
+async function writeCrl(paths: SandboxPaths, authority: SandboxAuthority): Promise<void> {
   const crl = await authority.crl();
   await writePrivateFile(paths.nginx.crl, crl.pem);
   await writePrivateFile(paths.nginx.crlMeta, `${JSON.stringify({ thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate })}\n`);
@@ -205,7 +205,7 @@ export async function reconcile(
 
 async function usersDirFiles(paths: SandboxPaths): Promise<Map<string, string>> {
   const files = new Map<string, string>();
-  let names: string[] = [];
+  let names: string[];
   try {
     names = (await readdir(paths.clickhouse.usersDir)).filter((file) => file.endsWith('.xml'));
   } catch {
@@ -227,7 +227,7 @@ function sha256(text: string): string {
 }
 
 /** The grant a users.d file was written for (tests and status use it). */
-export { grantOfUsersFile };
+;
 
 /**
  * ClickHouse re-reads users.xml and users.d/ on its own (every few seconds in 18.16). The probe sends a wrong
@@ -236,7 +236,7 @@ export { grantOfUsersFile };
  */
 async function waitForUser(state: SandboxState, user: string, want: 'present' | 'absent', host: SandboxHost): Promise<void> {
   const deadline = host.clock.now().getTime() + USER_PICKUP_TIMEOUT_MS;
-  let last = '';
+  let last: string;
   for (;;) {
     try {
       const answer = await httpCall({

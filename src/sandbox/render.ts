@@ -310,7 +310,7 @@ http {
  * What nginx prints for the engineer's certificate in $ssl_client_s_dn (RFC 2253: the last RDN first). The
  * identity is checked by {@link assertMappableIdentity}, so nothing in it needs RFC 2253 escaping.
  */
-export function subjectDnOf(grant: Pick<SandboxGrant, 'identity' | 'requestId'>): string {
+function subjectDnOf(grant: Pick<SandboxGrant, 'identity' | 'requestId'>): string {
   return `OU=${requestUrn(grant.requestId)},CN=${grant.identity}`;
 }
 
@@ -339,7 +339,7 @@ export function renderKeysMap(entries: readonly { user: string; password: string
  * Identities go verbatim into nginx configuration and into a distinguished name nginx prints in RFC 2253 form,
  * where `,+"\<>;=` would be escaped; only plain e-mail-like identities map unambiguously.
  */
-export function assertMappableIdentity(identity: string): void {
+function assertMappableIdentity(identity: string): void {
   if (!/^[A-Za-z0-9._@-]{1,200}$/.test(identity)) {
     throw new UsageError('identity_not_mappable', `the identity "${identity}" cannot be mapped to a sandbox user`, {
       hint: 'Use an identity of at most 200 letters, digits and . _ @ - (e.g. alice@vendor.example).',

@@ -36,7 +36,7 @@ export interface SandboxHost {
 }
 
 /** What `sandbox up` needs of the broker: its CRL for nginx, and the approved requests to apply. */
-export type { SandboxAuthority } from './operator.js';
+;
 
 /** The servers get a minimal environment, not byoc's (which may hold BYOC_TOKEN and the like). */
 function serverEnv(env: Env): Env {
@@ -44,8 +44,8 @@ function serverEnv(env: Env): Env {
   return Object.fromEntries(keep.filter((name) => env[name] !== undefined).map((name) => [name, env[name]]));
 }
 
-export const DEBIAN_PACKAGES = ['clickhouse-server', 'nginx-light'] as const;
-export const INSTALL_COMMAND = `apt-get update && apt-get install -y ${DEBIAN_PACKAGES.join(' ')}`;
+const DEBIAN_PACKAGES = ['clickhouse-server', 'nginx-light'] as const;
+const INSTALL_COMMAND = `apt-get update && apt-get install -y ${DEBIAN_PACKAGES.join(' ')}`;
 const SYSTEM_BIN_DIRS = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
 const CLICKHOUSE_START_TIMEOUT_MS = 30_000;
 const NGINX_START_TIMEOUT_MS = 10_000;
@@ -94,7 +94,7 @@ export interface SandboxUpResult {
   stateDir: string;
 }
 
-export interface ProcessStatus {
+interface ProcessStatus {
   running: boolean;
   pid?: number | undefined;
   healthy: boolean;
@@ -131,7 +131,7 @@ export interface SandboxStatus {
   };
 }
 
-export interface StopReport {
+interface StopReport {
   pid?: number | undefined;
   wasRunning: boolean;
   /** how it ended: a clean SIGTERM, or SIGKILL after the timeout */
@@ -235,7 +235,7 @@ export function brokerCaFile(stateDir: string): string {
   return caFiles(path.join(brokerDir(stateDir), 'ca')).cert;
 }
 
-export function sandboxUrl(port: number): string {
+function sandboxUrl(port: number): string {
   return `https://${SANDBOX_HOST}:${port}`;
 }
 

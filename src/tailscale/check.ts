@@ -14,7 +14,7 @@ import {
 import { parseNetcheckJson, parsePingOutput, readStatusResult, type Netcheck, type PingOutput, type TailscaleDaemonFailure, type TailscalePeer, type TailscaleStatus } from './parse.js';
 import { TailscaleNotInstalledError, TailscaleTimeoutError, type TailscaleRunner } from './runner.js';
 
-export interface TailscaleCheckHost {
+interface TailscaleCheckHost {
   /** The endpoint's role, for the report (`clickhouse`, `kubernetes`). */
   name: string;
   /** MagicDNS name or IP literal, as configured. */
@@ -37,7 +37,7 @@ export interface CheckTailscalePathsOptions {
   signal?: AbortSignal;
 }
 
-export interface TailscaleTargetPeer {
+interface TailscaleTargetPeer {
   dnsName: string;
   hostName: string;
   ips: string[];

@@ -9,9 +9,9 @@ export type TailscalePath = 'direct' | 'derp' | 'peer-relay' | 'unreachable' | '
 export type TailscaleVerdict = 'direct' | 'relayed' | 'unreachable' | 'tailscale-down';
 
 /** What a classification rests on, so a reader can tell a fresh probe from a possibly stale status. */
-export type PathEvidence = 'ping' | 'status' | 'none';
+type PathEvidence = 'ping' | 'status' | 'none';
 
-export type PathReason =
+type PathReason =
   | 'pong-direct'
   | 'pong-derp'
   | 'pong-peer-relay'
@@ -139,7 +139,7 @@ function median(values: number[]): number | null {
 
 // ---------------------------------------------------------------- tailscaleState
 
-export type TailscaleStateName =
+type TailscaleStateName =
   | 'not-installed'
   | 'daemon-not-running'
   | 'timeout'

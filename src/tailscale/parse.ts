@@ -9,7 +9,7 @@ import type { TailscaleRunResult } from './runner.js';
 // ---------------------------------------------------------------- status --json
 
 /** `ipn.State` names; an unknown future name is kept as the string it was. */
-export type BackendState =
+type BackendState =
   | 'NoState'
   | 'InUseOtherUser'
   | 'NeedsLogin'
@@ -109,7 +109,7 @@ function parseJsonObject(text: string, what: string): Json {
   return value as Json;
 }
 
-export function parsePeerStatus(value: unknown): TailscalePeer {
+function parsePeerStatus(value: unknown): TailscalePeer {
   const peer = asObject(value);
   return {
     id: asString(peer.ID),
@@ -206,7 +206,7 @@ function isVersionSkewWarning(line: string): boolean {
 
 // ---------------------------------------------------------------- ping
 
-export type PongVia =
+type PongVia =
   | { kind: 'direct'; endpoint: string }
   | { kind: 'derp'; region: string | null }
   | { kind: 'peer-relay'; relay: string }
@@ -220,7 +220,7 @@ export interface Pong {
   latencyMs: number | null;
 }
 
-export type PingErrorKind =
+type PingErrorKind =
   | 'no-matching-peer'
   | 'unknown-peer'
   | 'daemon-stopped'
@@ -337,7 +337,7 @@ export function parseGoDurationMs(text: string): number | null {
 
 // ---------------------------------------------------------------- netcheck --format=json
 
-export interface DerpRegionLatency {
+interface DerpRegionLatency {
   id: number;
   /** Region code from the default Tailscale DERP map; null for regions it does not know (custom DERP). */
   code: string | null;
@@ -375,7 +375,7 @@ export interface Netcheck {
  * Region IDs of Tailscale's default DERP map (https://controlplane.tailscale.com/derpmap/default), which
  * netcheck's JSON names only by ID. Custom DERP regions (usually 900+) stay unnamed rather than guessed.
  */
-export const DEFAULT_DERP_REGION_CODES: Readonly<Record<number, string>> = {
+const DEFAULT_DERP_REGION_CODES: Readonly<Record<number, string>> = {
   1: 'nyc', 2: 'sfo', 3: 'sin', 4: 'fra', 5: 'syd', 6: 'blr', 7: 'tok', 8: 'lhr', 9: 'dfw', 10: 'sea',
   11: 'sao', 12: 'ord', 13: 'den', 14: 'ams', 15: 'jnb', 16: 'mia', 17: 'lax', 18: 'par', 19: 'mad',
   20: 'hkg', 21: 'tor', 22: 'waw', 23: 'dbi', 24: 'hnl', 25: 'nai',

@@ -23,8 +23,8 @@ export interface TailscaleRunner {
   run(args: string[], options?: TailscaleRunOptions): Promise<TailscaleRunResult>;
 }
 
-export const DEFAULT_TAILSCALE_BIN = 'tailscale';
-export const DEFAULT_TAILSCALE_TIMEOUT_MS = 30_000;
+const DEFAULT_TAILSCALE_BIN = 'tailscale';
+const DEFAULT_TAILSCALE_TIMEOUT_MS = 30_000;
 
 const NOT_INSTALLED_HINT =
   'Install Tailscale (https://tailscale.com/download; Linux: curl -fsSL https://tailscale.com/install.sh | sh), ' +

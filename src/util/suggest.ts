@@ -1,5 +1,5 @@
 /** Edit distance, for "did you mean" suggestions on config keys and arguments. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const previous = Array.from({ length: b.length + 1 }, (_, index) => index);
   for (let i = 1; i <= a.length; i++) {
     let diagonal = previous[0]!;

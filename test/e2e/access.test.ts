@@ -179,7 +179,7 @@ describe('served broker end to end', () => {
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let seen = '';
-        server.stderr!.on('data', (chunk: Buffer) => {
+        server.stderr.on('data', (chunk: Buffer) => {
           seen += chunk.toString();
           const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(seen);
           if (match) resolve(match[1]!);

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { brokerDir } from '../../src/access/broker.js';
 import { loadOrCreateBrokerCa } from '../../src/pki/ca.js';
 import { processLockOwner } from '../../src/access/open.js';
 import { startConnectProxy, type FakeConnectProxy } from '../fakes/connect-proxy.js';

@@ -10,7 +10,7 @@ import { fieldValue, matchesFieldSelector, matchesLabelSelector } from './k8s-fi
 
 export const K8S_FIXTURES = fileURLToPath(new URL('../fixtures/k8s/', import.meta.url));
 
-export interface RecordedKubeRequest {
+interface RecordedKubeRequest {
   method: string;
   /** path with the query string, as sent */
   path: string;

@@ -1,7 +1,7 @@
 import net from 'node:net';
 
 /** What a client asked the proxy to connect to, exactly as it arrived on the wire. */
-export interface SocksTarget {
+interface SocksTarget {
   addressType: 'ipv4' | 'domain' | 'ipv6';
   host: string;
   port: number;

@@ -6,6 +6,9 @@ import { SHARED } from '../../src/options.js';
 import { testContext } from '../fakes/context.js';
 import { tempDir } from '../fakes/fs.js';
 
+// Colour escapes as ink writes them: ESC [ ... m
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
 const greeting = defineCommand({
   args: { name: { description: 'who', required: true } },
   async run({ name }) {
@@ -41,7 +44,7 @@ describe('the run adapter picks exactly one renderer', () => {
     expect(plain.stdout.text).not.toContain('\u001b[');
     const coloured = testContext({ stdoutTTY: true, color: true, env: { FORCE_COLOR: '1' } });
     await renderResult(greeting, { name: 'bob' }, coloured.ctx);
-    expect(coloured.stdout.text.replace(/\u001b\[[0-9;]*m/g, '')).toBe('Hello, bob!\n');
+    expect(coloured.stdout.text.replace(ANSI_COLOUR, '')).toBe('Hello, bob!\n');
   });
 
   it('prints plain tab-separated text when piped', async () => {
@@ -140,7 +143,7 @@ describe('options resolve flag > env > file > default', () => {
     const attempt = resolveInput(command, { args: {}, flags: { timeout: 'soon' }, command: 'connect check' }, setup());
     await expect(attempt).rejects.toBeInstanceOf(UsageError);
     await expect(attempt).rejects.toThrow('--timeout: expected a duration');
-    await expect(attempt).rejects.toMatchObject({ hint: "See 'byoc connect check --help' for --timeout (or set BYOC_CONNECT_TIMEOUT)." });
+    await expect(attempt).rejects.toMatchObject({ hint: "For example: --timeout 3s (the default); see 'byoc connect check --help' for --timeout (or set BYOC_CONNECT_TIMEOUT)." });
   });
 
   it('refuses a malformed environment value as configuration (exit 3), naming the variable', async () => {

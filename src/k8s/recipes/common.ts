@@ -22,7 +22,7 @@ export interface Finding {
   kubectl: string;
 }
 
-export interface RecipeResult {
+interface RecipeResult {
   findings: Finding[];
   /** What was looked at, shown as the PASS evidence when nothing was found. */
   checked: string;
@@ -211,7 +211,7 @@ const BAD_WAITING = new Set([
   'RunContainerError',
 ]);
 
-export const HIGH_RESTARTS = 5;
+const HIGH_RESTARTS = 5;
 
 export interface ContainerProblem {
   container: string;

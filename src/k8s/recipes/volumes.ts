@@ -30,7 +30,7 @@ import {
   type RecipeContext,
 } from './common.js';
 
-export const EBS_CSI_DRIVER = 'ebs.csi.aws.com';
+const EBS_CSI_DRIVER = 'ebs.csi.aws.com';
 
 /** How long an attach, detach or binding may take before it counts as stuck. */
 const STUCK_AFTER_MS = 5 * 60_000;

@@ -3,7 +3,7 @@ import type { CertificateSummary } from '../../pki/present.js';
 import { formatCoarse, formatRelative } from '../../util/duration.js';
 import { Table } from '../table.js';
 
-export type ShownCertificate = Pick<CertificateSummary, 'service' | 'requestId' | 'subject' | 'serial' | 'fingerprint' | 'notAfter' | 'certPath' | 'keyPath' | 'caPath' | 'remainingMs' | 'expired'> & {
+type ShownCertificate = Pick<CertificateSummary, 'service' | 'requestId' | 'subject' | 'serial' | 'fingerprint' | 'notAfter' | 'certPath' | 'keyPath' | 'caPath' | 'remainingMs' | 'expired'> & {
   /** what the broker says about the request now (cert show) */
   requestStatus?: string;
   revokedBy?: string;

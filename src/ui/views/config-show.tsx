@@ -5,7 +5,7 @@ import { Table } from '../table.js';
 const SOURCE_COLORS: Record<string, string> = { flag: 'magenta', env: 'yellow', file: 'cyan', default: 'gray' };
 
 /** One resolved setting: its key, value, and where the value came from (flag, env, file, default; none: unset). */
-export interface ConfigShowRow {
+interface ConfigShowRow {
   key: string;
   value: unknown;
   source?: string | undefined;

@@ -1,7 +1,7 @@
 import { Box, Text } from 'ink';
 import { Table } from '../table.js';
 
-export interface ExitCodeRow {
+interface ExitCodeRow {
   code: number;
   name: string;
   meaning: string;

@@ -6,7 +6,7 @@ import { displayWidth } from '../text.js';
 const COLORS: Record<CheckStatus, string> = { PASS: 'green', WARN: 'yellow', FAIL: 'red', SKIPPED: 'gray' };
 const TITLES: Record<string, string> = { volumes: 'Volumes (attach / mount)', nodes: 'Node network', health: 'Cluster health' };
 
-export interface K8sDiagnoseViewResult {
+interface K8sDiagnoseViewResult {
   service: string;
   server: string;
   areas: readonly string[];

@@ -1,4 +1,5 @@
 import type { TailscaleRunOptions, TailscaleRunResult, TailscaleRunner } from '../../../src/tailscale/runner.js';
+import { abortReason } from '../../../src/errors.js';
 
 export interface ScriptedReply {
   /** Tested against the argv joined by single spaces. */
@@ -52,7 +53,7 @@ function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
       'abort',
       () => {
         clearTimeout(timer);
-        reject(signal.reason);
+        reject(abortReason(signal));
       },
       { once: true },
     );

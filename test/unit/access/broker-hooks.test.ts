@@ -15,13 +15,13 @@ async function open(options: { approvals?: number; failWith?: Error } = {}) {
   const warnings: string[] = [];
   const calls: { hook: 'approved' | 'revoked'; request: AccessRequest; eventsAtCall: number }[] = [];
   const ca = createCa(new Date('2026-01-01T00:00:00Z')).then(({ ca: authority }) => authority);
-  let broker!: AccessBroker;
   const hook = (name: 'approved' | 'revoked') => async (request: AccessRequest) => {
     // what the broker itself reports at call time proves the decision was committed first
     calls.push({ hook: name, request, eventsAtCall: (await broker.get(BOB, request.id)).reviews.length });
     if (options.failWith) throw options.failWith;
   };
-  broker = await AccessBroker.open(tempDir(), {
+  // The hooks run on decisions, after the broker is open.
+  const broker: AccessBroker = await AccessBroker.open(tempDir(), {
     services: servicesFromConfig({ policy: { approvers: [BOB, CAROL], approvals: options.approvals ?? 1 }, services: { sandbox: {} } }),
     now: new FakeClock().now,
     ca: () => ca,

@@ -26,7 +26,7 @@ describe('audit SQL: request and engineer from the user the server stamped', () 
     // Given any audit query
     const text = sql.summarySql(OLD, FILTER);
     // Then its WITH prelude defines the attribution once
-    expect(text).toMatch(/^WITH extract\(query_id, '\^byoc-\(r-\[0-9a-z\]\+\)-'\) AS tag_request,\n  extract\(user, '[^']+'\) AS user_request,\n  if\(user_request != '', concat\('r-', user_request\), tag_request\) AS request_id\nSELECT /);
+    expect(text).toMatch(/^WITH extract\(query_id, '\^byoc-\(r-\[0-9a-z\]\+\)-'\) AS tag_request,\n {2}extract\(user, '[^']+'\) AS user_request,\n {2}if\(user_request != '', concat\('r-', user_request\), tag_request\) AS request_id\nSELECT /);
     // And the user's regular expression reads exactly the ids parseServerUser reads, and nothing from legacy users
     const pattern = userPatternIn(text);
     for (const [id, identity] of [['r-0abc123xyz', 'alice@vendor.example'], ['r-zz9', "O'Brien+ops@Vendor.example"], ['r-1', 'ünïcode@x']] as const) {

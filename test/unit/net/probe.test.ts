@@ -170,7 +170,7 @@ describe('probeEndpoint', () => {
     // Given no CA for a server whose CA is not in the default store
     const { ca: _withoutCa, ...rest } = options();
     // When probing
-    const result = await probeEndpoint(tailnetUrl(good.port), rest as ProbeOptions);
+    const result = await probeEndpoint(tailnetUrl(good.port), rest);
     // Then TLS completed but is not ok: not authorized, with the reason, the certificate and the name check
     const tls = tlsOf(result);
     expect(result.ok).toBe(false);
@@ -335,11 +335,11 @@ describe('probeEndpoint', () => {
       probeEndpoint(tailnetUrl(good.port), options({ proxy: connectProxy.url })),
     ]);
     // Then each result is its own
-    expect(ok!.ok).toBe(true);
-    expect(tlsOf(mismatch!).nameMatches).toBe(false);
-    expect(tcpOf(refused!).error?.code).toBe('ECONNREFUSED');
-    expect(tcpOf(proxied!).proxy).toBeDefined();
-    expect(tcpOf(ok!).proxy).toBeUndefined();
+    expect(ok.ok).toBe(true);
+    expect(tlsOf(mismatch).nameMatches).toBe(false);
+    expect(tcpOf(refused).error?.code).toBe('ECONNREFUSED');
+    expect(tcpOf(proxied).proxy).toBeDefined();
+    expect(tcpOf(ok).proxy).toBeUndefined();
   });
 
   it("rejects with the caller's abort reason instead of reporting it", async () => {

@@ -197,7 +197,7 @@ describe('checkTailscalePaths', () => {
     ['hung', { match: /^status/, error: new TailscaleTimeoutError('tailscale', ['status', '--json'], 10, { stdout: '', stderr: '' }) }, 'timeout', 'restart'],
   ] as const)('stops at the status when tailscale is %s', async (_label, reply, state, step) => {
     // Given a status call that shows tailscale unusable
-    const runner = new ScriptedRunner([reply as ScriptedReply]);
+    const runner = new ScriptedRunner([reply]);
     // When checked
     const result = await checkTailscalePaths({ runner, hosts: HOSTS });
     // Then nothing else runs, the verdict is tailscale-down and every target carries the next step

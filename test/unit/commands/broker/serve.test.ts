@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../../../src/main.js';
 import { FakeClock, runCli, testBase } from '../../../fakes/context.js';
 import { tempDir } from '../../../fakes/fs.js';
+import { abortReason } from '../../../../src/errors.js';
 
 const holders: net.Server[] = [];
 afterEach(async () => {
@@ -99,7 +100,7 @@ describe('byoc broker serve: bind errors', () => {
     let sleeps = 0;
     clock.sleep = (_ms, signal) => {
       sleeps++;
-      return new Promise<void>((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }));
+      return new Promise<void>((_resolve, reject) => signal?.addEventListener('abort', () => reject(abortReason(signal)), { once: true }));
     };
     const harness = testBase({ cwd: tempDir(), clock, env: { BYOC_STATE_DIR: tempDir() }, signal: controller.signal });
     // When the broker serves on a port the system picks

@@ -159,7 +159,7 @@ describe('byoc cert', () => {
 
   it('list points at certificates of the old layout on stderr, and never uses them', async () => {
     // Given a certificate left in the old per-service layout (no owner recorded)
-    const { setup, as, stateDir } = await withCertificate();
+    const { as, stateDir } = await withCertificate();
     const legacy = path.join(stateDir, 'certs', 'acme-prod');
     cpSync(path.join(stateDir, ALICE_DIR), legacy, { recursive: true });
     // When bob lists, Then stderr names the folder and how to delete it, and stdout lists nothing of it
