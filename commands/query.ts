@@ -2,6 +2,7 @@ import { defineCommand, option, RawJson } from '../src/command.js';
 import type { WireFormat } from '../src/clickhouse/client.js';
 import type { OutputFormat } from '../src/clickhouse/render.js';
 import type { GuardVerdict } from '../src/clickhouse/guard.js';
+import type { Preset } from '../src/clickhouse/presets.js';
 import type { Context } from '../src/context.js';
 import { beforeFirst, closing } from '../src/util/stream.js';
 import { NotAllowedError, UsageError } from '../src/errors.js';
@@ -9,6 +10,13 @@ import { NotAllowedError, UsageError } from '../src/errors.js';
 interface QueryCheck {
   mode: 'check';
   verdict: GuardVerdict;
+}
+
+/** `--check --file`: the verdict on each statement of a runbook. */
+interface QueryFileCheck {
+  mode: 'check-file';
+  file: string;
+  statements: StatementVerdict[];
 }
 
 interface QueryRun {
@@ -19,7 +27,7 @@ interface QueryRun {
   output: AsyncIterable<string | Uint8Array>;
 }
 
-type QueryResult = QueryCheck | QueryRun;
+type QueryResult = QueryCheck | QueryFileCheck | QueryRun;
 
 export default defineCommand({
   examples: [
@@ -27,6 +35,8 @@ export default defineCommand({
     'byoc query acme-prod --preset replication-queue',
     'byoc query acme-prod --file diag.sql --format ndjson > out.ndjson',
     "echo 'SELECT * FROM default.orders' | byoc query --check -",
+    'byoc query --check --file runbook.sql',
+    'byoc query acme-prod --preset cluster-replica-delays --cluster main',
   ],
   args: {
     service: { description: 'the customer service (omit with --check)' },
@@ -35,6 +45,10 @@ export default defineCommand({
   options: {
     file: option.path({ flag: '--file <file>', key: 'query.file', env: 'BYOC_QUERY_FILE', description: 'read the SQL from a file' }),
     preset: option.string({ flag: '--preset <name>', key: 'query.preset', env: 'BYOC_PRESET', description: 'a curated diagnostic (see: byoc query presets)' }),
+    cluster: option.string({
+      flag: '--cluster <name>', key: 'query.cluster', env: 'BYOC_CLUSTER', pattern: /^[A-Za-z0-9_.{}-]+$/, expects: 'a cluster name from system.clusters',
+      description: 'the cluster whose replicas the cluster-* presets read (clusterAllReplicas)',
+    }),
     format: option.choice({
       flag: '--format <format>', key: 'query.format', env: 'BYOC_QUERY_FORMAT', choices: ['table', 'json', 'ndjson', 'csv', 'tsv'],
       defaultNote: 'table on a TTY, tsv piped', description: 'query output format',
@@ -43,15 +57,22 @@ export default defineCommand({
     timeout: option.duration({ flag: '--timeout <duration>', key: 'query.timeout', env: 'BYOC_QUERY_TIMEOUT', default: '60s', description: 'time limit for the query' }),
     check: option.boolean({
       flag: '--check', key: 'query.check', env: 'BYOC_CHECK', default: false,
-      description: 'only check the SQL against the read-only policy (no service, certificate or network)',
+      description: 'only check the SQL against the read-only policy (no service, certificate or network); with --file, each statement',
     }),
   },
   async run(input, ctx): Promise<QueryResult> {
     const { service, check } = input;
     const sqlArgument = check && input.sql === undefined ? service : input.sql;
-    const sql = await readSql(sqlArgument, input.file, input.preset, ctx, check ? '--check' : service);
+    let sql = await readSql(sqlArgument, input.file, input.preset, ctx, check ? '--check' : service);
     const { checkQuery } = await import('../src/clickhouse/guard.js');
-    const verdict = checkQuery(sql);
+    if (check && input.file !== undefined) return checkStatements(input.file, sql, checkQuery);
+    const preset = input.preset !== undefined ? await presetNamed(input.preset) : undefined;
+    if (preset?.replicas && !check && service && input.cluster === undefined) {
+      throw new UsageError('cluster_required', `preset ${preset.name} reads every replica of a cluster: name it with --cluster`, {
+        hint: `byoc query ${service} --preset ${preset.name} --cluster NAME (names: byoc query ${service} 'SELECT DISTINCT cluster FROM system.clusters'), or --preset ${preset.name.replace(/^cluster-/, '')} for this server only`,
+      });
+    }
+    let verdict = checkQuery(sql);
     if (check) return { mode: 'check', verdict };
     if (!service) {
       const names = await configuredServices(ctx);
@@ -62,7 +83,8 @@ export default defineCommand({
           : `No service is configured: add one under services in the byoc configuration, or use --check ${how} to only validate.`,
       });
     }
-    if (!verdict.allowed) throw refusal(verdict);
+    // a preset is checked as rendered for the server (below): on a server before clusterAllReplicas it reads one table
+    if (!verdict.allowed && !preset) throw refusal(verdict);
 
     const [{ openEngineerSession }, { runTagged }, render] = await Promise.all([
       import('../src/clickhouse/engineer.js'),
@@ -79,6 +101,20 @@ export default defineCommand({
       throw error;
     });
     const { requestId } = tags;
+    if (preset) {
+      // The preset as this server can run it: its tables and columns first (one query), then the SQL for them.
+      try {
+        const rendered = await renderForServer(preset, input.cluster, (text) => runTagged((request) => session.query(request), { sql: text, format: 'TabSeparated', queryId: nextQueryId(), maxRows: 0, timeoutMs, tags, signal: ctx.signal }));
+        rendered.notes.forEach((note) => ctx.log.warn(note));
+        sql = rendered.sql;
+        verdict = checkQuery(sql);
+        if (!verdict.allowed) throw refusal(verdict);
+      } catch (error) {
+        endWait();
+        await session.close();
+        throw error;
+      }
+    }
     const queryId = nextQueryId();
     const wire: WireFormat = format === 'csv' ? 'CSVWithNames' : format === 'ndjson' ? 'JSONEachRow' : format === 'tsv' ? 'TabSeparatedWithNames' : 'TabSeparatedWithNamesAndTypes';
     const tagged = { sql, format: wire, queryId, maxRows, timeoutMs, tags, signal: ctx.signal };
@@ -101,16 +137,77 @@ export default defineCommand({
     ctx.log.verbose(`query_id ${queryId}`);
     return { mode: 'run', format, queryId, requestId, output: closing(beforeFirst(output, endWait), () => session.close()) };
   },
-  json: (result) => (result.mode === 'check' ? checkDocument(result.verdict) : new RawJson(result.output)),
-  text: (result) => (result.mode === 'check' ? `${result.verdict.allowed ? 'allowed' : 'refused'}\t${result.verdict.reason}` : result.output),
+  json: (result) => (result.mode === 'check' ? checkDocument(result.verdict) : result.mode === 'check-file' ? eachOf(result.statements) : new RawJson(result.output)),
+  text: (result) =>
+    result.mode === 'check'
+      ? `${result.verdict.allowed ? 'allowed' : 'refused'}\t${result.verdict.reason}`
+      : result.mode === 'check-file'
+        ? result.statements.map((entry) => `${entry.line}\t${entry.allowed ? 'allowed' : 'refused'}\t${entry.reason}\n`).join('')
+        : result.output,
   async view(result, render) {
-    // Rows stream as the table format chose; only the guard's verdict has a view of its own.
+    // Rows stream as the table format chose; only the guard's verdicts have views of their own.
     if (result.mode === 'run') return undefined;
+    if (result.mode === 'check-file') {
+      const { QueryCheckFileView } = await import('../src/ui/views/query-check-file.js');
+      return QueryCheckFileView({ file: result.file, statements: result.statements, color: render.color, columns: render.columns });
+    }
     const { QueryCheckView } = await import('../src/ui/views/query-check.js');
     return QueryCheckView({ ...result.verdict, color: render.color });
   },
-  outcome: (result) => (result.mode === 'check' && !result.verdict.allowed ? refusal(result.verdict) : undefined),
+  outcome: (result) =>
+    result.mode === 'check' && !result.verdict.allowed ? refusal(result.verdict) : result.mode === 'check-file' ? fileRefusal(result) : undefined,
 });
+
+interface StatementVerdict {
+  line: number;
+  allowed: boolean;
+  reason: string;
+  tables: string[];
+  statement: string;
+}
+
+async function checkStatements(file: string, sql: string, checkQuery: (sql: string) => GuardVerdict): Promise<QueryFileCheck> {
+  const { splitStatements } = await import('../src/clickhouse/statements.js');
+  const statements = splitStatements(sql).map(({ text, line }) => {
+    const verdict = checkQuery(text);
+    return { line, allowed: verdict.allowed, reason: verdict.reason, tables: verdict.tables, statement: text.trim() };
+  });
+  if (!statements.length) throw new UsageError('sql_required', `${file} has no SQL statements`, { hint: 'Separate statements with ; (comments and blank lines are skipped).' });
+  return { mode: 'check-file', file, statements };
+}
+
+/** One JSON object per statement (NDJSON), in file order. */
+async function* eachOf(statements: readonly StatementVerdict[]): AsyncGenerator<StatementVerdict> {
+  for (const statement of statements) yield await Promise.resolve(statement);
+}
+
+function fileRefusal(result: QueryFileCheck): NotAllowedError | undefined {
+  const refused = result.statements.filter((entry) => !entry.allowed);
+  if (!refused.length) return undefined;
+  const lines = refused.map((entry) => entry.line).join(', ');
+  return new NotAllowedError('query_refused', `${refused.length} of ${result.statements.length} statements in ${result.file} refused (line${refused.length > 1 ? 's' : ''} ${lines})`, {
+    hint: `Line ${refused[0]!.line}: ${refused[0]!.reason}. byoc runs read-only statements on system and information_schema tables only; see byoc query presets.`,
+  });
+}
+
+async function presetNamed(name: string) {
+  const { findPreset, PRESETS } = await import('../src/clickhouse/presets.js');
+  const found = findPreset(name);
+  if (!found) throw new UsageError('preset_unknown', `no preset named "${name}"`, { hint: `Presets: ${PRESETS.map((entry) => entry.name).join(', ')}.` });
+  return found;
+}
+
+/** The preset for the server behind `all`: its schema read in one query, then the SQL rendered for it. */
+async function renderForServer(preset: Preset, cluster: string | undefined, all: (sql: string) => Promise<AsyncIterable<string[]>>) {
+  const [{ schemaSql, describeServer }, { renderPreset }, { parseTsvLine }] = await Promise.all([
+    import('../src/clickhouse/preset-schema.js'),
+    import('../src/clickhouse/presets.js'),
+    import('../src/clickhouse/run.js'),
+  ]);
+  const rows: (string | null)[][] = [];
+  for await (const batch of await all(schemaSql([preset.table]))) for (const line of batch) rows.push(parseTsvLine(line));
+  return renderPreset(preset, describeServer(rows), { cluster });
+}
 
 function checkDocument(verdict: GuardVerdict) {
   return { allowed: verdict.allowed, reason: verdict.reason, tables: verdict.tables };
@@ -142,10 +239,9 @@ async function readSql(argument: string | undefined, file: string | undefined, p
     });
   }
   if (preset !== undefined) {
-    const { findPreset, PRESETS } = await import('../src/clickhouse/presets.js');
-    const found = findPreset(preset);
-    if (!found) throw new UsageError('preset_unknown', `no preset named "${preset}"`, { hint: `Presets: ${PRESETS.map((entry) => entry.name).join(', ')}.` });
-    return found.sql;
+    // the SQL for current ClickHouse: what --check checks; a run renders it again for the server's schema
+    const { renderPreset } = await import('../src/clickhouse/presets.js');
+    return renderPreset(await presetNamed(preset)).sql;
   }
   if (file !== undefined) {
     const { readFile } = await import('node:fs/promises');
