@@ -1,7 +1,7 @@
 import { lex } from './lexer.js';
 
 export interface SqlStatement {
-  /** the statement's text, without its `;` */
+  /** the statement's text from its first token (comments before it left out), without its `;` */
   text: string;
   /** 1-based line of its first token in the file */
   line: number;
@@ -17,10 +17,10 @@ export interface SqlStatement {
 export function splitStatements(sql: string): SqlStatement[] {
   const { tokens, error } = lex(sql);
   const statements: SqlStatement[] = [];
-  let start = 0;
+  let start = 0; // where the statement's text begins: after the last `;`
   let first: number | undefined;
   const close = (end: number) => {
-    if (first !== undefined) statements.push({ text: sql.slice(start, end), line: lineAt(sql, first) });
+    if (first !== undefined) statements.push({ text: sql.slice(first, end), line: lineAt(sql, first) });
     first = undefined;
   };
   for (const token of tokens) {

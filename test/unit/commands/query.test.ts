@@ -155,6 +155,120 @@ describe('byoc query', () => {
   });
 });
 
+/** A server's answer to the presets' schema query: (kind, table, name, type) rows. */
+function schemaAnswer(rows: string[][]): Answer {
+  return { names: ['kind', 'table', 'name', 'type'], types: ['String', 'String', 'String', 'String'], rows };
+}
+const isSchemaQuery = (query: RecordedQuery) => query.sql.includes("SELECT 'column' AS kind");
+const OLD_SERVER = [
+  ...['database', 'table', 'mutation_id', 'command', 'create_time', 'parts_to_do', 'is_done'].map((name) => ['column', 'mutations', name, 'String']),
+  ['version', '', '18.16.1', ''],
+];
+const CURRENT_SERVER = [
+  ...['database', 'table', 'absolute_delay', 'queue_size'].map((name) => ['column', 'replicas', name, 'String']),
+  ['function', '', 'clusterAllReplicas', ''],
+  ['cluster', '', 'main', ''],
+  ['version', '', '25.8.1.1', ''],
+];
+
+describe('byoc query --preset on the server it runs on', () => {
+  it('reads the schema first, then sends the preset as that server can run it; a missing table is an empty result and a note (exit 0)', async () => {
+    // Given an 18.16-like server: system.mutations without latest_fail_*, no system.errors
+    answer = (query) => (isSchemaQuery(query) ? schemaAnswer(OLD_SERVER) : { names: ['x'], types: ['String'], rows: [] });
+    const { setup, requestId } = await engineer(modern);
+    const before = modern.queries.length;
+    // When the mutations preset runs
+    const mutations = await runCli(['query', 'acme-prod', '--preset', 'mutations'], setup);
+    // Then two tagged queries went out: the schema, then the mutations SQL without the columns the server lacks
+    expect(mutations).toMatchObject({ exitCode: 0, stderr: '' });
+    const [schema, sent] = modern.queries.slice(before);
+    expect(schema!.sql).toContain("table IN ('mutations')");
+    expect(schema!.queryId).toMatch(new RegExp(`^byoc-${requestId}-`));
+    expect(sent!.sql).toContain('FROM system.mutations');
+    expect(sent!.sql).not.toContain('latest_fail_reason');
+    // When the errors preset runs there / Then exit 0, an empty result, and a one-line note on stderr
+    const errors = await runCli(['query', 'acme-prod', '--preset', 'errors', '--json'], setup);
+    expect(errors.exitCode).toBe(0);
+    expect(JSON.parse(errors.stdout)).toMatchObject({ rows: [], rowCount: 0 });
+    expect(errors.stderr.trim()).toBe('warning: this server (ClickHouse 18.16.1) has no system.errors (a later ClickHouse added it): preset errors has nothing to show here');
+    expect(modern.queries.at(-1)!.sql).toMatch(/FROM system\.one WHERE 0/);
+  });
+
+  it('a cluster-* preset needs --cluster: a usage error naming the flag, before any network call', async () => {
+    const { setup } = await engineer(modern);
+    const before = modern.queries.length;
+    const result = await runCli(['query', 'acme-prod', '--preset', 'cluster-replica-delays'], setup);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('name it with --cluster');
+    expect(result.stderr).toContain('--preset replica-delays for this server only');
+    expect(modern.queries.length).toBe(before);
+  });
+
+  it('a cluster the server does not have is a usage error listing those it has', async () => {
+    // Given a current server with one cluster, main
+    answer = (query) => (isSchemaQuery(query) ? schemaAnswer(CURRENT_SERVER) : { names: ['x'], types: ['String'], rows: [] });
+    const { setup } = await engineer(modern);
+    const before = modern.queries.length;
+    // When another cluster is named / Then exit 2 with the clusters there, and only the schema query was sent
+    const result = await runCli(['query', 'acme-prod', '--preset', 'cluster-replica-delays', '--cluster', 'nope'], setup);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('no cluster named "nope"');
+    expect(result.stderr).toContain('Clusters there: main');
+    expect(modern.queries.length).toBe(before + 1);
+    // And a --cluster value that is no cluster name is refused by the option itself
+    expect((await runCli(['query', 'acme-prod', '--preset', 'cluster-parts', '--cluster', "x' OR 1"], setup)).exitCode).toBe(2);
+  });
+});
+
+describe('byoc query --check --file (a runbook)', () => {
+  const runbook = [
+    '-- stuck merges; then parts',
+    'SELECT database, table FROM system.merges;',
+    '',
+    "/* ; */ SELECT 'a;b' AS x, `c;d` FROM system.one;",
+    'SELECT * FROM default.orders;',
+    'SELECT name FROM system.tables -- last; no terminator',
+  ].join('\n');
+
+  it('reports each statement with its line, verdict and reason; exit 4 when any is refused', async () => {
+    // Given a runbook whose third statement reads a customer table
+    const cwd = tempDir({ 'runbook.sql': runbook });
+    // When checked as text
+    const text = await runCli(['query', '--check', '--file', 'runbook.sql'], { cwd });
+    // Then one line per statement (the ; in the string, the quoted name and the comments do not split), and exit 4
+    expect(text.exitCode).toBe(4);
+    expect(text.stdout.trim().split('\n').map((line) => line.split('\t').slice(0, 2))).toEqual([
+      ['2', 'allowed'],
+      ['4', 'allowed'],
+      ['5', 'refused'],
+      ['6', 'allowed'],
+    ]);
+    expect(text.stdout).toContain('default.orders');
+    expect(text.stderr).toContain('1 of 4 statements in runbook.sql refused (line 5)');
+    // When checked with --json / Then NDJSON, one object per statement
+    const json = await runCli(['query', '--check', '--file', 'runbook.sql', '--json'], { cwd });
+    expect(json.exitCode).toBe(4);
+    const objects = json.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(objects).toHaveLength(4);
+    expect(objects[1]).toEqual({ line: 4, allowed: true, reason: expect.any(String), tables: ['system.one'], statement: "SELECT 'a;b' AS x, `c;d` FROM system.one" });
+    expect(objects[2]).toMatchObject({ line: 5, allowed: false, tables: ['default.orders'] });
+  });
+
+  it('exit 0 when every statement is allowed; a table on a TTY; a file with no statement is a usage error', async () => {
+    const cwd = tempDir({ 'ok.sql': 'SELECT 1 FROM system.one;\nSELECT 2 FROM system.one;\n', 'empty.sql': '-- nothing; here\n;' });
+    const ok = await runCli(['query', '--check', '--file', 'ok.sql'], { cwd });
+    expect(ok).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(ok.stdout.trim().split('\n')).toHaveLength(2);
+    const tty = await runCli(['query', '--check', '--file', 'ok.sql'], { cwd, stdoutTTY: true });
+    expect(tty.exitCode).toBe(0);
+    expect(stripVTControlCharacters(tty.stdout)).toMatch(/^LINE\s+VERDICT\s+STATEMENT\s+REASON\n1\s+✓ allowed\s+SELECT 1 FROM system\.one\s+read-only SELECT/);
+    expect(stripVTControlCharacters(tty.stdout)).toContain('all 2 statements in ok.sql allowed');
+    const empty = await runCli(['query', '--check', '--file', 'empty.sql'], { cwd });
+    expect(empty.exitCode).toBe(2);
+    expect(empty.stderr).toContain('empty.sql has no SQL statements');
+  });
+});
+
 describe('byoc query --check', () => {
   it('validates without service, certificate or network: exit 0 allowed, 4 refused', async () => {
     const allowed = await runCli(['query', '--check', 'SELECT name FROM system.tables', '--json']);
@@ -172,6 +286,7 @@ describe('byoc query presets', () => {
     expect(result.stdout).toMatch(/^merges\t.+$/m);
     const json = JSON.parse((await runCli(['query', 'presets', '--json'])).stdout);
     expect(json.presets.length).toBeGreaterThanOrEqual(12);
-    expect(json.presets[0]).toEqual({ name: expect.any(String), description: expect.any(String), sql: expect.stringMatching(/system\./) });
+    expect(json.presets[0]).toEqual({ name: 'parts', description: expect.any(String), table: 'system.parts', needsCluster: false, sql: expect.stringMatching(/FROM system\.parts/) });
+    expect(json.presets.find((preset: { name: string }) => preset.name === 'cluster-parts')).toMatchObject({ needsCluster: true, sql: expect.stringContaining("clusterAllReplicas('CLUSTER', system.parts)") });
   });
 });
