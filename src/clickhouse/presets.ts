@@ -329,7 +329,7 @@ export interface RenderedPreset {
 }
 
 /** What `byoc query presets` shows for the cluster name of replica presets. */
-export const CLUSTER_PLACEHOLDER = 'CLUSTER';
+const CLUSTER_PLACEHOLDER = 'CLUSTER';
 
 function quote(text: string): string {
   return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
