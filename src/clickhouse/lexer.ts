@@ -285,7 +285,9 @@ class Lexer {
         return this.fail("unexpected character '!' (only != is an operator)", start);
       case '<':
         this.pos++;
-        if (text[this.pos] === '=' || text[this.pos] === '>') this.pos++;
+        // <=> (is not distinct from) is one operator to the server, like <= and <>.
+        if (text[this.pos] === '=' && text[this.pos + 1] === '>') this.pos += 2;
+        else if (text[this.pos] === '=' || text[this.pos] === '>') this.pos++;
         return this.push('operator', start, 'other');
       case '>':
         this.pos++;
