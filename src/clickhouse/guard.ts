@@ -312,7 +312,7 @@ function violation(finding: Finding): string | undefined {
     case 'table':
       return tableViolation(finding.ref);
     case 'tableFunction':
-      if (CLUSTER_TABLE_FUNCTIONS.has(finding.name.toLowerCase())) return clusterViolation(finding.name, finding.tables, finding.view === true);
+      if (CLUSTER_TABLE_FUNCTIONS.has(finding.name.toLowerCase())) return clusterViolation(finding);
       return tableFunctionViolation(finding.name);
     case 'function':
       return functionViolation(finding.name);
@@ -358,9 +358,13 @@ function tableViolation(ref: TableReference): string | undefined {
  */
 const CLUSTER_TABLE_FUNCTIONS = new Set(['cluster', 'clusterallreplicas']);
 
-function clusterViolation(name: string, tables: readonly TableReference[], view: boolean): string | undefined {
+function clusterViolation(finding: Extract<Finding, { type: 'tableFunction' }>): string | undefined {
+  const { name, tables } = finding;
   const usage = `${name}() is allowed over system tables only, e.g. ${name}('default', system.query_log)`;
-  if (view) return undefined;
+  if (finding.view === true) return undefined;
+  if (finding.generator !== undefined) {
+    return allowedTableFunctions.has(finding.generator.toLowerCase()) ? undefined : tableFunctionViolation(finding.generator);
+  }
   if (tables.length === 0) return `${name}() names no table byoc can check; ${usage}`;
   for (const ref of tables) {
     const problem = tableViolation(ref);

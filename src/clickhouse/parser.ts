@@ -25,7 +25,7 @@ export interface TableReference {
 
 export type Finding =
   | { type: 'table'; ref: TableReference; start: number }
-  | { type: 'tableFunction'; name: string; start: number; tables: TableReference[]; view?: boolean }
+  | { type: 'tableFunction'; name: string; start: number; tables: TableReference[]; view?: boolean; generator?: string }
   | { type: 'function'; name: string; start: number }
   | { type: 'setting'; name: string; start: number }
   | { type: 'explainOption'; name: string; start: number }
@@ -87,6 +87,16 @@ const NOT_AN_OPERAND_AFTER_SOFT = new Set(['SELECT', 'WITH', 'ALL', 'DISTINCT', 
 
 /** Literal words that are values, not names, inside `x IN (...)`. */
 const LITERAL_WORDS = new Set(['NULL', 'TRUE', 'FALSE', 'INF', 'NAN']);
+
+/**
+ * Ordinary functions that build a set of values on the right of IN. No table function has these
+ * names, so the server evaluates them as expressions; any other call there is taken as a table.
+ */
+const IN_VALUE_FUNCTIONS = new Set(
+  'tuple array if multiif nullif ifnull coalesce range arraymap arrayfilter arrayconcat arraydistinct arrayslice arraysort splitbychar splitbystring'.split(
+    ' ',
+  ),
+);
 
 /** Table functions that read the same table on other nodes; allowed over system tables only. */
 const CLUSTER_FUNCTIONS = new Set(['cluster', 'clusterallreplicas']);
@@ -735,13 +745,16 @@ class Parser {
   private clusterFunction(name: string, start: number): void {
     const tables: TableReference[] = [];
     let view = false;
+    let generator: string | undefined;
     const saved = this.scopes.splice(0);
     try {
       this.expectPunct('(');
       this.expression(); // the cluster name: a string or a bare identifier
-      this.expectPunct(',');
       const args: Summary[] = [];
-      if (this.isWord('VIEW') && this.isPunct('(', 1) && this.startsQuery(2)) {
+      if (!this.acceptPunct(',')) {
+        // cluster('name') alone reads system.one on every node.
+        tables.push({ database: { name: 'system', source: 'system', escaped: false }, table: { name: 'one', source: 'one', escaped: false }, start });
+      } else if (this.isWord('VIEW') && this.isPunct('(', 1) && this.startsQuery(2)) {
         this.pos += 2;
         this.selectUnion();
         this.expectPunct(')');
@@ -762,6 +775,8 @@ class Parser {
         tables.push({ database: first.parts[0]!, table: first.parts[1]!, start });
       } else if (first?.kind === 'identifier' && first.parts.length === 1 && second?.kind !== 'identifier' && second?.kind !== 'string') {
         tables.push({ table: first.parts[0]!, start }); // a table of the nodes' current database
+      } else if (first?.kind === 'call') {
+        generator = first.name; // cluster('name', numbers(10)): a table function run on every node
       } else if (!view) {
         const database = asPart(first);
         const table = asPart(second);
@@ -770,7 +785,7 @@ class Parser {
     } finally {
       this.scopes.push(...saved);
     }
-    this.record({ type: 'tableFunction', name, start, tables, ...(view ? { view } : {}) });
+    this.record({ type: 'tableFunction', name, start, tables, ...(view ? { view } : {}), ...(generator ? { generator } : {}) });
   }
 
   // ---- expressions ---------------------------------------------------------------------------
@@ -911,8 +926,9 @@ class Parser {
       if (summary.parts.length > 2) throw this.error('IN needs a table, a subquery or a list of values', start);
       this.tableName(summary.parts, summary.start);
     } else if (summary.kind === 'call') {
+      // `x IN arrayMap(...)` is a set of values; only a table function name reads a table there.
       const name = summary.name.toLowerCase();
-      if (name !== 'tuple' && name !== 'array') this.record({ type: 'tableFunction', name: summary.name, start: summary.start, tables: [] });
+      if (!IN_VALUE_FUNCTIONS.has(name)) this.record({ type: 'tableFunction', name: summary.name, start: summary.start, tables: [] });
     }
   }
 
@@ -987,6 +1003,11 @@ class Parser {
         return OTHER;
       case '{':
         throw this.queryParameter();
+      case '@@':
+        // @@max_allowed_packet: MySQL-style read of a server variable (globalVariable()).
+        if (this.peek(1)?.kind !== 'word') throw this.unexpected();
+        this.pos += 2;
+        return OTHER;
       default:
         throw this.unexpected();
     }
@@ -994,6 +1015,12 @@ class Parser {
 
   private parenthesized(): Summary {
     this.expectPunct('(');
+    if (this.isWord('EXPLAIN')) {
+      // (EXPLAIN SYNTAX SELECT ...) as a scalar subquery: its text, checked like the query itself.
+      this.explain();
+      this.expectPunct(')');
+      return OTHER;
+    }
     if (this.startsQuery() || (this.isPunct('(') && this.startsQueryAfterParentheses())) {
       this.selectUnion();
       this.expectPunct(')');
