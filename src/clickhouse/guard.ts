@@ -145,6 +145,27 @@ const DATA_READING_FUNCTIONS = new Map<string, string>([
   ['modelevaluate', 'reads a model file on the server'],
 ]);
 
+/**
+ * Functions with side effects on the server, refused on top of the table and data rules above.
+ * Each entry says what it changes. Reviewed against ClickHouse's function list (src/Functions); the
+ * near misses stay allowed on purpose:
+ * - sleep / sleepEachRow only cost time, capped by the server (3 s per block) and by the
+ *   max_execution_time byoc sends with every query;
+ * - throwIf, generateSnowflakeID, generateUUIDv7, rand* and initializeAggregation change nothing
+ *   outside the query (the ID generators keep an in-process counter only);
+ * - addressToSymbol / addressToLine / demangle read the server binary and need
+ *   allow_introspection_functions, which trace_log diagnostics set;
+ * - file, url, joinGet, dictGet and the table functions are refused elsewhere as data reads.
+ */
+const SIDE_EFFECT_FUNCTIONS = new Map<string, string>([
+  // src/Functions/generateSerialID.cpp: each call increments a named series counter in Keeper.
+  ['generateserialid', 'increments a counter in ClickHouse Keeper, a write that outlives the query'],
+  // src/Functions/logTrace.cpp: writes its argument to the server log (and system.text_log).
+  ['logtrace', "writes a message into the server's log"],
+  // src/Functions/trap.cpp: a debugging aid that can abort or hang the server process.
+  ['trap', 'can crash or hang the server (a debugging aid)'],
+]);
+
 /** The function form of IN (in, notIn, globalNullIn, ...): its table argument would go unchecked. */
 const IN_FUNCTION = /^(global)?(not)?(null)?in(ignoreset)?$/;
 
@@ -291,6 +312,7 @@ function violation(finding: Finding): string | undefined {
     case 'table':
       return tableViolation(finding.ref);
     case 'tableFunction':
+      if (CLUSTER_TABLE_FUNCTIONS.has(finding.name.toLowerCase())) return clusterViolation(finding);
       return tableFunctionViolation(finding.name);
     case 'function':
       return functionViolation(finding.name);
@@ -328,6 +350,29 @@ function tableViolation(ref: TableReference): string | undefined {
   return `${displayPart(table)} has no database, so it names a table of the current database; ${SYSTEM_ONLY} (if you meant the system table, write system.${displayPart(table)})`;
 }
 
+/**
+ * cluster() and clusterAllReplicas() read one table on every node of a cluster. A replicated
+ * deployment keeps its system tables per node, so reading them everywhere is the point; the
+ * table named inside must be a system table (or a view() whose subquery reads only system tables,
+ * checked like any other subquery). Each node applies the same user's readonly setting and grants.
+ */
+const CLUSTER_TABLE_FUNCTIONS = new Set(['cluster', 'clusterallreplicas']);
+
+function clusterViolation(finding: Extract<Finding, { type: 'tableFunction' }>): string | undefined {
+  const { name, tables } = finding;
+  const usage = `${name}() is allowed over system tables only, e.g. ${name}('default', system.query_log)`;
+  if (finding.view === true) return undefined;
+  if (finding.generator !== undefined) {
+    return allowedTableFunctions.has(finding.generator.toLowerCase()) ? undefined : tableFunctionViolation(finding.generator);
+  }
+  if (tables.length === 0) return `${name}() names no table byoc can check; ${usage}`;
+  for (const ref of tables) {
+    const problem = tableViolation(ref);
+    if (problem) return `${name}() reads ${displayTable(ref)} on every node: ${problem}`;
+  }
+  return undefined;
+}
+
 function tableFunctionViolation(name: string): string | undefined {
   const lower = name.toLowerCase();
   if (allowedTableFunctions.has(lower)) return undefined;
@@ -347,6 +392,8 @@ function functionViolation(name: string): string | undefined {
   if (IN_FUNCTION.test(lower)) {
     return `the function form ${name}(...) of IN is not allowed; write the IN operator with a subquery on a system table`;
   }
+  const effect = SIDE_EFFECT_FUNCTIONS.get(lower);
+  if (effect) return `${name}() ${effect}; byoc runs queries without side effects only`;
   const what = DATA_READING_FUNCTIONS.get(lower);
   if (what) return `${name}() ${what}; ${SYSTEM_ONLY}`;
   return undefined;

@@ -109,52 +109,78 @@ function isUnicodeSpace(code: number): boolean {
 
 type Significance = 'dot' | 'close' | 'word' | 'quoted' | 'number' | 'other';
 
-const SIMPLE_ESCAPES: Record<string, string> = {
-  a: '\x07',
-  b: '\b',
-  f: '\f',
-  n: '\n',
-  r: '\r',
-  t: '\t',
-  v: '\v',
-  '0': '\0',
-  '\\': '\\',
-  "'": "'",
-  '"': '"',
-  '`': '`',
-  '/': '/',
-};
+/** Code units of the escapes with a meaning of their own, by the code unit after the backslash. */
+const SIMPLE_ESCAPES = new Map<number, number>(
+  (
+    [
+      ['a', 0x07],
+      ['b', 0x08],
+      ['f', 0x0c],
+      ['n', 0x0a],
+      ['r', 0x0d],
+      ['t', 0x09],
+      ['v', 0x0b],
+      ['0', 0x00],
+      ['\\', 0x5c],
+      ["'", 0x27],
+      ['"', 0x22],
+      ['`', 0x60],
+      ['/', 0x2f],
+    ] as const
+  ).map(([escape, code]) => [escape.charCodeAt(0), code]),
+);
+
+const BACKSLASH = 0x5c;
+const hexValue = (code: number): number =>
+  code >= 0x30 && code <= 0x39 ? code - 0x30 : code >= 0x61 && code <= 0x66 ? code - 0x57 : code >= 0x41 && code <= 0x46 ? code - 0x37 : -1;
+/** TextDecoder keeps a leading U+FEFF only with ignoreBOM; lone surrogates become U+FFFD, an unknown value. */
+const UTF16 = new TextDecoder('utf-16le', { ignoreBOM: true });
 
 /**
  * Decodes the body of a quoted string or identifier the way current servers do. Unknown escapes
  * keep their backslash (ClickHouse does this so LIKE patterns such as '100\%' survive).
+ *
+ * Code units go into a typed array decoded once: building the value a character (or an escape)
+ * at a time made a 10 MB literal take seconds, and the guard must stay linear and fast.
  */
 function unquote(body: string, quote: string): { value: string; escaped: boolean } {
-  let value = '';
+  if (!body.includes('\\') && !body.includes(quote)) return { value: body, escaped: false };
+  const quoteCode = quote.charCodeAt(0);
+  const out = new Uint16Array(body.length);
+  let length = 0;
   let escaped = false;
   for (let i = 0; i < body.length; i++) {
-    const c = body[i]!;
-    if (c === quote && body[i + 1] === quote) {
-      value += quote;
+    const c = body.charCodeAt(i);
+    if (c === quoteCode && body.charCodeAt(i + 1) === quoteCode) {
+      out[length++] = quoteCode;
       i++;
-    } else if (c === '\\' && i + 1 < body.length) {
+    } else if (c === BACKSLASH && i + 1 < body.length) {
       escaped = true;
-      const next = body[i + 1]!;
-      if ((next === 'x' || next === 'X') && isHexDigit(body[i + 2]) && isHexDigit(body[i + 3])) {
-        const code = Number.parseInt(body.slice(i + 2, i + 4), 16);
+      const next = body.charCodeAt(i + 1);
+      const high = hexValue(body.charCodeAt(i + 2));
+      const low = hexValue(body.charCodeAt(i + 3));
+      if ((next === 0x78 || next === 0x58) && high >= 0 && low >= 0) {
+        const code = high * 16 + low;
         // A byte above 0x7f is part of a UTF-8 sequence we do not reassemble; mark it as unknown.
-        value += code < 0x80 ? String.fromCharCode(code) : '\uFFFD';
+        out[length++] = code < 0x80 ? code : 0xfffd;
         i += 3;
       } else {
-        value += SIMPLE_ESCAPES[next] ?? `\\${next}`;
+        const simple = SIMPLE_ESCAPES.get(next);
+        if (simple === undefined) out[length++] = BACKSLASH;
+        out[length++] = simple ?? next;
         i++;
       }
     } else {
-      value += c;
+      out[length++] = c;
     }
   }
-  return { value, escaped };
+  return { value: UTF16.decode(out.subarray(0, length)), escaped };
 }
+
+/** The run of characters up to the next quote or backslash, matched natively (sticky). */
+const PLAIN_RUNS: Record<string, RegExp> = Object.fromEntries(
+  ["'", '"', '`'].map((quote) => [quote, new RegExp(`[^${quote}\\\\]+`, 'y')]),
+);
 
 class Lexer {
   private pos = 0;
@@ -259,7 +285,9 @@ class Lexer {
         return this.fail("unexpected character '!' (only != is an operator)", start);
       case '<':
         this.pos++;
-        if (text[this.pos] === '=' || text[this.pos] === '>') this.pos++;
+        // <=> (is not distinct from) is one operator to the server, like <= and <>.
+        if (text[this.pos] === '=' && text[this.pos + 1] === '>') this.pos += 2;
+        else if (text[this.pos] === '=' || text[this.pos] === '>') this.pos++;
         return this.push('operator', start, 'other');
       case '>':
         this.pos++;
@@ -374,7 +402,10 @@ class Lexer {
   ): LexError | undefined {
     const { text } = this;
     let pos = start + 1;
+    const plain = PLAIN_RUNS[quote]!;
     for (;;) {
+      plain.lastIndex = pos;
+      if (plain.test(text)) pos = plain.lastIndex;
       if (pos >= text.length) return this.fail(unterminated, start);
       const c = text[pos];
       if (c === quote) {

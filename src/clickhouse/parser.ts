@@ -25,7 +25,7 @@ export interface TableReference {
 
 export type Finding =
   | { type: 'table'; ref: TableReference; start: number }
-  | { type: 'tableFunction'; name: string; start: number; tables: TableReference[] }
+  | { type: 'tableFunction'; name: string; start: number; tables: TableReference[]; view?: boolean; generator?: string }
   | { type: 'function'; name: string; start: number }
   | { type: 'setting'; name: string; start: number }
   | { type: 'explainOption'; name: string; start: number }
@@ -75,6 +75,32 @@ const NOT_AN_OPERAND = new Set(
   ).split(' '),
 );
 
+/**
+ * Clause words that real system tables and EXPLAIN output also use as column names (system.time_zones'
+ * offset, `SELECT explain FROM (EXPLAIN ...)`). In an operand position they are a column when what
+ * follows cannot continue the clause (a comma, a closing parenthesis, an operator, FROM, AS ...).
+ */
+const SOFT_KEYWORDS = new Set(['OFFSET', 'LIMIT', 'WINDOW', 'QUALIFY', 'EXPLAIN']);
+
+/** After a soft keyword these still start the clause's operand (`LIMIT ALL`, `OFFSET NULL`...) or a query. */
+const NOT_AN_OPERAND_AFTER_SOFT = new Set(['SELECT', 'WITH', 'ALL', 'DISTINCT', 'NOT', 'CASE', 'EXPLAIN']);
+
+/** Literal words that are values, not names, inside `x IN (...)`. */
+const LITERAL_WORDS = new Set(['NULL', 'TRUE', 'FALSE', 'INF', 'NAN']);
+
+/**
+ * Ordinary functions that build a set of values on the right of IN. No table function has these
+ * names, so the server evaluates them as expressions; any other call there is taken as a table.
+ */
+const IN_VALUE_FUNCTIONS = new Set(
+  'tuple array if multiif nullif ifnull coalesce range arraymap arrayfilter arrayconcat arraydistinct arrayslice arraysort splitbychar splitbystring'.split(
+    ' ',
+  ),
+);
+
+/** Table functions that read the same table on other nodes; allowed over system tables only. */
+const CLUSTER_FUNCTIONS = new Set(['cluster', 'clusterallreplicas']);
+
 /** Words that may not appear among the names of an access-entity SHOW (they would start a clause). */
 const SHOW_TAIL_STOP_WORDS = new Set(
   'SELECT WITH FROM IN JOIN UNION EXCEPT INTERSECT INTO FORMAT SETTINGS LIMIT WHERE LIKE ILIKE NOT EXPLAIN'.split(' '),
@@ -93,11 +119,11 @@ const EXPLAIN_KINDS = new Set(['AST', 'SYNTAX', 'PLAN', 'PIPELINE', 'ESTIMATE', 
 /** Functions whose arguments ClickHouse also separates with FROM / FOR (SQL-standard forms). */
 const KEYWORD_ARGUMENT_FUNCTIONS = new Set(['substring', 'substr', 'trim', 'overlay']);
 /** Table functions whose arguments name a remote or local table, reported for the audit. */
-const TABLE_ARGUMENT_FUNCTIONS = new Set(['remote', 'remotesecure', 'cluster', 'clusterallreplicas']);
+const TABLE_ARGUMENT_FUNCTIONS = new Set(['remote', 'remotesecure']);
 
 type Summary =
   | { kind: 'identifier'; parts: NamePart[]; start: number }
-  | { kind: 'string'; value: string }
+  | { kind: 'string'; value: string; escaped: boolean }
   | { kind: 'call'; name: string; start: number }
   | { kind: 'other' };
 
@@ -242,6 +268,19 @@ class Parser {
     );
   }
 
+  /** A soft keyword (OFFSET, EXPLAIN ...) at the cursor used as a column name. */
+  private softKeywordOperand(): boolean {
+    if (!SOFT_KEYWORDS.has(this.wordAt() ?? '')) return false;
+    const next = this.peek(1);
+    if (!next) return true;
+    if (next.kind === 'operator') return next.text !== '(';
+    if (next.kind === 'punct') return next.text === ',' || next.text === ')' || next.text === ';' || next.text === ']';
+    if (next.kind !== 'word') return false;
+    const word = next.text.toUpperCase();
+    if (this.isWord('EXPLAIN') && (EXPLAIN_KINDS.has(word) || word === 'QUERY' || word === 'SELECT' || word === 'WITH')) return false;
+    return RESERVED.has(word) && !NOT_AN_OPERAND_AFTER_SOFT.has(word);
+  }
+
   /**
    * A name that refers to a CTE in scope. Escaped spellings never do: escape rules changed across
    * ClickHouse versions, and a server that decodes differently would read a real table instead.
@@ -276,7 +315,8 @@ class Parser {
       throw this.unexpected();
     }
     this.statementTail();
-    if (this.acceptPunct(';')) {
+    // `\G` (vertical output in clickhouse-client) ends a statement like `;`.
+    if (this.acceptPunct(';') || this.acceptPunct('\\G')) {
       if (this.peek()) {
         this.record({
           type: 'refusal',
@@ -333,35 +373,56 @@ class Parser {
   // ---- SELECT --------------------------------------------------------------------------------
 
   /** SELECT ... [UNION|EXCEPT|INTERSECT [ALL|DISTINCT] SELECT ...]* (members may be parenthesised). */
-  private selectUnion(): void {
-    this.nested(() => this.selectUnionInner());
+  private selectUnion(recursive?: string): void {
+    this.nested(() => this.selectUnionInner(recursive));
   }
 
-  private selectUnionInner(): void {
-    this.selectMember();
-    for (;;) {
-      const word = this.wordAt();
-      if (word !== 'UNION' && word !== 'EXCEPT' && word !== 'INTERSECT') return;
-      this.pos++;
-      if (!this.acceptWord('ALL')) this.acceptWord('DISTINCT');
-      this.selectMember();
+  /**
+   * `recursive` names a WITH RECURSIVE CTE whose body this is: its first member (the anchor) cannot
+   * see the name, the members after it can (they are the recursive step).
+   */
+  private selectUnionInner(recursive?: string): void {
+    // The server copies the first member's WITH into the other UNION members
+    // (ApplyWithGlobalVisitor, setting enable_global_with_statement, on by default in every release
+    // with table CTEs), so its CTE names are visible to them. Not across EXCEPT / INTERSECT, which
+    // older releases did not propagate into. Should a profile turn that setting off, the name would
+    // read the current database, which the engineer's grants (the third defence) still refuse.
+    const propagated = new Set(this.selectMember());
+    if (recursive !== undefined) propagated.add(recursive);
+    this.scopes.push(propagated);
+    try {
+      for (;;) {
+        const word = this.wordAt();
+        if (word !== 'UNION' && word !== 'EXCEPT' && word !== 'INTERSECT') return;
+        if (word !== 'UNION' && recursive === undefined) propagated.clear();
+        this.pos++;
+        if (!this.acceptWord('ALL')) this.acceptWord('DISTINCT');
+        this.selectMember();
+      }
+    } finally {
+      this.scopes.pop();
     }
   }
 
-  private selectMember(): void {
+  /** Returns the names of the table CTEs the member's own WITH defines (none if parenthesised). */
+  private selectMember(): Set<string> {
     if (this.acceptPunct('(')) {
       this.selectUnion();
       this.expectPunct(')');
-      return;
+      return new Set();
     }
     if (!this.startsQuery()) throw this.error(`expected SELECT but found ${this.describeNext()}`);
-    this.select();
+    return this.select();
   }
 
-  private select(): void {
-    this.scopes.push(new Set());
+  private select(): Set<string> {
+    const scope = new Set<string>();
+    this.scopes.push(scope);
     try {
       if (this.isWord('WITH')) this.withClause();
+      // WITH ... FROM t SELECT ...: newer servers accept FROM before SELECT.
+      const fromFirst = this.acceptWord('FROM');
+      if (fromFirst) this.fromList();
       this.expectWord('SELECT');
       if (this.acceptWord('DISTINCT')) {
         if (this.acceptWord('ON')) this.parenthesizedList();
@@ -373,7 +434,9 @@ class Parser {
         if (this.isWord('WITH') && this.isWord('TIES', 1)) this.pos += 2;
       }
       this.selectList();
+      if (fromFirst && this.isWord('FROM')) throw this.unexpected();
       this.selectClauses();
+      return scope;
     } finally {
       this.scopes.pop();
     }
@@ -386,10 +449,11 @@ class Parser {
     do {
       if (this.isName() && this.isWord('AS', 1) && this.isPunct('(', 2) && (this.startsQuery(3) || this.isPunct('(', 3))) {
         // WITH name AS (subquery): a table-like CTE, visible to later CTEs and the whole SELECT.
+        // A CTE's body cannot see its own name (it is the table of that name there), except in
+        // the recursive step of WITH RECURSIVE: after the anchor, the first UNION member.
         const name = this.namePart();
         this.pos += 2;
-        if (recursive && !name.escaped) scope.add(name.name);
-        this.selectUnion();
+        this.selectUnion(recursive && !name.escaped ? name.name : undefined);
         this.expectPunct(')');
         if (!name.escaped) scope.add(name.name);
       } else {
@@ -406,7 +470,8 @@ class Parser {
       if (!this.acceptPunct(',')) return;
       // ClickHouse accepts a trailing comma before FROM.
       const next = this.wordAt();
-      if (!this.peek() || this.isPunct(')') || this.isPunct(';') || (next !== undefined && NOT_AN_OPERAND.has(next))) return;
+      if (!this.peek() || this.isPunct(')') || this.isPunct(';')) return;
+      if (next !== undefined && NOT_AN_OPERAND.has(next) && !this.softKeywordOperand()) return;
     }
   }
 
@@ -622,6 +687,12 @@ class Parser {
       } else {
         this.acceptWord('AS');
         this.namePart();
+        // AS t(a, b): names for the columns.
+        if (this.acceptPunct('(')) {
+          do this.namePart();
+          while (this.acceptPunct(','));
+          this.expectPunct(')');
+        }
       }
     }
   }
@@ -640,6 +711,10 @@ class Parser {
   }
 
   private tableFunction(name: string, start: number): void {
+    if (CLUSTER_FUNCTIONS.has(name.toLowerCase())) {
+      this.clusterFunction(name, start);
+      return;
+    }
     const args = this.callArguments(name);
     const tables: TableReference[] = [];
     if (TABLE_ARGUMENT_FUNCTIONS.has(name.toLowerCase())) {
@@ -649,7 +724,7 @@ class Parser {
         summary?.kind === 'identifier' && summary.parts.length === 1
           ? summary.parts[0]
           : summary?.kind === 'string'
-            ? { name: summary.value, source: `'${summary.value}'`, escaped: false }
+            ? { name: summary.value, source: `'${summary.value}'`, escaped: summary.escaped }
             : undefined;
       if (first?.kind === 'identifier' && first.parts.length === 2) {
         tables.push({ database: first.parts[0]!, table: first.parts[1]!, start });
@@ -660,6 +735,57 @@ class Parser {
       }
     }
     this.record({ type: 'tableFunction', name, start, tables });
+  }
+
+  /**
+   * cluster('name', db.table [, key]) / cluster(name, db, table) / cluster('name', view(SELECT ...)):
+   * the named table (or the subquery's tables, checked like any others) is read on every node.
+   * The nodes do not see this query's CTEs, so none are in scope for the arguments.
+   */
+  private clusterFunction(name: string, start: number): void {
+    const tables: TableReference[] = [];
+    let view = false;
+    let generator: string | undefined;
+    const saved = this.scopes.splice(0);
+    try {
+      this.expectPunct('(');
+      this.expression(); // the cluster name: a string or a bare identifier
+      const args: Summary[] = [];
+      if (!this.acceptPunct(',')) {
+        // cluster('name') alone reads system.one on every node.
+        tables.push({ database: { name: 'system', source: 'system', escaped: false }, table: { name: 'one', source: 'one', escaped: false }, start });
+      } else if (this.isWord('VIEW') && this.isPunct('(', 1) && this.startsQuery(2)) {
+        this.pos += 2;
+        this.selectUnion();
+        this.expectPunct(')');
+        view = true;
+      } else {
+        args.push(this.expression());
+      }
+      while (this.acceptPunct(',') && !this.isPunct(')')) args.push(this.expression());
+      this.expectPunct(')');
+      const asPart = (summary: Summary | undefined): NamePart | undefined =>
+        summary?.kind === 'identifier' && summary.parts.length === 1
+          ? summary.parts[0]
+          : summary?.kind === 'string'
+            ? { name: summary.value, source: `'${summary.value}'`, escaped: summary.escaped }
+            : undefined;
+      const [first, second] = args;
+      if (first?.kind === 'identifier' && first.parts.length === 2) {
+        tables.push({ database: first.parts[0]!, table: first.parts[1]!, start });
+      } else if (first?.kind === 'identifier' && first.parts.length === 1 && second?.kind !== 'identifier' && second?.kind !== 'string') {
+        tables.push({ table: first.parts[0]!, start }); // a table of the nodes' current database
+      } else if (first?.kind === 'call') {
+        generator = first.name; // cluster('name', numbers(10)): a table function run on every node
+      } else if (!view) {
+        const database = asPart(first);
+        const table = asPart(second);
+        if (database && table) tables.push({ database, table, start });
+      }
+    } finally {
+      this.scopes.push(...saved);
+    }
+    this.record({ type: 'tableFunction', name, start, tables, ...(view ? { view } : {}), ...(generator ? { generator } : {}) });
   }
 
   // ---- expressions ---------------------------------------------------------------------------
@@ -704,17 +830,19 @@ class Parser {
           case '>':
           case '<=':
           case '>=':
+          case '<=>':
           case '->':
             this.pos++;
-            if (token.text === '->') this.expression();
+            if (token.text === '->') this.expression(options);
             else this.unary();
             summary = OTHER;
             continue;
           case '?':
             this.pos++;
-            this.expression();
+            this.expression({ alias: false });
             this.expectPunct(':');
-            this.expression();
+            // The else branch extends to the end, so inside CAST(c ? a : b AS T) AS belongs to CAST.
+            this.expression(options);
             summary = OTHER;
             continue;
           default:
@@ -761,10 +889,27 @@ class Parser {
     }
   }
 
+  /** BETWEEN's bounds are whole arithmetic expressions (`now() - INTERVAL 1 HOUR`); AND separates them. */
   private between(): void {
-    this.unary();
+    this.arithmetic();
     this.expectWord('AND');
+    this.arithmetic();
+  }
+
+  /** Operands joined by arithmetic and concatenation, which bind tighter than AND and comparisons. */
+  private arithmetic(): void {
     this.unary();
+    for (;;) {
+      const token = this.peek();
+      if (token?.kind === 'operator' && ['+', '-', '*', '/', '%', '||'].includes(token.text)) {
+        this.pos++;
+      } else if (this.isWord('DIV') || this.isWord('MOD')) {
+        this.pos++;
+      } else {
+        return;
+      }
+      this.unary();
+    }
   }
 
   /**
@@ -775,11 +920,15 @@ class Parser {
     const start = this.offset();
     const summary = this.unary();
     if (summary.kind === 'identifier') {
+      const only = summary.parts.length === 1 ? summary.parts[0]! : undefined;
+      // x IN (NULL): a literal, written as a bare word (a quoted `NULL` is a name).
+      if (only && only.source === only.name && LITERAL_WORDS.has(only.name.toUpperCase())) return;
       if (summary.parts.length > 2) throw this.error('IN needs a table, a subquery or a list of values', start);
       this.tableName(summary.parts, summary.start);
     } else if (summary.kind === 'call') {
+      // `x IN arrayMap(...)` is a set of values; only a table function name reads a table there.
       const name = summary.name.toLowerCase();
-      if (name !== 'tuple' && name !== 'array') this.record({ type: 'tableFunction', name: summary.name, start: summary.start, tables: [] });
+      if (!IN_VALUE_FUNCTIONS.has(name)) this.record({ type: 'tableFunction', name: summary.name, start: summary.start, tables: [] });
     }
   }
 
@@ -829,10 +978,11 @@ class Parser {
         return OTHER;
       case 'string':
         this.pos++;
-        return { kind: 'string', value: token.value ?? '' };
+        // x'..' and b'..' hold their digits, not the bytes they mean: never a trusted name.
+        return { kind: 'string', value: token.value ?? '', escaped: token.escaped === true || !token.text.startsWith("'") };
       case 'heredoc':
         this.pos++;
-        return { kind: 'string', value: token.value ?? '' };
+        return { kind: 'string', value: token.value ?? '', escaped: false };
       case 'quoted':
       case 'word':
         return this.namedPrimary();
@@ -853,6 +1003,11 @@ class Parser {
         return OTHER;
       case '{':
         throw this.queryParameter();
+      case '@@':
+        // @@max_allowed_packet: MySQL-style read of a server variable (globalVariable()).
+        if (this.peek(1)?.kind !== 'word') throw this.unexpected();
+        this.pos += 2;
+        return OTHER;
       default:
         throw this.unexpected();
     }
@@ -860,6 +1015,12 @@ class Parser {
 
   private parenthesized(): Summary {
     this.expectPunct('(');
+    if (this.isWord('EXPLAIN')) {
+      // (EXPLAIN SYNTAX SELECT ...) as a scalar subquery: its text, checked like the query itself.
+      this.explain();
+      this.expectPunct(')');
+      return OTHER;
+    }
     if (this.startsQuery() || (this.isPunct('(') && this.startsQueryAfterParentheses())) {
       this.selectUnion();
       this.expectPunct(')');
@@ -895,9 +1056,11 @@ class Parser {
         this.acceptWord('STRICT');
         if (this.isPunct('(')) this.parenthesizedList();
         else this.namePart();
-      } else if (this.isWord('REPLACE') && this.isPunct('(', 1)) {
+      } else if (this.isWord('REPLACE')) {
         this.pos++;
-        this.parenthesizedList();
+        // * REPLACE (f(x) AS c, ...) or a single * REPLACE f(x) AS c
+        if (this.isPunct('(') && !this.startsQuery(1) && !this.startsQueryAfterParentheses()) this.parenthesizedList();
+        else this.expression();
       } else if (this.isWord('APPLY')) {
         this.pos++;
         this.expression();
@@ -922,7 +1085,7 @@ class Parser {
       }
       if (word === 'INTERVAL' && !this.isPunct('(', 1) && !this.isPunct(',', 1) && this.peek(1) !== undefined && !RESERVED.has(this.wordAt(1) ?? '')) {
         this.pos++;
-        this.unary();
+        this.arithmetic(); // INTERVAL 2 * 24 HOUR
         if (INTERVAL_UNITS.has(this.wordAt() ?? '')) this.pos++;
         return OTHER;
       }
@@ -930,7 +1093,7 @@ class Parser {
         this.pos += 2;
         return OTHER;
       }
-      if (NOT_AN_OPERAND.has(word) && !this.isPunct('(', 1)) throw this.unexpected();
+      if (NOT_AN_OPERAND.has(word) && !this.isPunct('(', 1) && !this.softKeywordOperand()) throw this.unexpected();
     }
     const start = token.start;
     const parts = this.compoundName(true);
@@ -1005,7 +1168,10 @@ class Parser {
       } else {
         args.push(this.expression());
       }
-      if (this.acceptPunct(',')) continue;
+      if (this.acceptPunct(',')) {
+        if (this.isPunct(')')) break; // f(a, b,): the server accepts a trailing comma
+        continue;
+      }
       if (keywordSeparated && (this.acceptWord('FROM') || this.acceptWord('FOR') || this.acceptWord('PLACING'))) continue;
       break;
     }
@@ -1114,6 +1280,10 @@ class Parser {
     this.pos++; // DESCRIBE | DESC
     this.acceptWord('TABLE');
     const start = this.offset();
+    if (this.startsQuery()) {
+      this.selectUnion();
+      return;
+    }
     if (this.acceptPunct('(')) {
       this.selectUnion();
       this.expectPunct(')');
@@ -1266,7 +1436,18 @@ class Parser {
       }
       if (word === 'LIKE' || word === 'ILIKE') {
         this.pos++;
-        if (this.peek()?.kind !== 'string') throw this.error(`expected a string after ${word}`);
+        const pattern = this.peek();
+        if (pattern?.kind !== 'string') throw this.error(`expected a string after ${word}`);
+        // Servers before ClickHouse PR #89942 (25.x before its backport too) rewrite SHOW into a
+        // SELECT by splicing the pattern between quotes unescaped, so a quote or backslash in it
+        // (or an x'..' literal that decodes to one) could end the string and append SQL.
+        if (!pattern.text.startsWith("'") || /['\\]/.test(pattern.text.slice(1, -1))) {
+          this.record({
+            type: 'refusal',
+            reason: `the ${word} pattern of a SHOW may not contain a quote or backslash (older servers splice it into a query unescaped); use SELECT ... FROM system.<table> WHERE name ${word} '...' instead`,
+            start: pattern.start,
+          });
+        }
         this.pos++;
       } else if (word === 'LIMIT' || word === 'WHERE') {
         this.pos++;

@@ -131,11 +131,165 @@ describe('checkQuery', () => {
     expect(verdict.tables).toEqual(['system.parts']);
   });
 
-  it('does not let a CTE leak into a UNION sibling (older servers do not propagate WITH there)', () => {
-    // Given a CTE used in the second member of a union / When checked / Then that use is a table of the current db
-    const verdict = checkQuery('WITH x AS (SELECT 1) SELECT * FROM x UNION ALL SELECT * FROM x');
-    expect(verdict.allowed).toBe(false);
-    expect(verdict.reason).toContain('x has no database');
+  it('lets the first UNION member\'s CTE reach the other members, as the server propagates it', () => {
+    // Given a CTE of the first member used in the second / When checked / Then allowed
+    expect(checkQuery('WITH x AS (SELECT 1) SELECT * FROM x UNION ALL SELECT * FROM x').allowed).toBe(true);
+    // But a CTE of a later member does not reach back, and none crosses EXCEPT
+    expect(checkQuery('SELECT * FROM x UNION ALL WITH x AS (SELECT 1) SELECT * FROM x').reason).toContain('x has no database');
+    expect(checkQuery('WITH x AS (SELECT 1) SELECT * FROM x EXCEPT SELECT * FROM x').reason).toContain('x has no database');
+    // And a parenthesised first member keeps its CTE to itself
+    expect(checkQuery('(WITH x AS (SELECT 1) SELECT * FROM x) UNION ALL SELECT * FROM x').reason).toContain('x has no database');
+  });
+
+  describe('WITH RECURSIVE', () => {
+    it('does not let a non-recursive CTE body see its own name', () => {
+      // Given a CTE named like a customer table whose body reads that table / When checked / Then refused
+      expect(checkQuery('WITH orders AS (SELECT * FROM orders) SELECT * FROM orders').reason).toContain('orders has no database');
+    });
+
+    it('checks the anchor of a recursive CTE as a real table reference', () => {
+      // Given WITH RECURSIVE whose only member (the anchor) reads `orders` / When checked / Then that is the table
+      expect(checkQuery('WITH RECURSIVE orders AS (SELECT * FROM orders) SELECT * FROM orders').reason).toContain(
+        'orders has no database',
+      );
+      expect(
+        checkQuery('WITH RECURSIVE r AS (SELECT * FROM r UNION ALL SELECT 1) SELECT * FROM r').reason,
+      ).toContain('r has no database');
+    });
+
+    it('allows the recursive step to read the CTE itself', () => {
+      // Given the usual anchor UNION ALL step shape / When checked / Then allowed, with no table but system.one
+      const verdict = checkQuery(
+        'WITH RECURSIVE r AS (SELECT 1 AS n FROM system.one UNION ALL SELECT n + 1 FROM r WHERE n < 10) SELECT * FROM r',
+      );
+      expect(verdict.reason).toMatch(/^read-only /);
+      expect(verdict.tables).toEqual(['system.one']);
+    });
+  });
+
+  describe('grammar of real diagnostics (issue #13)', () => {
+    it.each([
+      [
+        'BETWEEN with arithmetic bounds',
+        'SELECT count() FROM system.query_log WHERE event_time BETWEEN now() - INTERVAL 25 HOUR AND now() - INTERVAL 1 HOUR',
+      ],
+      ['INTERVAL with a product', 'SELECT count() FROM system.query_log WHERE event_time > now() - INTERVAL 2 * 24 HOUR'],
+      ['keywords as column names', 'SELECT name, offset FROM system.time_zones'],
+      ['IN (NULL)', 'SELECT count() FROM system.parts WHERE partition IN (NULL)'],
+      ['<=>', 'SELECT count() FROM system.parts WHERE partition <=> NULL'],
+      ['a column list on a table alias', 'SELECT a, b FROM system.one AS t(a) CROSS JOIN numbers(1) AS u(b)'],
+      ['a trailing comma in a call', 'SELECT concat(database, table,) FROM system.tables'],
+      ['a \\G terminator', 'SELECT * FROM system.one\\G'],
+      ['DESCRIBE SELECT', 'DESCRIBE SELECT * FROM system.one'],
+      ['DESCRIBE (subquery)', 'DESCRIBE (SELECT * FROM system.one)'],
+      ['a column named explain', "SELECT explain FROM (EXPLAIN SELECT * FROM system.parts) WHERE explain LIKE '%Read%'"],
+      ['* REPLACE without parentheses', 'SELECT * REPLACE toString(dummy) AS dummy FROM system.one'],
+      ['* REPLACE, EXCEPT and APPLY together', 'SELECT * EXCEPT (name) REPLACE (upper(engine) AS engine) APPLY toString FROM system.databases'],
+      ['FROM before SELECT', 'WITH 1 AS n FROM numbers(1) SELECT n + number'],
+      ['a ternary inside CAST', 'SELECT CAST(dummy = 0 ? 1 : 0 AS UInt8) FROM system.one'],
+      ['IN an ordinary function of values', 'SELECT number IN arrayMap(x -> x * 2, [1, 2]) FROM numbers(3)'],
+      ['a MySQL @@variable', 'SELECT @@max_allowed_packet FROM system.one'],
+      ['(EXPLAIN ...) as a scalar', "SELECT (EXPLAIN SYNTAX SELECT 1) = 'SELECT 1'"],
+      ['cluster() with only a name (system.one)', "SELECT hostName() FROM clusterAllReplicas('default')"],
+      ['cluster() over a generator', "SELECT count() FROM cluster('default', numbers(10))"],
+    ])('allows %s', (_what, sql) => {
+      // Given a diagnostic using the construct / When checked / Then it is allowed
+      expect(checkQuery(sql).reason).toMatch(/^read-only /);
+    });
+
+    it.each([
+      ['BETWEEN with arithmetic bounds', 'SELECT count() FROM default.orders WHERE t BETWEEN now() - INTERVAL 25 HOUR AND now() - INTERVAL 1 HOUR'],
+      ['BETWEEN hiding a subquery', 'SELECT 1 FROM system.one WHERE 1 BETWEEN (SELECT min(id) FROM default.orders) + 0 AND 2'],
+      ['INTERVAL with a subquery', 'SELECT now() - INTERVAL 2 * (SELECT count() FROM default.orders) HOUR'],
+      ['keywords as column names', 'SELECT name, offset FROM default.orders'],
+      ['IN (NULL)', 'SELECT 1 FROM default.orders WHERE id IN (NULL)'],
+      ['IN a table called `NULL`', 'SELECT 1 FROM system.one WHERE dummy IN (`NULL`)'],
+      ['<=>', 'SELECT 1 FROM system.one WHERE dummy <=> (SELECT id FROM default.orders)'],
+      ['a column list on a table alias', 'SELECT * FROM default.orders AS t(a, b)'],
+      ['a trailing comma in a call', 'SELECT concat(id,) FROM default.orders'],
+      ['a \\G terminator', 'SELECT * FROM default.orders\\G'],
+      ['DESCRIBE SELECT', 'DESCRIBE SELECT * FROM default.orders'],
+      ['SELECT FROM (EXPLAIN)', 'SELECT explain FROM (EXPLAIN SELECT * FROM default.orders) WHERE explain != \'\''],
+      ['* REPLACE', 'SELECT * REPLACE (SELECT max(id) FROM default.orders) + 1 AS dummy FROM system.one'],
+      ['FROM before SELECT', 'WITH 1 AS n FROM default.orders SELECT n'],
+      ['a ternary inside CAST', 'SELECT CAST(1 ? (SELECT id FROM default.orders) : 0 AS UInt8)'],
+      ['IN a table function', 'SELECT 1 FROM system.one WHERE dummy IN merge(default, \'orders\')'],
+      ['(EXPLAIN ...) as a scalar', 'SELECT (EXPLAIN SYNTAX SELECT * FROM default.orders) = \'\''],
+      ['cluster() over a data-reading table function', "SELECT * FROM cluster('default', url('http://x/orders', CSV))"],
+      ['a CTE from the first UNION member', 'WITH x AS (SELECT 1) SELECT * FROM x UNION ALL SELECT * FROM default.orders'],
+    ])('still refuses a customer table in %s', (_what, sql) => {
+      // Given the same shape reading a customer table / When checked / Then it is refused, naming the table
+      const verdict = checkQuery(sql);
+      expect(verdict.allowed).toBe(false);
+      expect(verdict.reason).toMatch(/orders|NULL|merge\(\)|url\(\)/);
+    });
+  });
+
+  describe('cluster() and clusterAllReplicas()', () => {
+    it.each([
+      "SELECT * FROM clusterAllReplicas('default', system.query_log) LIMIT 1",
+      'SELECT hostName(), count() FROM clusterAllReplicas(default, system, query_log) GROUP BY 1',
+      "SELECT * FROM clusterAllReplicas('default', 'system', 'parts')",
+      "SELECT * FROM cluster('{cluster}', system.processes)",
+      "SELECT * FROM cluster(default, system.replicas, rand())",
+      "SELECT * FROM clusterAllReplicas('default', view(SELECT hostName() AS h, count() FROM system.parts GROUP BY h))",
+      "SELECT count() FROM clusterAllReplicas('default', information_schema.tables)",
+    ])('allows %s', (sql) => {
+      // Given a per-node read of a system table / When checked / Then allowed
+      expect(checkQuery(sql).reason).toMatch(/^read-only /);
+    });
+
+    it('reports the system table read on every node', () => {
+      // Given a clusterAllReplicas read / When checked / Then the table is listed
+      expect(checkQuery("SELECT * FROM clusterAllReplicas('default', system.query_log)").tables).toEqual(['system.query_log']);
+    });
+  });
+
+  describe('SHOW ... LIKE patterns', () => {
+    it.each([
+      "SHOW FUNCTIONS LIKE 'x\\' UNION ALL SELECT * FROM default.orders --'",
+      "SHOW FUNCTIONS LIKE 'it''s'",
+      "SHOW COLUMNS FROM system.parts LIKE 'a\\_b'",
+      "SHOW TABLES FROM system ILIKE '%\\'%'",
+      "SHOW SETTINGS LIKE x'27'",
+      "SHOW DATABASES NOT LIKE 'a''b'",
+    ])('refuses a quote or backslash in %s', (sql) => {
+      // Given a SHOW whose pattern holds a quote or backslash (spliced unescaped by older servers) / When checked
+      const verdict = checkQuery(sql);
+      // Then it is refused, saying why and what to write instead
+      expect(verdict.allowed).toBe(false);
+      expect(verdict.reason).toContain('may not contain a quote or backslash');
+      expect(verdict.reason).toContain('SELECT ... FROM system.');
+    });
+
+    it('allows an ordinary pattern', () => {
+      // Given plain patterns / When checked / Then allowed
+      expect(checkQuery("SHOW FUNCTIONS LIKE '%dict%'").allowed).toBe(true);
+      expect(checkQuery("SHOW COLUMNS FROM system.parts LIKE '%bytes%'").allowed).toBe(true);
+    });
+  });
+
+  describe('functions with side effects', () => {
+    it.each([
+      ['generateSerialID', "SELECT generateSerialID('byoc')", 'Keeper'],
+      ['logTrace', "SELECT logTrace('hello') FROM system.one", "server's log"],
+      ['trap', "SELECT trap('abort')", 'crash'],
+      ['a nested call, any case', "SELECT toString(GENERATESERIALID('s')) FROM system.one", 'Keeper'],
+    ])('refuses %s', (_what, sql, effect) => {
+      // Given a query calling a function that changes server state / When checked / Then refused, saying what it changes
+      const verdict = checkQuery(sql);
+      expect(verdict.allowed).toBe(false);
+      expect(verdict.reason).toContain(effect);
+      expect(verdict.reason).toContain('without side effects');
+    });
+
+    it.each(['SELECT sleep(1)', 'SELECT throwIf(0)', 'SELECT generateSnowflakeID()', 'SELECT initializeAggregation(\'sumState\', 1)'])(
+      'allows %s (no effect outside the query)',
+      (sql) => {
+        // Given a function that only costs time or computes a value / When checked / Then allowed
+        expect(checkQuery(sql).allowed).toBe(true);
+      },
+    );
   });
 
   it('does not trust an escaped CTE name', () => {
