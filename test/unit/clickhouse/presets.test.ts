@@ -20,11 +20,6 @@ const preset = (name: string) => findPreset(name)!;
 const local = PRESETS.filter((entry) => !entry.replicas);
 const replicas = PRESETS.filter((entry) => entry.replicas);
 
-/**
- * Whether the guard allows clusterAllReplicas over a system table yet (the "guard" work of #13). Until it does, the
- * tests of the cluster-* presets' SQL through the guard are todo; after the merge they run (and must pass).
- */
-const guardAllowsReplicas = checkQuery("SELECT 1 FROM clusterAllReplicas('main', system.one)").allowed;
 
 describe('presets', () => {
   it('cover the diagnostics on-call engineers reach for', () => {
@@ -61,15 +56,12 @@ describe('presets', () => {
   });
 
   for (const entry of replicas) {
-    const title = `${entry.name} (clusterAllReplicas) passes the guard [needs the guard branch of #13]`;
-    if (!guardAllowsReplicas) it.todo(title);
-    else
-      it(title, () => {
-        // Given a replica preset rendered for a current server and a cluster / When its SQL is checked / Then it is allowed on its system table
-        const verdict = checkQuery(renderPreset(entry, CURRENT, { cluster: 'main' }).sql);
-        expect(verdict.allowed, verdict.reason).toBe(true);
-        expect(verdict.tables).toEqual([`system.${entry.table}`]);
-      });
+    it(`${entry.name} (clusterAllReplicas) passes the guard`, () => {
+      // Given a replica preset rendered for a current server and a cluster / When its SQL is checked / Then it is allowed on its system table
+      const verdict = checkQuery(renderPreset(entry, CURRENT, { cluster: 'main' }).sql);
+      expect(verdict.allowed, verdict.reason).toBe(true);
+      expect(verdict.tables).toEqual([`system.${entry.table}`]);
+    });
   }
 
   it.each(PRESETS.map((entry) => [entry.name, entry] as const))('%s has a kebab-case name and a one-line description', (_name, entry) => {
