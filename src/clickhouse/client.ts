@@ -1,4 +1,5 @@
 import type { Agent } from 'node:http';
+import type { Readable } from 'node:stream';
 import { NetworkError, NotAllowedError, RemoteError } from '../errors.js';
 
 /** ClickHouse output formats byoc asks for; all exist on old (18.x) servers too. */
@@ -127,35 +128,42 @@ export const clickhouseConnector: ClickHouseConnector = {
      * when byoc stops reading (Ctrl-C, a closed stdout, the deadline, a consumer that stopped early, a broken
      * connection), it is cancelled there before the error (or the early end) reaches the caller.
      */
-    const run = async <T, U>(request: QueryRequest, send: (signal: AbortSignal | undefined) => Promise<AsyncIterable<T>>, map: (item: T) => U): Promise<AsyncIterable<U>> => {
+    const run = async <T, U>(request: QueryRequest, send: (signal: AbortSignal | undefined) => Promise<Readable>, map: (item: T) => U): Promise<AsyncIterable<U>> => {
       const deadline = request.deadlineMs === undefined ? undefined : AbortSignal.timeout(request.deadlineMs);
       const signal = deadline && request.signal ? AbortSignal.any([request.signal, deadline]) : (deadline ?? request.signal);
       let cancelled: Promise<boolean> | undefined;
       const cancelOnce = () => (cancelled ??= cancel(request.queryId));
       const failure = async (error: unknown): Promise<Error> => {
+        // byoc stopped it (the error is then the abort's, whatever the client made of it): stop it on the server too.
+        if (request.signal?.aborted) {
+          await cancelOnce();
+          return asError(request.signal.reason);
+        }
+        if (deadline?.aborted) return new QueryTimeoutError(Math.round(request.deadlineMs! / 1000), await cancelOnce());
         const translated = translateError(error, target);
-        // A server error means the query is over there; anything else may have left it running.
-        if (translated instanceof ClickHouseServerError || translated instanceof ClickHouseRefusal) return translated;
-        const stopped = await cancelOnce();
-        if (request.signal?.aborted) return asError(request.signal.reason);
-        if (deadline?.aborted) return new QueryTimeoutError(Math.round(request.deadlineMs! / 1000), stopped);
+        // A server error means the query is over there; anything else (a broken connection) may have left it running.
+        if (!(translated instanceof ClickHouseServerError || translated instanceof ClickHouseRefusal)) await cancelOnce();
         return translated;
       };
-      let source: AsyncIterable<T>;
+      let source: Readable;
       try {
         source = await send(signal);
       } catch (error) {
         throw await failure(error);
       }
+      // Node stops watching a request's signal once the request is sent: the response is ended here.
+      const stop = () => source.destroy(asError(signal!.reason));
+      signal?.addEventListener('abort', stop, { once: true });
       return (async function* () {
         let ended = false;
         try {
-          for await (const item of source) yield map(item);
+          for await (const item of source as AsyncIterable<T>) yield map(item);
           ended = true;
         } catch (error) {
           ended = true;
           throw await failure(error);
         } finally {
+          signal?.removeEventListener('abort', stop);
           // Stopped early by the consumer (--max-rows, a closed stdout): the server may still be producing.
           if (!ended) await cancelOnce();
         }
@@ -174,8 +182,8 @@ export const clickhouseConnector: ClickHouseConnector = {
                 clickhouse_settings: request.settings,
                 ...(signal ? { abort_signal: signal } : {}),
               })
-            ).stream() as AsyncIterable<{ text: string }[]>,
-          (rows) => rows.map((row) => row.text),
+            ).stream(),
+          (rows: { text: string }[]) => rows.map((row) => row.text),
         ),
       queryRaw: (request) =>
         run(
@@ -189,8 +197,8 @@ export const clickhouseConnector: ClickHouseConnector = {
                 clickhouse_settings: request.settings,
                 ...(signal ? { abort_signal: signal } : {}),
               })
-            ).stream as AsyncIterable<Uint8Array>,
-          (chunk) => chunk,
+            ).stream,
+          (chunk: Uint8Array) => chunk,
         ),
       async command(sql, signal) {
         try {
