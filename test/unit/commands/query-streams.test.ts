@@ -3,10 +3,8 @@
  * server (Ctrl-C, --timeout, a consumer that stops early), and a closed stdout, through the built binary (the
  * real process boundary is where EPIPE arrives).
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedClient } from '../../../src/access/open.js';
 import { issueServerCertificate } from '../../../src/pki/ca.js';
@@ -15,9 +13,9 @@ import { openTestBroker, testBrokerCa } from '../../fakes/broker.js';
 import { startFakeClickHouse, type FakeClickHouse, type RecordedQuery } from '../../fakes/clickhouse-server.js';
 import { FakeClock, runCli } from '../../fakes/context.js';
 import { tempDir } from '../../fakes/fs.js';
+import { spawnByoc } from '../../fakes/spawn-byoc.js';
 
 const HOST = 'ch.acme.example';
-const BYOC_BIN = fileURLToPath(new URL('../../../bin/byoc.js', import.meta.url));
 const LONG = 'SELECT number FROM system.numbers';
 const numbers = { names: ['number'], types: ['UInt64'], rows: Array.from({ length: 200 }, (_, index) => [String(index)]) };
 
@@ -137,40 +135,17 @@ describe('byoc query: cancellation on the server', () => {
   });
 });
 
-/**
- * The built binary with its stdout closed by the reader after the first chunk, as `| head -1` does. Resolves with
- * the exit code and everything written to stderr.
- */
-function runClosingStdout(args: string[], options: { cwd: string; env: Record<string, string> }): Promise<{ exitCode: number | null; stderr: string; first: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BYOC_BIN, ...args], { cwd: options.cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent-home', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    let first = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout.once('data', (chunk: Buffer) => {
-      first = chunk.toString();
-      child.stdout.destroy();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', reject);
-    child.on('close', (exitCode) => {
-      clearTimeout(timer);
-      resolve({ exitCode, stderr, first });
-    });
-  });
-}
-
 describe('byoc query with stdout closed early (EPIPE), the built binary', () => {
   it('ends quietly with exit 0 in every streaming format and kills the query on the server', async () => {
     // Given an approved engineer (all through the binary, on its own state folder) and a server that trusts its CA
     const cwd = tempDir({ 'server-ca.pem': caPem });
     const env = { BYOC_STATE_DIR: path.join(cwd, 'state') };
-    const run = (user: string, args: string[]) => runClosingStdout(args, { cwd, env: { ...env, BYOC_USER: user } });
-    writeFileSync(path.join(cwd, 'byoc.config.yaml'), `policy:\n  approvers: [bob@vendor.example]\nnetwork:\n  resolve: { ${HOST}: 127.0.0.1 }\nservices:\n  acme-prod:\n    clickhouse: { url: "https://${HOST}:1", caFile: ./server-ca.pem }\n`);
-    const cli = async (user: string, args: string[]) => {
-      const { execa } = await import('execa');
-      return execa(process.execPath, [BYOC_BIN, ...args], { cwd, env: { ...env, BYOC_USER: user }, reject: false });
+    const run = async (user: string, args: string[]) => {
+      const spawned = spawnByoc(args, { cwd, env: { ...env, BYOC_USER: user }, closeStdoutAfterFirstChunk: true });
+      return { ...(await spawned.exited), first: await spawned.firstChunk };
     };
+    writeFileSync(path.join(cwd, 'byoc.config.yaml'), `policy:\n  approvers: [bob@vendor.example]\nnetwork:\n  resolve: { ${HOST}: 127.0.0.1 }\nservices:\n  acme-prod:\n    clickhouse: { url: "https://${HOST}:1", caFile: ./server-ca.pem }\n`);
+    const cli = (user: string, args: string[]) => spawnByoc(args, { cwd, env: { ...env, BYOC_USER: user } }).exited;
     const requested = await cli('alice@vendor.example', ['access', 'request', 'acme-prod', '--reason', 'x', '--no-wait', '--json']);
     const { id } = JSON.parse(String(requested.stdout)) as { id: string };
     expect((await cli('bob@vendor.example', ['access', 'approve', id])).exitCode).toBe(0);
