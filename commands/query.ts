@@ -91,12 +91,23 @@ export default defineCommand({
       import('../src/clickhouse/run.js'),
       import('../src/clickhouse/render.js'),
     ]);
+    const { trailingFormat } = await import('../src/clickhouse/guard.js');
+    // clickhouse-client's `\G` (vertical output) means nothing to the server over HTTP: send FORMAT Vertical instead.
+    const vertical = /\\G\s*;?\s*$/.exec(sql);
+    if (vertical) {
+      sql = `${sql.slice(0, vertical.index).trimEnd()} FORMAT Vertical`;
+      verdict = checkQuery(sql);
+      if (!verdict.allowed) throw refusal(verdict);
+    }
+    const own = trailingFormat(sql);
+    if (own !== undefined) refuseOtherFormat(own, ctx.output.json ? '--json' : input.format);
     const format: OutputFormat = ctx.output.json ? 'json' : (input.format ?? (ctx.output.stdoutIsTTY ? 'table' : 'tsv'));
     const timeoutMs = input.timeout;
     const maxRows = input.maxRows;
     // Certificate, connection, then the server's first row: one wait for the person at the terminal.
     const endWait = ctx.beginProgress(`querying ${service}`);
-    const { session, tags, nextQueryId } = await openEngineerSession(ctx, service, { timeoutMs }).catch((error: unknown) => {
+    // The client's idle timeout is only a backstop behind the query's own deadline, which cancels on the server.
+    const { session, tags, nextQueryId } = await openEngineerSession(ctx, service, { timeoutMs: timeoutMs + IDLE_MARGIN_MS }).catch((error: unknown) => {
       endWait();
       throw error;
     });
@@ -117,16 +128,21 @@ export default defineCommand({
     }
     const queryId = nextQueryId();
     const wire: WireFormat = format === 'csv' ? 'CSVWithNames' : format === 'ndjson' ? 'JSONEachRow' : format === 'tsv' ? 'TabSeparatedWithNames' : 'TabSeparatedWithNamesAndTypes';
-    const tagged = { sql, format: wire, queryId, maxRows, timeoutMs, tags, signal: ctx.signal };
+    const tagged = { sql, queryId, maxRows, timeoutMs, tags, signal: ctx.signal, deadline: true };
     const limits = { maxRows, onTruncated: (shown: number) => ctx.log.warn(`stopped after ${shown} rows (--max-rows ${maxRows}); pass --max-rows 0 for all`) };
     let output: AsyncIterable<string | Uint8Array>;
     try {
-      if (format === 'table' || format === 'json') {
-        const batches = await runTagged((request) => session.query(request), tagged);
+      if (own !== undefined) {
+        // The SQL names its own format: sent as written, the server's bytes printed as they come. Rows cannot be
+        // counted in every format, so --max-rows is left to the server (max_result_rows, where the user may set it).
+        const chunks = await runTagged((request) => session.queryRaw(request), { ...tagged, format: undefined });
+        output = render.passthroughBytes(chunks, 0, { maxRows: 0, onTruncated: () => undefined });
+      } else if (format === 'table' || format === 'json') {
+        const batches = await runTagged((request) => session.query(request), { ...tagged, format: wire });
         output = format === 'table' ? render.table(batches, limits, { color: ctx.output.color, columns: ctx.io.stdout.columns ?? 120 }) : render.jsonDocument(batches, limits, { queryId, requestId });
       } else {
         // ClickHouse's own TSV / CSV / JSONEachRow text needs no parsing: stream its bytes.
-        const chunks = await runTagged((request) => session.queryRaw(request), tagged);
+        const chunks = await runTagged((request) => session.queryRaw(request), { ...tagged, format: wire });
         output = render.passthroughBytes(chunks, format === 'ndjson' ? 0 : 1, limits);
       }
     } catch (error) {
@@ -137,6 +153,7 @@ export default defineCommand({
     ctx.log.verbose(`query_id ${queryId}`);
     return { mode: 'run', format, queryId, requestId, output: closing(beforeFirst(output, endWait), () => session.close()) };
   },
+  // A FORMAT clause's bytes are printed as they are, --json or not (refuseOtherFormat let only FORMAT JSON through).
   json: (result) => (result.mode === 'check' ? checkDocument(result.verdict) : result.mode === 'check-file' ? eachOf(result.statements) : new RawJson(result.output)),
   text: (result) =>
     result.mode === 'check'
@@ -207,6 +224,28 @@ async function renderForServer(preset: Preset, cluster: string | undefined, all:
   const rows: (string | null)[][] = [];
   for await (const batch of await all(schemaSql([preset.table]))) for (const line of batch) rows.push(parseTsvLine(line));
   return renderPreset(preset, describeServer(rows), { cluster });
+}
+
+/** The client's idle timeout beyond --timeout: the deadline, which also cancels on the server, comes first. */
+const IDLE_MARGIN_MS = 5000;
+
+/** ClickHouse formats that are what each byoc format asks for (lowercase; format names are case-insensitive aliases here). */
+const SAME_FORMAT: Record<string, readonly string[]> = {
+  '--json': ['json'],
+  json: ['json'],
+  ndjson: ['jsoneachrow', 'ndjson', 'jsonlines'],
+  csv: ['csv', 'csvwithnames'],
+  tsv: ['tsv', 'tabseparated', 'tsvwithnames', 'tabseparatedwithnames'],
+  table: ['pretty', 'prettycompact', 'prettycompactmonoblock', 'prettynoescapes', 'prettyspace', 'vertical'],
+};
+
+/** A FORMAT clause and a different --format (or --json) cannot both be honoured: say so rather than pick one. */
+function refuseOtherFormat(own: string, asked: string | undefined): void {
+  if (asked === undefined || SAME_FORMAT[asked]?.includes(own.toLowerCase())) return;
+  const flag = asked === '--json' ? '--json' : `--format ${asked}`;
+  throw new UsageError('format_conflict', `the SQL ends with FORMAT ${own}, but ${flag} asks for another output format`, {
+    hint: `Keep one: drop ${flag} (and BYOC_QUERY_FORMAT / query.format) to get ${own} as the server writes it, or drop the FORMAT clause.`,
+  });
 }
 
 function checkDocument(verdict: GuardVerdict) {

@@ -22,6 +22,16 @@ export async function runFromProcess(scriptPath: string): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // stdout's reader went away (`| head -1`): the one place that hears it. The command is aborted with a reason that
+  // main ends quietly with exit 0, and stopping its reads cancels a running query on the server.
+  const { ConsumerGone } = await import('./util/stream.js');
+  let consumerGone = false;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    if (consumerGone) return;
+    consumerGone = true;
+    controller.abort(new ConsumerGone());
+  });
   const [{ main }, { defaultClients }] = await Promise.all([import('./main.js'), import('./clients.js')]);
   const base: ContextBase = {
     io: { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
@@ -34,5 +44,5 @@ export async function runFromProcess(scriptPath: string): Promise<void> {
     clients: defaultClients(),
   };
   const code = await main(argv, base);
-  process.exitCode = interrupted ? 130 : code;
+  process.exitCode = consumerGone ? 0 : interrupted ? 130 : code;
 }

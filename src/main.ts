@@ -8,6 +8,7 @@ import { describeDefault } from './config/settings.js';
 import { createContext, decideColor, loadConfiguration, type ContextBase, type OutputMode } from './context.js';
 import { ByocError, ConfigError, exitCodeFor, toErrorDocument, UsageError } from './errors.js';
 import { catalogFor, GLOBAL_OPTIONS } from './options.js';
+import { ConsumerGone } from './util/stream.js';
 import { closest } from './util/suggest.js';
 
 const ROOT_EXAMPLES = [
@@ -85,6 +86,8 @@ export async function main(argv: readonly string[], base: ContextBase, tree: Com
     }
     return 0;
   } catch (error) {
+    // Nobody reads stdout any more (`| head`): what the command was doing no longer matters, and is not an error.
+    if (base.signal.reason instanceof ConsumerGone) return 0;
     reportError(error, base, reporting);
     return exitCodeFor(error);
   }

@@ -1,4 +1,5 @@
 import type { Agent } from 'node:http';
+import type { Readable } from 'node:stream';
 import { NetworkError, NotAllowedError, RemoteError } from '../errors.js';
 
 /** ClickHouse output formats byoc asks for; all exist on old (18.x) servers too. */
@@ -7,14 +8,20 @@ export type WireFormat = 'TabSeparated' | 'TabSeparatedWithNamesAndTypes' | 'Tab
 export interface QueryRequest {
   sql: string;
   queryId: string;
-  format: WireFormat;
+  /** absent: the SQL closes with its own FORMAT clause and is sent as written (queryRaw only) */
+  format?: WireFormat | undefined;
   settings: Record<string, string | number>;
   signal?: AbortSignal | undefined;
+  /**
+   * The most time the query may take, first byte to last: then byoc stops it on the server and fails with
+   * QueryTimeoutError. Absent: only the client's idle timeout applies.
+   */
+  deadlineMs?: number | undefined;
 }
 
 /** The narrow interface byoc needs from a ClickHouse client: lines of a streamed result, in batches. */
 export interface ClickHouseSession {
-  query(request: QueryRequest): Promise<AsyncIterable<string[]>>;
+  query(request: QueryRequest & { format: WireFormat }): Promise<AsyncIterable<string[]>>;
   /** The response body as it arrives, unparsed: for output that is ClickHouse's own text (TSV, CSV, JSONEachRow). */
   queryRaw(request: QueryRequest): Promise<AsyncIterable<Uint8Array>>;
   /** A statement with no result (SYSTEM FLUSH LOGS): sent as is, with no FORMAT clause. */
@@ -64,6 +71,17 @@ export class ClickHouseServerError extends RemoteError {
 }
 
 /** The server refused for lack of rights or read-only mode; keeps the code so callers can tell which. */
+/** --timeout ran out: the query was stopped on the server (or byoc says it could not confirm that). */
+export class QueryTimeoutError extends RemoteError {
+  constructor(seconds: number, cancelled: boolean) {
+    super(
+      'query_timeout',
+      `the query ran longer than its time limit (${seconds}s); ${cancelled ? 'byoc cancelled it on the server' : 'byoc could not confirm that the server cancelled it (it stops at the server\'s max_execution_time)'}`,
+      { hint: 'Narrow the query (a WHERE on time, a LIMIT), or raise --timeout.' },
+    );
+  }
+}
+
 export class ClickHouseRefusal extends NotAllowedError {
   constructor(
     readonly serverCode: number,
@@ -91,52 +109,97 @@ export const clickhouseConnector: ClickHouseConnector = {
       // byoc reports failures itself, once, on stderr; the client's own logger would print them again.
       log: { level: ClickHouseLogLevel.OFF },
     });
+    /**
+     * KILL QUERY over another connection of this client (same certificate, same user): ClickHouse lets every user,
+     * readonly = 1 included, kill its own queries, and 18.x has no cancel-on-close for HTTP (closing the socket
+     * leaves a query that sends nothing running to max_execution_time). SYNC waits until the query has ended,
+     * bounded so Ctrl-C never hangs on a server that does not answer.
+     */
+    const cancel = async (queryId: string): Promise<boolean> => {
+      try {
+        await client.command({ query: `KILL QUERY WHERE query_id = ${sqlString(queryId)} SYNC`, abort_signal: AbortSignal.timeout(CANCEL_WAIT_MS) });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    /**
+     * Sends one query under its deadline and yields its result. Whenever the query may still run on the server
+     * when byoc stops reading (Ctrl-C, a closed stdout, the deadline, a consumer that stopped early, a broken
+     * connection), it is cancelled there before the error (or the early end) reaches the caller.
+     */
+    const run = async <T, U>(request: QueryRequest, send: (signal: AbortSignal | undefined) => Promise<Readable>, map: (item: T) => U): Promise<AsyncIterable<U>> => {
+      const deadline = request.deadlineMs === undefined ? undefined : AbortSignal.timeout(request.deadlineMs);
+      const signal = deadline && request.signal ? AbortSignal.any([request.signal, deadline]) : (deadline ?? request.signal);
+      let cancelled: Promise<boolean> | undefined;
+      const cancelOnce = () => (cancelled ??= cancel(request.queryId));
+      const failure = async (error: unknown): Promise<Error> => {
+        // byoc stopped it (the error is then the abort's, whatever the client made of it): stop it on the server too.
+        if (request.signal?.aborted) {
+          await cancelOnce();
+          return asError(request.signal.reason);
+        }
+        if (deadline?.aborted) return new QueryTimeoutError(Math.round(request.deadlineMs! / 1000), await cancelOnce());
+        const translated = translateError(error, target);
+        // A server error means the query is over there; anything else (a broken connection) may have left it running.
+        if (!(translated instanceof ClickHouseServerError || translated instanceof ClickHouseRefusal)) await cancelOnce();
+        return translated;
+      };
+      let source: Readable;
+      try {
+        source = await send(signal);
+      } catch (error) {
+        throw await failure(error);
+      }
+      // Node stops watching a request's signal once the request is sent: the response is ended here.
+      const stop = () => source.destroy(asError(signal!.reason));
+      signal?.addEventListener('abort', stop, { once: true });
+      return (async function* () {
+        let ended = false;
+        try {
+          for await (const item of source as AsyncIterable<T>) yield map(item);
+          ended = true;
+        } catch (error) {
+          ended = true;
+          throw await failure(error);
+        } finally {
+          signal?.removeEventListener('abort', stop);
+          // Stopped early by the consumer (--max-rows, a closed stdout): the server may still be producing.
+          if (!ended) await cancelOnce();
+        }
+      })();
+    };
     return {
-      async query(request) {
-        let resultSet;
-        try {
-          resultSet = await client.query({
-            query: request.sql,
-            format: request.format,
-            query_id: request.queryId,
-            clickhouse_settings: request.settings,
-            ...(request.signal ? { abort_signal: request.signal } : {}),
-          });
-        } catch (error) {
-          throw translateError(error, target);
-        }
-        const stream = resultSet.stream();
-        return (async function* () {
-          try {
-            for await (const rows of stream as AsyncIterable<{ text: string }[]>) {
-              yield rows.map((row) => row.text);
-            }
-          } catch (error) {
-            throw translateError(error, target);
-          }
-        })();
-      },
-      async queryRaw(request) {
-        let result;
-        try {
-          result = await client.exec({
-            query: withFormat(request.sql, request.format),
-            query_id: request.queryId,
-            clickhouse_settings: request.settings,
-            ...(request.signal ? { abort_signal: request.signal } : {}),
-          });
-        } catch (error) {
-          throw translateError(error, target);
-        }
-        const stream = result.stream;
-        return (async function* () {
-          try {
-            for await (const chunk of stream as AsyncIterable<Uint8Array>) yield chunk;
-          } catch (error) {
-            throw translateError(error, target);
-          }
-        })();
-      },
+      query: (request) =>
+        run(
+          request,
+          async (signal) =>
+            (
+              await client.query({
+                query: request.sql,
+                format: request.format,
+                query_id: request.queryId,
+                clickhouse_settings: request.settings,
+                ...(signal ? { abort_signal: signal } : {}),
+              })
+            ).stream(),
+          (rows: { text: string }[]) => rows.map((row) => row.text),
+        ),
+      queryRaw: (request) =>
+        run(
+          request,
+          async (signal) =>
+            (
+              await client.exec({
+                // With no format, the SQL names its own: exec sends the statement as written.
+                query: request.format ? withFormat(request.sql, request.format) : request.sql,
+                query_id: request.queryId,
+                clickhouse_settings: request.settings,
+                ...(signal ? { abort_signal: signal } : {}),
+              })
+            ).stream,
+          (chunk: Uint8Array) => chunk,
+        ),
       async command(sql, signal) {
         try {
           await client.command({ query: sql, ...(signal ? { abort_signal: signal } : {}) });
@@ -148,6 +211,18 @@ export const clickhouseConnector: ClickHouseConnector = {
     };
   },
 };
+
+/** How long a cancellation may wait for the server to confirm the query ended. */
+const CANCEL_WAIT_MS = 2000;
+
+/** A ClickHouse string literal (query ids are byoc's own, but quoting never hurts). */
+function sqlString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
+}
 
 /** The SQL with a FORMAT clause, as the client's own query() builds it (trailing semicolons dropped). */
 export function withFormat(sql: string, format: WireFormat): string {

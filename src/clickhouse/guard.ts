@@ -15,7 +15,7 @@
  * Allowlists rather than deny lists wherever the set is open-ended, so a ClickHouse release that
  * adds a table function or setting does not widen what byoc lets through.
  */
-import { CURRENT_DIALECT, LEGACY_DIALECT, lex, NO_HEREDOC_DIALECT, type Dialect, type Token } from './lexer.js';
+import { CURRENT_DIALECT, LEGACY_DIALECT, lex, NO_HEREDOC_DIALECT, significant, type Dialect, type Token } from './lexer.js';
 import {
   ParseError,
   parseStatement,
@@ -497,3 +497,33 @@ const SCAN_KEYWORDS = new Set(
     'FROM AS TABLE FUNCTION IF NOT EXISTS'
   ).split(' '),
 );
+
+/** Words that may follow a column named `format` (ORDER BY format DESC): never a format name. */
+const NOT_FORMAT_NAMES = new Set(['ASC', 'ASCENDING', 'DESC', 'DESCENDING', 'NULLS', 'COLLATE', 'WITH', 'FROM', 'AS']);
+
+/**
+ * The output format a statement names in its closing `FORMAT <name>` (before or after a SETTINGS clause),
+ * or undefined. Read from the tokens at bracket depth 0, so a FORMAT inside a subquery or string never counts;
+ * for statements the guard allowed, where FORMAT can only close the statement.
+ */
+export function trailingFormat(sql: string): string | undefined {
+  try {
+    const tokens = significant(lex(sql).tokens);
+    while (tokens.at(-1)?.text === ';') tokens.pop();
+    let depth = 0;
+    let found: string | undefined;
+    tokens.forEach((token, index) => {
+      if (token.kind === 'punct' && (token.text === '(' || token.text === '[')) depth++;
+      else if (token.kind === 'punct' && (token.text === ')' || token.text === ']')) depth--;
+      if (depth !== 0 || index === 0 || token.kind !== 'word' || token.text.toUpperCase() !== 'FORMAT') return;
+      const name = tokens[index + 1];
+      const after = tokens[index + 2];
+      if (!name || (name.kind !== 'word' && name.kind !== 'quoted') || NOT_FORMAT_NAMES.has(name.text.toUpperCase())) return;
+      if (after && !(after.kind === 'word' && after.text.toUpperCase() === 'SETTINGS')) return;
+      found = name.kind === 'quoted' ? (name.value ?? name.text) : name.text;
+    });
+    return found;
+  } catch {
+    return undefined;
+  }
+}

@@ -25,9 +25,9 @@ const READONLY = 164;
  * settings at all; both errors come before the query runs, so dropping what was refused and retrying is safe
  * and silent. The query_id and user agent still carry the tags.
  */
-export async function runTagged<T>(
-  send: (request: QueryRequest) => Promise<T>,
-  request: { sql: string; format: WireFormat; queryId: string; maxRows: number; timeoutMs: number; tags: QueryTags; signal?: AbortSignal | undefined },
+export async function runTagged<T, F extends WireFormat | undefined>(
+  send: (request: QueryRequest & { format: F }) => Promise<T>,
+  request: { sql: string; format: F; queryId: string; maxRows: number; timeoutMs: number; tags: QueryTags; signal?: AbortSignal | undefined; deadline?: boolean },
 ): Promise<T> {
   const limits: Record<string, string | number> = {
     readonly: 1,
@@ -38,7 +38,15 @@ export async function runTagged<T>(
   const attempts: Record<string, string | number>[] = [{ ...limits, log_comment: comment }, limits, {}];
   let lastError: unknown;
   for (const settings of attempts) {
-    const query: QueryRequest = { sql: request.sql, queryId: request.queryId, format: request.format, settings, signal: request.signal };
+    const query = {
+      sql: request.sql,
+      queryId: request.queryId,
+      format: request.format,
+      settings,
+      signal: request.signal,
+      // The server's max_execution_time is dropped with the other settings where the user may not set it: the deadline holds anyway.
+      ...(request.deadline ? { deadlineMs: request.timeoutMs } : {}),
+    };
     try {
       return await send(query);
     } catch (error) {

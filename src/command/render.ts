@@ -20,15 +20,16 @@ export class RawJson {
 
 export async function renderResult(definition: AnyCommand, result: unknown, ctx: Context): Promise<void> {
   const { stdout } = ctx.io;
+  const { signal } = ctx;
   const render: RenderContext = { now: ctx.clock.now(), color: ctx.output.color, columns: stdout.columns ?? 80 };
   if (ctx.output.json) {
     const document = definition.json ? definition.json(result) : result;
     if (document instanceof RawJson) {
-      for await (const chunk of document.chunks) await write(stdout, chunk);
+      await writeAll(stdout, document.chunks, signal);
       return;
     }
     if (isAsyncIterable(document)) {
-      for await (const item of document) await write(stdout, `${JSON.stringify(item)}\n`);
+      await writeAll(stdout, lines(document), signal);
     } else {
       await write(stdout, `${JSON.stringify(document, null, 2)}\n`);
     }
@@ -46,17 +47,45 @@ export async function renderResult(definition: AnyCommand, result: unknown, ctx:
     if (text !== '') await write(stdout, text.endsWith('\n') ? text : `${text}\n`);
     return;
   }
-  for await (const chunk of text) await write(stdout, chunk);
+  await writeAll(stdout, text, signal);
+}
+
+async function* lines(items: AsyncIterable<unknown>): AsyncGenerator<string> {
+  for await (const item of items) yield `${JSON.stringify(item)}\n`;
+}
+
+/**
+ * Writes a stream until it ends or the command is aborted (Ctrl-C, or stdout's reader went away): leaving the
+ * loop closes the source, which stops the work behind it (a query is cancelled on the server).
+ */
+async function writeAll(stream: OutputStream, chunks: AsyncIterable<string | Uint8Array>, signal: AbortSignal): Promise<void> {
+  for await (const chunk of chunks) {
+    signal.throwIfAborted();
+    await write(stream, chunk, signal);
+  }
+  signal.throwIfAborted();
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return value !== null && typeof value === 'object' && Symbol.asyncIterator in value;
 }
 
-/** Writes with backpressure so streamed results keep memory flat. */
-async function write(stream: OutputStream, chunk: string | Uint8Array): Promise<void> {
+/** Writes with backpressure so streamed results keep memory flat; a closed stdout never drains, so an abort ends the wait. */
+async function write(stream: OutputStream, chunk: string | Uint8Array, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
   if (stream.write(chunk) || !stream.once) return;
-  await new Promise<void>((resolve) => stream.once!('drain', resolve));
+  await new Promise<void>((resolve, reject) => {
+    const aborted = () => reject(asError(signal!.reason));
+    signal?.addEventListener('abort', aborted, { once: true });
+    stream.once!('drain', () => {
+      signal?.removeEventListener('abort', aborted);
+      resolve();
+    });
+  });
+}
+
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
 }
 
 /** Tab-separated rows for pipes; columns never contain tabs or newlines. */

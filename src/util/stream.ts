@@ -18,3 +18,15 @@ export async function* beforeFirst<T>(items: AsyncIterable<T>, seen: () => void)
     seen();
   }
 }
+
+/**
+ * The abort reason when stdout's reader went away (EPIPE: `byoc query ... | head -1`). The process boundary
+ * aborts the command's signal with it; the command then stops reading (which cancels a query on the server) and
+ * ends quietly with exit 0, as a Unix filter does.
+ */
+export class ConsumerGone extends Error {
+  constructor() {
+    super('the reader of stdout went away');
+    this.name = 'AbortError';
+  }
+}

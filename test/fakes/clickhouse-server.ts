@@ -19,6 +19,8 @@ export interface FakeClickHouse {
   url: string;
   port: number;
   queries: RecordedQuery[];
+  /** query_ids of endless queries still running, as system.processes would list them */
+  processes: Set<string>;
   close(): Promise<void>;
 }
 
@@ -33,6 +35,11 @@ export interface FakeClickHouseOptions {
   readonlyUser?: boolean;
   /** how long a successful answer takes (a slow query) */
   answerDelayMs?: number;
+  /**
+   * Queries that never finish (a long scan): the answer's rows are sent again and again, every 10 ms, until the
+   * client goes away (which, like ClickHouse, does not stop the query) or a KILL QUERY names its query_id.
+   */
+  endless?: (query: RecordedQuery) => boolean;
   /** the answer for a query: TSV lines in ClickHouse's escaping (names, types, rows), or an error */
   answer: (query: RecordedQuery) => { names: string[]; types: string[]; rows: string[][] } | { error: { code: number; message: string; status?: number } };
 }
@@ -46,6 +53,8 @@ const LIMIT_SETTINGS = new Set(['readonly', 'max_execution_time', 'max_result_ro
  */
 export async function startFakeClickHouse(options: FakeClickHouseOptions): Promise<FakeClickHouse> {
   const queries: RecordedQuery[] = [];
+  const processes = new Set<string>();
+  const kills = new Map<string, () => void>();
   const mutual = options.clientCa ? { ca: options.clientCa, requestCert: true, rejectUnauthorized: true } : {};
   const server = https.createServer({ cert: options.certPem, key: options.keyPem, ...mutual }, (request, response) => {
     const chunks: Buffer[] = [];
@@ -77,6 +86,12 @@ export async function startFakeClickHouse(options: FakeClickHouseOptions): Promi
       if (options.readonlyUser && Object.keys(settings).some((name) => LIMIT_SETTINGS.has(name))) {
         return fail(164, `Cannot modify '${Object.keys(settings)[0]}' setting in readonly mode. (READONLY)`, 400);
       }
+      const kill = /^KILL QUERY WHERE query_id = '([^']*)' (?:SYNC|ASYNC)$/.exec(query.sql.trim());
+      if (kill) {
+        const running = processes.has(kill[1]!);
+        kills.get(kill[1]!)?.();
+        return void response.writeHead(200).end(running ? `finished\t${kill[1]}\tuser\tquery\n` : '');
+      }
       const answer = options.answer(query);
       if ('error' in answer) return fail(answer.error.code, answer.error.message, answer.error.status);
       const lines = format === 'TabSeparatedWithNamesAndTypes' ? [answer.names, answer.types, ...answer.rows] : format === 'TabSeparatedWithNames' ? [answer.names, ...answer.rows] : answer.rows;
@@ -90,6 +105,20 @@ export async function startFakeClickHouse(options: FakeClickHouseOptions): Promi
         response.writeHead(200, { 'content-type': 'text/plain; charset=UTF-8', 'x-clickhouse-query-id': query.queryId ?? '' });
         response.end(body);
       };
+      if (options.endless?.(query)) {
+        const id = query.queryId ?? '';
+        response.writeHead(200, { 'content-type': 'text/plain; charset=UTF-8', 'x-clickhouse-query-id': id });
+        response.write(body);
+        processes.add(id);
+        const timer = setInterval(() => response.write(body.split('\n').slice(format === 'TabSeparatedWithNamesAndTypes' ? 2 : format === 'TabSeparatedWithNames' || format === 'CSVWithNames' ? 1 : 0).join('\n')), 10);
+        kills.set(id, () => {
+          clearInterval(timer);
+          processes.delete(id);
+          kills.delete(id);
+          response.end(`Code: 394. DB::Exception: Query was cancelled. (QUERY_WAS_CANCELLED) (version 24.8.1.1)\n`);
+        });
+        return;
+      }
       if (options.answerDelayMs) setTimeout(respond, options.answerDelayMs);
       else respond();
     });
@@ -101,6 +130,7 @@ export async function startFakeClickHouse(options: FakeClickHouseOptions): Promi
     url: `https://127.0.0.1:${port}`,
     port,
     queries,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    processes,
+    close: () => new Promise<void>((resolve) => { for (const stop of kills.values()) stop(); server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

@@ -1,0 +1,132 @@
+/**
+ * Tier 3 for streams and cancellation: the built binary against the real sandbox (ClickHouse 18.16 behind nginx
+ * doing mutual TLS). What the engineer sees (exit code, stderr) and what the server still runs, read as the
+ * customer from system.processes. One sandbox for the file; afterAll always takes it down.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serverUserFor } from '../../src/access/server-user.js';
+import { runCli } from '../fakes/context.js';
+import { spawnByoc } from '../fakes/spawn-byoc.js';
+import { realClock, sandboxTier } from './tier.js';
+
+const available = sandboxTier('streams and cancellation integration tier');
+const BOB = 'bob@vendor.example';
+
+describe.skipIf(!available)('byoc query streams and cancellation on the real sandbox', () => {
+  let stateDir: string;
+  let cwd: string;
+  let up: { clickhouse: { httpPort: number }; customer: { user: string; passwordFile: string } };
+  const clock = realClock();
+  const as = (user: string | undefined, args: string[]) => runCli(args, { cwd, clock, env: { BYOC_STATE_DIR: stateDir, ...(user ? { BYOC_USER: user } : {}) } });
+  const spawnAs = (user: string | undefined, args: string[], closeStdoutAfterFirstChunk = false) =>
+    spawnByoc(args, { cwd, env: { BYOC_STATE_DIR: stateDir, ...(user ? { BYOC_USER: user } : {}) }, closeStdoutAfterFirstChunk });
+
+  /** An engineer of their own with an approved sandbox request and a certificate: tests stay independent. */
+  let engineers = 0;
+  const approvedEngineer = async (): Promise<{ identity: string; serverUser: string }> => {
+    const identity = `streams${++engineers}@vendor.example`;
+    const { id: requestId } = JSON.parse((await as(identity, ['access', 'request', 'sandbox', '--reason', 'streams', '--no-wait', '--json'])).stdout) as { id: string };
+    expect((await as(BOB, ['access', 'approve', requestId])).exitCode).toBe(0);
+    expect((await as(identity, ['cert', 'get', 'sandbox'])).exitCode).toBe(0);
+    return { identity, serverUser: serverUserFor(requestId, identity) };
+  };
+
+  /** The customer reading its own ClickHouse directly (HTTP port, own credentials). */
+  const customer = async (sql: string): Promise<string> => {
+    const password = readFileSync(up.customer.passwordFile, 'utf8').trim();
+    const response = await fetch(`http://127.0.0.1:${up.clickhouse.httpPort}/`, { method: 'POST', body: sql, headers: { 'X-ClickHouse-User': up.customer.user, 'X-ClickHouse-Key': password } });
+    const text = await response.text();
+    if (!response.ok) throw new Error(text);
+    return text;
+  };
+  const runningFor = async (user: string) => (await customer(`SELECT query_id FROM system.processes WHERE user = '${user}' AND query NOT LIKE 'KILL QUERY%'`)).trim();
+  /** Polls system.processes until `user` runs nothing; returns how long that took (or Infinity after `limitMs`). */
+  const goneWithin = async (user: string, limitMs: number): Promise<number> => {
+    const start = Date.now();
+    while (Date.now() - start < limitMs) {
+      if ((await runningFor(user)) === '') return Date.now() - start;
+      await delay(50);
+    }
+    return Infinity;
+  };
+  const waitUntilRunning = async (user: string) => {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      if ((await runningFor(user)) !== '') return;
+      await delay(50);
+    }
+    throw new Error(`no query of ${user} ever ran`);
+  };
+
+  beforeAll(async () => {
+    stateDir = mkdtempSync(path.join(os.tmpdir(), 'byoc-it-streams-'));
+    cwd = mkdtempSync(path.join(os.tmpdir(), 'byoc-it-streams-cwd-'));
+    const started = await as(undefined, ['sandbox', 'up', '--json']);
+    expect(started.exitCode, started.stderr).toBe(0);
+    up = JSON.parse(started.stdout);
+  }, 60_000);
+
+  afterAll(async () => {
+    if (stateDir) await as(undefined, ['sandbox', 'down']);
+    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(cwd, { recursive: true, force: true });
+  }, 30_000);
+
+  it('| head -1 ends byoc quietly with exit 0 in every streaming format, and the server stops the query', async () => {
+    // Given an engineer and a result far longer than the reader wants
+    const { identity, serverUser } = await approvedEngineer();
+    for (const format of [[], ['--format', 'ndjson'], ['--format', 'csv'], ['--json']]) {
+      // When stdout's reader goes away after the first chunk
+      const spawned = spawnAs(identity, ['query', 'sandbox', 'SELECT number FROM system.numbers', '--max-rows', '0', ...format], true);
+      const result = await spawned.exited;
+      // Then exit 0, nothing on stderr, and within 2 s the server no longer runs the query
+      expect(result, format.join(' ')).toMatchObject({ exitCode: 0, stderr: '' });
+      expect(await spawned.firstChunk).not.toBe('');
+      expect(await goneWithin(serverUser, 2000), format.join(' ')).toBeLessThan(2000);
+    }
+  }, 60_000);
+
+  it("the customer's audit --queries --format ndjson | head -1 ends quietly with exit 0", async () => {
+    const { identity } = await approvedEngineer();
+    expect((await as(identity, ['query', 'sandbox', 'SELECT 1 FROM system.one'])).exitCode).toBe(0);
+    const spawned = spawnAs(undefined, ['audit', 'query-log', 'sandbox', '--flush', '--since', '1h', '--queries', '--format', 'ndjson'], true);
+    const result = await spawned.exited;
+    expect(result).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(JSON.parse((await spawned.firstChunk).split('\n')[0]!)).toHaveProperty('queryId');
+  }, 30_000);
+
+  it('a FORMAT clause is sent as written and its bytes printed; another --format is a usage error', async () => {
+    const { identity } = await approvedEngineer();
+    const own = await as(identity, ['query', 'sandbox', 'SELECT 1 AS x FROM system.one FORMAT JSONEachRow']);
+    expect(own, own.stderr).toMatchObject({ exitCode: 0, stdout: '{"x":1}\n' });
+    const clash = await as(identity, ['query', 'sandbox', 'SELECT 1 AS x FROM system.one FORMAT JSONEachRow', '--format', 'csv']);
+    expect(clash.exitCode).toBe(2);
+    expect(clash.stderr).toContain('FORMAT JSONEachRow, but --format csv');
+  });
+
+  it('Ctrl-C on a long query exits 130 and leaves nothing in system.processes within 2 s', async () => {
+    // Given a query that runs for a long time and prints nothing until it ends (18.16 has no cancel on close)
+    const { identity, serverUser } = await approvedEngineer();
+    const spawned = spawnAs(identity, ['query', 'sandbox', 'SELECT count() FROM system.numbers']);
+    await waitUntilRunning(serverUser);
+    // When the engineer presses Ctrl-C
+    spawned.child.kill('SIGINT');
+    const interruptedAt = Date.now();
+    const result = await spawned.exited;
+    // Then exit 130 within 2 s of the Ctrl-C, and by then the server no longer runs it (byoc waits for KILL QUERY SYNC)
+    expect(result.exitCode, result.stderr).toBe(130);
+    expect(Date.now() - interruptedAt).toBeLessThan(2000);
+    expect(await runningFor(serverUser)).toBe('');
+  }, 30_000);
+
+  it('--timeout cancels the query on the server and says so (exit 5)', async () => {
+    const { identity, serverUser } = await approvedEngineer();
+    const result = await spawnAs(identity, ['query', 'sandbox', 'SELECT count() FROM system.numbers', '--timeout', '2s']).exited;
+    expect(result.exitCode).toBe(5);
+    expect(result.stderr).toContain('byoc cancelled it on the server');
+    expect(await goneWithin(serverUser, 2000)).toBeLessThan(2000);
+  }, 30_000);
+});
