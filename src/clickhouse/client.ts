@@ -1,6 +1,6 @@
 import type { Agent } from 'node:http';
 import { NetworkError, NotAllowedError, RemoteError } from '../errors.js';
-import { diagnose, failureOf, httpFailure, lastFailedAnswer, type Diagnosis, type DiagnosisContext } from '../net/failure.js';
+import { diagnose, endpointContext, failureOf, httpFailure, lastFailedAnswer, type Diagnosis, type DiagnosisContext } from '../net/failure.js';
 
 /** ClickHouse output formats byoc asks for; all exist on old (18.x) servers too. */
 export type WireFormat = 'TabSeparated' | 'TabSeparatedWithNamesAndTypes' | 'TabSeparatedWithNames' | 'CSVWithNames' | 'JSONEachRow';
@@ -202,22 +202,7 @@ export function translateError(error: unknown, target: TranslationTarget): Error
 }
 
 function diagnosisContextOf(target: TranslationTarget): DiagnosisContext {
-  const { url, service, requestId } = target;
-  const parsed = new URL(url);
-  const where = service ? `services.${service}.clickhouse` : undefined;
-  return {
-    what: 'ClickHouse',
-    url,
-    prefix: 'clickhouse',
-    host: parsed.hostname.replace(/^\[|\]$/g, ''),
-    port: Number(parsed.port) || (parsed.protocol === 'https:' ? 443 : 80),
-    urlSetting: target.settings?.url ?? (where ? `${where}.url` : 'the ClickHouse URL'),
-    caSetting: target.settings?.caFile ?? (where ? `${where}.caFile` : 'the CA file for this URL'),
-    check: service ? `byoc connect check ${service}` : undefined,
-    // Engineers hold a certificate from the broker; the customer's own audit connection does not.
-    certificateStep: service && requestId ? `byoc cert get ${service}` : undefined,
-    operatorStep: requestId ? `byoc access operator-config ${requestId}` : undefined,
-  };
+  return endpointContext({ endpoint: 'clickhouse', url: target.url, service: target.service, requestId: target.requestId, settings: target.settings });
 }
 
 function asError(diagnosis: Diagnosis, cause: unknown): Error {

@@ -211,6 +211,41 @@ export interface DiagnosisContext extends FailurePlace {
   operatorStep?: string | undefined;
 }
 
+const WHAT = { clickhouse: 'ClickHouse', kubernetes: 'the Kubernetes API' } as const;
+
+/**
+ * The context for a service's endpoint, as `query`, the Kubernetes client and the doctor all describe it: the
+ * settings under `services.<service>.<endpoint>`, the path check, and (for an engineer's grant) the steps for a
+ * fresh certificate and the customer's operator step.
+ */
+export function endpointContext(input: {
+  endpoint: 'clickhouse' | 'kubernetes';
+  url: string;
+  service?: string | undefined;
+  requestId?: string | undefined;
+  /** settings that hold the URL and CA when they are not the service's (the audit connection) */
+  settings?: { url: string; caFile: string } | undefined;
+}): DiagnosisContext {
+  const { endpoint, url, service, requestId } = input;
+  const parsed = new URL(url);
+  const where = service ? `services.${service}.${endpoint}` : undefined;
+  const urlKey = endpoint === 'clickhouse' ? 'url' : 'server';
+  return {
+    what: WHAT[endpoint],
+    url,
+    prefix: endpoint === 'clickhouse' ? 'clickhouse' : 'k8s',
+    host: parsed.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(parsed.port) || (parsed.protocol === 'https:' ? 443 : 80),
+    urlSetting: input.settings?.url ?? (where ? `${where}.${urlKey}` : `the ${WHAT[endpoint]} URL`),
+    caSetting: input.settings?.caFile ?? (where ? `${where}.caFile` : `the CA file for ${url}`),
+    servernameSetting: endpoint === 'kubernetes' && where ? `${where}.tlsServerName` : undefined,
+    check: service ? `byoc connect check ${service}${endpoint === 'kubernetes' ? ' --target kubernetes' : ''}` : undefined,
+    // Engineers hold a certificate from the broker; the customer's own audit connection does not.
+    certificateStep: service && (requestId || endpoint === 'kubernetes') ? `byoc cert get ${service}` : undefined,
+    operatorStep: requestId ? `byoc access operator-config ${requestId}` : undefined,
+  };
+}
+
 export interface Diagnosis {
   /** the stable error code (add, never rename) */
   code: string;
