@@ -44,6 +44,8 @@ interface ProbeError {
   /** ENOTFOUND, ECONNREFUSED, ETIMEDOUT, EPROXY, CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID, ... */
   code: string;
   message: string;
+  /** for a proxy failure (EPROXY, EPROXYCONN): the proxy, credentials removed, and where it was set */
+  proxy?: { url: string; from: string };
 }
 
 interface Skipped {
@@ -400,7 +402,7 @@ interface ErrorContext {
 function describeNetworkError(error: unknown, context: ErrorContext): ProbeError {
   const proxy = context.proxy ? { url: redactProxyUrl(context.proxy.url), from: context.proxy.from } : undefined;
   const failure = failureOf(error, { host: context.host, port: context.port, proxy });
-  if (failure) return { code: failure.code, message: failure.message };
+  if (failure) return { code: failure.code, message: failure.message, ...(failure.proxy ? { proxy: failure.proxy } : {}) };
   const code = (error as NodeJS.ErrnoException).code;
   return { code: code ?? 'ERROR', message: error instanceof Error ? error.message : String(error) };
 }
