@@ -93,7 +93,7 @@ export class HttpBrokerClient implements BrokerClient {
     }
     const diagnosis = diagnose(failure, context);
     if (diagnosis.code === 'broker_unreachable' || diagnosis.code === 'broker_timeout') {
-      return new RemoteError('broker_unreachable', diagnosis.message, { hint: `${diagnosis.hint.replace(/\.$/, '')}; and that the broker is running.`, cause: error });
+      return new RemoteError('broker_unreachable', diagnosis.message, { hint: `${diagnosis.hint.replace(/\.$/, '')}; check that the broker is running (byoc doctor checks the way to it).`, cause: error });
     }
     const ErrorClass = diagnosis.kind === 'not-allowed' ? NotAllowedError : diagnosis.kind === 'remote' ? RemoteError : NetworkError;
     return new ErrorClass(diagnosis.code, diagnosis.message, { hint: diagnosis.hint, cause: error });

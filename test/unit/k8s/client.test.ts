@@ -185,7 +185,7 @@ describe('the client-node ClusterReader', () => {
     const error = await session.version().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(NetworkError);
     expect(error).toMatchObject({ code: 'tls_untrusted', exitCode: 6 });
-    expect((error as NetworkError).hint).toContain('caFile');
+    expect((error as NetworkError).hint).toMatch(/^Set the CA file for https:\/\/.+ to the CA that signed the certificate of /);
   });
 
   it('maps other HTTP failures to a remote error, and 401 to not allowed', async () => {
