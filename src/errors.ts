@@ -11,10 +11,15 @@ export const EXIT_CODES = [
     code: 4,
     name: 'not-allowed',
     meaning:
-      'not allowed: authentication, missing/expired certificate, denied or revoked access, query refused by the read-only policy',
+      'not allowed: authentication, missing/expired certificate, your certificate refused by the server, denied or revoked access, query refused by the read-only policy or by ClickHouse access rights',
   },
-  { code: 5, name: 'remote', meaning: 'remote failure: broker, ClickHouse, Kubernetes API, or a subprocess' },
-  { code: 6, name: 'network', meaning: 'network path: endpoint unreachable, or relayed when --require-direct was asked' },
+  { code: 5, name: 'remote', meaning: 'remote failure: a ClickHouse exception, HTTP 5xx from a service or the proxy in front of it, the broker, Kubernetes API, or a subprocess' },
+  {
+    code: 6,
+    name: 'network',
+    meaning:
+      'network path: proxy refused or unreachable, DNS, TCP, the server certificate not trusted (or misnamed, expired), or relayed when --require-direct was asked',
+  },
   { code: 8, name: 'pending', meaning: 'accepted but still pending (e.g. a request awaiting approval with --no-wait)' },
   { code: 130, name: 'interrupted', meaning: 'interrupted (Ctrl-C)' },
 ] as const;

@@ -1,5 +1,6 @@
 import type { Agent } from 'node:http';
-import { errorClassOf, RemoteError } from '../errors.js';
+import { errorClassOf, NetworkError, NotAllowedError, RemoteError } from '../errors.js';
+import { diagnose, failureOf, summarizeBody, type DiagnosisContext } from '../net/failure.js';
 import type { BrokerClient, BrokerCrl } from './client.js';
 import type { AccessRequest, CertificateIssue, ListFilter, NewRequest, OperatorConfig, OperatorFormat } from './types.js';
 
@@ -65,6 +66,39 @@ export class HttpBrokerClient implements BrokerClient {
     return this.call('GET', 'v1/crl');
   }
 
+  /**
+   * A failure on the way to the broker, classified like every other remote call (src/net/failure.ts). The broker
+   * keeps its own code (broker_unreachable) and exit 5 for what scripts already handle; the message says what broke
+   * and a proxy refusal or untrusted certificate keeps the path's exit code (6).
+   */
+  private pathError(error: NodeJS.ErrnoException): Error {
+    const host = this.base.hostname.replace(/^\[|\]$/g, '');
+    const port = Number(this.base.port) || (this.base.protocol === 'https:' ? 443 : 80);
+    const context: DiagnosisContext = {
+      what: 'the broker',
+      url: this.location,
+      prefix: 'broker',
+      host,
+      port,
+      urlSetting: 'broker.url (BYOC_BROKER_URL)',
+      // The broker is checked against the system trust store; Node adds a private CA from this variable.
+      caSetting: 'NODE_EXTRA_CA_CERTS',
+    };
+    const failure = failureOf(error, context);
+    if (!failure) {
+      return new RemoteError('broker_unreachable', `cannot reach the broker at ${this.location}: ${error.code ?? error.message}`, {
+        hint: 'Check broker.url (BYOC_BROKER_URL), the network path (byoc doctor), and that the broker is running.',
+        cause: error,
+      });
+    }
+    const diagnosis = diagnose(failure, context);
+    if (diagnosis.code === 'broker_unreachable' || diagnosis.code === 'broker_timeout') {
+      return new RemoteError('broker_unreachable', diagnosis.message, { hint: `${diagnosis.hint.replace(/\.$/, '')}; check that the broker is running (byoc doctor checks the way to it).`, cause: error });
+    }
+    const ErrorClass = diagnosis.kind === 'not-allowed' ? NotAllowedError : diagnosis.kind === 'remote' ? RemoteError : NetworkError;
+    return new ErrorClass(diagnosis.code, diagnosis.message, { hint: diagnosis.hint, cause: error });
+  }
+
   private async call<T>(method: string, path: string, body?: unknown, json = true): Promise<T> {
     const url = new URL(path, this.base);
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -94,10 +128,7 @@ export class HttpBrokerClient implements BrokerClient {
       outgoing.end(payload);
     }).catch((error: NodeJS.ErrnoException) => {
       if (error.name === 'AbortError') throw error;
-      throw new RemoteError('broker_unreachable', `cannot reach the broker at ${this.location}: ${error.code ?? error.message}`, {
-        hint: 'Check broker.url (BYOC_BROKER_URL), the network path (byoc doctor), and that the broker is running.',
-        cause: error,
-      });
+      throw this.pathError(error);
     });
     if (status >= 200 && status < 300) return (json ? JSON.parse(text) : text) as T;
     let document: { error?: { code?: string; message?: string; hint?: string; kind?: string } } = {};
@@ -108,7 +139,11 @@ export class HttpBrokerClient implements BrokerClient {
     }
     const error = document.error;
     if (!error?.code || !error.message) {
-      throw new RemoteError('broker_error', `the broker at ${this.location} answered ${status}`, { hint: 'Check broker.url points at a byoc broker.' });
+      // Not the broker's own answer: a proxy's or load balancer's page says what it is.
+      const said = summarizeBody(text);
+      throw new RemoteError('broker_error', `the broker at ${this.location} answered ${status}${said ? ` (${said})` : ''}`, {
+        hint: status >= 502 && status <= 504 ? 'The broker is down or restarting behind its proxy: retry in a minute.' : 'Check broker.url points at a byoc broker.',
+      });
     }
     const ErrorClass = (RELAYED_KINDS.has(error.kind ?? '') && errorClassOf(error.kind)) || RemoteError;
     throw new ErrorClass(error.code, error.message, error.hint ? { hint: error.hint } : {});

@@ -42,6 +42,8 @@ export async function connectAudit(ctx: Context, options: AuditConnectionOptions
   const { agentFor } = await import('../net/agents.js');
   const agent = await agentFor(ctx, new URL(url), { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), keepAlive: true });
   const connector = await ctx.client('clickhouse');
-  const session = await connector.connect({ url, agent, application: `byoc-audit/${ctx.version}`, timeoutMs: 300_000, username: user, password: password ?? '' });
+  // Failures name the settings this connection came from (not an engineer's service endpoint).
+  const settings = { url: options.url ? 'audit.url (--url)' : `${where}.url`, caFile: options.caFile || !fromService?.caFile ? 'audit.caFile (--ca)' : `${where}.caFile` };
+  const session = await connector.connect({ url, agent, application: `byoc-audit/${ctx.version}`, timeoutMs: 300_000, username: user, password: password ?? '', settings });
   return { session, url };
 }

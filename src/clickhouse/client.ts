@@ -1,6 +1,7 @@
 import type { Agent } from 'node:http';
 import type { Readable } from 'node:stream';
 import { NetworkError, NotAllowedError, RemoteError } from '../errors.js';
+import { diagnose, endpointContext, failureOf, httpFailure, lastFailedAnswer, type Diagnosis, type DiagnosisContext } from '../net/failure.js';
 
 /** ClickHouse output formats byoc asks for; all exist on old (18.x) servers too. */
 export type WireFormat = 'TabSeparated' | 'TabSeparatedWithNamesAndTypes' | 'TabSeparatedWithNames' | 'CSVWithNames' | 'JSONEachRow';
@@ -47,6 +48,8 @@ export interface ClickHouseTarget {
    * older server (the sandbox's nginx) overrides both headers with what it derived from the certificate.
    */
   certificateUser?: string | undefined;
+  /** the settings that hold the URL and the CA, for hints (default: services.<service>.clickhouse.url / .caFile) */
+  settings?: { url: string; caFile: string } | undefined;
 }
 
 export interface ClickHouseConnector {
@@ -229,11 +232,15 @@ export function withFormat(sql: string, format: WireFormat): string {
   return `${sql.trim().replace(/;+\s*$/, '')} \nFORMAT ${format}`;
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPROXY']);
+type TranslationTarget = Pick<ClickHouseTarget, 'url' | 'service' | 'requestId' | 'agent' | 'settings'>;
 
-/** Maps client and server failures onto byoc's error kinds; hints name the service and request when known. */
-export function translateError(error: unknown, target: Pick<ClickHouseTarget, 'url' | 'service' | 'requestId'>): Error {
-  const { url, service, requestId } = target;
+/**
+ * Maps client and server failures onto byoc's error kinds: ClickHouse's own exceptions (remote, or not-allowed
+ * for access codes), then the path (src/net/failure.ts: proxy, DNS, TCP, TLS, nginx pages), each with the
+ * setting to fix and the service and request when known.
+ */
+export function translateError(error: unknown, target: TranslationTarget): Error {
+  const { url } = target;
   if (!(error instanceof Error)) return new RemoteError('clickhouse_error', String(error));
   if (error.name === 'AbortError') return error;
   const code = (error as { code?: string }).code;
@@ -246,26 +253,34 @@ export function translateError(error: unknown, target: Pick<ClickHouseTarget, 'u
     }
     return new ClickHouseServerError(serverCode, `ClickHouse error ${serverCode}: ${message}`);
   }
-  const pathCheck = service ? `the path: byoc connect check ${service}` : `the network path to ${url}`;
-  if (code && NETWORK_CODES.has(code)) {
-    return new NetworkError('clickhouse_unreachable', `cannot reach ClickHouse at ${url}: ${code}`, { hint: `Check ${pathCheck}.` });
-  }
-  if (/certificate|SSL|TLS|self.signed|unable to verify/i.test(`${code ?? ''} ${error.message}`)) {
-    return new NotAllowedError('tls_refused', `the TLS connection to ${url} failed: ${error.message}`, {
-      hint: service
-        ? `Your certificate may be expired or not trusted by the customer; check with byoc cert show ${service} and byoc connect check ${service}.`
-        : `Check the CA configured for ${url} and the client certificate, if any.`,
+  const context = diagnosisContextOf(target);
+  const place = { host: context.host, port: context.port };
+  const onPath = failureOf(error, place);
+  if (onPath) return asError(diagnose(onPath, context), error);
+  if (/^Timeout error\.?$/.test(error.message.trim()) || /\btimeout\b/i.test(error.message)) {
+    return new NetworkError('clickhouse_timeout', `ClickHouse at ${url} did not answer in time`, {
+      hint: `${target.service ? 'Raise --timeout, or check' : 'Check'} ${context.check ? `the path: ${context.check}` : `the network path to ${url}`}.`,
+      cause: error,
     });
   }
-  if (/\b403\b|Forbidden/.test(error.message)) {
-    return new NotAllowedError('endpoint_refused', `the customer's endpoint refused your identity (${error.message.split('\n')[0]})`, {
-      hint: requestId
-        ? `The operator step may not be applied yet: the customer runs byoc access operator-config ${requestId}.`
-        : 'The server refused this identity: check that its user exists and is allowed from here.',
-    });
+  // The client keeps only the body of a failed answer; the agent kept its status (an empty 403, an nginx page).
+  const answer = lastFailedAnswer(target.agent);
+  const status = answer?.status ?? (Number(/<title>\s*(\d{3})\b/i.exec(error.message)?.[1]) || (/\b403\b|Forbidden/.test(error.message) ? 403 : undefined));
+  if (status !== undefined && !answer?.exceptionCode) {
+    return asError(diagnose(httpFailure(status, answer?.statusText ?? '', error.message, place), context), error);
   }
-  if (/timeout/i.test(error.message)) {
-    return new NetworkError('clickhouse_timeout', `ClickHouse at ${url} did not answer in time`, { hint: `${service ? 'Raise --timeout, or check' : 'Check'} ${pathCheck}.` });
-  }
-  return new RemoteError('clickhouse_error', `ClickHouse request failed: ${error.message.split('\n')[0]}`);
+  const said = error.message.split('\n')[0]!.trim();
+  return new RemoteError('clickhouse_error', `ClickHouse request failed: ${said || `an empty answer${status ? ` (HTTP ${status})` : ''}`}`, {
+    hint: `Retry; if it persists, check ${context.check ?? `the service at ${url}`}.`,
+    cause: error,
+  });
+}
+
+function diagnosisContextOf(target: TranslationTarget): DiagnosisContext {
+  return endpointContext({ endpoint: 'clickhouse', url: target.url, service: target.service, requestId: target.requestId, settings: target.settings });
+}
+
+function asError(diagnosis: Diagnosis, cause: unknown): Error {
+  const ErrorClass = diagnosis.kind === 'not-allowed' ? NotAllowedError : diagnosis.kind === 'remote' ? RemoteError : NetworkError;
+  return new ErrorClass(diagnosis.code, diagnosis.message, { hint: diagnosis.hint, cause });
 }

@@ -28,6 +28,17 @@ function perTarget(targets: TargetReport[], stage: 'dns' | 'tcp' | 'tls', next: 
 }
 
 /**
+ * What to fix for a failed stage, in the words `query` and the clients use for the same fault (src/net/failure.ts),
+ * so the doctor and a failing command agree.
+ */
+async function pathHint(service: string, target: TargetReport, stage: 'tcp' | 'tls'): Promise<string | undefined> {
+  const result = target[stage];
+  if ('skipped' in result || !result.error) return undefined;
+  const { diagnose, endpointContext } = await import('../net/failure.js');
+  return diagnose(result.error, endpointContext({ endpoint: target.name, url: target.url, service })).hint;
+}
+
+/**
  * The doctor's chain. Later capabilities append their own step (ClickHouse, Kubernetes) to this list.
  */
 export const DOCTOR_STEPS: DoctorStep[] = [
@@ -149,7 +160,8 @@ export const DOCTOR_STEPS: DoctorStep[] = [
     needs: ['dns'],
     async run(ctx, service, shared) {
       const { targets } = await connectCheckOf(ctx, service!, shared);
-      return perTarget(targets, 'tcp', (target) => target.advice.find((line) => line.startsWith('TCP')) ?? `check ${target.host} is reachable`);
+      const hints = new Map(await Promise.all(targets.map(async (target) => [target, await pathHint(service!, target, 'tcp')] as const)));
+      return perTarget(targets, 'tcp', (target) => hints.get(target) ?? target.advice.find((line) => line.startsWith('TCP')) ?? `check ${target.host} is reachable`);
     },
   },
   {
@@ -159,7 +171,8 @@ export const DOCTOR_STEPS: DoctorStep[] = [
     needs: ['tcp'],
     async run(ctx, service, shared) {
       const { targets } = await connectCheckOf(ctx, service!, shared);
-      return perTarget(targets, 'tls', (target) => target.advice.find((line) => /certificate|TLS/.test(line)));
+      const hints = new Map(await Promise.all(targets.map(async (target) => [target, await pathHint(service!, target, 'tls')] as const)));
+      return perTarget(targets, 'tls', (target) => hints.get(target) ?? target.advice.find((line) => /certificate|TLS/.test(line)));
     },
   },
   {

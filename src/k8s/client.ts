@@ -14,6 +14,7 @@ import https from 'node:https';
 import type { ApiException as ApiExceptionType, RequestContext } from '@kubernetes/client-node';
 import { isAbort, NetworkError, NotAllowedError, RemoteError } from '../errors.js';
 import type { ClusterReader, ClusterResource, ListOptions, ServerVersion } from './cluster-reader.js';
+import { diagnose, endpointContext, failureOf, httpFailure } from '../net/failure.js';
 import { ForbiddenError } from './errors.js';
 
 export interface KubernetesTarget {
@@ -184,8 +185,6 @@ function get(url: URL, target: KubernetesTarget, signal: AbortSignal): Promise<{
   });
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPROXY', 'EPIPE']);
-
 /** The Status message the API server sent with a failure, or the body's first line. */
 function statusMessage(body: unknown): string {
   const text = typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body);
@@ -200,8 +199,8 @@ function statusMessage(body: unknown): string {
 
 /**
  * Maps client-node and transport failures onto byoc's error kinds: 403 is a ForbiddenError (diagnostics
- * skip that check), a refused certificate is not-allowed (4), other HTTP failures are remote (5), and
- * failures to connect, proxy refusals and time-outs are network (6).
+ * skip that check), our certificate refused is not-allowed (4), other HTTP failures are remote (5); the path
+ * (proxy, DNS, TCP, trust in the server's certificate, time-outs) is network (6), classified as for ClickHouse.
  */
 export function translateKubernetesError(
   error: unknown,
@@ -222,6 +221,12 @@ export function translateKubernetesError(
         hint: `Check it is valid${service ? ` (byoc cert show ${service})` : ''} and that the customer trusts the broker CA for the API endpoint.`,
       });
     }
+    if ([502, 503, 504].includes(error.code) && typeof error.body === 'string' && /<html/i.test(error.body)) {
+      // A page from the load balancer or proxy in front of the API server, not the API server's own Status.
+      const context = endpointContext({ endpoint: 'kubernetes', url: server, service });
+      const diagnosis = diagnose(httpFailure(error.code, '', error.body, context), context);
+      return new RemoteError(diagnosis.code, diagnosis.message, { hint: diagnosis.hint });
+    }
     return new RemoteError('k8s_error', `the Kubernetes API answered ${error.code} to ${what.verb} ${what.resource}${message ? `: ${message}` : ''}`, {
       hint: service ? `Retry; if it persists, check the API server health: byoc k8s diagnose ${service} health` : `Retry; if it persists, check the health of the API server at ${server}.`,
     });
@@ -233,21 +238,14 @@ export function translateKubernetesError(
       hint: `Check ${pathCheck}.`,
     });
   }
-  // node-fetch wraps the socket error as "request to <url> failed, reason: <why>"; proxy agents may not set a code.
+  // node-fetch wraps the socket error as "request to <url> failed, reason: <why>", keeping only its code.
   const detail = (/reason: (.*)$/.exec(error.message.split('\n')[0]!)?.[1] ?? error.message.split('\n')[0]!).trim();
-  const code =
-    (error as { code?: string }).code ?? (error as { errno?: string }).errno ?? [...NETWORK_CODES].find((candidate) => new RegExp(`\\b${candidate}\\b`).test(detail));
-  if (code && NETWORK_CODES.has(code)) {
-    return new NetworkError('k8s_unreachable', `cannot reach the Kubernetes API at ${server}: ${detail.includes(code) ? detail : code}`, {
-      hint: `Check ${pathCheck}.`,
-    });
-  }
-  if (/certificate|SSL|TLS|self.signed|unable to verify|altnames/i.test(`${code ?? ''} ${detail}`)) {
-    return new NotAllowedError('tls_refused', `the TLS connection to ${server} failed: ${detail}`, {
-      hint: service
-        ? `Check services.${service}.kubernetes.caFile and tlsServerName, and your certificate: byoc cert show ${service}.`
-        : `Check the caFile and tlsServerName configured for ${server}, and your certificate.`,
-    });
+  const context = endpointContext({ endpoint: 'kubernetes', url: server, service });
+  const failure = failureOf(Object.assign(new Error(detail), { code: (error as { code?: string }).code }), context);
+  if (failure) {
+    const diagnosis = diagnose(failure, context);
+    const ErrorClass = diagnosis.kind === 'not-allowed' ? NotAllowedError : diagnosis.kind === 'remote' ? RemoteError : NetworkError;
+    return new ErrorClass(diagnosis.code, diagnosis.message, { hint: diagnosis.hint, cause: error });
   }
   return new RemoteError('k8s_error', `the Kubernetes API request failed: ${detail}`);
 }

@@ -27,6 +27,7 @@ import type { LookupFunction } from 'node:net';
 import type { HttpsProxyAgent } from 'https-proxy-agent';
 import type { SocksProxyAgent } from 'socks-proxy-agent';
 import { ConfigError } from '../errors.js';
+import { ProxyFailure, socksReplyOf, watchAnswers } from './failure.js';
 
 type NetworkEnv = Readonly<Record<string, string | undefined>>;
 
@@ -437,6 +438,38 @@ interface ProxyAgentExtras {
   timeoutMs?: number | undefined;
 }
 
+function shownProxy(choice: ProxyChoice): string {
+  return `${redactProxyUrl(choice.url)} (${choice.from})`;
+}
+
+function proxyOf(choice: ProxyChoice): { url: string; from: string } {
+  return { url: redactProxyUrl(choice.url), from: choice.from };
+}
+
+function targetOf(opts: ConnectOpts): string {
+  const host = opts.host ?? '';
+  return `${net.isIPv6(host) ? `[${host}]` : host}:${opts.port}`;
+}
+
+function errorText(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
+}
+
+/** What the SOCKS library threw, told apart: the proxy's reply about the target, or no proxy to talk to. */
+function socksFailure(error: unknown, choice: ProxyChoice, target: ConnectOpts): Error {
+  const code = (error as { code?: unknown }).code;
+  // socks5:// resolves the target here first: a failed lookup is the target's name, not the proxy's.
+  if ((code === 'ENOTFOUND' || code === 'EAI_AGAIN') && (error as { hostname?: string }).hostname === target.host) return error as Error;
+  const message = error instanceof Error ? error.message : String(error);
+  const reply = socksReplyOf(message);
+  if (reply) return new ProxyFailure('EPROXY', `the SOCKS5 proxy ${shownProxy(choice)} could not connect to ${targetOf(target)}: ${reply}`, proxyOf(choice), { cause: error });
+  if (/authentication/i.test(message)) return new ProxyFailure('EPROXY', `the SOCKS5 proxy ${shownProxy(choice)} refused byoc's authentication: ${message}`, proxyOf(choice), { cause: error });
+  if (/timed out/i.test(message)) return new ProxyFailure('EPROXYCONN', `the SOCKS5 proxy ${shownProxy(choice)} did not answer in time`, proxyOf(choice), { cause: error });
+  return new ProxyFailure('EPROXYCONN', `cannot connect to the proxy ${shownProxy(choice)}: ${errorText(error)}`, proxyOf(choice), { cause: error });
+}
+
 async function createProxyAgent(
   choice: ProxyChoice,
   options: NetworkOptions,
@@ -449,8 +482,13 @@ async function createProxyAgent(
   if (isSocks(choice.kind)) {
     const { SocksProxyAgent } = await import('socks-proxy-agent');
     class ByocSocksProxyAgent extends SocksProxyAgent {
-      override connect(request: http.ClientRequest, opts: ConnectOpts): Promise<net.Socket> {
-        return super.connect(request, retarget(opts, tls, options.resolve, lookup));
+      override async connect(request: http.ClientRequest, opts: ConnectOpts): Promise<net.Socket> {
+        const target = retarget(opts, tls, options.resolve, lookup);
+        try {
+          return await super.connect(request, target);
+        } catch (error) {
+          throw socksFailure(error, choice, target);
+        }
       }
     }
     return new ByocSocksProxyAgent(choice.url, {
@@ -462,8 +500,23 @@ async function createProxyAgent(
   }
   const { HttpsProxyAgent } = await import('https-proxy-agent');
   class ByocHttpsProxyAgent extends HttpsProxyAgent<string> {
-    override connect(request: http.ClientRequest, opts: ConnectOpts): Promise<net.Socket> {
-      return super.connect(request, retarget(opts, tls, options.resolve, lookup));
+    override async connect(request: http.ClientRequest, opts: ConnectOpts): Promise<net.Socket> {
+      const target = retarget(opts, tls, options.resolve, lookup);
+      let answer: { statusCode: number; statusText: string } | undefined;
+      request.once('proxyConnect', (response: { statusCode: number; statusText: string }) => (answer = response));
+      let socket: net.Socket;
+      try {
+        socket = await super.connect(request, target);
+      } catch (error) {
+        throw new ProxyFailure('EPROXYCONN', `cannot connect to the proxy ${shownProxy(choice)}: ${errorText(error)}`, proxyOf(choice), { cause: error });
+      }
+      // The library replays a refusal to the request as if the target had answered it (an empty 403 reads as the
+      // server's); the refusal is the proxy's, and it says so here, with its status.
+      if (answer && answer.statusCode !== 200) {
+        socket.destroy();
+        throw new ProxyFailure('EPROXY', `the proxy ${shownProxy(choice)} answered ${answer.statusCode} ${answer.statusText} to CONNECT ${targetOf(target)}`, proxyOf(choice));
+      }
+      return socket;
     }
   }
   // The constructor options configure the connection to the proxy itself, never the target's TLS.
@@ -486,17 +539,17 @@ export async function createAgent(
   connection: ConnectionOptions = {},
 ): Promise<http.Agent | https.Agent> {
   const choice = proxyFor(url, options);
-  if (choice) return createProxyAgent(choice, options, connection);
+  if (choice) return watchAnswers(await createProxyAgent(choice, options, connection));
   const lookup = lookupWithOverrides(options.resolve, options.dnsLookup);
   const keepAlive = connection.keepAlive ?? false;
-  if (url.protocol === 'https:') return new https.Agent({ ...tlsOptionsOf(connection), keepAlive, lookup });
-  return new http.Agent({ keepAlive, lookup });
+  if (url.protocol === 'https:') return watchAnswers(new https.Agent({ ...tlsOptionsOf(connection), keepAlive, lookup }));
+  return watchAnswers(new http.Agent({ keepAlive, lookup }));
 }
 
 /**
  * A raw TCP stream to `url`'s host and port through the proxy that applies to it (SOCKS5 negotiation or
  * HTTP CONNECT done), for probes that time the tunnel and then run their own TLS handshake over it.
- * Throws when no proxy applies, when the proxy refuses (code EPROXY), or on a network error.
+ * Throws when no proxy applies, when the proxy refuses (EPROXY) or cannot be reached (EPROXYCONN), or on a network error.
  */
 export async function openProxyTunnel(
   url: URL,
@@ -509,26 +562,15 @@ export async function openProxyTunnel(
   // The agents talk to the request they serve only through events and destroy(); a stand-in will do.
   const request = new EventEmitter() as EventEmitter & { destroy(): void };
   request.destroy = () => undefined;
-  let refusal: { statusCode: number; statusText: string } | undefined;
-  request.on('proxyConnect', (response: { statusCode: number; statusText: string }) => {
-    if (response.statusCode !== 200) refusal = response;
-  });
   const host = hostOf(url);
   const port = portOf(url);
   const target = `${overrideFor(host, options.resolve)?.address ?? host}:${port}`;
+  // A refusal (CONNECT status, SOCKS reply) or an unreachable proxy rejects as a ProxyFailure (EPROXY, EPROXYCONN).
   const socket = await agent.connect(request as unknown as http.ClientRequest, {
     host,
     port,
     secureEndpoint: false,
   });
-  if (refusal) {
-    socket.destroy();
-    const error: NodeJS.ErrnoException = new Error(
-      `the proxy answered ${refusal.statusCode} ${refusal.statusText} to CONNECT ${target}`,
-    );
-    error.code = 'EPROXY';
-    throw error;
-  }
   // The SOCKS agent's time limit is for negotiating; once the tunnel stands, idling is the caller's business.
   socket.setTimeout(0);
   // What an http request would do once it owns the socket: the CONNECT agent resumes it then.

@@ -25,6 +25,7 @@ import {
   type RouteDescription,
 } from './network.js';
 import { abortReason } from '../errors.js';
+import { failureOf } from './failure.js';
 
 export interface ProbeOptions extends NetworkOptions {
   /** The time limit of each stage (DNS, TCP, TLS), in milliseconds. */
@@ -43,6 +44,8 @@ interface ProbeError {
   /** ENOTFOUND, ECONNREFUSED, ETIMEDOUT, EPROXY, CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID, ... */
   code: string;
   message: string;
+  /** for a proxy failure (EPROXY, EPROXYCONN): the proxy, credentials removed, and where it was set */
+  proxy?: { url: string; from: string };
 }
 
 interface Skipped {
@@ -395,43 +398,11 @@ interface ErrorContext {
   proxy?: ProxyChoice | undefined;
 }
 
-/** A network error as a stable code and a sentence a person can act on. */
+/** A network error as a stable code and a sentence a person can act on: the same words `query` and the clients use. */
 function describeNetworkError(error: unknown, context: ErrorContext): ProbeError {
-  const failure = error as NodeJS.ErrnoException;
-  const rawMessage = error instanceof Error ? error.message : String(error);
-  const where = context.port === undefined ? context.host : `${context.host}:${context.port}`;
-  const proxy = context.proxy ? redactProxyUrl(context.proxy.url) : undefined;
-  // While a tunnel is being set up, every socket-level error is between byoc and the proxy; the proxy
-  // reports its own failures to reach the target in its reply (SOCKS reply code, CONNECT status).
-  const atProxy = proxy !== undefined && context.stage === 'tunnel';
-  // The socks library rethrows socket errors as plain messages ("connect ECONNREFUSED 127.0.0.1:1055").
-  const code = failure.code ?? /^(?:connect|read|write|getaddrinfo) (E[A-Z_]+)\b/.exec(rawMessage)?.[1];
-  switch (code) {
-    case 'ENOTFOUND':
-      return { code: 'ENOTFOUND', message: `${context.host} does not resolve (ENOTFOUND)` };
-    case 'EAI_AGAIN':
-      return { code: 'EAI_AGAIN', message: `the DNS lookup of ${context.host} failed temporarily (EAI_AGAIN)` };
-    case 'ECONNREFUSED':
-      return {
-        code: 'ECONNREFUSED',
-        message: atProxy ? `the proxy ${proxy} refused the connection (is it running?)` : `${where} refused the connection`,
-      };
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return { code, message: `no route to ${atProxy ? `the proxy ${proxy}` : where} (${code})` };
-    case 'ECONNRESET':
-      return { code: 'ECONNRESET', message: `${atProxy ? `the proxy ${proxy}` : where} closed the connection (ECONNRESET)` };
-    case 'EPROXY':
-      return { code: 'EPROXY', message: rawMessage };
-    case 'ERR_SSL_WRONG_VERSION_NUMBER':
-    case 'ERR_SSL_PACKET_LENGTH_TOO_LONG':
-      return { code, message: `${where} did not answer with TLS (is it a plain HTTP port?)` };
-    default:
-      break;
-  }
-  if (context.stage === 'tunnel' && /socks/i.test(rawMessage)) {
-    // The socks library reports the proxy's reply code in its message only.
-    return { code: 'EPROXY', message: `the SOCKS5 proxy ${proxy ?? ''} could not connect to ${where}: ${rawMessage}` };
-  }
-  return { code: code ?? 'ERROR', message: rawMessage };
+  const proxy = context.proxy ? { url: redactProxyUrl(context.proxy.url), from: context.proxy.from } : undefined;
+  const failure = failureOf(error, { host: context.host, port: context.port, proxy });
+  if (failure) return { code: failure.code, message: failure.message, ...(failure.proxy ? { proxy: failure.proxy } : {}) };
+  const code = (error as NodeJS.ErrnoException).code;
+  return { code: code ?? 'ERROR', message: error instanceof Error ? error.message : String(error) };
 }

@@ -13,7 +13,10 @@ export interface FakeConnectProxy {
  * A minimal HTTP CONNECT proxy on 127.0.0.1. Name targets resolve only through `names` (like
  * tailscaled's HTTP proxy resolving tailnet names); an unknown name or a failed connection gets 502.
  */
-export async function startConnectProxy(names: Record<string, string> = {}): Promise<FakeConnectProxy> {
+export async function startConnectProxy(
+  names: Record<string, string> = {},
+  options: { /** answer every CONNECT with this status instead (a proxy whose policy refuses the target) */ refuse?: { status: number; reason: string } } = {},
+): Promise<FakeConnectProxy> {
   const targets: string[] = [];
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket): void => {
@@ -29,6 +32,12 @@ export async function startConnectProxy(names: Record<string, string> = {}): Pro
     track(client);
     const target = request.url ?? '';
     targets.push(target);
+    if (options.refuse) {
+      const { status, reason } = options.refuse;
+      const challenge = status === 407 ? 'Proxy-Authenticate: Basic realm="proxy"\r\n' : '';
+      client.end(`HTTP/1.1 ${status} ${reason}\r\n${challenge}Content-Length: 0\r\n\r\n`);
+      return;
+    }
     const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(target);
     const host = match?.[1];
     const address = host === undefined ? undefined : net.isIP(host) ? host : names[host.toLowerCase()];

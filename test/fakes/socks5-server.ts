@@ -22,7 +22,10 @@ const REPLY = { succeeded: 0x00, failure: 0x01, hostUnreachable: 0x04, refused: 
  * domain / IPv6 address types). Domain targets are resolved only through `names` (like tailscaled
  * resolving tailnet names); an unknown name gets "host unreachable".
  */
-export async function startSocks5Server(names: Record<string, string> = {}): Promise<FakeSocks5Server> {
+export async function startSocks5Server(
+  names: Record<string, string> = {},
+  options: { /** answer every CONNECT with this RFC 1928 reply code (2: not allowed, 4: host unreachable, 5: refused) */ reply?: number } = {},
+): Promise<FakeSocks5Server> {
   const targets: SocksTarget[] = [];
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket): void => {
@@ -66,6 +69,7 @@ export async function startSocks5Server(names: Record<string, string> = {}): Pro
     targets.push(target);
 
     if (command !== 0x01) return void client.end(reply(REPLY.commandNotSupported));
+    if (options.reply !== undefined) return void client.end(reply(options.reply));
     const address = target.addressType === 'domain' ? names[target.host.toLowerCase()] : target.host;
     if (address === undefined) return void client.end(reply(REPLY.hostUnreachable));
 

@@ -125,6 +125,32 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
     expect((await direct('SELECT 1', undefined)).status).toBe(400);
   });
 
+  it("through byoc's client, nginx refusing a revoked or expired certificate is exit 4 saying the server refused it", async () => {
+    // Given a revoked grant's certificate and an expired one, sent through byoc's client and network layer (byoc's own
+    // checks bypassed, so the answer is nginx's)
+    const { identity, requestId } = await approvedEngineer();
+    const revokedCert = await certificateOf(identity);
+    expect((await as(BOB, ['access', 'revoke', requestId])).exitCode).toBe(0);
+    const now = Date.now();
+    const expiredCert = await craftedCertificate(ALICE, new Date(now - 7_200_000), new Date(now - 3_600_000));
+    const attempt = async (cert: { certPem: string; keyPem: string }) => {
+      const agent = await createAgent(new URL(up.nginx.url), { resolve: { 'ch.sandbox.byoc.internal': '127.0.0.1' }, env: {} }, { cert: cert.certPem, key: cert.keyPem, ca: readFileSync(up.caFile, 'utf8') });
+      const session = await clickhouseConnector.connect({ url: up.nginx.url, service: 'sandbox', requestId, agent, application: 'integration-test', timeoutMs: 10_000 });
+      try {
+        return await session.query({ sql: 'SELECT 1 FROM system.one', queryId: `byoc-${requestId}-refused-cert`, format: 'TabSeparated', settings: {} }).then(() => undefined, (error: unknown) => error);
+      } finally {
+        await session.close();
+      }
+    };
+    // Then each is a refusal (exit 4) naming the server's decision, never the network path or "request failed"
+    const revoked = await attempt(revokedCert);
+    expect(revoked).toMatchObject({ exitCode: 4, code: expect.stringMatching(/^(certificate_refused|endpoint_refused)$/) });
+    expect((revoked as Error).message).toMatch(/refused your (certificate|identity)/);
+    const expired = await attempt(expiredCert);
+    expect(expired).toMatchObject({ exitCode: 4, code: 'certificate_refused', message: expect.stringContaining('the server refused your certificate') });
+    expect((expired as { hint: string }).hint).toContain('byoc cert show sandbox');
+  });
+
   it('keeps default.orders out of reach: refused by the guard, and by the server when the guard is bypassed', async () => {
     const { identity, requestId } = await approvedEngineer();
     const viaByoc = await as(identity, ['query', 'sandbox', 'SELECT * FROM default.orders']);

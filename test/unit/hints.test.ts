@@ -47,7 +47,9 @@ describe('hints name the values at hand', () => {
     });
     // Then the error says what to run next for acme-prod, not for "<service>"
     expect(result.exitCode).toBe(6);
-    expect(JSON.parse(result.stderr).error).toMatchObject({ code: 'clickhouse_unreachable', hint: 'Check the path: byoc connect check acme-prod.' });
+    const { error } = JSON.parse(result.stderr);
+    expect(error.code).toBe('clickhouse_unreachable');
+    expect(error.hint).toMatch(/^Check the port in services\.acme-prod\.clickhouse\.url \(https:\/\/127\.0\.0\.1:\d+\), .* \(byoc connect check acme-prod shows each stage\)\.$/);
   });
 
   it('ClickHouse refusals name the request the customer must apply, and time-outs the service', () => {
@@ -58,7 +60,7 @@ describe('hints name the values at hand', () => {
     expect(slow.hint).toBe('Raise --timeout, or check the path: byoc connect check acme-prod.');
     // Without a service (the customer's own audit connection), the hint names the URL instead of a placeholder
     const audit = translateError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), { url: target.url }) as { hint?: string };
-    expect(audit.hint).toBe('Check the network path to https://ch.acme.example:8443.');
+    expect(audit.hint).toBe('Check the port in the ClickHouse URL (https://ch.acme.example:8443), that the service listens there and that the tailnet ACLs allow it.');
   });
 
   it('Kubernetes failures name the service to diagnose and check', async () => {
@@ -68,9 +70,9 @@ describe('hints name the values at hand', () => {
     const failed = translateKubernetesError(new ApiException(500, 'x', '{"message":"etcdserver: request timed out"}', {}), server, what, ApiException, undefined, 'acme-prod') as { hint?: string };
     expect(failed.hint).toBe('Retry; if it persists, check the API server health: byoc k8s diagnose acme-prod health');
     const unreachable = translateKubernetesError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), server, what, ApiException, undefined, 'acme-prod') as { hint?: string };
-    expect(unreachable.hint).toBe('Check the path: byoc connect check acme-prod --target kubernetes.');
+    expect(unreachable.hint).toBe('Check the port in services.acme-prod.kubernetes.server (https://k8s.acme.example), that the service listens there and that the tailnet ACLs allow it (byoc connect check acme-prod --target kubernetes shows each stage).');
     const tls = translateKubernetesError(new Error('self signed certificate in certificate chain'), server, what, ApiException, undefined, 'acme-prod') as { hint?: string };
-    expect(tls.hint).toBe('Check services.acme-prod.kubernetes.caFile and tlsServerName, and your certificate: byoc cert show acme-prod.');
+    expect(tls.hint).toBe('Set services.acme-prod.kubernetes.caFile to the CA that signed the certificate of k8s.acme.example (byoc connect check acme-prod --target kubernetes shows its issuer).');
   });
 
   it("a certificate asked for someone else's request names that request's service", async () => {

@@ -179,12 +179,13 @@ describe('the client-node ClusterReader', () => {
     }
   });
 
-  it('maps an untrusted server certificate to a TLS refusal (exit 4) naming caFile', async () => {
+  it('maps an untrusted server certificate to a network error (exit 6) naming caFile, not a refusal of ours', async () => {
     const { ca: other } = await createCa(new Date('2026-01-01T00:00:00Z'), 'another CA');
     const session = await connect({ ca: other.certPem });
     const error = await session.version().catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(NotAllowedError);
-    expect((error as NotAllowedError).hint).toContain('caFile');
+    expect(error).toBeInstanceOf(NetworkError);
+    expect(error).toMatchObject({ code: 'tls_untrusted', exitCode: 6 });
+    expect((error as NetworkError).hint).toMatch(/^Set the CA file for https:\/\/.+ to the CA that signed the certificate of /);
   });
 
   it('maps other HTTP failures to a remote error, and 401 to not allowed', async () => {

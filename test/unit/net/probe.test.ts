@@ -299,7 +299,7 @@ describe('probeEndpoint', () => {
     const viaConnect = await probeEndpoint(unknown, options({ proxy: connectProxy.url, resolve: {} }));
     // Then the TCP stage failed with the proxy's answer and TLS was skipped
     expect(tcpOf(viaSocks)).toMatchObject({ ok: false, error: { code: 'EPROXY' } });
-    expect(tcpOf(viaSocks).error?.message).toMatch(/HostUnreachable/i);
+    expect(tcpOf(viaSocks).error?.message).toMatch(/could not connect to nowhere\.sandbox\.byoc\.internal:\d+: host unreachable \(4\)/);
     expect(tcpOf(viaConnect)).toMatchObject({ ok: false, error: { code: 'EPROXY' } });
     expect(tcpOf(viaConnect).error?.message).toContain('502');
     expect(viaConnect.tls).toMatchObject({ skipped: true });
@@ -309,8 +309,10 @@ describe('probeEndpoint', () => {
     const port = await closedPort();
     for (const proxy of [`socks5h://127.0.0.1:${port}`, `http://127.0.0.1:${port}`]) {
       const result = await probeEndpoint(tailnetUrl(good.port), options({ proxy }));
-      expect(tcpOf(result), proxy).toMatchObject({ ok: false, error: { code: 'ECONNREFUSED' } });
-      expect(tcpOf(result).error?.message, proxy).toContain('the proxy');
+      // EPROXYCONN: the proxy is unreachable, told apart from the target refusing (ECONNREFUSED)
+      expect(tcpOf(result), proxy).toMatchObject({ ok: false, error: { code: 'EPROXYCONN', proxy: { url: `${proxy}${proxy.startsWith('http') ? '/' : ''}`, from: 'network.proxy' } } });
+      expect(tcpOf(result).error?.message, proxy).toContain(`cannot connect to the proxy ${proxy}`);
+      expect(tcpOf(result).error?.message, proxy).toContain('ECONNREFUSED');
     }
   });
 

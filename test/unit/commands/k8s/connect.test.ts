@@ -203,7 +203,8 @@ describe('byoc connect k8s', () => {
     expect(read(file).clusters[0]!.cluster).toMatchObject({ server: 'https://k8s.tailnet.example', 'proxy-url': 'socks5://127.0.0.1:1055' });
     expect(read(file).clusters[0]!.cluster['tls-server-name']).toBeUndefined();
     expect(result.stderr).toContain('kubectl does not accept socks5h://');
-    expect(result.stderr).toContain('cannot reach the Kubernetes API at https://k8s.tailnet.example: connect ECONNREFUSED 127.0.0.1:1055');
+    // the proxy being down is told apart from the API server refusing
+    expect(result.stderr).toContain('cannot reach the Kubernetes API at https://k8s.tailnet.example: cannot connect to the proxy socks5h://127.0.0.1:1055 (network.proxy): connect ECONNREFUSED 127.0.0.1:1055');
     expect(result.exitCode).toBe(6);
   });
 
