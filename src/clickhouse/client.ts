@@ -1,6 +1,6 @@
 import type { Agent } from 'node:http';
 import type { Readable } from 'node:stream';
-import { NetworkError, NotAllowedError, RemoteError } from '../errors.js';
+import { abortReason, NetworkError, NotAllowedError, RemoteError } from '../errors.js';
 import { diagnose, endpointContext, failureOf, httpFailure, lastFailedAnswer, type Diagnosis, type DiagnosisContext } from '../net/failure.js';
 
 /** ClickHouse output formats byoc asks for; all exist on old (18.x) servers too. */
@@ -140,7 +140,7 @@ export const clickhouseConnector: ClickHouseConnector = {
         // byoc stopped it (the error is then the abort's, whatever the client made of it): stop it on the server too.
         if (request.signal?.aborted) {
           await cancelOnce();
-          return asError(request.signal.reason);
+          return abortReason(request.signal);
         }
         if (deadline?.aborted) return new QueryTimeoutError(Math.round(request.deadlineMs! / 1000), await cancelOnce());
         const translated = translateError(error, target);
@@ -155,7 +155,7 @@ export const clickhouseConnector: ClickHouseConnector = {
         throw await failure(error);
       }
       // Node stops watching a request's signal once the request is sent: the response is ended here.
-      const stop = () => source.destroy(asError(signal!.reason));
+      const stop = () => source.destroy(abortReason(signal!));
       signal?.addEventListener('abort', stop, { once: true });
       return (async function* () {
         let ended = false;
@@ -221,10 +221,6 @@ const CANCEL_WAIT_MS = 2000;
 /** A ClickHouse string literal (query ids are byoc's own, but quoting never hurts). */
 function sqlString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
-
-function asError(reason: unknown): Error {
-  return reason instanceof Error ? reason : new Error(String(reason));
 }
 
 /** The SQL with a FORMAT clause, as the client's own query() builds it (trailing semicolons dropped). */
