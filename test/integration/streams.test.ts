@@ -9,6 +9,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serverUserFor } from '../../src/access/server-user.js';
+import { startConnectProxy } from '../fakes/connect-proxy.js';
 import { runCli } from '../fakes/context.js';
 import { spawnByoc } from '../fakes/spawn-byoc.js';
 import { realClock, sandboxTier } from './tier.js';
@@ -129,4 +130,22 @@ describe.skipIf(!available)('byoc query streams and cancellation on the real san
     expect(result.stderr).toContain('byoc cancelled it on the server');
     expect(await goneWithin(serverUser, 2000)).toBeLessThan(2000);
   }, 30_000);
+
+  it('a proxy that refuses the CONNECT exits 6 naming its 403, the setting and nothing about the certificate', async () => {
+    // Given an engineer whose network.proxy answers 403 to every CONNECT (a policy that refuses the target)
+    const { identity } = await approvedEngineer();
+    const proxy = await startConnectProxy({}, { refuse: { status: 403, reason: 'Forbidden' } });
+    try {
+      // When she queries the sandbox through it
+      const result = await runCli(['query', 'sandbox', 'SELECT 1 FROM system.one'], { cwd, clock, env: { BYOC_STATE_DIR: stateDir, BYOC_USER: identity, BYOC_PROXY: proxy.url } });
+      // Then the network path is blamed (exit 6), with the proxy's answer and the setting to fix
+      expect(result.exitCode, result.stderr).toBe(6);
+      expect(result.stderr).toContain('403 Forbidden');
+      expect(result.stderr).toContain('network.proxy');
+      expect(result.stderr).not.toMatch(/your certificate/i);
+      expect(proxy.targets.some((target) => target.startsWith('ch.sandbox.byoc.internal:') || target.startsWith('127.0.0.1:'))).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
 });
