@@ -12,11 +12,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CHDB_PACKAGE_JSON, chdbFor } from './engine.js';
 import type { AccessBroker } from '../../src/access/broker.js';
 import { CHANGEABLE_SETTINGS, PINNED_SETTINGS } from '../../src/access/operator.js';
 import { serverUserFor } from '../../src/access/server-user.js';
@@ -25,40 +24,7 @@ import { FakeClock } from '../fakes/context.js';
 import { openTestBroker } from '../fakes/broker.js';
 import { tempDir } from '../fakes/fs.js';
 
-interface ChdbSession {
-  query(sql: string, format?: string): string;
-  cleanup(): void;
-}
-/** The few chdb calls used here (its own types live in the separate package, which may be absent). */
-interface Chdb {
-  query(sql: string, format?: string): string;
-  Session: new (path?: string, options?: { connectionArgs?: string[] }) => ChdbSession;
-}
-
-const PACKAGE_JSON = fileURLToPath(new URL('./package.json', import.meta.url));
-const INSTALL = 'npm install --prefix test/chdb --no-save --ignore-scripts';
-
-function loadChdb(): Chdb | undefined {
-  try {
-    return createRequire(PACKAGE_JSON)('chdb') as Chdb;
-  } catch (error) {
-    // Only "not installed" skips; an installed engine that fails to load is a failure to see.
-    if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && /'chdb'/.test((error as Error).message)) return undefined;
-    throw error;
-  }
-}
-
-const chdb = loadChdb();
-if (!chdb && process.env.CI === 'true') {
-  describe('operator-config on a current ClickHouse (chdb)', () => {
-    it('runs under CI=true', () => {
-      // Given CI / Then the engine must be installed: this proof may not be skipped silently
-      throw new Error(`CI=true but chdb is not installed in test/chdb; .ci/run installs it (${INSTALL})`);
-    });
-  });
-} else if (!chdb) {
-  console.warn(`operator-config on a current ClickHouse skipped: chdb is not installed (${INSTALL})`);
-}
+const chdb = chdbFor('operator-config on a current ClickHouse (chdb)');
 
 const BOB = 'bob@vendor.example';
 const CAROL = 'carol@vendor.example';
@@ -283,7 +249,7 @@ describe.skipIf(!chdb)('operator-config on a current ClickHouse (chdb)', () => {
 /** Opens a chdb session on the server folder in a child process, to read what the engine prints on refusal. */
 function loadInChild(server: string) {
   const script = `
-    const chdb = require('node:module').createRequire(${JSON.stringify(PACKAGE_JSON)})('chdb');
+    const chdb = require('node:module').createRequire(${JSON.stringify(CHDB_PACKAGE_JSON)})('chdb');
     const session = new chdb.Session(${JSON.stringify(path.join(server, 'child'))}, { connectionArgs: [${JSON.stringify(`--config-file=${path.join(server, 'config.xml')}`)}] });
     session.cleanup();
   `;

@@ -7,41 +7,13 @@
  * chdb lives in its own package (test/chdb/package.json); absent, this is skipped with the install command, except
  * under CI=true, where it must run (as the operator-config proof).
  */
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { chdbFor } from './engine.js';
 import { CURRENT_SCHEMA, describeServer, schemaSql } from '../../src/clickhouse/preset-schema.js';
 import { PRESETS, presetTables, renderPreset } from '../../src/clickhouse/presets.js';
 import { parseTsvLine } from '../../src/clickhouse/run.js';
 
-interface Chdb {
-  query(sql: string, format?: string): string;
-}
-
-const PACKAGE_JSON = fileURLToPath(new URL('./package.json', import.meta.url));
-const INSTALL = 'npm install --prefix test/chdb --no-save --ignore-scripts';
-
-function loadChdb(): Chdb | undefined {
-  try {
-    return createRequire(PACKAGE_JSON)('chdb') as Chdb;
-  } catch (error) {
-    // Only "not installed" skips; an installed engine that fails to load is a failure to see.
-    if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && /'chdb'/.test((error as Error).message)) return undefined;
-    throw error;
-  }
-}
-
-const chdb = loadChdb();
-if (!chdb && process.env.CI === 'true') {
-  describe('presets on a current ClickHouse (chdb)', () => {
-    it('runs under CI=true', () => {
-      // Given CI / Then the engine must be installed: this proof may not be skipped silently
-      throw new Error(`CI=true but chdb is not installed in test/chdb; .ci/run installs it (${INSTALL})`);
-    });
-  });
-} else if (!chdb) {
-  console.warn(`presets on a current ClickHouse skipped: chdb is not installed (${INSTALL})`);
-}
+const chdb = chdbFor('presets on a current ClickHouse (chdb)');
 
 function literal(text: string): string {
   return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;

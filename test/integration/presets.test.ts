@@ -3,42 +3,21 @@
  * TLS), as an engineer with an approved grant. 18.16 lacks system.errors, system.disks, system.distribution_queue
  * and clusterAllReplicas: those presets must still exit 0, with a one-line warning instead of a server exception.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PRESETS } from '../../src/clickhouse/presets.js';
-import { runCli } from '../fakes/context.js';
-import { realClock, sandboxTier } from './tier.js';
+import { sandboxTier, sandboxWorkspace } from './tier.js';
 
 const available = sandboxTier('presets integration tier');
-const BOB = 'bob@vendor.example';
 
 describe.skipIf(!available)('byoc query --preset on the real sandbox (ClickHouse 18.16)', () => {
-  let stateDir: string;
-  let cwd: string;
+  const sandbox = sandboxWorkspace('presets');
+  const { as } = sandbox;
   let engineer: string;
-  const clock = realClock();
-  const as = (user: string | undefined, args: string[]) => runCli(args, { cwd, clock, env: { BYOC_STATE_DIR: stateDir, ...(user ? { BYOC_USER: user } : {}) } });
 
   beforeAll(async () => {
-    stateDir = mkdtempSync(path.join(os.tmpdir(), 'byoc-it-presets-'));
-    cwd = mkdtempSync(path.join(os.tmpdir(), 'byoc-it-presets-cwd-'));
-    const started = await as(undefined, ['sandbox', 'up', '--json']);
-    expect(started.exitCode, started.stderr).toBe(0);
     // one engineer with a grant bob approved; every test only reads system tables with it
-    engineer = 'presets@vendor.example';
-    const requested = await as(engineer, ['access', 'request', 'sandbox', '--reason', 'presets', '--ticket', 'INC-13', '--no-wait', '--json']);
-    const { id } = JSON.parse(requested.stdout) as { id: string };
-    const approved = await as(BOB, ['access', 'approve', id]);
-    expect(approved.exitCode, approved.stderr).toBe(0);
+    engineer = (await sandbox.approvedEngineer('presets', 'presets')).identity;
   }, 60_000);
-
-  afterAll(async () => {
-    if (stateDir) await as(undefined, ['sandbox', 'down']);
-    rmSync(stateDir, { recursive: true, force: true });
-    rmSync(cwd, { recursive: true, force: true });
-  }, 30_000);
 
   const missingTable = new Set(['errors', 'disks', 'distribution-queue']);
 

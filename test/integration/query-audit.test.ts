@@ -4,10 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { serverUserFor } from '../../src/access/server-user.js';
 import { clickhouseConnector } from '../../src/clickhouse/client.js';
 import { createAgent } from '../../src/net/network.js';
@@ -15,35 +12,17 @@ import { issueClientCertificate, loadOrCreateBrokerCa } from '../../src/pki/ca.j
 import { processLockOwner } from '../../src/access/open.js';
 import { createCsr, generateKeyPairPem } from '../../src/pki/x509.js';
 import { main } from '../../src/main.js';
-import { runCli, testBase } from '../fakes/context.js';
-import { realClock, sandboxTier } from './tier.js';
+import { testBase } from '../fakes/context.js';
+import { sandboxTier, sandboxWorkspace } from './tier.js';
 
 const available = sandboxTier('query and audit integration tier');
 const ALICE = 'alice@vendor.example';
 const BOB = 'bob@vendor.example';
 
 describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
-  let stateDir: string;
-  let cwd: string;
-  let up: { clickhouse: { httpPort: number }; nginx: { url: string }; customer: { user: string; passwordFile: string }; caFile: string };
-  const clock = realClock();
-  const as = (user: string | undefined, args: string[]) => runCli(args, { cwd, clock, env: { BYOC_STATE_DIR: stateDir, ...(user ? { BYOC_USER: user } : {}) } });
-
-  /**
-   * An engineer of their own with a sandbox request bob approved: every test works with its own grant (and its own
-   * stored certificate), so none depends on what another did, in any order.
-   */
-  let engineers = 0;
-  const approvedEngineer = async (): Promise<{ identity: string; requestId: string }> => {
-    const identity = `engineer${++engineers}@vendor.example`;
-    const requested = await as(identity, ['access', 'request', 'sandbox', '--reason', 'integration', '--ticket', 'INC-9', '--no-wait', '--json']);
-    // --no-wait leaves it pending (exit 8), which bob then approves
-    const { id: requestId, status } = JSON.parse(requested.stdout) as { id: string; status: string };
-    expect(status, requested.stderr).toBe('pending');
-    const approved = await as(BOB, ['access', 'approve', requestId]);
-    expect(approved.exitCode, approved.stderr).toBe(0);
-    return { identity, requestId };
-  };
+  const sandbox = sandboxWorkspace('audit');
+  const { as, customer, clock } = sandbox;
+  const approvedEngineer = () => sandbox.approvedEngineer('engineer');
 
   /** The engineer's certificate and key files for the sandbox, as `byoc cert get` leaves them. */
   const certificateOf = async (identity: string): Promise<{ certPem: string; keyPem: string }> => {
@@ -53,19 +32,10 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
     return { certPem: readFileSync(certPath, 'utf8'), keyPem: readFileSync(keyPath, 'utf8') };
   };
 
-  /** The customer reading its own ClickHouse directly (HTTP port, own credentials). */
-  const customer = async (sql: string): Promise<string> => {
-    const password = readFileSync(up.customer.passwordFile, 'utf8').trim();
-    const response = await fetch(`http://127.0.0.1:${up.clickhouse.httpPort}/`, { method: 'POST', body: sql, headers: { 'X-ClickHouse-User': up.customer.user, 'X-ClickHouse-Key': password } });
-    const text = await response.text();
-    if (!response.ok) throw new Error(text);
-    return text;
-  };
-
   /** HTTPS to nginx with a given client certificate and query_id, bypassing byoc entirely. */
   const direct = (sql: string, cert: { certPem: string; keyPem: string } | undefined, queryId?: string) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const url = new URL(up.nginx.url);
+      const url = new URL(sandbox.up.nginx.url);
       const request = https.request(
         {
           host: '127.0.0.1',
@@ -73,7 +43,7 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
           servername: url.hostname,
           method: 'POST',
           path: queryId ? `/?query_id=${queryId}` : '/',
-          ca: readFileSync(up.caFile, 'utf8'),
+          ca: readFileSync(sandbox.up.caFile, 'utf8'),
           ...(cert ? { cert: cert.certPem, key: cert.keyPem } : {}),
         },
         (response) => {
@@ -88,25 +58,11 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
 
   /** A certificate from the broker's CA for any CN and validity, as an attacker with a stolen CA would not have. */
   const craftedCertificate = async (commonName: string, notBefore: Date, notAfter: Date) => {
-    const ca = await loadOrCreateBrokerCa(stateDir, new Date(), { warn: () => undefined, owner: processLockOwner() });
+    const ca = await loadOrCreateBrokerCa(sandbox.stateDir, new Date(), { warn: () => undefined, owner: processLockOwner() });
     const keys = await generateKeyPairPem();
     const issued = issueClientCertificate(ca, { csrPem: createCsr(keys, [{ name: 'commonName', value: commonName }]), identity: commonName, requestId: 'r-crafted0000', notBefore, notAfter });
     return { certPem: issued.certPem, keyPem: keys.privateKeyPem };
   };
-
-  beforeAll(async () => {
-    stateDir = mkdtempSync(path.join(os.tmpdir(), 'byoc-it-'));
-    cwd = mkdtempSync(path.join(os.tmpdir(), 'byoc-it-cwd-'));
-    const started = await as(undefined, ['sandbox', 'up', '--json']);
-    expect(started.exitCode, started.stderr).toBe(0);
-    up = JSON.parse(started.stdout);
-  }, 60_000);
-
-  afterAll(async () => {
-    if (stateDir) await as(undefined, ['sandbox', 'down']);
-    rmSync(stateDir, { recursive: true, force: true });
-    rmSync(cwd, { recursive: true, force: true });
-  }, 30_000);
 
   it('reads system tables with the certificate from the broker', async () => {
     const { identity, requestId } = await approvedEngineer();
@@ -134,8 +90,8 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
     const now = Date.now();
     const expiredCert = await craftedCertificate(ALICE, new Date(now - 7_200_000), new Date(now - 3_600_000));
     const attempt = async (cert: { certPem: string; keyPem: string }) => {
-      const agent = await createAgent(new URL(up.nginx.url), { resolve: { 'ch.sandbox.byoc.internal': '127.0.0.1' }, env: {} }, { cert: cert.certPem, key: cert.keyPem, ca: readFileSync(up.caFile, 'utf8') });
-      const session = await clickhouseConnector.connect({ url: up.nginx.url, service: 'sandbox', requestId, agent, application: 'integration-test', timeoutMs: 10_000 });
+      const agent = await createAgent(new URL(sandbox.up.nginx.url), { resolve: { 'ch.sandbox.byoc.internal': '127.0.0.1' }, env: {} }, { cert: cert.certPem, key: cert.keyPem, ca: readFileSync(sandbox.up.caFile, 'utf8') });
+      const session = await clickhouseConnector.connect({ url: sandbox.up.nginx.url, service: 'sandbox', requestId, agent, application: 'integration-test', timeoutMs: 10_000 });
       try {
         return await session.query({ sql: 'SELECT 1 FROM system.one', queryId: `byoc-${requestId}-refused-cert`, format: 'TabSeparated', settings: {} }).then(() => undefined, (error: unknown) => error);
       } finally {
@@ -158,8 +114,8 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
     expect(viaByoc.stderr).toContain('default.orders is not in the system');
     // the same certificate, through byoc's own client and network layer, with no guard in front
     const cert = await certificateOf(identity);
-    const agent = await createAgent(new URL(up.nginx.url), { resolve: { 'ch.sandbox.byoc.internal': '127.0.0.1' }, env: {} }, { cert: cert.certPem, key: cert.keyPem, ca: readFileSync(up.caFile, 'utf8') });
-    const session = await clickhouseConnector.connect({ url: up.nginx.url, agent, application: 'integration-test', timeoutMs: 10_000 });
+    const agent = await createAgent(new URL(sandbox.up.nginx.url), { resolve: { 'ch.sandbox.byoc.internal': '127.0.0.1' }, env: {} }, { cert: cert.certPem, key: cert.keyPem, ca: readFileSync(sandbox.up.caFile, 'utf8') });
+    const session = await clickhouseConnector.connect({ url: sandbox.up.nginx.url, agent, application: 'integration-test', timeoutMs: 10_000 });
     const attempt = session.query({ sql: 'SELECT * FROM default.orders', queryId: `byoc-${requestId}-direct-orders`, format: 'TabSeparated', settings: {} });
     await expect(attempt).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/Access denied to database default/) });
     await session.close();
@@ -199,7 +155,7 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
     // Then every engineer query is under the request and the engineer its server user names (whichever test ran
     // it), and nothing of the customer's own is there
     for (const row of rows) expect(row.user, row.queryId).toBe(serverUserFor(row.requestId, row.engineer));
-    expect(rows.filter((row) => row.user === up.customer.user || row.query === 'SELECT 42')).toEqual([]);
+    expect(rows.filter((row) => row.user === sandbox.up.customer.user || row.query === 'SELECT 42')).toEqual([]);
     // And this engineer's queries, through byoc and around it, are under their grant and their name
     const mine = rows.filter((row) => row.user === user);
     for (const queryId of ran) expect(mine.map((row) => row.queryId)).toContain(queryId);
@@ -232,7 +188,7 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
     // Given an engineer, and a follower polling every 300 ms
     const { identity } = await approvedEngineer();
     const controller = new AbortController();
-    const harness = testBase({ cwd, clock, signal: controller.signal, env: { BYOC_STATE_DIR: stateDir } });
+    const harness = testBase({ cwd: sandbox.cwd, clock, signal: controller.signal, env: { BYOC_STATE_DIR: sandbox.stateDir } });
     const following = main(['audit', 'query-log', 'sandbox', '--follow', '--json', '--since', '1m', '--interval', '300ms'], harness.base);
     // When the engineer runs three queries while it follows (flushing so the log catches up)
     const ran: string[] = [];

@@ -3,47 +3,29 @@
  * doing mutual TLS). What the engineer sees (exit code, stderr) and what the server still runs, read as the
  * customer from system.processes. One sandbox for the file; afterAll always takes it down.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { serverUserFor } from '../../src/access/server-user.js';
 import { startConnectProxy } from '../fakes/connect-proxy.js';
 import { runCli } from '../fakes/context.js';
 import { spawnByoc } from '../fakes/spawn-byoc.js';
-import { realClock, sandboxTier } from './tier.js';
+import { sandboxTier, sandboxWorkspace } from './tier.js';
 
 const available = sandboxTier('streams and cancellation integration tier');
-const BOB = 'bob@vendor.example';
 
 describe.skipIf(!available)('byoc query streams and cancellation on the real sandbox', () => {
-  let stateDir: string;
-  let cwd: string;
-  let up: { clickhouse: { httpPort: number }; customer: { user: string; passwordFile: string } };
-  const clock = realClock();
-  const as = (user: string | undefined, args: string[]) => runCli(args, { cwd, clock, env: { BYOC_STATE_DIR: stateDir, ...(user ? { BYOC_USER: user } : {}) } });
+  const sandbox = sandboxWorkspace('streams');
+  const { as, customer, clock } = sandbox;
   const spawnAs = (user: string | undefined, args: string[], closeStdoutAfterFirstChunk = false) =>
-    spawnByoc(args, { cwd, env: { BYOC_STATE_DIR: stateDir, ...(user ? { BYOC_USER: user } : {}) }, closeStdoutAfterFirstChunk });
+    spawnByoc(args, { cwd: sandbox.cwd, env: { BYOC_STATE_DIR: sandbox.stateDir, ...(user ? { BYOC_USER: user } : {}) }, closeStdoutAfterFirstChunk });
 
   /** An engineer of their own with an approved sandbox request and a certificate: tests stay independent. */
-  let engineers = 0;
   const approvedEngineer = async (): Promise<{ identity: string; serverUser: string }> => {
-    const identity = `streams${++engineers}@vendor.example`;
-    const { id: requestId } = JSON.parse((await as(identity, ['access', 'request', 'sandbox', '--reason', 'streams', '--no-wait', '--json'])).stdout) as { id: string };
-    expect((await as(BOB, ['access', 'approve', requestId])).exitCode).toBe(0);
+    const { identity, requestId } = await sandbox.approvedEngineer('streams', 'streams');
     expect((await as(identity, ['cert', 'get', 'sandbox'])).exitCode).toBe(0);
     return { identity, serverUser: serverUserFor(requestId, identity) };
   };
 
-  /** The customer reading its own ClickHouse directly (HTTP port, own credentials). */
-  const customer = async (sql: string): Promise<string> => {
-    const password = readFileSync(up.customer.passwordFile, 'utf8').trim();
-    const response = await fetch(`http://127.0.0.1:${up.clickhouse.httpPort}/`, { method: 'POST', body: sql, headers: { 'X-ClickHouse-User': up.customer.user, 'X-ClickHouse-Key': password } });
-    const text = await response.text();
-    if (!response.ok) throw new Error(text);
-    return text;
-  };
   const runningFor = async (user: string) => (await customer(`SELECT query_id FROM system.processes WHERE user = '${user}' AND query NOT LIKE 'KILL QUERY%'`)).trim();
   /** Polls system.processes until `user` runs nothing; returns how long that took (or Infinity after `limitMs`). */
   const goneWithin = async (user: string, limitMs: number): Promise<number> => {
@@ -61,20 +43,6 @@ describe.skipIf(!available)('byoc query streams and cancellation on the real san
     }
     throw new Error(`no query of ${user} ever ran`);
   };
-
-  beforeAll(async () => {
-    stateDir = mkdtempSync(path.join(os.tmpdir(), 'byoc-it-streams-'));
-    cwd = mkdtempSync(path.join(os.tmpdir(), 'byoc-it-streams-cwd-'));
-    const started = await as(undefined, ['sandbox', 'up', '--json']);
-    expect(started.exitCode, started.stderr).toBe(0);
-    up = JSON.parse(started.stdout);
-  }, 60_000);
-
-  afterAll(async () => {
-    if (stateDir) await as(undefined, ['sandbox', 'down']);
-    rmSync(stateDir, { recursive: true, force: true });
-    rmSync(cwd, { recursive: true, force: true });
-  }, 30_000);
 
   it('| head -1 ends byoc quietly with exit 0 in every streaming format, and the server stops the query', async () => {
     // Given an engineer and a result far longer than the reader wants
@@ -137,7 +105,7 @@ describe.skipIf(!available)('byoc query streams and cancellation on the real san
     const proxy = await startConnectProxy({}, { refuse: { status: 403, reason: 'Forbidden' } });
     try {
       // When she queries the sandbox through it
-      const result = await runCli(['query', 'sandbox', 'SELECT 1 FROM system.one'], { cwd, clock, env: { BYOC_STATE_DIR: stateDir, BYOC_USER: identity, BYOC_PROXY: proxy.url } });
+      const result = await runCli(['query', 'sandbox', 'SELECT 1 FROM system.one'], { cwd: sandbox.cwd, clock, env: { BYOC_STATE_DIR: sandbox.stateDir, BYOC_USER: identity, BYOC_PROXY: proxy.url } });
       // Then the network path is blamed (exit 6), with the proxy's answer and the setting to fix
       expect(result.exitCode, result.stderr).toBe(6);
       expect(result.stderr).toContain('403 Forbidden');
