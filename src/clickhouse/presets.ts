@@ -38,6 +38,9 @@ function columnList(columns: TableColumns, list: readonly Column[]): string {
   return shown.map((column) => `    ${column}`).join(',\n');
 }
 
+/** What the replication-queue presets show of each task, on one server or on every replica. */
+const REPLICATION_QUEUE_COLUMNS = ['database', 'table', 'type', 'new_part_name', 'create_time', 'num_tries', 'last_exception', 'postpone_reason'].join(',\n    ');
+
 export const PRESETS: readonly Preset[] = [
   {
     name: 'parts',
@@ -89,14 +92,7 @@ ORDER BY create_time`,
     description: 'Replication tasks waiting or retrying, oldest first, with their last error and why they are postponed.',
     table: 'replication_queue',
     render: (_columns, from) => `SELECT
-    database,
-    table,
-    type,
-    new_part_name,
-    create_time,
-    num_tries,
-    last_exception,
-    postpone_reason
+    ${REPLICATION_QUEUE_COLUMNS}
 FROM ${from}
 ORDER BY create_time
 LIMIT 100`,
@@ -259,14 +255,7 @@ ORDER BY data_files DESC`,
     replicas: true,
     render: (_columns, from) => `SELECT
     hostName() AS host,
-    database,
-    table,
-    type,
-    new_part_name,
-    create_time,
-    num_tries,
-    last_exception,
-    postpone_reason
+    ${REPLICATION_QUEUE_COLUMNS}
 FROM ${from}
 ORDER BY create_time
 LIMIT 200`,
