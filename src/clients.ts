@@ -11,9 +11,15 @@ export function defaultClients(): Partial<ClientFactories> {
     operators: async () => [(await import('./sandbox/broker-operator.js')).sandboxOperator],
     clickhouse: async () => (await import('./clickhouse/client.js')).clickhouseConnector,
     kubernetes: async () => (await import('./k8s/client.js')).kubernetesConnector,
+    // The LocalAPI answers status and ping when its socket is there; the CLI does the rest and stands in for it.
     tailscale: async (ctx) => {
-      const [{ createExecaRunner }, configuration] = await Promise.all([import('./tailscale/runner.js'), ctx.config()]);
-      return createExecaRunner({ bin: configuration.get<string>('tailscale.bin')!, env: ctx.env });
+      const [{ createExecaRunner }, { createLocalApiRunner }, configuration] = await Promise.all([
+        import('./tailscale/runner.js'),
+        import('./tailscale/localapi.js'),
+        ctx.config(),
+      ]);
+      const cli = createExecaRunner({ bin: configuration.get<string>('tailscale.bin')!, env: ctx.env });
+      return createLocalApiRunner({ socket: configuration.get<string>('tailscale.socket')!, cli });
     },
   };
 }

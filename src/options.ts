@@ -36,6 +36,10 @@ export const SHARED = {
     description: 'proxy for tailnet traffic',
   }),
   tailscaleBin: option.path({ key: 'tailscale.bin', env: 'BYOC_TAILSCALE_BIN', default: 'tailscale', description: 'the tailscale CLI (a name looked up on PATH, or a path)' }),
+  tailscaleSocket: option.path({
+    key: 'tailscale.socket', env: 'BYOC_TAILSCALE_SOCKET', default: '/var/run/tailscale/tailscaled.sock',
+    description: "tailscaled's LocalAPI socket, read for status and ping before the CLI (absent or refusing: the CLI)",
+  }),
   approvers: option.list({ key: 'policy.approvers', env: 'BYOC_POLICY_APPROVERS', default: [], defaultNote: 'none', description: 'identities allowed to approve (embedded broker)' }),
   approvals: option.integer({ key: 'policy.approvals', env: 'BYOC_POLICY_APPROVALS', default: 1, min: 1, description: 'approvals required' }),
   maxDuration: option.duration({ key: 'policy.maxDuration', env: 'BYOC_POLICY_MAX_DURATION', default: '8h', description: 'longest grant a request may ask for' }),

@@ -39,12 +39,16 @@ export function writeScenario(dir: string, scenario: FakeTailscaleScenario, name
   return file;
 }
 
-/** The environment for a subprocess that should find the fake as `tailscale` (node found even if PATH lacks it). */
+/**
+ * The environment for a subprocess that should find the fake as `tailscale` (node found even if PATH lacks it).
+ * The LocalAPI socket points nowhere, so a real tailscaled on the developer's machine is never asked instead.
+ */
 export function fakeTailscaleEnv(scenarioFile: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     PATH: `${FAKE_TAILSCALE_DIR}${path.delimiter}/usr/bin${path.delimiter}/bin`,
     FAKE_TAILSCALE_SCENARIO: scenarioFile,
     FAKE_TAILSCALE_NODE: process.execPath,
+    BYOC_TAILSCALE_SOCKET: '/nonexistent/byoc-test/tailscaled.sock',
     ...extra,
   };
 }
