@@ -1,6 +1,6 @@
 /**
  * tailscaled's LocalAPI over its unix socket (`/var/run/tailscale/tailscaled.sock` on Linux): the same status
- * document `tailscale status --json` prints, and one structured PingResult per probe, without a subprocess per
+ * document `tailscale status --json` prints, the DERP map, and one structured PingResult per probe, without a subprocess per
  * call or the CLI's text in between. The CLI stays the fallback: for every command this does not answer
  * (netcheck, name lookups), and whenever nothing listens on the socket or the daemon refuses the request.
  *
@@ -114,13 +114,19 @@ function errorMessage(body: string): string {
   return body.trim();
 }
 
-async function status(socket: string, options: TailscaleRunOptions): Promise<TailscaleRunResult> {
-  const answer = await localApiRequest(socket, 'GET', '/localapi/v0/status', options.timeoutMs ?? DEFAULT_STATUS_TIMEOUT_MS, options.signal);
+/**
+ * A document the CLI prints as it gets it: `status --json` (/localapi/v0/status) and `debug derp-map`
+ * (/localapi/v0/derpmap) re-encode the daemon's JSON with the same field set.
+ */
+async function document(socket: string, path: string, options: TailscaleRunOptions): Promise<TailscaleRunResult> {
+  const answer = await localApiRequest(socket, 'GET', path, options.timeoutMs ?? DEFAULT_STATUS_TIMEOUT_MS, options.signal);
   // A daemon that refuses (403: another user's socket, a foreign Host rule; 5xx) is left to the CLI, which
-  // knows how to say so; the status document itself is the CLI's, byte for byte in field set.
-  if (answer.status !== 200) throw new LocalApiUnavailable(`GET /localapi/v0/status answered ${answer.status}: ${errorMessage(answer.body)}`);
+  // knows how to say so.
+  if (answer.status !== 200) throw new LocalApiUnavailable(`GET ${path} answered ${answer.status}: ${errorMessage(answer.body)}`);
   return { stdout: answer.body, stderr: '', exitCode: 0 };
 }
+
+const DOCUMENTS: Readonly<Record<string, string>> = { 'status --json': '/localapi/v0/status', 'debug derp-map': '/localapi/v0/derpmap' };
 
 interface PingArgs {
   count: number;
@@ -218,7 +224,7 @@ export interface LocalApiRunnerOptions {
 }
 
 /**
- * A TailscaleRunner that answers `status --json` and `ping` from the LocalAPI, in the CLI's exact output forms
+ * A TailscaleRunner that answers `status --json`, `debug derp-map` and `ping` from the LocalAPI, in the CLI's exact output forms
  * (so the same parsers read both), and hands everything else to the CLI. Once the socket proves unusable, the
  * rest of the run goes straight to the CLI.
  */
@@ -228,7 +234,8 @@ export function createLocalApiRunner({ socket, cli }: LocalApiRunnerOptions): Ta
     async run(args, options = {}) {
       if (usable) {
         try {
-          if (args.length === 2 && args[0] === 'status' && args[1] === '--json') return await status(socket, options);
+          const documentPath = DOCUMENTS[args.join(' ')];
+          if (documentPath !== undefined) return await document(socket, documentPath, options);
           const pingArgs = pingArgsOf(args);
           if (pingArgs) return await ping(socket, pingArgs, args, options);
         } catch (error) {

@@ -109,6 +109,17 @@ describe('the LocalAPI source', () => {
     expect(cli.calls.map((call) => call.args[0])).toEqual(['status', 'ping']);
   });
 
+  it('reads the DERP map from GET /localapi/v0/derpmap for `debug derp-map` (custom regions included)', async () => {
+    // Given a daemon whose DERP map has a region of Tailscale's (27, iad) and a self-hosted one (900)
+    const derpMap = { Regions: { '27': { RegionID: 27, RegionCode: 'iad', RegionName: 'Ashburn' }, '900': { RegionID: 900, RegionCode: 'myderp', RegionName: 'Self-hosted' } } };
+    const api = await localApi({ 'GET /localapi/v0/derpmap': { body: JSON.stringify(derpMap) } });
+    // When byoc asks for it as the CLI would print it
+    const result = await createLocalApiRunner({ socket: api.socket, cli: noCli() }).run(['debug', 'derp-map']);
+    // Then the document is the daemon's
+    expect(JSON.parse(result.stdout)).toEqual(derpMap);
+    expect(api.calls.map((call) => `${call.method} ${call.url}`)).toEqual(['GET /localapi/v0/derpmap']);
+  });
+
   it('leaves netcheck and pings by name to the CLI', async () => {
     const api = await localApi({});
     const cli = new ScriptedRunner([{ match: /^netcheck|^ping /, stdout: '{}' }]);
