@@ -34,7 +34,7 @@ interface Outcome {
   misses: string[];
 }
 
-const samples = readdirSync(CORPUS).sort();
+const samples = readdirSync(CORPUS, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
 const outcomes: Outcome[] = [];
 
 /** What is wrong with the report against the sample's right answer; empty when it is right. */
