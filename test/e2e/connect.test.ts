@@ -45,7 +45,8 @@ describe('byoc connect check through a fake `tailscale` on PATH', () => {
   });
 
   it('names the tailscale binary to install when it is missing', async () => {
-    const result = await byoc(['connect', 'check', 'acme-prod'], { cwd: workspace(), env: { PATH: '/nonexistent' } });
+    // No LocalAPI either (a developer's own tailscaled must not answer instead of the missing CLI).
+    const result = await byoc(['connect', 'check', 'acme-prod'], { cwd: workspace(), env: { PATH: '/nonexistent', BYOC_TAILSCALE_SOCKET: '/nonexistent/tailscaled.sock' } });
     expect(result.exitCode).toBe(6);
     expect(result.stderr).toContain('BYOC_TAILSCALE_BIN');
     expect(result.stdout.split('\n')[0]).toBe('verdict\ttailscale-down');
