@@ -13,7 +13,7 @@ import { fakeTailscaleEnv, TAILSCALE_FIXTURES } from '../../fakes/tailscale/inde
 
 const CORPUS = path.join(TAILSCALE_FIXTURES, 'corpus');
 /** Samples answered right today; raise it as the classifier improves (the target is 95% of the corpus). */
-const RIGHT_FLOOR = 32;
+const RIGHT_FLOOR = 34;
 
 interface Expected {
   endpointHost: string;
