@@ -178,7 +178,12 @@ async function ping(socket: string, args: PingArgs, argv: readonly string[], opt
       }
       if (answer.status === 403) throw new LocalApiUnavailable(`POST /localapi/v0/ping answered 403: ${errorMessage(answer.body)}`);
       if (answer.status !== 200) return done(`${errorMessage(answer.body)}\n`, 1);
-      const result = JSON.parse(answer.body) as PingResult;
+      let result: PingResult;
+      try {
+        result = JSON.parse(answer.body) as PingResult;
+      } catch {
+        return done(`tailscaled answered the ping with something that is not a PingResult: ${answer.body.trim().slice(0, 200) || '(empty)'}\n`, 1);
+      }
       if (result.Err) {
         if (result.IsLocalIP) {
           stdout += `${result.Err}\n`;

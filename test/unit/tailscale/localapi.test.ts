@@ -74,6 +74,13 @@ describe('the LocalAPI source', () => {
     expect(pongLine(relay)).toBe('pong from ch (100.101.23.45) via peer-relay(192.168.1.215:7777:vni:1) in 1.023s');
   });
 
+  it('reports the daemon’s own error (500 {"error"}) and a body that is not a PingResult as a failed ping, never a pong', async () => {
+    const api = await localApi({ 'POST /localapi/v0/ping': [{ status: 500, body: '{"error":"unknown peer"}' }, { body: '<html>proxy</html>' }] });
+    const runner = createLocalApiRunner({ socket: api.socket, cli: noCli() });
+    expect(parsePingOutput(await runner.run(PING_ARGS))).toMatchObject({ pongs: [], error: { kind: 'unknown-peer', message: 'unknown peer' }, exitCode: 1 });
+    expect(parsePingOutput(await runner.run(PING_ARGS))).toMatchObject({ pongs: [], error: { kind: 'other', message: expect.stringContaining('not a PingResult') as unknown }, exitCode: 1 });
+  });
+
   it('counts an unanswered ping as timed out per attempt, then "no reply" (the daemon has no deadline of its own)', async () => {
     const api = await localApi({ 'POST /localapi/v0/ping': 'hang' });
     const started = Date.now();
