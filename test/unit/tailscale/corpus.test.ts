@@ -99,8 +99,11 @@ describe('the real-world Tailscale corpus through byoc connect check', () => {
     // The figures the issue asks for: samples, right answers (count and share), crashes, and each miss with its reason.
     const right = outcomes.filter((outcome) => !outcome.crashed && outcome.misses.length === 0);
     const crashes = outcomes.filter((outcome) => outcome.crashed);
+    const share = (count: number) => `${count} (${((100 * count) / Math.max(outcomes.length, 1)).toFixed(1)}%)`;
+    const rightOn = (pattern: RegExp) => outcomes.filter((outcome) => !outcome.crashed && !outcome.misses.some((miss) => pattern.test(miss))).length;
     const lines = [
-      `Tailscale corpus: ${outcomes.length} samples, ${right.length} right (${((100 * right.length) / Math.max(outcomes.length, 1)).toFixed(1)}%), ${crashes.length} crashes`,
+      `Tailscale corpus: ${outcomes.length} samples, ${share(right.length)} right on everything, ${crashes.length} crashes`,
+      `  right verdict ${share(rightOn(/^verdict|^error code|^no report|^unreadable/))}, right path (path, endpoint, DERP region) ${share(rightOn(/^path|^endpoint|^DERP region|^no report|^unreadable/))}, right advice ${share(rightOn(/advice|^no report|^unreadable/))}`,
       ...outcomes.filter((outcome) => outcome.misses.length > 0).map((outcome) => `  miss ${outcome.id}: ${outcome.misses.join('; ')}`),
     ];
     console.log(lines.join('\n'));
