@@ -210,8 +210,9 @@ const nodeConditions: Recipe = {
 const PENDING_GRACE_MS = 2 * 60_000;
 
 const PENDING_HINTS: [RegExp, string][] = [
+  // First: a pod with a zonal volume can only go to that zone, so whatever the other nodes lack is moot.
+  [/volume node affinity conflict|had no available volume zone|NoVolumeZoneConflict/i, 'The pod volume lives in a zone without a usable node: add capacity in that zone.'],
   [/Insufficient (cpu|memory|pods|ephemeral-storage)|Too many pods/i, 'No node has room for the pod: scale up the node group (check the cluster autoscaler) or lower the pod requests.'],
-  [/volume node affinity conflict|had no available volume zone/i, 'The pod volume lives in a zone without a usable node: add capacity in that zone.'],
   [/untolerated taint|had taint/i, 'The nodes carry taints the pod does not tolerate: check the taints (kubectl describe nodes) and the pod tolerations.'],
   [/didn't match Pod's node affinity|node selector|didn't match node selector/i, 'No node matches the pod nodeSelector or affinity: check the node labels.'],
   [/unbound immediate PersistentVolumeClaims|persistentvolumeclaim .* not found/i, 'The pod waits for its PVC: see the volumes checks (byoc k8s diagnose --area volumes).'],
