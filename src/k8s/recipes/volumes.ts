@@ -74,6 +74,8 @@ const ATTACH_HINTS: HintRule[] = [
   [/UnauthorizedOperation|not authorized|AccessDenied/i, IAM_ATTACH_HINT],
   [/VolumeInUse|already attached to an instance/i, VOLUME_IN_USE_HINT],
   [/AttachmentLimitExceeded|VolumeLimitExceeded|maximum number of (volume )?attachments|attachment limit|exceed(s|ed)? max volume count/i, ATTACH_LIMIT_HINT],
+  [/InvalidVolume\.ZoneMismatch|not in the same availability zone/i, 'The volume is in another availability zone than the node: EBS volumes attach only within their zone. Delete the pod so the scheduler places it in the volume zone (the PV needs zone node affinity), or restore the data from a snapshot in the node zone.'],
+  [/has no NodeID annotation|cannot find NodeID for driver/i, "The CSI node plugin never registered on that node (no NodeID): check the node plugin pod there (for EBS: ebs-csi-node, its node-driver-registrar container) and that the DaemonSet tolerates the node's taints."],
   [/volume attachment is being deleted/i, 'The VolumeAttachment from the previous node is still being deleted (a detach in progress): wait for it, or look at why the detach hangs (kubectl get volumeattachments; its node and detachError).'],
   [/Failed to get AWS Cloud Provider|GetCloudProvider returned <nil>/i, 'The in-tree kubernetes.io/aws-ebs plugin needs the AWS cloud provider, which this cluster does not run: install the EBS CSI driver (CSI migration moves in-tree volumes to it) or run the cloud provider.'],
   [/attachment timeout|attach timeout|timed out|timeout expired|DeadlineExceeded|deadline exceeded|expected device to be attached but was attaching|is attaching/i, ATTACH_TIMEOUT_HINT],

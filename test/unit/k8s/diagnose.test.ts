@@ -745,3 +745,28 @@ describe('WaitForFirstConsumer claims (#14)', () => {
     expect(row.hint).toMatch(hint);
   });
 });
+
+describe('wordings found in the held-out corpus samples (#14)', () => {
+  it.each([
+    [
+      'AttachVolume.Attach failed for volume "pvc-44c2" : rpc error: code = Internal desc = Could not attach volume "vol-0689" to node "i-0a7e": could not attach volume "vol-0689" to node "i-0a7e": InvalidVolume.ZoneMismatch: The volume \'vol-0689\' is not in the same availability zone as instance \'i-0a7e\'',
+      /another availability zone than the node/,
+    ],
+    ['AttachVolume.Attach failed for volume "pvc-068e" : node "node name" has no NodeID annotation', /node plugin never registered.*ebs-csi-node/],
+  ])('FailedAttachVolume %s', async (message, hint) => {
+    // Given a pod with that FailedAttachVolume event
+    const checks = await diagnose(podWithEvent('FailedAttachVolume', message), { areas: ['volumes'] });
+
+    // Then the attach check names the cause, not the generic fallback
+    expect(rowFor(checks, 'volumes.attach-events', 'pod/ch/app-0').hint).toMatch(hint);
+  });
+
+  it('a pod that no node with a free EBS attachment can take gets the attachment-limit hint, before the taint one', async () => {
+    // Given a FailedScheduling naming taints first and the volume count after
+    const message = '0/5 nodes are available: 2 node(s) had untolerated taint {CriticalAddonsOnly: true}, 3 node(s) exceed max volume count. preemption: 0/5 nodes are available: 2 Preemption is not helpful for scheduling, 3 No preemption victims found for incoming pod.';
+    const checks = await diagnose(podWithEvent('FailedScheduling', message, false), { areas: ['health'] });
+
+    // Then the pending-pod row points at the attachment limit
+    expect(rowFor(checks, 'health.pending-pods', 'pod/ch/app-0').hint).toMatch(/attachment limit/);
+  });
+});
