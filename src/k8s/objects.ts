@@ -10,6 +10,7 @@ export interface ObjectMeta {
   namespace?: string;
   uid?: string;
   labels?: Record<string, string>;
+  annotations?: Record<string, string>;
   creationTimestamp?: Time;
   deletionTimestamp?: Time;
 }

@@ -116,19 +116,30 @@ export class RecipeContext {
 }
 
 /**
- * Cuts a message to one line for a table cell. AWS SDK errors wrapped by the CSI driver put the cause
- * last (`… api error UnauthorizedOperation: …`), so a long one keeps its start and that tail.
+ * Where the cause starts in a long error: the AWS SDK v2 wrapper (`… api error UnauthorizedOperation: …`)
+ * or an EC2 error code (`InvalidVolume.NotFound: `, `VolumeInUse: `). CamelCase with two humps or more, so
+ * gRPC's `code = Internal desc =` is not taken for one.
  */
-export function oneLine(text: string | undefined, max = 200): string {
+const CAUSE_ANCHORS = [/api error /, /\b[A-Z][a-z]+(?:[A-Z][a-z]*)+(?:\.[A-Z][A-Za-z]+)?: /];
+
+/**
+ * Cuts a message to one line for a table cell. The cause may sit anywhere in a long message (`… could not
+ * create volume in EC2: InvalidVolume.NotFound: …`, `… add cmd: failed to assign an IP address to
+ * container`), so a long one keeps its start and a tail from `focus` (the text a hint was chosen for),
+ * else from its cause anchor, else its end.
+ */
+export function oneLine(text: string | undefined, max = 200, focus?: string): string {
   const flat = (text ?? '').replace(/\s+/g, ' ').trim();
   if (flat.length <= max) return flat;
-  const cause = flat.lastIndexOf('api error ');
-  if (cause > 0) {
-    const head = Math.floor(max / 3);
-    const tail = flat.slice(cause);
+  const head = Math.floor(max / 3);
+  const at = focus ? flat.indexOf(focus.replace(/\s+/g, ' ').trim()) : -1;
+  if (at >= 0 && at + (focus?.length ?? 0) < max - 1) return `${flat.slice(0, max - 1)}…`;
+  const cause = at > head ? at - head : CAUSE_ANCHORS.map((anchor) => anchor.exec(flat.slice(head))?.index).find((index) => index !== undefined);
+  if (cause !== undefined) {
+    const tail = flat.slice(head + cause);
     return `${flat.slice(0, head)}… ${tail.length > max - head - 2 ? `${tail.slice(0, max - head - 3)}…` : tail}`;
   }
-  return `${flat.slice(0, max - 1)}…`;
+  return `${flat.slice(0, head)}… ${flat.slice(flat.length - (max - head - 2))}`;
 }
 
 export interface EventGroup {
@@ -173,9 +184,10 @@ export function groupEvents(events: KubeEvent[]): EventGroup[] {
   return [...groups.values()].sort((a, b) => (b.last ?? 0) - (a.last ?? 0));
 }
 
-export function eventEvidence(group: EventGroup, context: RecipeContext): string {
+/** `focus`: the part of the message the verdict rests on, kept visible when the message is cut. */
+export function eventEvidence(group: EventGroup, context: RecipeContext, focus?: string): string {
   const times = group.count === 1 ? 'once' : `${group.count}×`;
-  return `${group.reason} ${times}, last ${context.ago(group.last)}: ${oneLine(group.message)}`;
+  return `${group.reason} ${times}, last ${context.ago(group.last)}: ${oneLine(group.message, 200, focus)}`;
 }
 
 /** `pod/ns/name`, `node/name`: the object column. */
@@ -196,9 +208,21 @@ export function describeEventObject(group: EventGroup): string {
   return `kubectl get events${scope} --field-selector involvedObject.name=${group.name},reason=${group.reason}`;
 }
 
+/** A hint, or one built from what the pattern captured (e.g. the driver named in the message). */
+export type HintRule = [RegExp, string | ((match: RegExpExecArray) => string)];
+
+/** The first rule whose pattern matches: its hint, and the matched text (the cause to keep in evidence). */
+export function matchRule(message: string, table: HintRule[]): { hint: string; focus: string } | undefined {
+  for (const [pattern, hint] of table) {
+    const match = pattern.exec(message);
+    if (match) return { hint: typeof hint === 'string' ? hint : hint(match), focus: match[0] };
+  }
+  return undefined;
+}
+
 /** The first hint whose pattern matches the message, else the fallback. */
-export function hintFor(message: string, table: [RegExp, string][], fallback: string): string {
-  return table.find(([pattern]) => pattern.test(message))?.[1] ?? fallback;
+export function hintFor(message: string, table: HintRule[], fallback: string): string {
+  return matchRule(message, table)?.hint ?? fallback;
 }
 
 const BAD_WAITING = new Set([

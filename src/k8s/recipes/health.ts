@@ -210,8 +210,11 @@ const nodeConditions: Recipe = {
 const PENDING_GRACE_MS = 2 * 60_000;
 
 const PENDING_HINTS: [RegExp, string][] = [
+  // First the volume constraints: a pod with a zonal volume can only go to that zone, and only to a node
+  // with a free attachment, so whatever the other nodes lack is moot.
+  [/volume node affinity conflict|had no available volume zone|NoVolumeZoneConflict/i, 'The pod volume lives in a zone without a usable node: add capacity in that zone.'],
+  [/exceed max volume count|max volume count/i, 'The nodes that could take the pod already hold as many EBS volumes as they may attach (the attachment limit in kubectl get csinode): add nodes, spread volume-heavy pods, or use instance types with more attachments.'],
   [/Insufficient (cpu|memory|pods|ephemeral-storage)|Too many pods/i, 'No node has room for the pod: scale up the node group (check the cluster autoscaler) or lower the pod requests.'],
-  [/volume node affinity conflict/i, 'The pod volume lives in a zone without a usable node: add capacity in that zone.'],
   [/untolerated taint|had taint/i, 'The nodes carry taints the pod does not tolerate: check the taints (kubectl describe nodes) and the pod tolerations.'],
   [/didn't match Pod's node affinity|node selector|didn't match node selector/i, 'No node matches the pod nodeSelector or affinity: check the node labels.'],
   [/unbound immediate PersistentVolumeClaims|persistentvolumeclaim .* not found/i, 'The pod waits for its PVC: see the volumes checks (byoc k8s diagnose --area volumes).'],

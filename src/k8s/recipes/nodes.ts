@@ -280,7 +280,7 @@ const ipAssignment: Recipe = {
       return {
         status: ipFailure ? 'FAIL' : 'WARN',
         object: objectRef(group.kind, group.name, group.namespace),
-        evidence: `${eventEvidence(group, context)}${node ? ` (node ${node})` : ''}`,
+        evidence: `${eventEvidence(group, context, IP_FAILURE.exec(group.message)?.[0])}${node ? ` (node ${node})` : ''}`,
         hint: ipFailure
           ? "The node could not get an IP address for the pod: the subnet or the instance's ENIs are out of addresses. Check free IPs in the node subnet, WARM_IP_TARGET / prefix delegation, and the aws-node (ipamd) log on that node."
           : 'The pod sandbox could not be created: read the message, then the aws-node and containerd logs on that node.',

@@ -21,11 +21,13 @@ import {
   groupEvents,
   hintFor,
   logsCommand,
+  matchRule,
   objectRef,
   oneLine,
   podIsHealthy,
   type EventGroup,
   type Finding,
+  type HintRule,
   type Recipe,
   type RecipeContext,
 } from './common.js';
@@ -38,32 +40,74 @@ const STUCK_AFTER_MS = 5 * 60_000;
 const MULTI_ATTACH_HINT =
   'The volume is still attached to another node: find the pod still using it there (kubectl get volumeattachments shows the node); the detach completes once that pod is gone or that node is deleted.';
 
-const ATTACH_HINTS: [RegExp, string][] = [
+const VOLUME_IN_USE_HINT =
+  'EC2 says the volume is still attached to another instance (VolumeInUse): find the node and pod still holding it (kubectl get volumeattachments, or the volume in the EC2 console); it frees once that pod is gone or the instance is stopped.';
+
+const IAM_ATTACH_HINT =
+  "EC2 refused the attach for lack of permission (UnauthorizedOperation): CSI volumes attach with the ebs-csi-controller-sa IAM role (AmazonEBSCSIDriverPolicy), in-tree kubernetes.io/aws-ebs volumes with the control plane's (cloud provider's) role; for encrypted volumes also check the KMS key policy.";
+
+const KMS_HINT =
+  'The KMS key of the encrypted volume cannot be used: let the ebs-csi-controller-sa IAM role use the key (kms:CreateGrant, kms:Decrypt, kms:GenerateDataKeyWithoutPlainText) in the key policy, and check that the key is enabled.';
+
+const ATTACH_LIMIT_HINT =
+  'The node reached its EBS attachment limit: spread the pods or use an instance type with more attachments (kubectl get csinode shows allocatable).';
+
+const ATTACH_TIMEOUT_HINT =
+  'The attach timed out (not an attachment limit): read the csi-attacher and ebs-plugin logs of ebs-csi-controller and the volume state in EC2 (stuck "attaching"); it often clears on retry.';
+
+/** Case-sensitive: the encoded authorization message of an UnauthorizedOperation is random text. */
+const KMS_ERROR = /\bKMS\b|\bkms:[A-Za-z]|KmsKey|KMS key/;
+
+/** The attach-detach controller waited for the CSI external-attacher sidecar to set VolumeAttachment.status.attached. */
+function externalAttacherHint(match: RegExpExecArray): string {
+  return `The external-attacher of ${match[1]} never marked the VolumeAttachment attached: check that the CSI controller (for EBS: ebs-csi-controller) runs, the log of its csi-attacher sidecar and its RBAC on volumeattachments/status; read the VolumeAttachment attachError.`;
+}
+
+/**
+ * Ordered: the first match wins. The limit pattern names the AWS error codes and wordings, never a bare
+ * "exceeded", which would match a gRPC DeadlineExceeded, a timeout.
+ */
+const ATTACH_HINTS: HintRule[] = [
   [/Multi-Attach error/i, MULTI_ATTACH_HINT],
-  [
-    /UnauthorizedOperation|not authorized|AccessDenied|KMS/i,
-    "The EBS CSI controller's IAM role may not attach this volume: check the ebs-csi-controller-sa role (AmazonEBSCSIDriverPolicy) and, for encrypted volumes, the KMS key policy.",
-  ],
-  [
-    /AttachVolume.*(limit|exceeded)|maximum number of attachments|attachment limit/i,
-    "The node reached its EBS attachment limit: spread the pods or use an instance type with more attachments (kubectl get csinode shows allocatable).",
-  ],
-  [
-    /timed out|DeadlineExceeded/i,
-    'The attach did not finish in time at EC2: read the csi-attacher and ebs-plugin logs of ebs-csi-controller and the volume state in EC2.',
-  ],
+  [/timed out waiting for external-attacher of (\S+) CSI driver/i, externalAttacherHint],
+  [KMS_ERROR, KMS_HINT],
+  [/UnauthorizedOperation|not authorized|AccessDenied/i, IAM_ATTACH_HINT],
+  [/VolumeInUse|already attached to an instance/i, VOLUME_IN_USE_HINT],
+  [/AttachmentLimitExceeded|VolumeLimitExceeded|maximum number of (volume )?attachments|attachment limit|exceed(s|ed)? max volume count/i, ATTACH_LIMIT_HINT],
+  [/InvalidVolume\.ZoneMismatch|not in the same availability zone/i, 'The volume is in another availability zone than the node: EBS volumes attach only within their zone. Delete the pod so the scheduler places it in the volume zone (the PV needs zone node affinity), or restore the data from a snapshot in the node zone.'],
+  [/has no NodeID annotation|cannot find NodeID for driver/i, "The CSI node plugin never registered on that node (no NodeID): check the node plugin pod there (for EBS: ebs-csi-node, its node-driver-registrar container) and that the DaemonSet tolerates the node's taints."],
+  [/volume attachment is being deleted/i, 'The VolumeAttachment from the previous node is still being deleted (a detach in progress): wait for it, or look at why the detach hangs (kubectl get volumeattachments; its node and detachError).'],
+  [/Failed to get AWS Cloud Provider|GetCloudProvider returned <nil>/i, 'The in-tree kubernetes.io/aws-ebs plugin needs the AWS cloud provider, which this cluster does not run: install the EBS CSI driver (CSI migration moves in-tree volumes to it) or run the cloud provider.'],
+  [/attachment timeout|attach timeout|timed out|timeout expired|DeadlineExceeded|deadline exceeded|expected device to be attached but was attaching|is attaching/i, ATTACH_TIMEOUT_HINT],
+  [/InvalidVolume\.NotFound|volume .* does not exist/i, 'EC2 does not know the volume: it was deleted or lives in another account or region; restore it from a snapshot or recreate the claim.'],
 ];
 const ATTACH_FALLBACK =
   'Read the VolumeAttachment status and the ebs-csi-controller logs (containers csi-attacher and ebs-plugin).';
 
-const MOUNT_HINTS: [RegExp, string][] = [
-  [
-    /driver name \S+ not found in the list of registered CSI drivers/i,
-    "The CSI node plugin is not registered on the pod's node: check the ebs-csi-node pod on that node (kubectl get pods -n kube-system -o wide | grep ebs-csi-node).",
-  ],
+/** The DaemonSet that registers a CSI driver on each node, for the drivers BYOC clusters use. */
+const NODE_PLUGINS: Record<string, string> = {
+  'ebs.csi.aws.com': 'ebs-csi-node',
+  'efs.csi.aws.com': 'efs-csi-node',
+  's3.csi.aws.com': 's3-csi-node (Mountpoint for Amazon S3)',
+};
+
+function driverNotRegisteredHint(match: RegExpExecArray): string {
+  const driver = match[1]!;
+  const plugin = NODE_PLUGINS[driver];
+  const which = plugin ? `the ${plugin} pod` : `the pod of the node plugin DaemonSet of ${driver}`;
+  const grep = plugin ? ` (kubectl get pods -n kube-system -o wide | grep ${plugin.split(' ')[0]})` : '';
+  return `The CSI node plugin of ${driver} is not registered on the pod's node: check ${which} on that node${grep}, its node-driver-registrar container, and that the DaemonSet tolerates the node's taints.`;
+}
+
+const MOUNT_HINTS: HintRule[] = [
+  [/driver name (\S+) not found in the list of registered CSI drivers/i, driverNotRegisteredHint],
   [/Multi-Attach error/i, MULTI_ATTACH_HINT],
+  // In-tree kubernetes.io/aws-ebs logged attach failures as FailedMount.
+  [KMS_ERROR, KMS_HINT],
+  [/UnauthorizedOperation|not authorized to perform/i, IAM_ATTACH_HINT],
+  [/VolumeInUse|already attached to an instance/i, VOLUME_IN_USE_HINT],
   [
-    /timed out waiting for the condition|Unable to attach or mount volumes|unmounted volumes/i,
+    /timed out waiting for the condition|Unable to attach or mount volumes|unmounted volumes|timeout expired waiting for volumes/i,
     "The volume never became available on the node: look for FailedAttachVolume events and the pod's VolumeAttachment (attachError).",
   ],
   [
@@ -82,7 +126,7 @@ function eventFindings(
   groups: EventGroup[],
   pods: Pod[] | undefined,
   context: RecipeContext,
-  hints: [RegExp, string][],
+  hints: HintRule[],
   fallback: string,
 ): Finding[] {
   return groups.map((group) => {
@@ -92,11 +136,12 @@ function eventFindings(
         : undefined;
     const recovered = pod !== undefined && podIsHealthy(pod);
     const node = pod?.spec?.nodeName ?? group.host;
+    const rule = matchRule(group.message, hints);
     return {
       status: recovered ? 'WARN' : 'FAIL',
       object: objectRef(group.kind, group.name, group.namespace),
-      evidence: `${eventEvidence(group, context)}${node ? ` (node ${node})` : ''}${recovered ? '; the pod is running and ready now' : ''}`,
-      hint: hintFor(group.message, hints, fallback),
+      evidence: `${eventEvidence(group, context, rule?.focus)}${node ? ` (node ${node})` : ''}${recovered ? '; the pod is running and ready now' : ''}`,
+      hint: rule?.hint ?? fallback,
       kubectl: describeEventObject(group),
     };
   });
@@ -154,7 +199,7 @@ const volumeAttachments: Recipe = {
         findings.push({
           status: 'FAIL',
           object,
-          evidence: `${subject}: attach failed ${context.ago(millis(attachError.time))}: ${oneLine(message)}`,
+          evidence: `${subject}: attach failed ${context.ago(millis(attachError.time))}: ${oneLine(message, 200, matchRule(message, ATTACH_HINTS)?.focus)}`,
           hint: hintFor(message, ATTACH_HINTS, ATTACH_FALLBACK),
           kubectl,
         });
@@ -200,6 +245,23 @@ const volumeAttachments: Recipe = {
   },
 };
 
+/** Set by the scheduler on a WaitForFirstConsumer claim: the node its first consumer pod is going to. */
+const SELECTED_NODE = 'volume.kubernetes.io/selected-node';
+
+/** Provisioning failures by cause: IAM, KMS, quota, then the rest. */
+const PROVISIONING_HINTS: HintRule[] = [
+  // An encrypted volume whose KMS key the role cannot use is created and vanishes at once: EC2 then
+  // answers InvalidVolume.NotFound for the volume it has just returned.
+  [/\bKMS\b|\bkms:[A-Za-z]|KmsKey|KMS key|InvalidVolume\.NotFound/, `The volume was created and then vanished, which is what EC2 does when the KMS key of an encrypted volume cannot be used. ${KMS_HINT}`],
+  [/UnauthorizedOperation|not authorized|AccessDenied/i, "The EBS CSI controller's IAM role may not create volumes (IAM): check the ebs-csi-controller-sa role (ec2:CreateVolume, ec2:CreateTags in AmazonEBSCSIDriverPolicy) and, for encrypted volumes, the KMS key policy."],
+  [/VolumeLimitExceeded|MaxIOPSLimitExceeded|LimitExceeded|quota|maximum (allowed )?(total )?(storage|number of volumes)/i, 'An EC2 quota is exhausted (volumes, storage or IOPS in the region): raise it in Service Quotas (Amazon EBS) or delete unused volumes and snapshots.'],
+  [/storageclass.*not found/i, 'The claim names a storage class that does not exist: kubectl get storageclass.'],
+  [/InvalidParameter|InvalidZone|Unsupported|invalid/i, 'EC2 rejected the storage class parameters (type, iops, throughput, zone): compare them with what EBS allows for that volume type.'],
+  [/DeadlineExceeded|deadline exceeded|timed out/i, 'The CSI controller did not answer in time: check that ebs-csi-controller runs and reaches the EC2 API (VPC endpoint or NAT, credentials via IRSA / Pod Identity).'],
+];
+const PROVISIONING_FALLBACK =
+  'Nothing provisioned a volume: check the storage class provisioner, the ebs-csi-controller logs (csi-provisioner) and the claim events.';
+
 const pendingClaims: Recipe = {
   id: 'volumes.pvc-pending',
   area: 'volumes',
@@ -233,12 +295,6 @@ const pendingClaims: Recipe = {
       }
       const storageClass = classes?.find((candidate) => nameOf(candidate) === claim.spec?.storageClassName);
       const consumers = pods?.filter((pod) => usesClaim(pod, namespace, name));
-      // WaitForFirstConsumer claims stay Pending until a pod using them is scheduled: by design, and when
-      // that pod cannot be scheduled the pending-pods check names the cause.
-      const waitsForConsumer = storageClass?.volumeBindingMode === 'WaitForFirstConsumer';
-      if (waitsForConsumer && consumers !== undefined && !consumers.some((pod) => pod.spec?.nodeName)) continue;
-      const age = context.age(claim.metadata);
-      if (age !== undefined && age < STUCK_AFTER_MS) continue;
       const event = groupEvents(
         (warnings ?? []).filter(
           (candidate) =>
@@ -247,20 +303,25 @@ const pendingClaims: Recipe = {
             candidate.involvedObject.namespace === namespace,
         ),
       )[0];
+      const failed = event?.reason === 'ProvisioningFailed';
+      // WaitForFirstConsumer (EKS's gp2/gp3 default) claims stay Pending until a pod using them is scheduled:
+      // by design, and when that pod cannot be scheduled the pending-pods check names the cause. Once the
+      // scheduler has picked a node (the selected-node annotation) a ProvisioningFailed is a real failure.
+      const waitsForConsumer = storageClass?.volumeBindingMode === 'WaitForFirstConsumer';
+      const selectedNode = claim.metadata?.annotations?.[SELECTED_NODE];
+      if (!failed && waitsForConsumer && consumers !== undefined && !consumers.some((pod) => pod.spec?.nodeName)) continue;
+      const age = context.age(claim.metadata);
+      if (!failed && age !== undefined && age < STUCK_AFTER_MS) continue;
+      const rule = event ? matchRule(event.message, PROVISIONING_HINTS) : undefined;
       const used = consumers && consumers.length > 0 ? `, used by pod ${consumers.map(nameOf).join(', ')}` : '';
+      const going = selectedNode ? `, consumer going to node ${selectedNode}` : '';
+      const binding = waitsForConsumer ? ', WaitForFirstConsumer' : '';
       findings.push({
         // Without pods we cannot tell a WaitForFirstConsumer claim that is merely waiting from a stuck one.
-        status: waitsForConsumer && consumers === undefined ? 'WARN' : 'FAIL',
+        status: failed || !(waitsForConsumer && consumers === undefined) ? 'FAIL' : 'WARN',
         object,
-        evidence: `Pending for ${age === undefined ? 'an unknown time' : formatCoarse(age)} (storage class ${claim.spec?.storageClassName ?? 'default'}${used})${event ? `; ${eventEvidence(event, context)}` : ''}`,
-        hint: hintFor(
-          event?.message ?? '',
-          [
-            [/UnauthorizedOperation|not authorized|AccessDenied/i, "The EBS CSI controller's IAM role may not create volumes: check its policy (ec2:CreateVolume) and the KMS key policy."],
-            [/storageclass.*not found/i, 'The claim names a storage class that does not exist: kubectl get storageclass.'],
-          ],
-          'Nothing provisioned a volume: check the storage class provisioner, the ebs-csi-controller logs (csi-provisioner) and the claim events.',
-        ),
+        evidence: `Pending for ${age === undefined ? 'an unknown time' : formatCoarse(age)} (storage class ${claim.spec?.storageClassName ?? 'default'}${binding}${used}${going})${event ? `; ${eventEvidence(event, context, rule?.focus)}` : ''}`,
+        hint: rule?.hint ?? PROVISIONING_FALLBACK,
         kubectl,
       });
     }
@@ -291,6 +352,9 @@ function nodeZone(node: Node, preferredKey: string): string | undefined {
 function nodeUsable(node: Node): boolean {
   return conditionOf(node.status?.conditions, 'Ready')?.status === 'True' && node.spec?.unschedulable !== true;
 }
+
+/** The scheduler's wordings: VolumeBinding (CSI and newer) and the older VolumeZone predicate. */
+const VOLUME_ZONE_CONFLICT = /volume node affinity conflict|had no available volume zone|NoVolumeZoneConflict/i;
 
 const zoneAffinity: Recipe = {
   id: 'volumes.zone-mismatch',
@@ -340,13 +404,13 @@ const zoneAffinity: Recipe = {
       }
     }
     const conflicts = groupEvents(
-      (warnings ?? []).filter((event) => event.reason === 'FailedScheduling' && /volume node affinity conflict/i.test(event.message ?? '')),
+      (warnings ?? []).filter((event) => event.reason === 'FailedScheduling' && VOLUME_ZONE_CONFLICT.test(event.message ?? '')),
     );
     for (const group of conflicts) {
       findings.push({
         status: 'FAIL',
         object: objectRef(group.kind, group.name, group.namespace),
-        evidence: eventEvidence(group, context),
+        evidence: eventEvidence(group, context, VOLUME_ZONE_CONFLICT.exec(group.message)?.[0]),
         hint: 'No node in the zone of the pod volume can take the pod: add capacity in that zone, or check taints and selectors of the nodes there.',
         kubectl: describeEventObject(group),
       });

@@ -566,3 +566,207 @@ describe('runDiagnostics details', () => {
     expect(worstStatus(checks)).toBe('FAIL');
   });
 });
+
+/** An in-memory cluster: the listed objects, nothing else; /readyz ok. */
+function cluster(objects: Partial<Record<ClusterResource, unknown[]>>): ClusterReader {
+  return {
+    list: async (resource) => ({ items: objects[resource] ?? [] }),
+    raw: async () => ({ status: 200, body: '[+]ping ok\n' }),
+    version: async () => ({ gitVersion: 'v1.30.0', major: '1', minor: '30' }),
+  };
+}
+
+/** A Pending pod on a node with one Warning event of `reason` two minutes ago. */
+function podWithEvent(reason: string, message: string, scheduled = true): ClusterReader {
+  return cluster({
+    pods: [
+      {
+        metadata: { name: 'app-0', namespace: 'ch' },
+        spec: { ...(scheduled ? { nodeName: 'n1' } : {}), volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'data' } }] },
+        status: { phase: 'Pending' },
+      },
+    ],
+    events: [
+      {
+        involvedObject: { kind: 'Pod', namespace: 'ch', name: 'app-0' },
+        reason,
+        message,
+        type: 'Warning',
+        count: 3,
+        lastTimestamp: new Date(NOW.getTime() - 120_000).toISOString(),
+      },
+    ],
+  });
+}
+
+describe('hint rules on the wordings users pasted (#14)', () => {
+  const LIMIT = /reached its EBS attachment limit/;
+  it.each([
+    // [message, hint must match, hint must not match]
+    ['AttachVolume.Attach failed for volume "pvc-2048" : rpc error: code = DeadlineExceeded desc = context deadline exceeded', /timed out \(not an attachment limit\)/, LIMIT],
+    ['AttachVolume.Attach failed for volume "k8s-pod-data" : attachment timeout for volume k8s-pod-data', /timed out/, LIMIT],
+    ['AttachVolume.Attach failed for volume “efs-pv” : Attach timeout for volume fs-0bd37fa1a498fc2c7', /timed out/, LIMIT],
+    ['AttachVolume.Attach failed for volume "pvc-1" : rpc error: code = Internal desc = Could not attach volume "vol-1" to node "i-1": AttachmentLimitExceeded: too many volumes', LIMIT, /timed out/],
+    [
+      'AttachVolume.Attach failed for volume "pvc-9f" : timed out waiting for external-attacher of ebs.csi.aws.com CSI driver to attach volume vol-0abc',
+      /external-attacher of ebs\.csi\.aws\.com .*ebs-csi-controller.*csi-attacher sidecar/,
+      /at EC2/,
+    ],
+    ['AttachVolume.Attach failed for volume "existing-ebs-pv" : volume attachment is being deleted', /detach in progress/, LIMIT],
+    ['AttachVolume.NewAttacher failed for volume "pv" :Failed to get AWS Cloud Provider. GetCloudProvider returned <nil> instead', /AWS cloud provider/, LIMIT],
+    ['Multi-Attach error for volume "pvc-16" Volume is already exclusively attached to one node and can\'t be attached to another', /still attached to another node/, LIMIT],
+  ])('FailedAttachVolume %s', async (message, hint, notHint) => {
+    // Given a pod with that FailedAttachVolume event
+    const checks = await diagnose(podWithEvent('FailedAttachVolume', message), { areas: ['volumes'] });
+
+    // Then the attach check fails for the pod with the matching hint, and not the look-alike one
+    const row = rowFor(checks, 'volumes.attach-events', 'pod/ch/app-0');
+    expect(row.status).toBe('FAIL');
+    expect(row.hint).toMatch(hint);
+    expect(row.hint).not.toMatch(notHint);
+  });
+
+  it.each([
+    ['ebs.csi.aws.com', /ebs-csi-node pod on that node/],
+    ['efs.csi.aws.com', /efs-csi-node pod on that node/],
+    ['s3.csi.aws.com', /s3-csi-node \(Mountpoint for Amazon S3\) pod/],
+    ['csi.example.com', /the node plugin DaemonSet of csi\.example\.com/],
+  ])('"driver name %s not found in the list of registered CSI drivers" names that driver\'s node plugin', async (driver, hint) => {
+    // Given a FailedMount for a driver not registered on the node
+    const message = `MountVolume.MountDevice failed for volume "pv" : kubernetes.io/csi: attacher.MountDevice failed to create newCsiDriverClient: driver name ${driver} not found in the list of registered CSI drivers`;
+    const checks = await diagnose(podWithEvent('FailedMount', message), { areas: ['volumes'] });
+
+    // Then the hint names that driver's node plugin, never another driver's
+    const row = rowFor(checks, 'volumes.mount-events', 'pod/ch/app-0');
+    expect(row.hint).toMatch(hint);
+    if (driver !== 'ebs.csi.aws.com') expect(row.hint).not.toMatch(/ebs-csi-node/);
+  });
+
+  it.each([
+    [
+      'Failed to attach volume "<volume-name>" on node "ip-<ip-address>" with: Error attaching EBS volume "vol-123" to instance "i-<instance-id>": VolumeInUse: vol-123 is already attached to an instance status code: 400, request id:',
+      /still attached to another instance \(VolumeInUse\)/,
+    ],
+    [
+      'AttachVolume.Attach failed for volume "pvc-2db4" : Error attaching EBS volume "vol-03d0" to instance "i-09b0": "UnauthorizedOperation: You are not authorized to perform this operation. Encoded authorization failure message: S-a2ASLzwJ9nBVU6f0aibSyj2D3pZgyJOyINWAq2dPNTNh9zIfR18JmUHovsgW3V5v0VprZLG7Ih-Xr_7TDgntbeITrxxG1jJ6kLAtNYpAOnjvPmBvuc8skXP5NSg5',
+      /lack of permission \(UnauthorizedOperation\).*in-tree kubernetes\.io\/aws-ebs volumes with the control plane/,
+    ],
+  ])('in-tree attach errors logged as FailedMount: %s', async (message, hint) => {
+    // Given an older cluster whose attach error arrived as a FailedMount
+    const checks = await diagnose(podWithEvent('FailedMount', message), { areas: ['volumes'] });
+
+    // Then the mount check explains the attach failure, with the cause kept in the evidence
+    const row = rowFor(checks, 'volumes.mount-events', 'pod/ch/app-0');
+    expect(row.status).toBe('FAIL');
+    expect(row.hint).toMatch(hint);
+    expect(row.evidence).toMatch(/VolumeInUse|UnauthorizedOperation/);
+  });
+
+  it.each([
+    '0/3 nodes are available: 1 node(s) had no available volume zone, 2 node(s) didn\'t match node selector.',
+    'pod (mongodb-1-8cjbw) failed to fit in any node fit failure summary on nodes : NoVolumeZoneConflict (1)',
+    '0/3 nodes are available: 1 Insufficient memory, 1 Too many pods, 1 node(s) had volume node affinity conflict. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.',
+  ])('the scheduler zone wording "%s" is a zone failure', async (message) => {
+    // Given an unscheduled pod with that FailedScheduling event
+    const checks = await diagnose(podWithEvent('FailedScheduling', message, false));
+
+    // Then the zone check fails for it, its evidence keeps the zone words, and the pending-pod hint is about zones
+    const row = rowFor(checks, 'volumes.zone-mismatch', 'pod/ch/app-0');
+    expect(row.status).toBe('FAIL');
+    expect(row.evidence).toMatch(/volume zone|NoVolumeZoneConflict|volume node affinity conflict/);
+    expect(rowFor(checks, 'health.pending-pods', 'pod/ch/app-0').hint).toMatch(/zone/);
+  });
+});
+
+describe('WaitForFirstConsumer claims (#14)', () => {
+  /** EKS's gp2: WaitForFirstConsumer; a claim picked for node n1 by the scheduler, its pod not yet on a node. */
+  function waitingClaim(event?: string, annotations: Record<string, string> = { 'volume.kubernetes.io/selected-node': 'ip-10-0-1-23.ec2.internal' }): ClusterReader {
+    return cluster({
+      storageclasses: [{ metadata: { name: 'gp2' }, provisioner: 'ebs.csi.aws.com', volumeBindingMode: 'WaitForFirstConsumer' }],
+      persistentvolumeclaims: [
+        {
+          metadata: { name: 'data', namespace: 'ch', creationTimestamp: new Date(NOW.getTime() - 600_000).toISOString(), annotations },
+          spec: { storageClassName: 'gp2' },
+          status: { phase: 'Pending' },
+        },
+      ],
+      pods: [{ metadata: { name: 'app-0', namespace: 'ch' }, spec: { volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'data' } }] }, status: { phase: 'Pending' } }],
+      events: event
+        ? [
+            {
+              involvedObject: { kind: 'PersistentVolumeClaim', namespace: 'ch', name: 'data' },
+              reason: 'ProvisioningFailed',
+              message: event,
+              type: 'Warning',
+              count: 5,
+              lastTimestamp: new Date(NOW.getTime() - 60_000).toISOString(),
+            },
+          ]
+        : [],
+    });
+  }
+
+  it('is not reported while it merely waits for its pod to be scheduled', async () => {
+    // Given a WaitForFirstConsumer claim without any provisioning failure
+    const checks = await diagnose(waitingClaim(undefined, {}), { areas: ['volumes'] });
+
+    // Then the claim check passes
+    expect(statusOf(checks, 'volumes.pvc-pending')).toEqual(['PASS']);
+  });
+
+  it.each([
+    [
+      'IAM',
+      'failed to provision volume with StorageClass "gp2": rpc error: code = Internal desc = Could not create volume "pvc-c338311b-294b-44b8": could not create volume in EC2: UnauthorizedOperation: You are not authorized to perform this operation. Encoded authorization failure message:',
+      /UnauthorizedOperation/,
+      /IAM role may not create volumes \(IAM\)/,
+    ],
+    [
+      'KMS',
+      "failed to provision volume with StorageClass \"influxdb-data-kube-services-pvc-class\": rpc error: code = Internal desc = Could not create volume \"pvc-d34ce440-7161-4a88-8363-001a057eca81\": failed to get an available volume in EC2: InvalidVolume.NotFound: The volume 'vol-086af10dba8b4b9be' does not exist.\n\tstatus code: 400, request id: bf656776-28fa-469b-9ae1-248725b0a006",
+      /InvalidVolume\.NotFound/,
+      /KMS key of an encrypted volume/,
+    ],
+    [
+      'quota',
+      'failed to provision volume with StorageClass "gp2": rpc error: code = Internal desc = Could not create volume "pvc-1": could not create volume in EC2: VolumeLimitExceeded: You have exceeded your maximum gp2 storage limit of 50 TiB in this region.',
+      /VolumeLimitExceeded/,
+      /Service Quotas/,
+    ],
+  ])('whose provisioning failed (%s) is a FAIL with the cause and where the consumer is going', async (_cause, message, cause, hint) => {
+    // Given the claim picked for ip-10-0-1-23 and a ProvisioningFailed event
+    const checks = await diagnose(waitingClaim(message), { areas: ['volumes'] });
+
+    // Then it is a FAIL (not a PASS "none stuck Pending") naming the node, the cause and what to fix
+    const row = rowFor(checks, 'volumes.pvc-pending', 'pvc/ch/data');
+    expect(row.status).toBe('FAIL');
+    expect(row.evidence).toMatch(/^Pending for 10m \(storage class gp2, WaitForFirstConsumer, used by pod app-0, consumer going to node ip-10-0-1-23\.ec2\.internal\); ProvisioningFailed 5×/);
+    expect(row.evidence).toMatch(cause);
+    expect(row.hint).toMatch(hint);
+  });
+});
+
+describe('wordings found in the held-out corpus samples (#14)', () => {
+  it.each([
+    [
+      'AttachVolume.Attach failed for volume "pvc-44c2" : rpc error: code = Internal desc = Could not attach volume "vol-0689" to node "i-0a7e": could not attach volume "vol-0689" to node "i-0a7e": InvalidVolume.ZoneMismatch: The volume \'vol-0689\' is not in the same availability zone as instance \'i-0a7e\'',
+      /another availability zone than the node/,
+    ],
+    ['AttachVolume.Attach failed for volume "pvc-068e" : node "node name" has no NodeID annotation', /node plugin never registered.*ebs-csi-node/],
+  ])('FailedAttachVolume %s', async (message, hint) => {
+    // Given a pod with that FailedAttachVolume event
+    const checks = await diagnose(podWithEvent('FailedAttachVolume', message), { areas: ['volumes'] });
+
+    // Then the attach check names the cause, not the generic fallback
+    expect(rowFor(checks, 'volumes.attach-events', 'pod/ch/app-0').hint).toMatch(hint);
+  });
+
+  it('a pod that no node with a free EBS attachment can take gets the attachment-limit hint, before the taint one', async () => {
+    // Given a FailedScheduling naming taints first and the volume count after
+    const message = '0/5 nodes are available: 2 node(s) had untolerated taint {CriticalAddonsOnly: true}, 3 node(s) exceed max volume count. preemption: 0/5 nodes are available: 2 Preemption is not helpful for scheduling, 3 No preemption victims found for incoming pod.';
+    const checks = await diagnose(podWithEvent('FailedScheduling', message, false), { areas: ['health'] });
+
+    // Then the pending-pod row points at the attachment limit
+    expect(rowFor(checks, 'health.pending-pods', 'pod/ch/app-0').hint).toMatch(/attachment limit/);
+  });
+});
