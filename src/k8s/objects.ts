@@ -154,7 +154,8 @@ export function millis(time: Time | null | undefined): number | undefined {
 }
 
 export function conditionOf(conditions: Condition[] | undefined, type: string): Condition | undefined {
-  return conditions?.find((condition) => condition.type === type);
+  // A pasted or proxied object may hold nulls where a real API server never would: skip them, never crash.
+  return Array.isArray(conditions) ? conditions.find((condition) => condition?.type === type) : undefined;
 }
 
 export function nameOf(object: { metadata?: ObjectMeta }): string {

@@ -770,3 +770,13 @@ describe('wordings found in the held-out corpus samples (#14)', () => {
     expect(rowFor(checks, 'health.pending-pods', 'pod/ch/app-0').hint).toMatch(/attachment limit/);
   });
 });
+
+describe('malformed objects', () => {
+  it('reads conditions holding nulls or not being a list without crashing', async () => {
+    const { conditionOf } = await import('../../../src/k8s/objects.js');
+    // Given conditions as a broken paste or proxy might hand them over / Then no crash, and the real entry is found
+    expect(conditionOf([null as never, { type: 'Ready', status: 'False' } as never], 'Ready')).toMatchObject({ status: 'False' });
+    expect(conditionOf({} as never, 'Ready')).toBeUndefined();
+    expect(conditionOf(undefined, 'Ready')).toBeUndefined();
+  });
+});
