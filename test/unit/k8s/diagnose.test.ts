@@ -775,7 +775,7 @@ describe('malformed objects', () => {
   it('reads conditions holding nulls or not being a list without crashing', async () => {
     const { conditionOf } = await import('../../../src/k8s/objects.js');
     // Given conditions as a broken paste or proxy might hand them over / Then no crash, and the real entry is found
-    expect(conditionOf([null as never, { type: 'Ready', status: 'False' } as never], 'Ready')).toMatchObject({ status: 'False' });
+    expect(conditionOf([null as never, { type: 'Ready', status: 'False' }], 'Ready')).toMatchObject({ status: 'False' });
     expect(conditionOf({} as never, 'Ready')).toBeUndefined();
     expect(conditionOf(undefined, 'Ready')).toBeUndefined();
   });
