@@ -140,6 +140,8 @@ export const DOCTOR_STEPS: DoctorStep[] = [
           return fail('network', paths, advice);
         case 'tailscale-down':
           return fail('network', result.tailscale.message, result.tailscale.nextStep ?? undefined);
+        case 'error':
+          return fail('remote', result.tailscale.up ? paths : result.tailscale.message, (result.tailscale.up ? advice : result.tailscale.nextStep) ?? undefined);
       }
     },
   },

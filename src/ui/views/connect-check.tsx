@@ -2,7 +2,7 @@ import { Box, Text } from 'ink';
 import type { ConnectCheckResult, TargetReport } from '../../connect/path-check.js';
 import { Table } from '../table.js';
 
-const VERDICT_COLORS: Record<ConnectCheckResult['verdict'], string> = { direct: 'green', relayed: 'yellow', unreachable: 'red', 'tailscale-down': 'red' };
+const VERDICT_COLORS: Record<ConnectCheckResult['verdict'], string> = { direct: 'green', relayed: 'yellow', unreachable: 'red', 'tailscale-down': 'red', error: 'red' };
 const PATH_COLORS: Record<string, string> = { direct: 'green', derp: 'yellow', 'peer-relay': 'yellow', unreachable: 'red', unknown: 'gray' };
 
 const stage = (result: { ok: boolean; ms?: number } | { skipped: true }) =>
