@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { defaultOf } from '../command/definition.js';
 import { isAbort, UsageError } from '../errors.js';
 import { SHARED } from '../options.js';
@@ -45,6 +46,11 @@ export interface CheckTailscalePathsOptions {
   count?: number;
   /** Per-ping timeout (`tailscale ping --timeout`). Default: connect.timeout's. */
   timeoutMs?: number;
+  /**
+   * Resolves a configured name that is neither a peer's MagicDNS name nor a given address (e.g. the customer's
+   * `ch.acme.internal` answering 10.20.1.15 through split DNS), so it can still be matched to a subnet route.
+   */
+  resolve?: (host: string) => Promise<string[]>;
   /** Deadline for `tailscale status --json`. Default 10 s. */
   statusTimeoutMs?: number;
   /** Deadline for `tailscale netcheck --format=json` (it probes every DERP region). Default 20 s. */
@@ -145,15 +151,20 @@ export async function checkTailscalePaths(options: CheckTailscalePathsOptions): 
     return { state, netcheck: null, netcheckError: null, derpMap: null, targets, verdict: verdictOf(targets, state) };
   }
 
-  const found = hosts.map((host) => {
-    const peer = findPeer(status, host.host, host.addresses);
+  const found = await Promise.all(hosts.map(async (host) => {
+    let peer = findPeer(status, host.host, host.addresses);
     // An address behind a subnet router (the customer's 10.x, 192.168.x) is checked through the router.
-    const route = peer ? undefined : findRoute(status, host.host, host.addresses);
+    let route = peer ? undefined : findRoute(status, host.host, host.addresses);
+    if (!peer && !route && options.resolve && isIP(host.host) === 0) {
+      const addresses = await resolveWithin(options.resolve, host.host, timeoutMs);
+      peer = findPeer(status, host.host, addresses);
+      route = peer ? undefined : findRoute(status, host.host, addresses);
+    }
     const target = peer ?? route?.peer;
     const pingTarget = target ? pingTargetOf(target) : null;
     const router: TailscaleRouter | null = route ? { name: route.peer.hostName || route.peer.dnsName, ip: pingTarget, route: route.route, address: route.address } : null;
     return { host, peer: target, router, pingTarget };
-  });
+  }));
   const [netcheckRun, derpMap, ...pings] = await Promise.all([
     runNetcheck(runner, options.netcheckTimeoutMs ?? DEFAULT_NETCHECK_TIMEOUT_MS, signal),
     loadDerpMap(runner, signal),
@@ -199,6 +210,19 @@ export async function checkTailscalePaths(options: CheckTailscalePathsOptions): 
     targets,
     verdict: verdictOf(targets, finalState),
   };
+}
+
+/** A name that does not resolve (or not in time) just matches nothing: the DNS stage reports it on its own. */
+async function resolveWithin(resolve: (host: string) => Promise<string[]>, host: string, timeoutMs: number): Promise<string[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string[]>((done) => {
+    timer = setTimeout(() => done([]), timeoutMs);
+  });
+  try {
+    return await Promise.race([resolve(host).catch(() => []), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** An IPv4 Tailscale address pings without any name resolution; the MagicDNS name is the fallback. */
