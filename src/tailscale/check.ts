@@ -190,6 +190,7 @@ export async function checkTailscalePaths(options: CheckTailscalePathsOptions): 
           ...(pingTarget ? { pingTarget } : {}),
           health: status.health,
           exitNode: exitNodeName,
+          regionCodes: regionCodesOf(derpMap),
           ...(router ? { router } : {}),
         });
     return {

@@ -386,6 +386,8 @@ export interface AdviceContext {
   health?: readonly string[];
   /** The exit node in use (its name), if any: netcheck's probes then leave through it. */
   exitNode?: string | null;
+  /** DERP region id -> code from the running tailscale's map, to name the region a Health warning gives by number. */
+  regionCodes?: Readonly<Record<number, string>>;
   /** The subnet router in front of the endpoint. */
   router?: { name: string; ip: string | null; route: string; address: string };
 }
@@ -415,7 +417,7 @@ export function adviceFor(classification: PathClassification, netcheck: Netcheck
     }
   })();
   const router = context.router ? routerAdvice(context.router, classification, context.health ?? []) : [];
-  const health = classification.path === 'direct' ? [] : healthAdvice(context.health ?? []);
+  const health = classification.path === 'direct' ? [] : healthAdvice(context.health ?? [], context.regionCodes ?? {});
   return [...router, ...advice, ...health];
 }
 
@@ -435,16 +437,24 @@ function routerAdvice(router: NonNullable<AdviceContext['router']>, classificati
 
 /**
  * tailscaled's `Health` warnings, as advice: they name local problems the path alone cannot show. The
- * `not connected to home DERP region N` family gets its cause (the DERP server is reached over HTTPS).
+ * `not connected to home DERP region N` family gets its region's code and its cause: the DERP server is
+ * reached over HTTPS, and regions 900+ are self-hosted (headscale's embedded DERP, a derper).
  */
-function healthAdvice(health: readonly string[]): string[] {
+function healthAdvice(health: readonly string[], regionCodes: Readonly<Record<number, string>>): string[] {
   return health
     .filter((warning) => !/accept-routes is false/i.test(warning))
-    .map((warning) =>
-      /not connected to home DERP region|home DERP/i.test(warning)
-        ? `Tailscale reports: “${warning}”. This machine cannot hold its DERP connection: check outbound HTTPS (TCP 443) and UDP 3478 to the DERP servers, and any proxy or firewall in the way.`
-        : `Tailscale reports: “${warning}”.`,
-    );
+    .map((warning) => {
+      const home = /not connected to home DERP region (\d+)/i.exec(warning);
+      if (!home) return `Tailscale reports: “${warning}”.`;
+      const id = Number(home[1]);
+      const code = regionCodes[id];
+      const region = `${code ? `${code} (#${id})` : `#${id}`}`;
+      const selfHosted = id >= 900 ? ` Region ${region} is a self-hosted DERP (headscale or derper): check that server is up, its TLS certificate is valid, and TCP 443 and UDP 3478 reach it.` : '';
+      return (
+        `Tailscale reports: “${warning}”. This machine cannot hold its connection to its home DERP region ${region}, so peers cannot reach it through DERP either: ` +
+        `check outbound HTTPS (TCP 443) and UDP 3478 to the DERP servers, and any proxy or firewall in the way.${selfHosted}`
+      );
+    });
 }
 
 function relayedAdvice(classification: PathClassification, netcheck: Netcheck | null | undefined, peerName: string, exitNode: string | null): string[] {
