@@ -29,7 +29,7 @@ export function ConnectCheckView({ result, color }: ConnectCheckViewProps) {
         columns={[
           { header: 'target', value: (row) => row.name },
           { header: 'path', value: (row) => row.path, color: (row) => PATH_COLORS[row.path] },
-          { header: 'via', value: (row) => row.endpoint ?? (row.derpRegion ? `DERP ${row.derpRegion}` : '-') },
+          { header: 'via', value: (row) => `${row.endpoint ?? (row.derpRegion ? `DERP ${row.derpRegion}` : '-')}${row.router ? ` (router ${row.router.name})` : ''}` },
           { header: 'latency', value: (row) => (row.latencyMs === null ? '-' : `${row.latencyMs}ms`) },
           { header: 'dns', value: (row) => stage(row.dns) },
           { header: 'tcp', value: (row) => stage(row.tcp) },

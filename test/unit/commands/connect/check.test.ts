@@ -146,6 +146,9 @@ describe('byoc connect check', () => {
     expect(report.verdict).toBe('direct');
     expect(report.targets[0]).toMatchObject({ path: 'direct', router: { name: 'k8s', ip: '100.88.12.34', route: '10.100.0.0/16', address: '10.100.4.7' } });
     expect(report.targets[0].advice.join('\n')).toContain('via router k8s');
+    // And the table for people names the router beside the path
+    const tty = await runCli(['connect', 'check', 'acme-prod', '--target', 'clickhouse', '--timeout', '1s'], { cwd, stdoutTTY: true, clients: { tailscale: async () => runner } });
+    expect(tty.stdout).toMatch(/clickhouse\s+direct\s+198\.51\.100\.24:41641 \(router k8s\)/);
   });
 
   it('--target limits the check to one endpoint', async () => {
