@@ -444,11 +444,14 @@ function healthAdvice(health: readonly string[], regionCodes: Readonly<Record<nu
   return health
     .filter((warning) => !/accept-routes is false/i.test(warning))
     .map((warning) => {
+      // Before 1.70-ish: `not connected to home DERP region 900`; later: `Tailscale could not connect to the
+      // 'relayla' relay server. Your Internet connection might be down, …` (the region's name or code).
       const home = /not connected to home DERP region (\d+)/i.exec(warning);
-      if (!home) return `Tailscale reports: “${warning}”.`;
-      const id = Number(home[1]);
-      const code = regionCodes[id];
-      const region = `${code ? `${code} (#${id})` : `#${id}`}`;
+      const relay = /could not connect to the '([^']*)' relay server/i.exec(warning);
+      if (!home && !relay) return `Tailscale reports: “${warning}”.`;
+      const id = home ? Number(home[1]) : Number(Object.entries(regionCodes).find(([, code]) => code === relay?.[1])?.[0] ?? 0);
+      const code = home ? regionCodes[id] : relay?.[1];
+      const region = id === 0 ? (code ?? 'unknown') : code ? `${code} (#${id})` : `#${id}`;
       const selfHosted = id >= 900 ? ` Region ${region} is a self-hosted DERP (headscale or derper): check that server is up, its TLS certificate is valid, and TCP 443 and UDP 3478 reach it.` : '';
       return (
         `Tailscale reports: “${warning}”. This machine cannot hold its connection to its home DERP region ${region}, so peers cannot reach it through DERP either: ` +

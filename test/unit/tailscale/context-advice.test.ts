@@ -42,6 +42,15 @@ describe('advice from context', () => {
     expect(advice).toContain('self-hosted DERP (headscale or derper)');
   });
 
+  it('reads the newer relay-server wording of the same warning (ip-derper README)', async () => {
+    // Given the newer wording naming a self-hosted region by its code
+    const warning = "Tailscale could not connect to the 'relayla' relay server. Your Internet connection might be down, or the server might be temporarily unavailable.";
+    const { advice } = await check(status((s) => void (s.Health = [warning])), 'netcheck-good.json');
+    // Then the region is found in the map by its code, and the self-hosted DERP pointed at
+    expect(advice).toContain('home DERP region relayla (#900)');
+    expect(advice).toContain('self-hosted DERP (headscale or derper)');
+  });
+
   it('quotes any other Health warning as it is', async () => {
     // Given an unfamiliar warning
     const { advice } = await check(status((s) => void (s.Health = ['Tailscale could not connect to the coordination server'])), 'netcheck-good.json');
