@@ -172,7 +172,7 @@ export async function checkTailscalePaths(options: CheckTailscalePathsOptions): 
   ]);
   const netcheck = readNetcheck(netcheckRun, derpMap);
   const exitNode = status.peers.find((peer) => peer.exitNode) ?? null;
-  const exitNodeName = exitNode ? exitNode.hostName || exitNode.dnsName : status.exitNodeStatus ? (status.exitNodeStatus.tailscaleIps[0] ?? status.exitNodeStatus.id) : null;
+  const exitNodeName = exitNode ? exitNode.hostName || exitNode.dnsName : status.exitNodeStatus ? (status.exitNodeStatus.tailscaleIps[0]?.replace(/\/\d+$/, '') ?? status.exitNodeStatus.id) : null;
 
   // The first ping that says tailscaled is not usable overrides the status read a moment before.
   const downFromPing = pings.map((ping) => (ping?.error && ping.pongs.length === 0 ? pingDownState(ping.error) : undefined)).find((down) => down !== undefined);

@@ -72,6 +72,15 @@ describe('advice from context', () => {
     expect(advice).not.toContain('UDP is blocked on this network');
   });
 
+  it('recognises the exit node from ExitNodeStatus alone (its peer entry absent, as with --peers=false)', async () => {
+    // Given ExitNodeStatus set while no listed peer carries ExitNode
+    const withExit = status((s) => void (s.ExitNodeStatus = { ID: 'nExitNodeCNTRL', Online: true, TailscaleIPs: ['100.70.3.3/32'] }));
+    const { advice } = await check(withExit, 'netcheck-udp-blocked.json');
+    // Then it is named by its address and still explains UDP false
+    expect(advice).toContain('Exit node 100.70.3.3 is in use');
+    expect(advice).not.toContain('UDP is blocked on this network');
+  });
+
   it('still says UDP is blocked when no exit node is in use', async () => {
     // Given the same netcheck without an exit node
     const { advice } = await check(tailscaleFixture('status-derp.json'), 'netcheck-udp-blocked.json');
