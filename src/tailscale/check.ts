@@ -176,7 +176,8 @@ export async function checkTailscalePaths(options: CheckTailscalePathsOptions): 
 
   // The first ping that says tailscaled is not usable overrides the status read a moment before.
   const downFromPing = pings.map((ping) => (ping?.error && ping.pongs.length === 0 ? pingDownState(ping.error) : undefined)).find((down) => down !== undefined);
-  const finalState = downFromPing ?? state;
+  // The status's own facts (version, TUN, Health) stay: only whether it is usable, and the next step, change.
+  const finalState: TailscaleState = downFromPing ? { ...state, up: false, state: downFromPing.state, message: downFromPing.message, nextStep: downFromPing.nextStep } : state;
 
   const targets = found.map(({ host, peer, router, pingTarget }, index): TailscaleTargetReport => {
     const classification = classifyPath(peer, pings[index]);

@@ -94,6 +94,8 @@ describe('a failed tailscale ping is the verdict, never a fallback to the status
       expect(result.state.up).toBe(false);
       expect(result.state.nextStep).toContain(step);
       expect(target?.advice).toEqual([result.state.nextStep]);
+      // And the status's own facts are kept
+      expect(result.state.version).toBe('1.102.3-t53a0d659a-g7c5e2b9d1');
     } else {
       expect(result.state.up).toBe(true);
     }
