@@ -416,23 +416,22 @@ export function adviceFor(classification: PathClassification, netcheck: Netcheck
         return unknownAdvice(classification, context, peerName, pingTarget);
     }
   })();
-  const router = context.router ? routerAdvice(context.router, classification, context.health ?? []) : [];
+  const router = context.router ? routerAdvice(context.router, context.health ?? []) : { first: [], last: [] };
   const health = classification.path === 'direct' ? [] : healthAdvice(context.health ?? [], context.regionCodes ?? {});
-  return [...router, ...advice, ...health];
+  return [...router.first, ...advice, ...router.last, ...health];
 }
 
 /** Reached through a subnet router: name it, and what the path shown does and does not cover. */
-function routerAdvice(router: NonNullable<AdviceContext['router']>, classification: PathClassification, health: readonly string[]): string[] {
-  const advice = [
+function routerAdvice(router: NonNullable<AdviceContext['router']>, health: readonly string[]): { first: string[]; last: string[] } {
+  // Without --accept-routes (Linux) the router answers pings but 10.x never goes through it: that comes first.
+  const first = health.some((warning) => /accept-routes is false/i.test(warning))
+    ? [`This machine does not accept subnet routes, so ${router.route} is not routed through ${router.name}: run tailscale set --accept-routes, then re-run.`]
+    : [];
+  const last = [
     `${router.address} is reached via router ${router.name}${router.ip ? ` (${router.ip})` : ''}, which routes ${router.route}: ` +
       `the path shown is the path to the router; from there to ${router.address} is the customer’s own network.`,
   ];
-  if (classification.path !== 'direct' || health.some((warning) => /accept-routes/i.test(warning))) {
-    if (health.some((warning) => /accept-routes is false/i.test(warning))) {
-      advice.push(`This machine does not accept subnet routes, so ${router.route} is not routed through ${router.name}: run tailscale set --accept-routes, then re-run.`);
-    }
-  }
-  return advice;
+  return { first, last };
 }
 
 /**
