@@ -357,4 +357,21 @@ describe('verdictOf', () => {
     // Then the verdict is tailscale-down
     expect(verdictOf(targets('direct'), { up: false, state: 'Stopped' })).toBe('tailscale-down');
   });
+
+  it.each([
+    [[{ path: 'direct' }, { path: 'unknown', reason: 'ping-error' }], 'error'],
+    [[{ path: 'unreachable' }, { path: 'unknown', reason: 'ping-error' }], 'unreachable'],
+    [[{ path: 'derp' }, { path: 'unknown', reason: 'tailscale-down' }], 'tailscale-down'],
+    [[{ path: 'unreachable' }, { path: 'unknown', reason: 'tailscale-down' }], 'tailscale-down'],
+  ] as const)('%j → %s (a ping’s failure, not the status, decides)', (list, verdict) => {
+    // Given running tailscale by the status, and these targets
+    // Then tailscale-down (from a ping) > unreachable > error > relayed > direct
+    expect(verdictOf(list, up)).toBe(verdict);
+  });
+
+  it.each(['error', 'timeout'])('is error, not tailscale-down, when the status itself failed (%s)', (state) => {
+    // Given a status that could not be read
+    // Then the verdict is error (exit 5), whatever the targets
+    expect(verdictOf(targets('direct'), { up: false, state })).toBe('error');
+  });
 });
