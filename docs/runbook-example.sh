@@ -34,6 +34,7 @@ fi
 byoc connect check "$SERVICE" --target clickhouse --json > path.json
 case $? in
   0) [ "$(jq -r .verdict path.json)" = relayed ] && echo "note: relayed via DERP: $(jq -r '.targets[0].advice[0]' path.json)" >&2 ;;
+  5) die "tailscale failed while checking $SERVICE: $(jq -r '.targets[0].detail // .tailscale.message' path.json)" ;;
   6) die "no path to $SERVICE: $(jq -r '.targets[0].advice[0] // .tailscale.nextStep' path.json)" ;;
   *) die "path check failed" ;;
 esac

@@ -1,6 +1,6 @@
 import { defineCommand, option, tsv } from '../../src/command.js';
 import type { ConnectCheckResult, TargetName } from '../../src/connect/path-check.js';
-import { NetworkError } from '../../src/errors.js';
+import { NetworkError, RemoteError } from '../../src/errors.js';
 import { SHARED } from '../../src/options.js';
 
 export default defineCommand({
@@ -45,6 +45,12 @@ export default defineCommand({
   outcome(result) {
     if (result.verdict === 'tailscale-down') {
       return new NetworkError('tailscale_down', `Tailscale is not usable here: ${result.tailscale.message}`, { hint: result.tailscale.nextStep ?? 'Start Tailscale and retry.' });
+    }
+    if (result.verdict === 'error') {
+      // tailscale failed without naming a path problem: a failed subprocess (exit 5), not a network verdict.
+      const failed = result.targets.find((target) => target.reason === 'ping-error');
+      const message = result.tailscale.up ? `tailscale ping failed for ${failed?.name ?? 'an endpoint'}: ${failed?.detail ?? 'no pong and no reason'}` : result.tailscale.message;
+      return new RemoteError('tailscale_error', message, { hint: (result.tailscale.up ? failed?.advice[0] : result.tailscale.nextStep) ?? 'Run tailscale status and tailscale ping by hand to see what fails.' });
     }
     if (result.verdict === 'unreachable') {
       const down = result.targets.filter((target) => target.path === 'unreachable' || target.path === 'unknown').map((target) => target.name);

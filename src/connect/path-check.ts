@@ -27,6 +27,8 @@ export interface TargetReport {
   derpRegion: string | null;
   latencyMs: number | null;
   peer: TailscaleTargetReport['peer'];
+  /** `{ name, ip, route, address }` when the endpoint sits behind a subnet router: the path is the router's. */
+  router: TailscaleTargetReport['router'];
   reason: string;
   detail: string | null;
   dns: ProbeResult['dns'];
@@ -41,7 +43,7 @@ export interface ConnectCheckResult {
   requireDirect: boolean;
   targets: TargetReport[];
   netcheck: TailscaleCheckResult['netcheck'];
-  tailscale: TailscaleCheckResult['state'] & { netcheckError: string | null };
+  tailscale: TailscaleCheckResult['state'] & { netcheckError: string | null; derpMap: TailscaleCheckResult['derpMap'] };
 }
 
 /** The endpoints of a configured service, filtered by `--target`, with their CA bundles read. */
@@ -101,7 +103,7 @@ async function connectCheck(
   deps: ConnectCheckDeps,
   options: { count: number; timeoutMs: number; requireDirect: boolean },
 ): Promise<ConnectCheckResult> {
-  const [{ checkTailscalePaths }, { probeEndpoint }] = await Promise.all([import('../tailscale/check.js'), import('../net/probe.js')]);
+  const [{ checkTailscalePaths }, { probeEndpoint }, { resolveHost }] = await Promise.all([import('../tailscale/check.js'), import('../net/probe.js'), import('../net/network.js')]);
   const hosts = endpoints.map((endpoint) => {
     const host = endpoint.url.hostname.replace(/^\[|\]$/g, '');
     const override = deps.network.resolve?.[host.toLowerCase()] ?? deps.network.resolve?.[host];
@@ -118,7 +120,15 @@ async function connectCheck(
     }),
   );
   const [tailscale, ...probed] = await Promise.all([
-    checkTailscalePaths({ runner: deps.runner, hosts, count: options.count, timeoutMs: options.timeoutMs, ...(deps.signal ? { signal: deps.signal } : {}) }),
+    checkTailscalePaths({
+      runner: deps.runner,
+      hosts,
+      count: options.count,
+      timeoutMs: options.timeoutMs,
+      // A private name (split DNS to the customer's 10.x) can only be matched to a subnet router by its address.
+      resolve: async (host) => (await resolveHost(host, deps.network)).addresses,
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    }),
     ...probes,
   ]);
   const targets = endpoints.map((endpoint, index): TargetReport => {
@@ -133,12 +143,13 @@ async function connectCheck(
       derpRegion: path.derpRegion,
       latencyMs: path.latencyMs,
       peer: path.peer,
+      router: path.router,
       reason: path.reason,
       detail: path.detail,
       dns: probe.dns,
       tcp: probe.tcp,
       tls: probe.tls,
-      advice: [...path.advice, ...probeAdvice(service, endpoint, probe, path.peer?.ips[0])],
+      advice: [...path.advice, ...probeAdvice(service, endpoint, probe, path.router ? path.router.address : path.peer?.ips[0])],
     };
   });
   return {
@@ -147,7 +158,7 @@ async function connectCheck(
     requireDirect: options.requireDirect,
     targets,
     netcheck: tailscale.netcheck,
-    tailscale: { ...tailscale.state, netcheckError: tailscale.netcheckError },
+    tailscale: { ...tailscale.state, netcheckError: tailscale.netcheckError, derpMap: tailscale.derpMap },
   };
 }
 

@@ -126,10 +126,12 @@ export const DOCTOR_STEPS: DoctorStep[] = [
           if (!(error instanceof TailscaleNotInstalledError)) return failFrom(error);
           state = tailscaleState({ kind: 'not-installed', bin: error.bin } as never);
         }
-        return state.up ? pass(`tailscaled ${state.state}${state.version ? ` (${state.version})` : ''}`) : fail('network', state.message, state.nextStep ?? undefined);
+        if (state.up) return pass(`tailscaled ${state.state}${state.version ? ` (${state.version})` : ''}`);
+        // An unreadable or hung status is tailscale failing (exit 5), not a verdict on the network.
+        return fail(state.state === 'error' || state.state === 'timeout' ? 'remote' : 'network', state.message, state.nextStep ?? undefined);
       }
       const result = await connectCheckOf(ctx, service, shared);
-      const paths = result.targets.map((target) => `${target.name}: ${target.path}${target.endpoint ? ` via ${target.endpoint}` : target.derpRegion ? ` via DERP ${target.derpRegion}` : ''}${target.latencyMs !== null ? ` ${target.latencyMs}ms` : ''}`).join('; ');
+      const paths = result.targets.map((target) => `${target.name}: ${target.path}${target.endpoint ? ` via ${target.endpoint}` : target.derpRegion ? ` via DERP ${target.derpRegion}` : ''}${target.router ? ` (router ${target.router.name})` : ''}${target.latencyMs !== null ? ` ${target.latencyMs}ms` : ''}`).join('; ');
       const advice = result.targets.flatMap((target) => target.advice)[0];
       switch (result.verdict) {
         case 'direct':
@@ -140,6 +142,8 @@ export const DOCTOR_STEPS: DoctorStep[] = [
           return fail('network', paths, advice);
         case 'tailscale-down':
           return fail('network', result.tailscale.message, result.tailscale.nextStep ?? undefined);
+        case 'error':
+          return fail('remote', result.tailscale.up ? paths : result.tailscale.message, (result.tailscale.up ? advice : result.tailscale.nextStep) ?? undefined);
       }
     },
   },

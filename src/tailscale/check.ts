@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { defaultOf } from '../command/definition.js';
 import { isAbort, UsageError } from '../errors.js';
 import { SHARED } from '../options.js';
@@ -5,13 +6,28 @@ import {
   adviceFor,
   classifyPath,
   findPeer,
+  findRoute,
+  pingDownState,
   tailscaleState,
   verdictOf,
   type PathClassification,
   type TailscaleState,
   type TailscaleVerdict,
 } from './classify.js';
-import { parseNetcheckJson, parsePingOutput, readStatusResult, type Netcheck, type PingOutput, type TailscaleDaemonFailure, type TailscalePeer, type TailscaleStatus } from './parse.js';
+import {
+  parseDerpMapJson,
+  parseNetcheckJson,
+  parsePingOutput,
+  readStatusResult,
+  regionCodesOf,
+  staticDerpMap,
+  type DerpMap,
+  type Netcheck,
+  type PingOutput,
+  type TailscaleDaemonFailure,
+  type TailscalePeer,
+  type TailscaleStatus,
+} from './parse.js';
 import { TailscaleNotInstalledError, TailscaleTimeoutError, type TailscaleRunner } from './runner.js';
 
 interface TailscaleCheckHost {
@@ -30,6 +46,11 @@ export interface CheckTailscalePathsOptions {
   count?: number;
   /** Per-ping timeout (`tailscale ping --timeout`). Default: connect.timeout's. */
   timeoutMs?: number;
+  /**
+   * Resolves a configured name that is neither a peer's MagicDNS name nor a given address (e.g. the customer's
+   * `ch.acme.internal` answering 10.20.1.15 through split DNS), so it can still be matched to a subnet route.
+   */
+  resolve?: (host: string) => Promise<string[]>;
   /** Deadline for `tailscale status --json`. Default 10 s. */
   statusTimeoutMs?: number;
   /** Deadline for `tailscale netcheck --format=json` (it probes every DERP region). Default 20 s. */
@@ -44,10 +65,25 @@ interface TailscaleTargetPeer {
   online: boolean;
 }
 
+/** The subnet router an endpoint's address sits behind; the path reported is the path to the router. */
+interface TailscaleRouter {
+  /** The router's HostName, as `via router <name>` says it. */
+  name: string;
+  /** Its Tailscale IP: what was pinged. */
+  ip: string | null;
+  /** Its route that holds the endpoint's address (`10.20.0.0/16`). */
+  route: string;
+  /** The endpoint's address behind the router. */
+  address: string;
+}
+
 export interface TailscaleTargetReport extends Omit<PathClassification, 'reason'> {
   name: string;
   host: string;
+  /** The peer pinged: the endpoint itself, or the subnet router in front of it. */
   peer: TailscaleTargetPeer | null;
+  /** Set when the endpoint is reached through a subnet router (`via router <name>`). */
+  router: TailscaleRouter | null;
   /** What was (or would be) passed to `tailscale ping`. */
   pingTarget: string | null;
   reason: PathClassification['reason'] | 'tailscale-down';
@@ -59,12 +95,15 @@ export interface TailscaleCheckResult {
   /** null when tailscale is down or netcheck failed (then netcheckError says why). */
   netcheck: Netcheck | null;
   netcheckError: string | null;
+  /** Where DERP region codes came from: the running tailscale's map, or the static fallback (with why). */
+  derpMap: { source: DerpMap['source']; regions: number; error: string | null } | null;
   targets: TailscaleTargetReport[];
   verdict: TailscaleVerdict;
 }
 
 const DEFAULT_STATUS_TIMEOUT_MS = 10_000;
 const DEFAULT_NETCHECK_TIMEOUT_MS = 20_000;
+const DERP_MAP_TIMEOUT_MS = 5000;
 /** The CLI sleeps 1 s after each pong; on top of that, room for start-up. */
 const PING_PAUSE_MS = 1000;
 const PING_GRACE_MS = 5000;
@@ -97,6 +136,7 @@ export async function checkTailscalePaths(options: CheckTailscalePathsOptions): 
       name: host.name,
       host: host.host,
       peer: null,
+      router: null,
       pingTarget: null,
       path: 'unknown',
       endpoint: null,
@@ -108,31 +148,83 @@ export async function checkTailscalePaths(options: CheckTailscalePathsOptions): 
       detail: state.message,
       advice: state.nextStep ? [state.nextStep] : [],
     }));
-    return { state, netcheck: null, netcheckError: null, targets, verdict: verdictOf(targets, state) };
+    return { state, netcheck: null, netcheckError: null, derpMap: null, targets, verdict: verdictOf(targets, state) };
   }
 
-  const found = hosts.map((host) => {
-    const peer = findPeer(status, host.host, host.addresses);
-    return { host, peer, pingTarget: peer ? pingTargetOf(peer) : null };
-  });
-  const [netcheck, ...pings] = await Promise.all([
+  const found = await Promise.all(hosts.map(async (host) => {
+    let peer = findPeer(status, host.host, host.addresses);
+    // An address behind a subnet router (the customer's 10.x, 192.168.x) is checked through the router.
+    let route = peer ? undefined : findRoute(status, host.host, host.addresses);
+    if (!peer && !route && options.resolve && isIP(host.host) === 0) {
+      const addresses = await resolveWithin(options.resolve, host.host, timeoutMs);
+      peer = findPeer(status, host.host, addresses);
+      route = peer ? undefined : findRoute(status, host.host, addresses);
+    }
+    const target = peer ?? route?.peer;
+    const pingTarget = target ? pingTargetOf(target) : null;
+    const router: TailscaleRouter | null = route ? { name: route.peer.hostName || route.peer.dnsName, ip: pingTarget, route: route.route, address: route.address } : null;
+    return { host, peer: target, router, pingTarget };
+  }));
+  const [netcheckRun, derpMap, ...pings] = await Promise.all([
     runNetcheck(runner, options.netcheckTimeoutMs ?? DEFAULT_NETCHECK_TIMEOUT_MS, signal),
+    loadDerpMap(runner, signal),
     ...found.map(({ pingTarget }) => (pingTarget === null ? Promise.resolve(undefined) : runPing(runner, pingTarget, count, timeoutMs, signal))),
   ]);
+  const netcheck = readNetcheck(netcheckRun, derpMap);
+  const exitNode = status.peers.find((peer) => peer.exitNode) ?? null;
+  const exitNodeName = exitNode ? exitNode.hostName || exitNode.dnsName : status.exitNodeStatus ? (status.exitNodeStatus.tailscaleIps[0]?.replace(/\/\d+$/, '') ?? status.exitNodeStatus.id) : null;
 
-  const targets = found.map(({ host, peer, pingTarget }, index): TailscaleTargetReport => {
+  // The first ping that says tailscaled is not usable overrides the status read a moment before.
+  const downFromPing = pings.map((ping) => (ping?.error && ping.pongs.length === 0 ? pingDownState(ping.error) : undefined)).find((down) => down !== undefined);
+  // The status's own facts (version, TUN, Health) stay: only whether it is usable, and the next step, change.
+  const finalState: TailscaleState = downFromPing ? { ...state, up: false, state: downFromPing.state, message: downFromPing.message, nextStep: downFromPing.nextStep } : state;
+
+  const targets = found.map(({ host, peer, router, pingTarget }, index): TailscaleTargetReport => {
     const classification = classifyPath(peer, pings[index]);
     const peerName = peer?.dnsName ? peer.dnsName.replace(/\.$/, '') : host.host;
+    const down = classification.reason === 'tailscale-down' && pings[index]?.error ? pingDownState(pings[index].error) : undefined;
+    const advice = down
+      ? [down.nextStep ?? 'Start Tailscale and re-run.']
+      : adviceFor(classification, netcheck.report, {
+          host: host.host,
+          peerName: router ? `${host.host} (via router ${router.name})` : peerName,
+          ...(pingTarget ? { pingTarget } : {}),
+          health: status.health,
+          exitNode: exitNodeName,
+          regionCodes: regionCodesOf(derpMap),
+          ...(router ? { router } : {}),
+        });
     return {
       name: host.name,
       host: host.host,
       peer: peer ? { dnsName: peer.dnsName, hostName: peer.hostName, ips: peer.tailscaleIps, online: peer.online } : null,
+      router,
       pingTarget,
       ...classification,
-      advice: adviceFor(classification, netcheck.report, { host: host.host, peerName, ...(pingTarget ? { pingTarget } : {}) }),
+      advice,
     };
   });
-  return { state, netcheck: netcheck.report, netcheckError: netcheck.error, targets, verdict: verdictOf(targets, state) };
+  return {
+    state: finalState,
+    netcheck: netcheck.report,
+    netcheckError: netcheck.error,
+    derpMap: { source: derpMap.source, regions: derpMap.regions.length, error: derpMap.error },
+    targets,
+    verdict: verdictOf(targets, finalState),
+  };
+}
+
+/** A name that does not resolve (or not in time) just matches nothing: the DNS stage reports it on its own. */
+async function resolveWithin(resolve: (host: string) => Promise<string[]>, host: string, timeoutMs: number): Promise<string[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string[]>((done) => {
+    timer = setTimeout(() => done([]), timeoutMs);
+  });
+  try {
+    return await Promise.race([resolve(host).catch(() => []), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** An IPv4 Tailscale address pings without any name resolution; the MagicDNS name is the fallback. */
@@ -155,19 +247,59 @@ async function readStatus(runner: TailscaleRunner, timeoutMs: number, signal: Ab
   }
 }
 
-async function runNetcheck(runner: TailscaleRunner, timeoutMs: number, signal: AbortSignal | undefined): Promise<{ report: Netcheck | null; error: string | null }> {
+type NetcheckRun = { stdout: string } | { error: string };
+
+async function runNetcheck(runner: TailscaleRunner, timeoutMs: number, signal: AbortSignal | undefined): Promise<NetcheckRun> {
   try {
     const result = await runner.run(['netcheck', '--format=json'], { timeoutMs, ...(signal ? { signal } : {}) });
     if (result.exitCode !== 0) {
       const reason = result.stderr.split('\n').find((line) => line.trim() !== '' && !line.startsWith('# Warning:'));
-      return { report: null, error: `tailscale netcheck exited with ${result.exitCode}${reason ? `: ${reason.trim()}` : ''}` };
+      return { error: `tailscale netcheck exited with ${result.exitCode}${reason ? `: ${reason.trim()}` : ''}` };
     }
-    return { report: parseNetcheckJson(result.stdout), error: null };
+    return { stdout: result.stdout };
   } catch (error) {
     if (isAbort(error)) throw error;
     // Advice degrades without netcheck; the paths themselves do not depend on it.
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** netcheck names regions by id only: their codes come from the DERP map, so a `DERP(iad)` pong finds its row. */
+function readNetcheck(run: NetcheckRun, derpMap: DerpMap): { report: Netcheck | null; error: string | null } {
+  if ('error' in run) return { report: null, error: run.error };
+  try {
+    return { report: parseNetcheckJson(run.stdout, regionCodesOf(derpMap)), error: null };
+  } catch (error) {
     return { report: null, error: error instanceof Error ? error.message : String(error) };
   }
+}
+
+// Keyed by the runner, which lives as long as one invocation: the doctor and connect check of one run ask
+// tailscale for its DERP map once. A WeakMap, so nothing outlives the invocation.
+const derpMaps = new WeakMap<TailscaleRunner, Promise<DerpMap>>();
+
+/**
+ * The running tailscale's DERP map (`tailscale debug derp-map`), or byoc's static table, with why, when the
+ * command fails (an old CLI, tailscaled without a netmap) or prints something else. Cached per invocation.
+ */
+function loadDerpMap(runner: TailscaleRunner, signal?: AbortSignal): Promise<DerpMap> {
+  const cached = derpMaps.get(runner);
+  if (cached) return cached;
+  const loading = (async (): Promise<DerpMap> => {
+    try {
+      const result = await runner.run(['debug', 'derp-map'], { timeoutMs: DERP_MAP_TIMEOUT_MS, ...(signal ? { signal } : {}) });
+      if (result.exitCode !== 0) {
+        const reason = result.stderr.split('\n').find((line) => line.trim() !== '')?.trim();
+        return staticDerpMap(`tailscale debug derp-map exited with ${result.exitCode}${reason ? `: ${reason}` : ''}`);
+      }
+      return parseDerpMapJson(result.stdout);
+    } catch (error) {
+      if (isAbort(error)) throw error;
+      return staticDerpMap(error instanceof Error ? error.message : String(error));
+    }
+  })();
+  derpMaps.set(runner, loading);
+  return loading;
 }
 
 async function runPing(runner: TailscaleRunner, target: string, count: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<PingOutput> {

@@ -2,11 +2,12 @@
  * The Tailscale path classifier: which peer an endpoint is, which path reaches it, whether tailscaled is
  * usable at all, and advice that says why a path is relayed and what fixes it.
  */
-import { isIP } from 'node:net';
-import type { Netcheck, PingOutput, Pong, TailscaleDaemonFailure, TailscalePeer, TailscaleStatus } from './parse.js';
+import { BlockList, isIP } from 'node:net';
+import { parseDaemonFailure, type Netcheck, type PingOutput, type Pong, type TailscaleDaemonFailure, type TailscalePeer, type TailscaleStatus } from './parse.js';
 
 export type TailscalePath = 'direct' | 'derp' | 'peer-relay' | 'unreachable' | 'unknown';
-export type TailscaleVerdict = 'direct' | 'relayed' | 'unreachable' | 'tailscale-down';
+/** `error`: tailscale failed in a way that says nothing about the path (exit 5, like any failed subprocess). */
+export type TailscaleVerdict = 'direct' | 'relayed' | 'unreachable' | 'tailscale-down' | 'error';
 
 /** What a classification rests on, so a reader can tell a fresh probe from a possibly stale status. */
 type PathEvidence = 'ping' | 'status' | 'none';
@@ -23,7 +24,11 @@ type PathReason =
   | 'key-expired'
   | 'idle'
   | 'no-path'
-  | 'not-found';
+  | 'not-found'
+  /** The ping said tailscaled is not usable (stopped, not running, logged out): the status was not trusted over it. */
+  | 'tailscale-down'
+  /** The ping failed for another reason; its message is the detail. */
+  | 'ping-error';
 
 export interface PathClassification {
   path: TailscalePath;
@@ -77,6 +82,64 @@ function canonicalIp(text: string): string | undefined {
   return undefined;
 }
 
+// ---------------------------------------------------------------- findRoute
+
+export interface SubnetRoute {
+  /** The subnet router, whose Tailscale IP is pinged in place of the address behind it. */
+  peer: TailscalePeer;
+  /** The route that contains the address, as the status prints it (`10.20.0.0/16`). */
+  route: string;
+  /** The address that fell in it. */
+  address: string;
+}
+
+const DEFAULT_ROUTES = new Set(['0.0.0.0/0', '::/0']);
+
+/**
+ * The subnet router an address sits behind: the peer whose `PrimaryRoutes` or `AllowedIPs` (its own /32 and
+ * /128 aside) contain it, the longest prefix winning, a primary route and an online peer winning ties. The
+ * default routes count only for the exit node in use, and only when no subnet route matches: every address
+ * "falls in" 0.0.0.0/0, so a peer that merely offers to be an exit node routes nothing of ours.
+ */
+export function findRoute(status: Pick<TailscaleStatus, 'peers'>, host: string, addresses: readonly string[] = []): SubnetRoute | undefined {
+  const wanted = [host, ...addresses].map(canonicalIp).filter((ip): ip is string => ip !== undefined);
+  let best: (SubnetRoute & { bits: number; primary: boolean }) | undefined;
+  for (const peer of status.peers) {
+    const own = new Set(peer.tailscaleIps.map((ip) => canonicalIp(ip)));
+    const routes = [...new Set([...peer.primaryRoutes, ...peer.allowedIps])];
+    for (const route of routes) {
+      const cidr = parseCidr(route);
+      if (!cidr) continue;
+      if (DEFAULT_ROUTES.has(`${cidr.network}/${cidr.bits}`) && !peer.exitNode) continue;
+      if (cidr.bits === (cidr.family === 'ipv4' ? 32 : 128) && own.has(canonicalIp(cidr.network))) continue;
+      const list = new BlockList();
+      list.addSubnet(cidr.network, cidr.bits, cidr.family);
+      const address = wanted.find((ip) => isIP(ip) === (cidr.family === 'ipv4' ? 4 : 6) && list.check(ip, cidr.family));
+      if (address === undefined) continue;
+      const candidate = { peer, route, address, bits: cidr.bits, primary: peer.primaryRoutes.includes(route) };
+      if (!best || betterRoute(candidate, best)) best = candidate;
+    }
+  }
+  return best ? { peer: best.peer, route: best.route, address: best.address } : undefined;
+}
+
+function betterRoute(a: { bits: number; primary: boolean; peer: TailscalePeer }, b: { bits: number; primary: boolean; peer: TailscalePeer }): boolean {
+  if (a.bits !== b.bits) return a.bits > b.bits;
+  if (a.primary !== b.primary) return a.primary;
+  return a.peer.online && !b.peer.online;
+}
+
+function parseCidr(text: string): { network: string; bits: number; family: 'ipv4' | 'ipv6' } | undefined {
+  const match = /^(.+)\/(\d{1,3})$/.exec(text.trim());
+  if (!match) return undefined;
+  const network = canonicalIp(match[1] ?? '');
+  const bits = Number(match[2]);
+  if (network === undefined) return undefined;
+  const family = isIP(network) === 4 ? 'ipv4' : 'ipv6';
+  if (bits > (family === 'ipv4' ? 32 : 128)) return undefined;
+  return { network, bits, family };
+}
+
 // ---------------------------------------------------------------- classifyPath
 
 /**
@@ -97,16 +160,26 @@ export function classifyPath(peer: TailscalePeer | undefined, ping?: PingOutput)
 
   if (ping) {
     const fromPongs = classifyPongs(ping.pongs, peer);
-    if (fromPongs) return fromPongs;
+    // Pongs are proof of a path even when the ping then failed (tailscaled dying mid-run): the error is kept.
+    if (fromPongs) return ping.error ? { ...fromPongs, detail: `tailscale ping then failed: ${ping.error.message}` } : fromPongs;
     if (ping.error?.kind === 'key-expired') return { ...base, path: 'unreachable', evidence: 'ping', reason: 'key-expired', detail: ping.error.message };
-    if (ping.noReply || (ping.timeouts > 0 && ping.error === null)) {
+    const noReply = ping.noReply || (ping.timeouts > 0 && (ping.error === null || ping.error.kind === 'timeout'));
+    if (noReply) {
       return { ...base, path: 'unreachable', evidence: 'ping', reason: 'no-reply', detail: `${Math.max(ping.timeouts, 1)} attempt(s) without a pong` };
     }
+    // A failed ping is the freshest word on tailscaled: falling back to the status here reported a stopped or
+    // logged-out node as `relayed` (the status was read a moment earlier, or says nothing about the data plane).
+    if (ping.error) {
+      const down = pingDownState(ping.error);
+      return { ...base, path: 'unknown', evidence: 'ping', reason: down ? 'tailscale-down' : 'ping-error', detail: ping.error.message };
+    }
+    if (ping.exitCode !== 0 && !ping.localIp) {
+      return { ...base, path: 'unknown', evidence: 'ping', reason: 'ping-error', detail: `tailscale ping exited with ${ping.exitCode} without a pong` };
+    }
   }
-  const pingDetail = ping?.error ? `tailscale ping failed: ${ping.error.message}` : null;
-  const status = { ...base, evidence: 'status' as const, detail: pingDetail };
+  const status = { ...base, evidence: 'status' as const, detail: null };
   if (peer.expired) return { ...status, path: 'unreachable', reason: 'key-expired' };
-  if (!peer.online) return { ...status, path: 'unreachable', reason: 'offline', detail: pingDetail ?? (peer.lastSeen ? `last seen ${peer.lastSeen}` : null) };
+  if (!peer.online) return { ...status, path: 'unreachable', reason: 'offline', detail: peer.lastSeen ? `last seen ${peer.lastSeen}` : null };
   if (!peer.active) return { ...status, path: 'unknown', reason: 'idle' };
   if (peer.curAddr) return { ...status, path: 'direct', reason: 'status-direct', endpoint: peer.curAddr };
   if (peer.peerRelay) return { ...status, path: 'peer-relay', reason: 'status-peer-relay', peerRelay: peer.peerRelay };
@@ -211,6 +284,39 @@ export function tailscaleState(input: TailscaleStatus | TailscaleDaemonFailure):
   }
 }
 
+/**
+ * The daemon state a failed `tailscale ping` reveals, or undefined when its error says nothing about tailscaled:
+ * `Tailscale is stopped.` / `Logged out.` (stdout), the `failed to connect to local tailscaled …` family
+ * (including `… Got error: Get "http://local-tailscaled.sock/localapi/v0/status": EOF`), `local tailscaled
+ * stopped`, a LocalAPI connection reset mid-ping, and `no matching peer`, which older CLIs print when logged out
+ * (tailscale#3549) and which, for an address byoc just read from the status, means the netmap is gone.
+ */
+export function pingDownState(error: NonNullable<PingOutput['error']>): TailscaleState | undefined {
+  switch (error.kind) {
+    case 'daemon-not-running':
+    case 'backend-not-running': {
+      const failure = parseDaemonFailure(error.message, error.message);
+      return failure ? tailscaleState(failure) : undefined;
+    }
+    case 'daemon-stopped':
+    case 'daemon-lost':
+      return tailscaleState({ kind: 'daemon-not-running', platform: 'unknown', systemd: false, pid: null, message: `tailscale ping: ${error.message}` });
+    case 'no-matching-peer':
+      return {
+        up: false,
+        state: 'NeedsLogin',
+        message: 'tailscale ping found no matching peer for an address the status listed: this node looks logged out (or switched tailnets)',
+        nextStep: `Check tailscale status; if it says Logged out or NeedsLogin: ${LOGIN_STEP}`,
+        health: [],
+        version: null,
+        tun: null,
+        warnings: [],
+      };
+    default:
+      return undefined;
+  }
+}
+
 function startDaemonStep(failure: Extract<TailscaleDaemonFailure, { kind: 'daemon-not-running' }>): string {
   if (failure.pid !== null) {
     return `tailscaled runs (pid ${failure.pid}) but its socket does not answer: restart it (Linux: sudo systemctl restart tailscaled) or check the socket path (tailscale --socket=…) and its permissions.`;
@@ -276,6 +382,14 @@ export interface AdviceContext {
   peerName?: string;
   /** What to pass to `tailscale ping` by hand. */
   pingTarget?: string;
+  /** The status `Health` warnings: tailscaled's own word on what is wrong here. */
+  health?: readonly string[];
+  /** The exit node in use (its name), if any: netcheck's probes then leave through it. */
+  exitNode?: string | null;
+  /** DERP region id -> code from the running tailscale's map, to name the region a Health warning gives by number. */
+  regionCodes?: Readonly<Record<number, string>>;
+  /** The subnet router in front of the endpoint. */
+  router?: { name: string; ip: string | null; route: string; address: string };
 }
 
 const PORTS =
@@ -289,20 +403,63 @@ const PORTS =
 export function adviceFor(classification: PathClassification, netcheck: Netcheck | null | undefined, context: AdviceContext = {}): string[] {
   const peerName = context.peerName ?? context.host ?? 'the peer';
   const pingTarget = context.pingTarget ?? context.host ?? peerName;
-  switch (classification.path) {
-    case 'direct':
-      return [];
-    case 'derp':
-    case 'peer-relay':
-      return relayedAdvice(classification, netcheck, peerName);
-    case 'unreachable':
-      return unreachableAdvice(classification, netcheck, peerName, pingTarget);
-    case 'unknown':
-      return unknownAdvice(classification, context, peerName, pingTarget);
-  }
+  const advice = ((): string[] => {
+    switch (classification.path) {
+      case 'direct':
+        return [];
+      case 'derp':
+      case 'peer-relay':
+        return relayedAdvice(classification, netcheck, peerName, context.exitNode ?? null);
+      case 'unreachable':
+        return unreachableAdvice(classification, netcheck, peerName, pingTarget);
+      case 'unknown':
+        return unknownAdvice(classification, context, peerName, pingTarget);
+    }
+  })();
+  const router = context.router ? routerAdvice(context.router, context.health ?? []) : { first: [], last: [] };
+  const health = classification.path === 'direct' ? [] : healthAdvice(context.health ?? [], context.regionCodes ?? {});
+  return [...router.first, ...advice, ...router.last, ...health];
 }
 
-function relayedAdvice(classification: PathClassification, netcheck: Netcheck | null | undefined, peerName: string): string[] {
+/** Reached through a subnet router: name it, and what the path shown does and does not cover. */
+function routerAdvice(router: NonNullable<AdviceContext['router']>, health: readonly string[]): { first: string[]; last: string[] } {
+  // Without --accept-routes (Linux) the router answers pings but 10.x never goes through it: that comes first.
+  const first = health.some((warning) => /accept-routes is false/i.test(warning))
+    ? [`This machine does not accept subnet routes, so ${router.route} is not routed through ${router.name}: run tailscale set --accept-routes, then re-run.`]
+    : [];
+  const last = [
+    `${router.address} is reached via router ${router.name}${router.ip ? ` (${router.ip})` : ''}, which routes ${router.route}: ` +
+      `the path shown is the path to the router; from there to ${router.address} is the customer’s own network.`,
+  ];
+  return { first, last };
+}
+
+/**
+ * tailscaled's `Health` warnings, as advice: they name local problems the path alone cannot show. The
+ * `not connected to home DERP region N` family gets its region's code and its cause: the DERP server is
+ * reached over HTTPS, and regions 900+ are self-hosted (headscale's embedded DERP, a derper).
+ */
+function healthAdvice(health: readonly string[], regionCodes: Readonly<Record<number, string>>): string[] {
+  return health
+    .filter((warning) => !/accept-routes is false/i.test(warning))
+    .map((warning) => {
+      // Before 1.70-ish: `not connected to home DERP region 900`; later: `Tailscale could not connect to the
+      // 'relayla' relay server. Your Internet connection might be down, …` (the region's name or code).
+      const home = /not connected to home DERP region (\d+)/i.exec(warning);
+      const relay = /could not connect to the '([^']*)' relay server/i.exec(warning);
+      if (!home && !relay) return `Tailscale reports: “${warning}”.`;
+      const id = home ? Number(home[1]) : Number(Object.entries(regionCodes).find(([, code]) => code === relay?.[1])?.[0] ?? 0);
+      const code = home ? regionCodes[id] : relay?.[1];
+      const region = id === 0 ? (code ?? 'unknown') : code ? `${code} (#${id})` : `#${id}`;
+      const selfHosted = id >= 900 ? ` Region ${region} is a self-hosted DERP (headscale or derper): check that server is up, its TLS certificate is valid, and TCP 443 and UDP 3478 reach it.` : '';
+      return (
+        `Tailscale reports: “${warning}”. This machine cannot hold its connection to its home DERP region ${region}, so peers cannot reach it through DERP either: ` +
+        `check outbound HTTPS (TCP 443) and UDP 3478 to the DERP servers, and any proxy or firewall in the way.${selfHosted}`
+      );
+    });
+}
+
+function relayedAdvice(classification: PathClassification, netcheck: Netcheck | null | undefined, peerName: string, exitNode: string | null): string[] {
   const advice: string[] = [];
   const latency = classification.latencyMs === null ? '' : ` (pongs in ${formatMs(classification.latencyMs)})`;
   if (classification.path === 'peer-relay') {
@@ -318,13 +475,21 @@ function relayedAdvice(classification: PathClassification, netcheck: Netcheck | 
   }
   if (!netcheck) {
     advice.push('tailscale netcheck gave no report, so this side’s network could not be examined: run tailscale netcheck by hand.');
+  } else if (exitNode !== null && !netcheck.udp) {
+    // netcheck runs in the CLI with ordinary sockets, so with an exit node its STUN probes leave through the
+    // tunnel: UDP false then describes the exit node's path, not this network.
+    advice.push(
+      `Exit node ${exitNode} is in use, so netcheck’s probes went through it: its “UDP: false” says nothing about this network. ` +
+        'To examine this network, run tailscale netcheck with the exit node off (tailscale set --exit-node=), then turn it back on.',
+    );
   } else {
     const culprits = networkCulprits(netcheck);
     advice.push(...culprits);
     if (culprits.length === 0) {
+      const why = netcheck.mappingVariesByDestIp === false ? 'UDP works here and the NAT is easy (netcheck: MappingVariesByDestIP false)' : 'UDP works here and netcheck found no hard NAT';
       advice.push(
-        `This network looks fine for direct connections (UDP works, the NAT is not hard): the blocker is most likely on the customer’s side, ` +
-          `a firewall or cloud security group dropping inbound UDP 41641 to ${peerName}, or a hard NAT in front of it.`,
+        `This side is fine: the blocker is likely on the other side. ${why}, ` +
+          `so look at the customer’s side: a firewall or cloud security group dropping inbound UDP 41641 to ${peerName}, or a hard NAT in front of it.`,
       );
     }
   }
@@ -349,7 +514,8 @@ function networkCulprits(netcheck: Netcheck): string[] {
         'so the peer cannot aim at it. A direct path then needs the customer’s side to accept inbound UDP 41641, or a router here that maps ports.',
     );
   }
-  if (netcheck.upnp === false && netcheck.pmp === false && netcheck.pcp === false) {
+  // Port mapping only matters behind a hard NAT: an easy NAT already lets the peer aim at this side.
+  if (netcheck.mappingVariesByDestIp !== false && netcheck.upnp === false && netcheck.pmp === false && netcheck.pcp === false) {
     culprits.push('No port mapping on this network (UPnP, NAT-PMP and PCP all unavailable): the router will not open a port for Tailscale.');
   }
   return culprits;
@@ -425,16 +591,22 @@ function formatMs(ms: number): string {
 // ---------------------------------------------------------------- verdictOf
 
 /**
- * The top-level verdict. tailscale-down when the daemon is not usable; unreachable when any target is
+ * The top-level verdict. tailscale-down when the daemon is not usable (by the status or by a ping's failure);
+ * error when tailscale itself failed without saying why (status unreadable, a ping error byoc cannot name);
+ * unreachable when any target is
  * unreachable or unknown (only a confirmed path counts: an unknown path cannot be claimed direct, and a
  * runbook asking for reachability must not pass on a guess); relayed when any target goes through DERP or
  * a peer relay; direct only when every target is direct. With no targets nothing was shown reachable, so
  * unreachable.
  */
-export function verdictOf(targets: readonly { path: TailscalePath }[], state: Pick<TailscaleState, 'up'>): TailscaleVerdict {
-  if (!state.up) return 'tailscale-down';
+export function verdictOf(targets: readonly { path: TailscalePath; reason?: string }[], state: Pick<TailscaleState, 'up' | 'state'>): TailscaleVerdict {
+  if (!state.up) return state.state === 'error' || state.state === 'timeout' ? 'error' : 'tailscale-down';
+  if (targets.some((target) => target.reason === 'tailscale-down')) return 'tailscale-down';
   if (targets.length === 0) return 'unreachable';
-  if (targets.some((target) => target.path === 'unreachable' || target.path === 'unknown')) return 'unreachable';
+  if (targets.some((target) => target.path === 'unreachable')) return 'unreachable';
+  // A ping that failed for an unnamed reason proves nothing either way: say so rather than guess unreachable.
+  if (targets.some((target) => target.reason === 'ping-error')) return 'error';
+  if (targets.some((target) => target.path === 'unknown')) return 'unreachable';
   if (targets.some((target) => target.path === 'derp' || target.path === 'peer-relay')) return 'relayed';
   return 'direct';
 }

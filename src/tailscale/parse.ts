@@ -28,7 +28,10 @@ export interface TailscalePeer {
   os: string;
   tailscaleIps: string[];
   tags: string[];
+  /** Subnet routes this node is the primary router for (`10.20.0.0/16`): addresses behind it are reached through it. */
   primaryRoutes: string[];
+  /** Its own /32 and /128 plus the routes we accept from it (subnets, and 0.0.0.0/0 + ::/0 for an exit node). */
+  allowedIps: string[];
   /** Direct UDP `ip:port` in use, set only while that path is trusted; null otherwise (which does not mean DERP). */
   curAddr: string | null;
   /** The node's home DERP region code: filled for direct peers too, so it alone never means relayed. */
@@ -40,6 +43,7 @@ export interface TailscalePeer {
   /** We sent it data within the last 45 s; path fields are meaningless for inactive peers. */
   active: boolean;
   expired: boolean;
+  /** This peer is our selected exit node: internet-bound traffic, netcheck's probes included, goes through it. */
   exitNode: boolean;
   rxBytes: number;
   txBytes: number;
@@ -63,6 +67,8 @@ export interface TailscaleStatus {
   health: string[];
   magicDnsSuffix: string;
   peers: TailscalePeer[];
+  /** The exit node in use (`ExitNodeStatus`); null when none is selected. */
+  exitNodeStatus: { id: string; online: boolean; tailscaleIps: string[] } | null;
   /** Lines the CLI printed on stderr next to a usable status, e.g. the client/daemon version-skew warning. */
   warnings: string[];
 }
@@ -120,6 +126,7 @@ function parsePeerStatus(value: unknown): TailscalePeer {
     tailscaleIps: asStrings(peer.TailscaleIPs),
     tags: asStrings(peer.Tags),
     primaryRoutes: asStrings(peer.PrimaryRoutes),
+    allowedIps: asStrings(peer.AllowedIPs),
     curAddr: orNull(asString(peer.CurAddr)),
     relay: orNull(asString(peer.Relay)),
     peerRelay: orNull(asString(peer.PeerRelay)),
@@ -155,8 +162,15 @@ export function parseStatusJson(text: string, stderr = ''): TailscaleStatus {
     health: asStrings(status.Health),
     magicDnsSuffix: asString(tailnet.MagicDNSSuffix) || asString(status.MagicDNSSuffix),
     peers,
+    exitNodeStatus: exitNodeStatusOf(status.ExitNodeStatus),
     warnings: lines(stderr),
   };
+}
+
+function exitNodeStatusOf(value: unknown): TailscaleStatus['exitNodeStatus'] {
+  if (value === null || typeof value !== 'object') return null;
+  const exit = asObject(value);
+  return { id: asString(exit.ID), online: asBool(exit.Online), tailscaleIps: asStrings(exit.TailscaleIPs) };
 }
 
 /**
@@ -225,6 +239,8 @@ type PingErrorKind =
   | 'unknown-peer'
   | 'daemon-stopped'
   | 'daemon-not-running'
+  /** The LocalAPI connection broke mid-ping (`error Post "http://local-tailscaled.sock/…": … connection reset by peer`). */
+  | 'daemon-lost'
   | 'backend-not-running'
   | 'key-expired'
   | 'no-ip'
@@ -275,6 +291,7 @@ const PING_ERRORS: { kind: PingErrorKind; test: RegExp }[] = [
   { kind: 'no-matching-peer', test: /^no matching peer$/ },
   { kind: 'unknown-peer', test: /^unknown peer$/ },
   { kind: 'daemon-stopped', test: /^local tailscaled stopped$/ },
+  { kind: 'daemon-lost', test: /local-tailscaled\.sock|tailscaled\.sock\b/ },
   { kind: 'key-expired', test: /node key has expired/ },
   { kind: 'no-ip', test: /^node found but lacks an IP$|^no IPs found for / },
   { kind: 'lookup-failed', test: /^error looking up IP of / },
@@ -373,13 +390,62 @@ export interface Netcheck {
 
 /**
  * Region IDs of Tailscale's default DERP map (https://controlplane.tailscale.com/derpmap/default), which
- * netcheck's JSON names only by ID. Custom DERP regions (usually 900+) stay unnamed rather than guessed.
+ * netcheck's JSON names only by ID. Only the fallback for when `tailscale debug derp-map` gives nothing:
+ * the running tailscale's own map also knows newer regions and custom ones (headscale, derper: 900+).
  */
 const DEFAULT_DERP_REGION_CODES: Readonly<Record<number, string>> = {
   1: 'nyc', 2: 'sfo', 3: 'sin', 4: 'fra', 5: 'syd', 6: 'blr', 7: 'tok', 8: 'lhr', 9: 'dfw', 10: 'sea',
   11: 'sao', 12: 'ord', 13: 'den', 14: 'ams', 15: 'jnb', 16: 'mia', 17: 'lax', 18: 'par', 19: 'mad',
-  20: 'hkg', 21: 'tor', 22: 'waw', 23: 'dbi', 24: 'hnl', 25: 'nai',
+  20: 'hkg', 21: 'tor', 22: 'waw', 23: 'dbi', 24: 'hnl', 25: 'nai', 27: 'iad',
 };
+
+interface DerpRegion {
+  id: number;
+  code: string;
+  /** `New York City`; '' when the map gives none. */
+  name: string;
+}
+
+export interface DerpMap {
+  /** Where the regions came from: the running tailscale, or byoc's static table when it could not say. */
+  source: 'tailscale' | 'static';
+  regions: DerpRegion[];
+  /** Why the running tailscale's map was not used; null when it was. */
+  error: string | null;
+}
+
+/** The static table as a DerpMap, with the reason it is used. */
+export function staticDerpMap(error: string): DerpMap {
+  const regions = Object.entries(DEFAULT_DERP_REGION_CODES).map(([id, code]) => ({ id: Number(id), code, name: '' }));
+  return { source: 'static', regions, error };
+}
+
+/**
+ * Parses `tailscale debug derp-map` (tailcfg.DERPMap: `{"Regions": {"<id>": {"RegionID", "RegionCode",
+ * "RegionName", "Nodes": [...]}}, ...}`). Regions without a code are skipped; a region's key stands in for a
+ * missing RegionID. Throws tailscale_bad_output when it is not a JSON object or names no region at all.
+ */
+export function parseDerpMapJson(text: string): DerpMap {
+  const map = parseJsonObject(text, 'tailscale debug derp-map');
+  const regions = Object.entries(asObject(map.Regions))
+    .map(([key, value]) => {
+      const region = asObject(value);
+      return { id: asNumber(region.RegionID) || Number(key), code: asString(region.RegionCode), name: asString(region.RegionName) };
+    })
+    .filter((region) => Number.isInteger(region.id) && region.id > 0 && region.code !== '')
+    .sort((a, b) => a.id - b.id);
+  if (regions.length === 0) {
+    throw new RemoteError('tailscale_bad_output', 'tailscale debug derp-map printed no DERP region', {
+      hint: 'Run `tailscale debug derp-map` by hand: it should list Regions with RegionID and RegionCode.',
+    });
+  }
+  return { source: 'tailscale', regions, error: null };
+}
+
+/** id -> region code, for {@link parseNetcheckJson}. */
+export function regionCodesOf(map: DerpMap): Record<number, string> {
+  return Object.fromEntries(map.regions.map((region) => [region.id, region.code]));
+}
 
 const optBool = (value: unknown): boolean | null => (typeof value === 'boolean' ? value : null);
 const nsToMs = (ns: number): number => Math.round(ns / 100_000) / 10;

@@ -2,7 +2,7 @@ import { Box, Text } from 'ink';
 import type { ConnectCheckResult, TargetReport } from '../../connect/path-check.js';
 import { Table } from '../table.js';
 
-const VERDICT_COLORS: Record<ConnectCheckResult['verdict'], string> = { direct: 'green', relayed: 'yellow', unreachable: 'red', 'tailscale-down': 'red' };
+const VERDICT_COLORS: Record<ConnectCheckResult['verdict'], string> = { direct: 'green', relayed: 'yellow', unreachable: 'red', 'tailscale-down': 'red', error: 'red' };
 const PATH_COLORS: Record<string, string> = { direct: 'green', derp: 'yellow', 'peer-relay': 'yellow', unreachable: 'red', unknown: 'gray' };
 
 const stage = (result: { ok: boolean; ms?: number } | { skipped: true }) =>
@@ -29,7 +29,7 @@ export function ConnectCheckView({ result, color }: ConnectCheckViewProps) {
         columns={[
           { header: 'target', value: (row) => row.name },
           { header: 'path', value: (row) => row.path, color: (row) => PATH_COLORS[row.path] },
-          { header: 'via', value: (row) => row.endpoint ?? (row.derpRegion ? `DERP ${row.derpRegion}` : '-') },
+          { header: 'via', value: (row) => `${row.endpoint ?? (row.derpRegion ? `DERP ${row.derpRegion}` : '-')}${row.router ? ` (router ${row.router.name})` : ''}` },
           { header: 'latency', value: (row) => (row.latencyMs === null ? '-' : `${row.latencyMs}ms`) },
           { header: 'dns', value: (row) => stage(row.dns) },
           { header: 'tcp', value: (row) => stage(row.tcp) },

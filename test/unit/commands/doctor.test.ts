@@ -146,4 +146,22 @@ describe('byoc doctor', () => {
     expect(result.stdout).toMatch(/✓ PASS\s+Tailscale path\s+tailscaled Running/);
     expect(result.stdout).not.toContain('Certificate');
   });
+
+  it('fails the Tailscale path as tailscale-down when the ping says stopped, and as a remote failure when it fails otherwise', async () => {
+    // Given a direct status, and pings that answer `Tailscale is stopped.`, then pings failing with `unknown peer`
+    const setup = await workspace(false);
+    const withPing = (reply: { stdout?: string; stderr?: string }) => async () =>
+      new ScriptedRunner([
+        { match: /^status --json$/, stdout: tailscaleFixture('status-direct.json') },
+        { match: /^netcheck --format=json$/, stdout: tailscaleFixture('netcheck-good.json') },
+        { match: /^ping /, ...reply, exitCode: 1 },
+      ]);
+    // When the doctor runs for the service
+    const stopped = JSON.parse((await runCli(['doctor', 'acme-prod', '--json'], { ...setup, clients: { ...setup.clients, tailscale: withPing({ stdout: 'Tailscale is stopped.\n' }) } })).stdout);
+    const failing = JSON.parse((await runCli(['doctor', 'acme-prod', '--json'], { ...setup, clients: { ...setup.clients, tailscale: withPing({ stderr: 'unknown peer\n' }) } })).stdout);
+    // Then the first names the network and `tailscale up`, the second is a remote failure carrying the message
+    expect(stepOf(stopped, 'tailscale')).toMatchObject({ status: 'FAIL', kind: 'network', next: expect.stringContaining('tailscale up') });
+    expect(stepOf(failing, 'tailscale')).toMatchObject({ status: 'FAIL', kind: 'remote' });
+    expect(stepOf(failing, 'tailscale').next).toContain('unknown peer');
+  });
 });

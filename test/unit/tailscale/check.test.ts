@@ -157,8 +157,8 @@ describe('checkTailscalePaths', () => {
     expect(result.targets[0]).toMatchObject({ path: 'derp', latencyMs: 35 });
   });
 
-  it('falls back to the status when a ping is killed without any pong', async () => {
-    // Given a ping killed before printing anything
+  it('does not fall back to the status when a ping is killed without any pong: the verdict is error', async () => {
+    // Given a DERP status, and a ping killed before printing anything
     const runner = new ScriptedRunner([
       statusReply('status-derp.json'),
       netcheckReply(),
@@ -166,9 +166,10 @@ describe('checkTailscalePaths', () => {
     ]);
     // When checked
     const result = await checkTailscalePaths({ runner, hosts: [HOSTS[0]!] });
-    // Then the status decides and the detail says the ping timed out
-    expect(result.targets[0]).toMatchObject({ path: 'derp', evidence: 'status' });
-    expect(result.targets[0]?.detail).toMatch(/^tailscale ping failed: .*did not finish/);
+    // Then the ping's failure is the answer (not the status's `derp`), and the verdict is error
+    expect(result.targets[0]).toMatchObject({ path: 'unknown', reason: 'ping-error', evidence: 'ping' });
+    expect(result.targets[0]?.detail).toMatch(/did not finish/);
+    expect(result.verdict).toBe('error');
   });
 
   it('still classifies when netcheck fails, and says so', async () => {
@@ -188,21 +189,21 @@ describe('checkTailscalePaths', () => {
   });
 
   it.each([
-    ['not installed', { match: /^status/, error: new TailscaleNotInstalledError('tailscale') }, 'not-installed', 'https://tailscale.com/download'],
-    ['daemon not running', { match: /^status/, stderr: tailscaleFixture('daemon-not-running-linux.stderr.txt'), exitCode: 1 }, 'daemon-not-running', 'sudo systemctl start tailscaled'],
-    ['logged out', statusReply('status-needs-login.json'), 'NeedsLogin', 'https://login.byoc.example.com/a/4f1c9e27d80b'],
-    ['stopped', statusReply('status-stopped.json'), 'Stopped', 'tailscale up'],
-    ['starting', statusReply('status-starting.json'), 'Starting', 'Wait a few seconds'],
-    ['needs machine auth', statusReply('status-needs-machine-auth.json'), 'NeedsMachineAuth', 'approve this machine'],
-    ['hung', { match: /^status/, error: new TailscaleTimeoutError('tailscale', ['status', '--json'], 10, { stdout: '', stderr: '' }) }, 'timeout', 'restart'],
-  ] as const)('stops at the status when tailscale is %s', async (_label, reply, state, step) => {
+    ['not installed', { match: /^status/, error: new TailscaleNotInstalledError('tailscale') }, 'not-installed', 'https://tailscale.com/download', 'tailscale-down'],
+    ['daemon not running', { match: /^status/, stderr: tailscaleFixture('daemon-not-running-linux.stderr.txt'), exitCode: 1 }, 'daemon-not-running', 'sudo systemctl start tailscaled', 'tailscale-down'],
+    ['logged out', statusReply('status-needs-login.json'), 'NeedsLogin', 'https://login.byoc.example.com/a/4f1c9e27d80b', 'tailscale-down'],
+    ['stopped', statusReply('status-stopped.json'), 'Stopped', 'tailscale up', 'tailscale-down'],
+    ['starting', statusReply('status-starting.json'), 'Starting', 'Wait a few seconds', 'tailscale-down'],
+    ['needs machine auth', statusReply('status-needs-machine-auth.json'), 'NeedsMachineAuth', 'approve this machine', 'tailscale-down'],
+    ['hung', { match: /^status/, error: new TailscaleTimeoutError('tailscale', ['status', '--json'], 10, { stdout: '', stderr: '' }) }, 'timeout', 'restart', 'error'],
+  ] as const)('stops at the status when tailscale is %s', async (_label, reply, state, step, verdict) => {
     // Given a status call that shows tailscale unusable
     const runner = new ScriptedRunner([reply]);
     // When checked
     const result = await checkTailscalePaths({ runner, hosts: HOSTS });
     // Then nothing else runs, the verdict is tailscale-down and every target carries the next step
     expect(runner.calls.map((call) => call.args[0])).toEqual(['status']);
-    expect(result.verdict).toBe('tailscale-down');
+    expect(result.verdict).toBe(verdict);
     expect(result.state).toMatchObject({ up: false, state });
     expect(result.state.nextStep).toContain(step);
     expect(result.netcheck).toBeNull();

@@ -136,11 +136,11 @@ describe('classifyPath with a ping', () => {
     expect(result).toMatchObject({ path: 'unreachable', reason: 'key-expired', evidence: 'ping' });
   });
 
-  it('a ping that failed otherwise falls back to the status and says why', () => {
-    // Given a ping that could not run
+  it('a ping that says tailscaled stopped does not fall back to the direct status', () => {
+    // Given a direct status, and a ping ending with `local tailscaled stopped`
     const result = classifyPath(peerOf('status-direct.json'), ping('', 'local tailscaled stopped\n', 1));
-    // Then the status decides, and the detail names the ping failure
-    expect(result).toMatchObject({ path: 'direct', evidence: 'status', detail: 'tailscale ping failed: local tailscaled stopped' });
+    // Then the ping decides: tailscale is down, with its message
+    expect(result).toMatchObject({ path: 'unknown', evidence: 'ping', reason: 'tailscale-down', detail: 'local tailscaled stopped' });
   });
 });
 
@@ -253,19 +253,30 @@ describe('adviceFor', () => {
     expect(advice).toContain('DERP region nyc is 38.2 ms from here');
   });
 
-  it('reports no port mapping on an otherwise easy network', () => {
-    // Given the no-port-mapping netcheck (UDP fine, NAT easy)
+  it('does not blame the missing port mapping on an easy NAT: this side is fine', () => {
+    // Given the no-port-mapping netcheck (UDP fine, NAT easy: MappingVariesByDestIP false)
     const advice = adviceFor(derp, netcheck('netcheck-no-port-mapping.json'), context).join('\n');
-    // Then the missing mapping is named, and no hard NAT
+    // Then no port mapping is not a culprit, and the blocker is placed on the other side
+    expect(advice).not.toContain('No port mapping');
+    expect(advice).toContain('This side is fine: the blocker is likely on the other side.');
+    expect(advice).toContain('MappingVariesByDestIP false');
+  });
+
+  it('still names the missing port mapping behind a hard NAT', () => {
+    // Given a hard NAT with no port mapping protocol at all
+    const hard = { ...netcheck('netcheck-no-port-mapping.json'), mappingVariesByDestIp: true };
+    const advice = adviceFor(derp, hard, context).join('\n');
+    // Then both the hard NAT and the missing mapping are named, and this side is not called fine
+    expect(advice).toContain('hard NAT');
     expect(advice).toContain('No port mapping on this network');
-    expect(advice).not.toContain('hard NAT');
+    expect(advice).not.toContain('This side is fine');
   });
 
   it('points at the customer’s side when this network looks fine', () => {
     // Given a good netcheck
     const advice = adviceFor(derp, netcheck('netcheck-good.json'), context).join('\n');
     // Then the blocker is placed on the customer’s side
-    expect(advice).toContain('This network looks fine for direct connections');
+    expect(advice).toContain('This side is fine: the blocker is likely on the other side.');
     expect(advice).toContain(`dropping inbound UDP 41641 to ${CH}`);
   });
 
@@ -325,7 +336,7 @@ describe('adviceFor', () => {
 });
 
 describe('verdictOf', () => {
-  const up = { up: true };
+  const up = { up: true, state: 'Running' };
   const targets = (...paths: PathClassification['path'][]) => paths.map((path) => ({ path }));
 
   it.each([
@@ -344,6 +355,23 @@ describe('verdictOf', () => {
   it('is tailscale-down when the daemon is not usable, whatever the targets', () => {
     // Given tailscale down
     // Then the verdict is tailscale-down
-    expect(verdictOf(targets('direct'), { up: false })).toBe('tailscale-down');
+    expect(verdictOf(targets('direct'), { up: false, state: 'Stopped' })).toBe('tailscale-down');
+  });
+
+  it.each([
+    [[{ path: 'direct' }, { path: 'unknown', reason: 'ping-error' }], 'error'],
+    [[{ path: 'unreachable' }, { path: 'unknown', reason: 'ping-error' }], 'unreachable'],
+    [[{ path: 'derp' }, { path: 'unknown', reason: 'tailscale-down' }], 'tailscale-down'],
+    [[{ path: 'unreachable' }, { path: 'unknown', reason: 'tailscale-down' }], 'tailscale-down'],
+  ] as const)('%j → %s (a ping’s failure, not the status, decides)', (list, verdict) => {
+    // Given running tailscale by the status, and these targets
+    // Then tailscale-down (from a ping) > unreachable > error > relayed > direct
+    expect(verdictOf(list, up)).toBe(verdict);
+  });
+
+  it.each(['error', 'timeout'])('is error, not tailscale-down, when the status itself failed (%s)', (state) => {
+    // Given a status that could not be read
+    // Then the verdict is error (exit 5), whatever the targets
+    expect(verdictOf(targets('direct'), { up: false, state })).toBe('error');
   });
 });

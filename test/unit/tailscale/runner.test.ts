@@ -141,3 +141,49 @@ describe('checkTailscalePaths through the fake tailscale subprocess', () => {
     expect(result.state.state).toBe('not-installed');
   });
 });
+
+describe('checkTailscalePaths against the fake tailscale on PATH (issue #14 misses)', () => {
+  it('reports tailscale-down when the real CLI’s ping prints `Tailscale is stopped.` after a direct status', async () => {
+    // Given the fake replaying a direct status, a failing derp-map, and `Tailscale is stopped.` for every ping
+    const dir = tempDir();
+    const scenario = writeScenario(dir, {
+      commands: [
+        { match: '^status --json$', stdoutFile: 'status-direct.json' },
+        { match: '^netcheck --format=json$', stdoutFile: 'netcheck-good.json', stderr: '# Warning: this JSON format is not yet considered a stable interface\n' },
+        { match: '^debug derp-map$', stderr: 'failed to get local derp map\n', exitCode: 1 },
+        { match: '^ping ', stdoutFile: 'ping-stopped.txt', exitCode: 1 },
+      ],
+    });
+    const runner = createExecaRunner({ env: fakeTailscaleEnv(scenario) });
+    // When checked through real subprocesses
+    const result = await checkTailscalePaths({ runner, hosts: [{ name: 'clickhouse', host: 'ch.abc123.us-east-1.aws.byoc.example.com' }] });
+    // Then the ping's word wins, with the next step, and the DERP map fell back to the static table
+    expect(result.verdict).toBe('tailscale-down');
+    expect(result.state).toMatchObject({ up: false, state: 'Stopped', nextStep: expect.stringContaining('tailscale up') });
+    expect(result.derpMap).toMatchObject({ source: 'static', error: 'tailscale debug derp-map exited with 1: failed to get local derp map' });
+  });
+
+  it('names region 27 from the running tailscale’s DERP map', async () => {
+    // Given the fake printing a DERP map with iad (27) and DERP(iad) pongs
+    const dir = tempDir();
+    const derpMap = JSON.stringify({ Regions: { '1': { RegionID: 1, RegionCode: 'nyc', RegionName: 'New York City' }, '27': { RegionID: 27, RegionCode: 'iad', RegionName: 'Ashburn' } } }, null, '\t');
+    const netcheck = JSON.parse(tailscaleFixture('netcheck-good.json')) as Record<string, unknown>;
+    netcheck.RegionLatency = { '1': 9_100_000, '27': 3_400_000 };
+    netcheck.PreferredDERP = 27;
+    const scenario = writeScenario(dir, {
+      commands: [
+        { match: '^status --json$', stdoutFile: 'status-derp.json' },
+        { match: '^netcheck --format=json$', stdout: JSON.stringify(netcheck) },
+        { match: '^debug derp-map$', stdout: `${derpMap}\n` },
+        { match: '^ping ', stdout: 'pong from ch (100.101.23.45) via DERP(iad) in 31ms\n'.repeat(3), stderr: 'direct connection not established\n', exitCode: 1 },
+      ],
+    });
+    const runner = createExecaRunner({ env: fakeTailscaleEnv(scenario) });
+    // When checked
+    const result = await checkTailscalePaths({ runner, hosts: [{ name: 'clickhouse', host: 'ch.abc123.us-east-1.aws.byoc.example.com' }] });
+    // Then the pong's region is netcheck's region 27
+    expect(result.verdict).toBe('relayed');
+    expect(result.derpMap).toEqual({ source: 'tailscale', regions: 2, error: null });
+    expect(result.targets[0]?.advice.join('\n')).toContain('DERP region iad is 3.4 ms from here, the nearest region.');
+  });
+});

@@ -97,6 +97,60 @@ describe('byoc connect check', () => {
     expect(stopped.stderr).toContain('tailscale up');
   });
 
+  it('exits 6 with tailscale_down when the ping says Tailscale is stopped, not relayed with exit 0', async () => {
+    // Given a DERP status read a moment before, and pings answering `Tailscale is stopped.` (the issue's first miss)
+    const stoppedPings: ScriptedReply[] = [{ match: /^ping /, stdout: 'Tailscale is stopped.\n', exitCode: 1 }];
+    // When the check runs
+    const result = await runCli(['connect', 'check', 'acme-prod', '--json'], { cwd: workspace(), clients: { tailscale: async () => scripted('status-derp.json', stoppedPings) } });
+    // Then the verdict is tailscale-down, exit 6, with `tailscale up` as the next step
+    expect(result.exitCode).toBe(6);
+    const report = JSON.parse(result.stdout);
+    expect(report.verdict).toBe('tailscale-down');
+    expect(report.targets.map((target: { reason: string }) => target.reason)).toEqual(['tailscale-down', 'tailscale-down']);
+    expect(JSON.parse(result.stderr).error).toMatchObject({ code: 'tailscale_down', hint: expect.stringContaining('tailscale up') });
+  });
+
+  it('exits 5 with tailscale_error and the message when the ping fails for a reason byoc cannot name', async () => {
+    // Given pings failing with an unfamiliar error
+    const failing: ScriptedReply[] = [{ match: /^ping /, stderr: 'unknown peer\n', exitCode: 1 }];
+    // When the check runs
+    const result = await runCli(['connect', 'check', 'acme-prod', '--json'], { cwd: workspace(), clients: { tailscale: async () => scripted('status-direct.json', failing) } });
+    // Then the verdict is error, exit 5 (a failed subprocess), naming the message
+    expect(result.exitCode).toBe(5);
+    expect(JSON.parse(result.stdout).verdict).toBe('error');
+    expect(JSON.parse(result.stderr).error).toMatchObject({ code: 'tailscale_error', message: expect.stringContaining('unknown peer') });
+  });
+
+  it('reports an endpoint behind a subnet router with the router in the JSON', async () => {
+    // Given ClickHouse at a private name mapped to an address that k8s routes (10.100.0.0/16), whose pongs are direct.
+    // The endpoint itself is the local HTTPS server: the TLS stage still needs something to talk to.
+    const cwd = tempDir({ 'ca.pem': ca.certPem });
+    writeFileSync(
+      path.join(cwd, 'byoc.config.yaml'),
+      `network:\n  resolve: { ${CH_HOST}: 10.100.4.7 }\nservices:\n  acme-prod:\n    clickhouse: { url: "https://${CH_HOST}:${server.port}", caFile: ./ca.pem }\n`,
+    );
+    const status = JSON.parse(tailscaleFixture('status-direct.json'));
+    // ch's own peer entry is removed, so the name is not a peer and only the route can match it
+    status.Peer = Object.fromEntries(Object.entries(status.Peer).filter(([, peer]) => (peer as { HostName: string }).HostName === 'k8s'));
+    const runner = new ScriptedRunner([
+      { match: /^status --json$/, stdout: JSON.stringify(status) },
+      { match: /^netcheck --format=json$/, stdout: tailscaleFixture('netcheck-good.json') },
+      { match: /^debug derp-map$/, stderr: 'no derp map\n', exitCode: 1 },
+      { match: /^ping .*100\.88\.12\.34$/, stdout: 'pong from k8s (100.88.12.34) via 198.51.100.24:41641 in 3ms\n' },
+    ]);
+    // When the check runs
+    const result = await runCli(['connect', 'check', 'acme-prod', '--target', 'clickhouse', '--json', '--timeout', '1s'], { cwd, clients: { tailscale: async () => runner } });
+    // Then the router was pinged, and the target names it with its route
+    const report = JSON.parse(result.stdout);
+    expect(runner.argsOf(/^ping/).map((args) => args.at(-1))).toEqual(['100.88.12.34']);
+    expect(report.verdict).toBe('direct');
+    expect(report.targets[0]).toMatchObject({ path: 'direct', router: { name: 'k8s', ip: '100.88.12.34', route: '10.100.0.0/16', address: '10.100.4.7' } });
+    expect(report.targets[0].advice.join('\n')).toContain('via router k8s');
+    // And the table for people names the router beside the path
+    const tty = await runCli(['connect', 'check', 'acme-prod', '--target', 'clickhouse', '--timeout', '1s'], { cwd, stdoutTTY: true, clients: { tailscale: async () => runner } });
+    expect(tty.stdout).toMatch(/clickhouse\s+direct\s+198\.51\.100\.24:41641 \(router k8s\)/);
+  });
+
   it('--target limits the check to one endpoint', async () => {
     const runner = scripted('status-direct.json', directPings);
     const result = await runCli(['connect', 'check', 'acme-prod', '--target', 'clickhouse', '--json'], { cwd: workspace(), clients: { tailscale: async () => runner } });
