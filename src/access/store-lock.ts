@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, open, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { link, open, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { RemoteError } from '../errors.js';
 
@@ -121,44 +121,66 @@ export class FileLock {
   }
 
   /**
-   * Removes a lock judged stale, only if it is still that same lock: two processes may judge it stale at once,
-   * and the faster one may already have replaced it with its own live lock. The lock is first moved aside (an
-   * atomic rename) and compared with what was judged; a lock that turns out to be someone else's is linked back.
+   * Removes a lock judged stale, only if it is still that same lock. Every removal happens under a second, short
+   * lock (the takeover lock) with a fresh look at the lock first: two processes may judge the same lock stale, and
+   * the faster one may already have replaced it with its own live lock, which a fresh look finds alive. While the
+   * takeover lock is held nobody else can remove the lock, so what was looked at is what is removed.
    *
-   * Residual window: while a wrongly moved live lock is aside (two system calls), a third process may claim the
-   * free name, and two processes then both believe they hold the lock. That needs three processes at once, one
-   * lock already stale, and those two calls interleaved; a live holder's lock is never judged stale otherwise.
+   * Residual risk: the takeover lock of a process that died while holding it (a few milliseconds of work) is
+   * removed once its pid is gone; two processes doing that at the same moment could remove a third one's fresh
+   * takeover lock. That needs a crash during a takeover, not mere contention.
    */
   private async remove(verdict: Extract<Verdict, { kind: 'stale' }>): Promise<boolean> {
-    const aside = `${this.file}.${this.options.owner.pid}.${randomBytes(6).toString('hex')}.stale`;
+    const releaseTakeover = await this.takeover();
+    if (!releaseTakeover) return false;
     try {
-      await rename(this.file, aside);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
-      throw error;
-    }
-    const moved = await readSnapshot(aside);
-    if (moved && sameLock(moved, verdict.snapshot)) {
-      await rm(aside, { force: true });
+      const current = await readSnapshot(this.file);
+      if (!current) return true;
+      if (!sameLock(current, verdict.snapshot)) return false;
+      await unlink(this.file).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
       this.options.warn(`took over the broker store lock ${this.file}: ${verdict.why}`);
       return true;
-    }
-    try {
-      await link(aside, this.file);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      this.options.warn(`the broker store lock ${this.file} changed hands while a stale one was being removed; if two byoc processes wrote at once, check the event log`);
     } finally {
-      await rm(aside, { force: true });
+      await releaseTakeover();
     }
-    return false;
+  }
+
+  /** The takeover lock, or undefined when another process holds it (the caller waits and looks again). */
+  private async takeover(): Promise<ReleaseLock | undefined> {
+    const { owner } = this.options;
+    const file = `${this.file}.takeover`;
+    const claim = `${file}.${owner.pid}.${randomBytes(6).toString('hex')}.claim`;
+    await writeFile(claim, `${JSON.stringify({ pid: owner.pid, host: owner.host })}\n`, { flag: 'wx', mode: 0o600 });
+    try {
+      try {
+        await link(claim, file);
+        const mine = await stat(claim, { bigint: true });
+        return () => releaseIfOwn(file, mine.ino, mine.mtimeNs);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const held = await readSnapshot(file);
+      const holder = held && parseOwner(held.text);
+      if (held && holder && (holder.host === undefined || holder.host === owner.host) && !owner.isAlive(holder.pid)) {
+        await releaseIfOwn(file, held.ino, held.mtimeNs);
+      }
+      return undefined;
+    } finally {
+      await rm(claim, { force: true });
+    }
   }
 
   private async release(ino: bigint, mtimeNs: bigint): Promise<void> {
     // Remove only our own lock: had it been taken over (we were judged gone), the file is someone else's now.
-    const current = await stat(this.file, { bigint: true }).catch(() => undefined);
-    if (current && current.ino === ino && current.mtimeNs === mtimeNs) await unlink(this.file).catch(() => undefined);
+    await releaseIfOwn(this.file, ino, mtimeNs);
   }
+}
+
+async function releaseIfOwn(file: string, ino: bigint, mtimeNs: bigint): Promise<void> {
+  const current = await stat(file, { bigint: true }).catch(() => undefined);
+  if (current && current.ino === ino && current.mtimeNs === mtimeNs) await unlink(file).catch(() => undefined);
 }
 
 /** Content, inode, size and mtime read from one open file, so they belong to the same lock. */
