@@ -152,9 +152,9 @@ describe('byoc connect check with tailscale.socket', () => {
       cwd: dir,
       env: fakeTailscaleEnv(scenario, { BYOC_TAILSCALE_SOCKET: api.socket, FAKE_TAILSCALE_LOG: log }),
     });
-    // Then the path is direct, read from the LocalAPI, and the CLI ran netcheck alone
+    // Then the path is direct, read from the LocalAPI (status, ping and the DERP map), and the CLI ran netcheck alone
     expect(JSON.parse(result.stdout)).toMatchObject({ verdict: 'direct', targets: [{ path: 'direct', endpoint: '198.51.100.31:41641' }] });
-    expect(api.calls.map((call) => `${call.method} ${call.url.split('?')[0]}`)).toEqual(['GET /localapi/v0/status', 'POST /localapi/v0/ping']);
+    expect(api.calls.map((call) => `${call.method} ${call.url.split('?')[0]}`).sort()).toEqual(['GET /localapi/v0/derpmap', 'GET /localapi/v0/status', 'POST /localapi/v0/ping']);
     const { readFileSync } = await import('node:fs');
     expect(readFileSync(log, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { argv: string[] }).argv[0])).toEqual(['netcheck']);
   });
