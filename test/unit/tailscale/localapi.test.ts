@@ -139,9 +139,14 @@ describe('the LocalAPI source', () => {
 });
 
 describe('byoc connect check with tailscale.socket', () => {
-  it('takes status and ping from the LocalAPI and only netcheck from the CLI', async () => {
+  it('takes status, ping and the DERP map from the LocalAPI and only netcheck from the CLI', async () => {
     // Given a LocalAPI on a unix socket (BYOC_TAILSCALE_SOCKET) and a fake `tailscale` that logs its calls
-    const api = await localApi({ 'GET /localapi/v0/status': { body: tailscaleFixture('status-direct.json') }, 'POST /localapi/v0/ping': { body: PING_DIRECT } });
+    const derpMap = { Regions: { '1': { RegionID: 1, RegionCode: 'nyc', RegionName: 'New York City' } } };
+    const api = await localApi({
+      'GET /localapi/v0/status': { body: tailscaleFixture('status-direct.json') },
+      'POST /localapi/v0/ping': { body: PING_DIRECT },
+      'GET /localapi/v0/derpmap': { body: JSON.stringify(derpMap) },
+    });
     const dir = tempDir();
     const log = path.join(dir, 'calls.log');
     writeFileSync(log, '');
