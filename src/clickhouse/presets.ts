@@ -38,6 +38,9 @@ function columnList(columns: TableColumns, list: readonly Column[]): string {
   return shown.map((column) => `    ${column}`).join(',\n');
 }
 
+/** What the replica-delay presets show of each replicated table, on one server or on every replica. */
+const REPLICA_DELAY_COLUMNS = ['database', 'table', 'absolute_delay', 'queue_size', 'inserts_in_queue', 'merges_in_queue', 'is_readonly', 'is_session_expired', 'last_queue_update'].join(',\n    ');
+
 /** What the replication-queue presets show of each task, on one server or on every replica. */
 const REPLICATION_QUEUE_COLUMNS = ['database', 'table', 'type', 'new_part_name', 'create_time', 'num_tries', 'last_exception', 'postpone_reason'].join(',\n    ');
 
@@ -104,15 +107,7 @@ LIMIT 100`,
     description: 'Replicated tables by replication lag, with queue sizes and read-only or expired Keeper sessions.',
     table: 'replicas',
     render: (_columns, from) => `SELECT
-    database,
-    table,
-    absolute_delay,
-    queue_size,
-    inserts_in_queue,
-    merges_in_queue,
-    is_readonly,
-    is_session_expired,
-    last_queue_update
+    ${REPLICA_DELAY_COLUMNS}
 FROM ${from}
 ORDER BY absolute_delay DESC, queue_size DESC`,
   },
@@ -267,15 +262,7 @@ LIMIT 200`,
     replicas: true,
     render: (_columns, from) => `SELECT
     hostName() AS host,
-    database,
-    table,
-    absolute_delay,
-    queue_size,
-    inserts_in_queue,
-    merges_in_queue,
-    is_readonly,
-    is_session_expired,
-    last_queue_update
+    ${REPLICA_DELAY_COLUMNS}
 FROM ${from}
 ORDER BY absolute_delay DESC, queue_size DESC
 LIMIT 500`,

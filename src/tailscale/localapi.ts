@@ -11,6 +11,7 @@
 import { request } from 'node:http';
 import { isIP } from 'node:net';
 import { abortReason } from '../errors.js';
+import { abortableDelay } from '../util/delay.js';
 import { parseGoDurationMs } from './parse.js';
 import { TailscaleTimeoutError, type TailscaleRunOptions, type TailscaleRunResult, type TailscaleRunner } from './runner.js';
 
@@ -195,7 +196,7 @@ async function ping(socket: string, args: PingArgs, argv: readonly string[], opt
       stdout += `${pongLine(result)}\n`;
       if (result.Endpoint) return done('', 0);
       if (attempt === args.count) return done('direct connection not established\n', 1);
-      await pause(PING_PAUSE_MS, signal);
+      await abortableDelay(PING_PAUSE_MS, signal);
     }
     return done('no reply\n', 1);
   } catch (error) {
@@ -207,19 +208,6 @@ async function ping(socket: string, args: PingArgs, argv: readonly string[], opt
   }
 }
 
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(abortReason(signal));
-      },
-      { once: true },
-    );
-  });
-}
 
 export interface LocalApiRunnerOptions {
   /** tailscaled's unix socket (tailscale.socket). */

@@ -1,5 +1,5 @@
 import type { TailscaleRunOptions, TailscaleRunResult, TailscaleRunner } from '../../../src/tailscale/runner.js';
-import { abortReason } from '../../../src/errors.js';
+import { abortableDelay } from '../../../src/util/delay.js';
 
 export interface ScriptedReply {
   /** Tested against the argv joined by single spaces. */
@@ -45,17 +45,3 @@ export class ScriptedRunner implements TailscaleRunner {
   }
 }
 
-function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    signal?.throwIfAborted();
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(abortReason(signal));
-      },
-      { once: true },
-    );
-  });
-}
