@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { spreadText } from './lib.js';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
 const scripts = readdirSync(dir).filter((name) => name.endsWith('.js') && name !== 'run.js' && !name.startsWith('lib')).sort();
@@ -16,7 +17,7 @@ for (const script of scripts) {
   }
   for (const line of result.stdout.split('\n').filter(Boolean)) rows.push(JSON.parse(line));
 }
-const table = [['bench', 'measure', 'byoc', 'baseline', 'ratio', 'target', 'ok']];
+const table = [['bench', 'measure', 'byoc', 'baseline', 'ratio', 'target', 'ok', 'spread (p25-p75)']];
 for (const row of rows) {
   const num = (value) => (typeof value === 'number' ? `${value >= 100 ? value.toFixed(0) : value.toFixed(1)}${row.unit ? ` ${row.unit}` : ''}` : String(value ?? ''));
   table.push([
@@ -27,6 +28,7 @@ for (const row of rows) {
     row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}x`,
     row.target ?? '',
     row.ok === undefined ? '' : row.ok ? 'yes' : 'NO',
+    row.spread ? spreadText(row.spread) : '',
   ]);
 }
 const widths = table[0].map((_, column) => Math.max(...table.map((row) => row[column].length)));

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Start-up cost of byoc against a bare `node -e 0`, interleaved so machine noise hits all three alike.
-// Budget: --version <= 1.5x and --help <= 2.0x of node -e 0 (medians).
-import { BYOC, median, report, timeRun } from './lib.js';
+// Targets: --version <= 1.2x and --help <= 1.3x of node -e 0 (medians), both piped (not a terminal), as scripts run them.
+import { BYOC, compare, report, runsFromEnv, timeRun } from './lib.js';
 
-const runs = Number(process.env.BENCH_RUNS ?? 21);
+const runs = runsFromEnv(21);
 const samples = { node: [], version: [], help: [] };
 timeRun(process.execPath, [BYOC, '--help']); // warm the file cache once
 for (let i = 0; i < runs; i++) {
@@ -11,12 +11,7 @@ for (let i = 0; i < runs; i++) {
   samples.version.push(timeRun(process.execPath, [BYOC, '--version']));
   samples.help.push(timeRun(process.execPath, [BYOC, '--help']));
 }
-const baseline = median(samples.node);
-const measure = (name, values, budget) => {
-  const value = median(values);
-  return { name, byoc: value, baseline, baselineName: 'node -e 0', unit: 'ms', ratio: value / baseline, target: `<= ${budget}x`, ok: value / baseline <= budget };
-};
 report(`startup (median of ${runs} interleaved runs)`, [
-  measure('byoc --version', samples.version, 1.5),
-  measure('byoc --help', samples.help, 2.0),
+  compare('byoc --version', samples.version, samples.node, { baselineName: 'node -e 0', budget: 1.2 }),
+  compare('byoc --help', samples.help, samples.node, { baselineName: 'node -e 0', budget: 1.3 }),
 ]);
