@@ -7,24 +7,38 @@ import { existsSync } from 'node:fs';
 import type { AccessBroker } from '../access/broker.js';
 import type { OperatorRegistration } from '../access/operators.js';
 import { SANDBOX_SERVICE, sandboxPaths } from './layout.js';
+import { sweepDue } from './grants.js';
 import type { SandboxAuthority } from './operator.js';
+import type { SandboxHost } from './sandbox.js';
 
 export const sandboxOperator: OperatorRegistration = {
   service: SANDBOX_SERVICE,
   // Set up once (`sandbox up` writes sandbox.json; `down` keeps it, `down --purge` removes it): a sandbox that is
   // down still has grants to record, revoke and expire, which `sandbox up` then applies.
   present: (stateDir) => existsSync(sandboxPaths(stateDir).state),
-  async load({ ctx, stateDir, broker }) {
-    const [operator, { sandboxHostFor }] = await Promise.all([import('./operator.js'), import('./host.js')]);
-    const host = sandboxHostFor(ctx, false);
+  load({ ctx, stateDir, broker }) {
+    // The operator step (nginx and ClickHouse plumbing) loads only when a hook has work for it: the sweep runs
+    // before every broker operation and almost never does.
     const authority = sandboxAuthority(broker);
-    return {
-      onApproved: operator.onApproved(stateDir, host, authority),
-      onRevoked: operator.onRevoked(stateDir, host, authority),
+    let loaded: Promise<{ operator: typeof import('./operator.js'); host: SandboxHost }> | undefined;
+    const step = () =>
+      (loaded ??= Promise.all([import('./operator.js'), import('./host.js')]).then(([operator, { sandboxHostFor }]) => ({ operator, host: sandboxHostFor(ctx, false) })));
+    return Promise.resolve({
+      onApproved: async (request) => {
+        const { operator, host } = await step();
+        await operator.onApproved(stateDir, host, authority)(request);
+      },
+      onRevoked: async (request) => {
+        const { operator, host } = await step();
+        await operator.onRevoked(stateDir, host, authority)(request);
+      },
       sweep: async () => {
+        const { expired, crlStale } = await sweepDue(sandboxPaths(stateDir), ctx.clock.now().getTime());
+        if (expired.length === 0 && !crlStale) return;
+        const { operator, host } = await step();
         await operator.sweepSandbox(stateDir, host, authority);
       },
-    };
+    });
   },
 };
 

@@ -15,6 +15,7 @@ import type { AccessRequest } from '../access/types.js';
 import type { CertificateAuthority } from '../pki/ca.js';
 import { ConfigError, RemoteError } from '../errors.js';
 import { writePrivateFile } from '../util/secure-fs.js';
+import { grantFile, readStoredGrants, sweepDue, type StoredGrant } from './grants.js';
 import { SANDBOX_SERVICE, sandboxPaths, type SandboxPaths } from './layout.js';
 import { httpCall } from './net.js';
 import { grantFor, renderGrantUserXml, renderKeysMap, renderUsersMap, type SandboxGrant } from './render.js';
@@ -33,10 +34,6 @@ export interface SandboxAuthority {
   approved?(): Promise<AccessRequest[]>;
 }
 
-interface StoredGrant extends SandboxGrant {
-  password: string;
-}
-
 export interface ReconcileReport {
   /** the grants nginx lets through now */
   grants: SandboxGrant[];
@@ -46,27 +43,6 @@ export interface ReconcileReport {
 }
 
 const appliesTo = (request: Pick<AccessRequest, 'service' | 'scopes'>) => request.service === SANDBOX_SERVICE && request.scopes.includes('clickhouse');
-
-const grantFile = (paths: SandboxPaths, requestId: string) => path.join(paths.nginx.grants, `${requestId}.json`);
-
-async function readStoredGrants(paths: SandboxPaths): Promise<StoredGrant[]> {
-  let files: string[];
-  try {
-    files = (await readdir(paths.nginx.grants)).filter((file) => /^r-[0-9a-z]+\.json$/.test(file));
-  } catch {
-    return [];
-  }
-  const grants = await Promise.all(
-    files.sort().map(async (file) => {
-      try {
-        return JSON.parse(await readFile(path.join(paths.nginx.grants, file), 'utf8')) as StoredGrant;
-      } catch {
-        return undefined;
-      }
-    }),
-  );
-  return grants.filter((grant): grant is StoredGrant => grant !== undefined && typeof grant.password === 'string');
-}
 
 /** The grants the sandbox lets through now, for `sandbox status` (no passwords). */
 export async function liveGrants(stateDir: string, now: Date): Promise<SandboxGrant[]> {
@@ -114,10 +90,7 @@ export async function sweepSandbox(stateDir: string, host: SandboxHost, authorit
   const paths = sandboxPaths(stateDir);
   const state = await readSandboxState(stateDir);
   if (!state) return undefined;
-  const now = host.clock.now().getTime();
-  const grants = await readStoredGrants(paths);
-  const expired = grants.filter((grant) => Date.parse(grant.notAfter) <= now);
-  const crlStale = await crlNeedsRefresh(paths, now);
+  const { expired, crlStale } = await sweepDue(paths, host.clock.now().getTime());
   if (expired.length === 0 && !crlStale) return undefined;
   for (const grant of expired) await rm(grantFile(paths, grant.requestId), { force: true });
   const status = await sandboxStatus(stateDir, host);
@@ -132,17 +105,6 @@ export async function syncWithBroker(stateDir: string, host: SandboxHost, author
   const keep = new Set(approved.map((request) => request.id));
   for (const grant of await readStoredGrants(paths)) if (!keep.has(grant.requestId)) await rm(grantFile(paths, grant.requestId), { force: true });
   for (const request of approved) await storeGrant(paths, request);
-}
-
-async function crlNeedsRefresh(paths: SandboxPaths, now: number): Promise<boolean> {
-  try {
-    const meta = JSON.parse(await readFile(paths.nginx.crlMeta, 'utf8')) as { thisUpdate: string; nextUpdate: string };
-    const from = Date.parse(meta.thisUpdate);
-    const to = Date.parse(meta.nextUpdate);
-    return !(now < from + (to - from) / 2);
-  } catch {
-    return true;
-  }
 }
 
 /** Writes the broker's CRL where nginx reads it. */
