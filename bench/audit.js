@@ -4,7 +4,7 @@
 // SQL run with clickhouse-client, in one run. Target: <= 1.2x.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { BYOC, median, report } from './lib.js';
+import { BYOC, compare, report, runsFromEnv } from './lib.js';
 import { startSandbox } from './lib-sandbox.js';
 
 const ROWS = Number(process.env.BENCH_AUDIT_ROWS ?? 1_000_000);
@@ -51,9 +51,9 @@ try {
   ].join(';\n');
 
   const time = (fn) => {
-    const started = performance.now();
+    const started = process.hrtime.bigint();
     fn();
-    return performance.now() - started;
+    return Number(process.hrtime.bigint() - started) / 1e6;
   };
   const byocRun = (since = '2d') => {
     const result = spawnSync(process.execPath, [BYOC, 'audit', 'query-log', 'sandbox', '--source-table', 'bench.query_log', '--since', since, '--json'], { cwd, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 28 });
@@ -63,26 +63,25 @@ try {
   };
   byocRun();
   client(handWritten, true);
-  const runs = Number(process.env.BENCH_RUNS ?? 5);
+  const runs = runsFromEnv(7);
   const byocTimes = [];
   const clientTimes = [];
   for (let i = 0; i < runs; i++) {
     byocTimes.push(time(byocRun));
     clientTimes.push(time(() => client(handWritten, true)));
   }
-  const byocMs = median(byocTimes);
-  const clientMs = median(clientTimes);
   // The same audit over an empty window: what each side costs before it reads a single row.
   const emptyWindow = handWritten.replaceAll('now() - 172800', 'now() - 1').replaceAll('today() - 2', 'today()');
   const fixed = { byoc: [], client: [] };
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < runs; i++) {
     fixed.byoc.push(time(() => byocRun('1s')));
     fixed.client.push(time(() => client(emptyWindow, true)));
   }
-  report(`audit (${ROWS.toLocaleString('en')} query_log rows, sandbox ClickHouse)`, [
-    { name: 'audit report, wall time', byoc: byocMs, baseline: clientMs, baselineName: 'clickhouse-client, hand-written SQL', unit: 'ms', ratio: byocMs / clientMs, target: '<= 1.2x', ok: byocMs / clientMs <= 1.2 },
-    { name: 'fixed start: empty window', byoc: median(fixed.byoc), baseline: median(fixed.client), baselineName: 'clickhouse-client, same', unit: 'ms', ratio: median(fixed.byoc) / median(fixed.client), target: '(informational)' },
-    { name: 'work on the rows: full minus empty window', byoc: byocMs - median(fixed.byoc), baseline: clientMs - median(fixed.client), baselineName: 'clickhouse-client, same', unit: 'ms', ratio: (byocMs - median(fixed.byoc)) / (clientMs - median(fixed.client)), target: '(informational)' },
+  const minus = (a, b) => a.map((value, index) => value - b[index]);
+  report(`audit (${ROWS.toLocaleString('en')} query_log rows, sandbox ClickHouse; ${runs} interleaved runs)`, [
+    compare('audit report, wall time', byocTimes, clientTimes, { baselineName: 'clickhouse-client, hand-written SQL', budget: 1.2 }),
+    compare('fixed start: empty window', fixed.byoc, fixed.client, { baselineName: 'clickhouse-client, same' }),
+    compare('work on the rows: full minus empty window', minus(byocTimes, fixed.byoc), minus(clientTimes, fixed.client), { baselineName: 'clickhouse-client, same' }),
   ]);
 } finally {
   if (process.env.BENCH_KEEP) console.log(JSON.stringify({ stateDir: sandbox.stateDir, cwd: sandbox.cwd }));
