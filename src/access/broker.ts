@@ -55,10 +55,7 @@ export interface BrokerDeps {
 
 export const SWEEP_INTERVAL_MS = 1000;
 
-/**
- * How much log a reader replays past the snapshot before it writes a new one (and how big a log must be to get
- * one at all: a small log replays faster than a snapshot is written). 64 KiB is about 200 events.
- */
+/** StoreOptions.snapshotAfterBytes by default. */
 const SNAPSHOT_AFTER_BYTES = 64 * 1024;
 
 /**
@@ -126,8 +123,7 @@ export class AccessBroker {
     );
     if (broker.log.resumed) broker.snapshotOffset = usable!.position.offset;
     await broker.replayIfNeeded();
-    const { offset } = broker.log.position();
-    if (offset - broker.snapshotOffset >= SNAPSHOT_AFTER_BYTES) await broker.snapshot();
+    if (broker.dueForSnapshot()) await broker.snapshot();
     return broker;
   }
 
@@ -506,7 +502,10 @@ export class AccessBroker {
       this.needsReplay = true;
       return;
     }
-    if (event.type === 'request.revoked' && this.requests.get(event.id)?.revoked === undefined && this.requests.has(event.id)) this.revocations++;
+    const record = this.requests.get(event.id);
+    // what the CRL's number counts: requests that are revoked (a re-created id, only ever in a hand-made log, is not)
+    if (event.type === 'request.revoked' && record && !record.revoked) this.revocations++;
+    if (event.type === 'request.created' && record?.revoked) this.revocations--;
     applyTo(this.requests, event);
   }
 
@@ -565,8 +564,13 @@ export class AccessBroker {
     return committed;
   }
 
+  private dueForSnapshot(): boolean {
+    const ahead = this.log.position().offset - this.snapshotOffset;
+    return ahead > 0 && ahead >= (this.deps.store.snapshotAfterBytes ?? SNAPSHOT_AFTER_BYTES);
+  }
+
   private snapshotSoon(): void {
-    if (this.snapshotting || this.log.position().offset - this.snapshotOffset < SNAPSHOT_AFTER_BYTES) return;
+    if (this.snapshotting || !this.dueForSnapshot()) return;
     this.snapshotting = this.snapshot()
       .catch((error: unknown) => this.deps.store.warn(`could not write the broker snapshot: ${(error as Error).message}`))
       .finally(() => (this.snapshotting = undefined));

@@ -28,6 +28,11 @@ export interface StoreOptions extends LockOptions {
    * (one write and one fdatasync per batch); an embedded command that would write meanwhile fails fast, naming it.
    */
   hold?: boolean;
+  /**
+   * How much log a reader replays past the snapshot before it writes a new one, and how big a log must be to get
+   * one at all (a small log replays faster than a snapshot is written). Default 64 KiB, about 200 events.
+   */
+  snapshotAfterBytes?: number;
 }
 
 /**
