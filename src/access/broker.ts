@@ -89,8 +89,9 @@ export class AccessBroker {
   private needsReplay = false;
   private log!: EventLog & { readonly resumed: boolean };
   private readonly dir: string;
-  /** the log offset the newest snapshot (read or written) covers */
+  /** the log offset the newest snapshot (read or written) covers, and that snapshot's size */
   private snapshotOffset = 0;
+  private snapshotBytes = 0;
   private snapshotting: Promise<void> | undefined;
   private lastSweep = -Infinity;
   private sweeping: Promise<void> | undefined;
@@ -112,16 +113,19 @@ export class AccessBroker {
   static async open(stateDir: string, deps: BrokerDeps): Promise<AccessBroker> {
     const broker = new AccessBroker(stateDir, deps);
     if (deps.store.hold) await broker.ca();
-    const snapshot = await readSnapshot(broker.dir);
+    const found = await readSnapshot(broker.dir);
     // A snapshot from a later time than now (a clock set back) may have put away requests that are live again.
-    const usable = snapshot && Date.parse(snapshot.asOf) <= deps.now().getTime() ? snapshot : undefined;
+    const usable = found && Date.parse(found.snapshot.asOf) <= deps.now().getTime() ? found.snapshot : undefined;
     broker.log = await EventLog.open(
       broker.dir,
       (event) => broker.apply(event),
       deps.store,
       usable && { position: usable.position, load: () => broker.load(usable) },
     );
-    if (broker.log.resumed) broker.snapshotOffset = usable!.position.offset;
+    if (broker.log.resumed) {
+      broker.snapshotOffset = usable!.position.offset;
+      broker.snapshotBytes = found!.bytes;
+    }
     await broker.replayIfNeeded();
     if (broker.dueForSnapshot()) await broker.snapshot();
     return broker;
@@ -564,13 +568,18 @@ export class AccessBroker {
     return committed;
   }
 
-  private dueForSnapshot(): boolean {
+  /**
+   * Whether the log has grown past the snapshot by the threshold. While serving, also by at least the snapshot's
+   * own size: a snapshot costs its size to write, so with many live requests it is rewritten less often, and the
+   * served broker never spends more on snapshots than on the log itself (not quadratic in the live requests).
+   */
+  private dueForSnapshot(serving = false): boolean {
     const ahead = this.log.position().offset - this.snapshotOffset;
-    return ahead > 0 && ahead >= (this.deps.store.snapshotAfterBytes ?? SNAPSHOT_AFTER_BYTES);
+    return ahead > 0 && ahead >= Math.max(this.deps.store.snapshotAfterBytes ?? SNAPSHOT_AFTER_BYTES, serving ? this.snapshotBytes : 0);
   }
 
   private snapshotSoon(): void {
-    if (this.snapshotting || !this.dueForSnapshot()) return;
+    if (this.snapshotting || !this.dueForSnapshot(true)) return;
     this.snapshotting = this.snapshot()
       .catch((error: unknown) => this.deps.store.warn(`could not write the broker snapshot: ${(error as Error).message}`))
       .finally(() => (this.snapshotting = undefined));
@@ -591,7 +600,10 @@ export class AccessBroker {
       return { position, text: JSON.stringify({ version: SNAPSHOT_VERSION, asOf: now.toISOString(), position, state }) };
     });
     await writeSnapshot(this.dir, taken.text);
-    this.snapshotOffset = Math.max(this.snapshotOffset, taken.position.offset);
+    if (taken.position.offset >= this.snapshotOffset) {
+      this.snapshotOffset = taken.position.offset;
+      this.snapshotBytes = Buffer.byteLength(taken.text);
+    }
   }
 
   /**

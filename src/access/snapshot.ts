@@ -44,15 +44,17 @@ export interface BrokerSnapshot {
   };
 }
 
-/** The snapshot in `dir`, or undefined when there is none usable (missing, unreadable, another version). */
-export async function readSnapshot(dir: string): Promise<BrokerSnapshot | undefined> {
+/** The snapshot in `dir` and its size, or undefined when there is none usable (missing, unreadable, another version). */
+export async function readSnapshot(dir: string): Promise<{ snapshot: BrokerSnapshot; bytes: number } | undefined> {
   let value: unknown;
+  let text: string;
   try {
-    value = JSON.parse(await readFile(path.join(dir, SNAPSHOT_FILE), 'utf8'));
+    text = await readFile(path.join(dir, SNAPSHOT_FILE), 'utf8');
+    value = JSON.parse(text);
   } catch {
     return undefined;
   }
-  return isSnapshot(value) ? value : undefined;
+  return isSnapshot(value) ? { snapshot: value, bytes: Buffer.byteLength(text) } : undefined;
 }
 
 /** Replaces the snapshot in `dir` with `text` (a serialised BrokerSnapshot) in one rename; a reader sees one or the other. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import { open, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, RemoteError } from '../errors.js';
@@ -303,8 +304,10 @@ export class EventLog {
   private async append(text: string): Promise<void> {
     const bytes = Buffer.from(text);
     if (this.held) {
-      // one write and one fdatasync (the file's size is data; its times are not worth a second flush)
-      await this.held.handle.write(bytes);
+      // One write and one fdatasync per batch (the size is data; the file's times are not worth a second flush).
+      // The write is synchronous: it only copies a few KiB into the page cache (~4 us), where a trip through the
+      // thread pool costs ~20 us of this thread per batch; the flush, which waits for the disk, stays async.
+      writeFully(this.held.handle.fd, bytes);
       await this.held.handle.datasync();
     } else {
       const handle = await open(this.file, 'a', 0o600);
@@ -477,6 +480,10 @@ function lineNumberAt(buffer: Buffer, start: number): number {
   let count = 1;
   for (let at = buffer.indexOf(0x0a); at !== -1 && at < start; at = buffer.indexOf(0x0a, at + 1)) count++;
   return count;
+}
+
+function writeFully(fd: number, bytes: Buffer): void {
+  for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written);
 }
 
 async function truncateTo(file: string, length: number): Promise<void> {

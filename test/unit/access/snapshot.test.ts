@@ -99,7 +99,7 @@ describe('the broker snapshot: reads independent of the log size', () => {
     await writeEventLog(brokerDir(stateDir), events);
     const first = await open(stateDir, NOW);
     expect(first.requestCount).toBe(events.filter((event) => event.type === 'request.created').length);
-    const snapshot = await readSnapshot(brokerDir(stateDir));
+    const snapshot = (await readSnapshot(brokerDir(stateDir)))?.snapshot;
     expect(snapshot?.position.lines).toBe(100_000);
     // it holds the live state only: the live request, nothing finished
     expect(snapshot?.state.requests.map((record) => record.created.id)).toEqual([live]);
@@ -177,7 +177,7 @@ describe('the broker snapshot: reads independent of the log size', () => {
       }
       expect(await broker.list(ALICE)).toEqual(await replayed.list(ALICE));
       // And the snapshot on disk is a good one again, covering the whole log
-      const rebuilt = await readSnapshot(brokerDir(stateDir));
+      const rebuilt = (await readSnapshot(brokerDir(stateDir)))?.snapshot;
       expect(rebuilt?.position.offset).toBe(statSync(logFile(stateDir)).size);
     });
   });
@@ -192,12 +192,12 @@ describe('the broker snapshot: reads independent of the log size', () => {
     const crl = await (await open(stateDir, NOW)).crl();
     // Then the certificate is on it
     expect(crl.revoked.map((entry) => entry.requestId)).toEqual(['r-revoked001']);
-    expect((await readSnapshot(brokerDir(stateDir)))?.state.requests.map((record) => record.created.id)).toEqual(['r-revoked001']);
+    expect((await readSnapshot(brokerDir(stateDir)))?.snapshot.state.requests.map((record) => record.created.id)).toEqual(['r-revoked001']);
     // And once the certificate is past the CRL's reach, a new snapshot leaves the request out (counted, still found)
     const later = new Date(NOW.getTime() + 4 * HOUR);
     appendFileSync(logFile(stateDir), lines([created('r-other00001', later)]));
     await open(stateDir, later, { snapshotAfterBytes: 0 });
-    expect((await readSnapshot(brokerDir(stateDir)))?.state).toMatchObject({ requests: [expect.objectContaining({ created: expect.objectContaining({ id: 'r-other00001' }) })], total: 2, revocations: 1 });
+    expect((await readSnapshot(brokerDir(stateDir)))?.snapshot.state).toMatchObject({ requests: [expect.objectContaining({ created: expect.objectContaining({ id: 'r-other00001' }) })], total: 2, revocations: 1 });
     const afterwards = await open(stateDir, later);
     expect((await afterwards.crl()).revoked).toEqual([]);
     expect(await afterwards.get(BOB, 'r-revoked001')).toMatchObject({ status: 'revoked' });
@@ -315,7 +315,7 @@ describe('the served broker holds the store', () => {
     }
     await served.close();
     // Then a snapshot covers the whole log, and a new process resuming from it sees every request
-    expect((await readSnapshot(brokerDir(stateDir)))?.position.offset).toBe(statSync(logFile(stateDir)).size);
+    expect((await readSnapshot(brokerDir(stateDir)))?.snapshot.position.offset).toBe(statSync(logFile(stateDir)).size);
     const reopened = await open(stateDir, NOW);
     expect(await reopened.list(ALICE, { status: 'approved' })).toHaveLength(12);
   });
