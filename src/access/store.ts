@@ -54,9 +54,11 @@ const SERVING_FILE = 'serving.json';
 
 /**
  * The broker's append-only event log: one JSON line per decision, fsync'd before the decision is
- * acknowledged. State is rebuilt from it; it is also the broker's own audit trail. Writers take a lock
- * file, catch up with what other processes appended, then append: so two processes deciding on the same
- * request never both win, and a crash mid-write can only tear the last line, which is dropped.
+ * acknowledged. State is rebuilt from it (from a snapshot beside it and the log after that, see snapshot.ts); it
+ * is also the broker's own audit trail. Writers take a lock file, catch up with what other processes appended,
+ * then append: so two processes deciding on the same request never both win, and a crash mid-write can only tear
+ * the last line, which is dropped. The served broker takes the lock once and holds it while it serves
+ * (StoreOptions.hold), so its commits are a write and an fdatasync.
  */
 export class EventLog {
   private offset = 0;
@@ -464,8 +466,8 @@ async function servedRefusal(dir: string, holder: { pid: number; host?: string }
   const url = typeof serving.url === 'string' ? serving.url : undefined;
   return new ConfigError('broker_served', `the broker store ${dir} is held by \`byoc broker serve\` (process ${holder.pid}${url ? `, serving ${url}` : ', starting'}); an embedded command cannot write to it meanwhile`, {
     hint: url
-      ? `Use the served broker: set broker.url to ${url} (BYOC_BROKER_URL=${url}) with your BYOC_TOKEN, or stop process ${holder.pid} to use the embedded broker. Reading (access list, access get) still works.`
-      : `Wait for it to listen and set broker.url to its URL, or stop process ${holder.pid}. Reading (access list, access get) still works.`,
+      ? `Use the served broker: set broker.url to ${url} (BYOC_BROKER_URL=${url}) with your BYOC_TOKEN, or stop process ${holder.pid} to use the embedded broker. Reading (access list, access show) still works.`
+      : `Wait for it to listen and set broker.url to its URL, or stop process ${holder.pid}. Reading (access list, access show) still works.`,
   });
 }
 

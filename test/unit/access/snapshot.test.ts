@@ -309,10 +309,17 @@ describe('the served broker holds the store', () => {
     const stateDir = tempDir();
     const served = await open(stateDir, NOW, { hold: true, snapshotAfterBytes: 2000 });
     // When it commits a few dozen decisions
+    const ids: string[] = [];
     for (let i = 0; i < 12; i++) {
       const request = await served.create(ALICE, { service: 'acme-prod', reason: `incident ${i}`, duration: '1h' });
       await served.approve(BOB, request.id);
+      ids.push(request.id);
     }
+    // Then it answers from memory: a line no byoc wrote, appended behind its back, is never read while it serves
+    appendFileSync(logFile(stateDir), 'not json\n');
+    expect(await served.get(ALICE, ids[0]!)).toMatchObject({ status: 'approved' });
+    expect(await served.list(ALICE)).toHaveLength(12);
+    writeFileSync(logFile(stateDir), readFileSync(logFile(stateDir), 'utf8').replace('not json\n', ''));
     await served.close();
     // Then a snapshot covers the whole log, and a new process resuming from it sees every request
     expect((await readSnapshot(brokerDir(stateDir)))?.snapshot.position.offset).toBe(statSync(logFile(stateDir)).size);
