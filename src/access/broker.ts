@@ -528,7 +528,11 @@ export class AccessBroker {
   }
 
   private async replayIfNeeded(): Promise<void> {
-    if (this.needsReplay) await this.completed();
+    if (!this.needsReplay) return;
+    await this.completed();
+    // The snapshot on disk leads every reader into the same replay: count it as missing, so a new one is written.
+    this.snapshotOffset = 0;
+    this.snapshotBytes = 0;
   }
 
   /** Every request in memory: the whole log replayed once (what list() of finished requests needs). */

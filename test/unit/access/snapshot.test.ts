@@ -203,6 +203,25 @@ describe('the broker snapshot: reads independent of the log size', () => {
     expect(await afterwards.get(BOB, 'r-revoked001')).toMatchObject({ status: 'revoked' });
   });
 
+  it('replays the whole log when a writer with a clock behind decided on a request the snapshot put away, and writes a new snapshot', async () => {
+    // Given a snapshot taken when a grant had expired (so it was put away)
+    const stateDir = tempDir();
+    const { events, live } = yearOfLog(40);
+    const total = events.filter((event) => event.type === 'request.created').length + 1;
+    await writeEventLog(brokerDir(stateDir), [...events, ...granted('r-expired001', new Date(NOW.getTime() - 5 * HOUR))]);
+    await open(stateDir, NOW, { snapshotAfterBytes: 0 });
+    expect((await readSnapshot(brokerDir(stateDir)))?.snapshot.state).toMatchObject({ requests: [expect.objectContaining({ created: expect.objectContaining({ id: live }) })], total });
+    // And then a process whose clock lags by hours revoked it
+    appendFileSync(logFile(stateDir), lines([{ type: 'request.revoked', at: new Date(NOW.getTime() - 4 * HOUR).toISOString(), id: 'r-expired001', by: BOB }]));
+    // When the broker opens again (with a threshold far above that one line, below the whole log)
+    const broker = await open(stateDir, NOW, { snapshotAfterBytes: 2000 });
+    // Then it answers as a full replay does (revoked, and counted for the CRL's number)
+    expect(await broker.get(ALICE, 'r-expired001')).toMatchObject({ status: 'revoked' });
+    const revocations = events.filter((event) => event.type === 'request.revoked').length + 1;
+    // And it wrote a new snapshot, so the next process does not replay the whole log again
+    expect((await readSnapshot(brokerDir(stateDir)))?.snapshot).toMatchObject({ position: { offset: statSync(logFile(stateDir)).size }, state: { revocations, total } });
+  });
+
   it('still refuses a bad line after the snapshot with store_corrupt naming its line in the file', async () => {
     // Given a 600-line log with its snapshot, then a good line and a bad one appended
     const stateDir = tempDir();
