@@ -202,9 +202,15 @@ export class EventLog {
     });
   }
 
-  /** Runs `fn` with the current position when no commit or read is under way (every event read is applied). */
+  /**
+   * Runs `fn` with the current position when no commit or read is under way (every event read is applied). Refused
+   * once a write failed: memory then holds decisions the log may not, and nothing may copy them anywhere.
+   */
   atRest<T>(fn: (position: LogPosition) => T): Promise<T> {
-    return this.inTurn(async () => fn(this.position()));
+    return this.inTurn(async () => {
+      if (this.broken) throw this.broken;
+      return fn(this.position());
+    });
   }
 
   /** Lets go of a held store (the served broker stopping): the lock and the append handle. */

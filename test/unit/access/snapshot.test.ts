@@ -323,6 +323,22 @@ describe('the served broker holds the store', () => {
     expect(await embedded.revoke(ALICE, request.id)).toMatchObject({ status: 'revoked' });
   });
 
+  it('never snapshots a decision its log failed to write (memory is then ahead of the disk)', async () => {
+    // Given a served broker whose append file fails after one good decision (its descriptor closed under it)
+    const stateDir = tempDir();
+    const served = await open(stateDir, NOW, { hold: true, snapshotAfterBytes: Number.MAX_SAFE_INTEGER });
+    const good = await served.create(ALICE, { service: 'acme-prod', reason: 'written', duration: '1h' });
+    const log = (served as unknown as { log: { held: { handle: { close(): Promise<void> } } } }).log;
+    await log.held.handle.close();
+    // When a decision cannot be written
+    await expect(served.create(ALICE, { service: 'acme-prod', reason: 'lost', duration: '1h' })).rejects.toMatchObject({ code: 'store_write_failed' });
+    // Then stopping writes no snapshot holding it: a new process knows only what the log has
+    await served.close();
+    const reopened = await open(stateDir, NOW);
+    expect((await reopened.list(ALICE, { status: 'pending' })).map((request) => request.id)).toEqual([good.id]);
+    expect((await readSnapshot(brokerDir(stateDir)))?.snapshot.state.requests.map((record) => record.created.reason) ?? []).not.toContain('lost');
+  });
+
   it('keeps its state in memory and appends only, writing snapshots as the log grows and one when it stops', async () => {
     // Given a served broker with a small snapshot threshold
     const stateDir = tempDir();
