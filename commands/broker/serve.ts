@@ -22,38 +22,45 @@ export default defineCommand({
       import('../../src/access/server.js'),
     ]);
     const configuration = await ctx.config();
-    const broker = await openBroker(ctx, configuration);
-    if (!tls && !isLoopback(address.host)) {
-      ctx.log.warn(`serving plain HTTP on ${address.host}: bearer tokens would cross the network in clear; pass --tls-cert and --tls-key`);
-    }
-    let server: ReturnType<typeof createBrokerServer>;
+    // Held for as long as it serves: no lock round trip per decision, and embedded writers are told where it is.
+    const broker = await openBroker(ctx, configuration, { hold: true });
+    // Given back on every way out (a failed listen too), so embedded commands can write again at once.
     try {
-      server = createBrokerServer(broker, { ...(tls ? { tls } : {}), log: (line) => ctx.log.verbose(line) });
-    } catch (error) {
-      // Node checks the PEM pair when the HTTPS server is created: a wrong file or a key of another certificate.
-      throw new UsageError('tls_invalid', `--tls-cert ${tlsCert} and --tls-key ${tlsKey} cannot serve HTTPS: ${(error as Error).message}`, {
-        hint: 'Pass a PEM certificate and the private key it was issued for (openssl x509 -noout -pubkey -in CERT and openssl pkey -pubout -in KEY must print the same key).',
+      if (!tls && !isLoopback(address.host)) {
+        ctx.log.warn(`serving plain HTTP on ${address.host}: bearer tokens would cross the network in clear; pass --tls-cert and --tls-key`);
+      }
+      let server: ReturnType<typeof createBrokerServer>;
+      try {
+        server = createBrokerServer(broker, { ...(tls ? { tls } : {}), log: (line) => ctx.log.verbose(line) });
+      } catch (error) {
+        // Node checks the PEM pair when the HTTPS server is created: a wrong file or a key of another certificate.
+        throw new UsageError('tls_invalid', `--tls-cert ${tlsCert} and --tls-key ${tlsKey} cannot serve HTTPS: ${(error as Error).message}`, {
+          hint: 'Pass a PEM certificate and the private key it was issued for (openssl x509 -noout -pubkey -in CERT and openssl pkey -pubout -in KEY must print the same key).',
+        });
+      }
+      let bound: Awaited<ReturnType<typeof startListening>>;
+      try {
+        bound = await startListening(server, address.host, address.port);
+      } catch (error) {
+        // Nothing listens, so the sweep loop below never starts.
+        throw listenError(error, address) ?? error;
+      }
+      const url = `${tls ? 'https' : 'http'}://${formatHostPort(bound.address, bound.port)}`;
+      await broker.announce(url);
+      ctx.log.info(`byoc broker listening on ${url} (state: ${ctx.stateDir()}); Ctrl-C stops it`);
+      // Expiry holds on the customer's side even when nobody calls the broker: sweep on a timer too.
+      while (!ctx.signal.aborted) {
+        await ctx.clock.sleep(SWEEP_EVERY_MS, ctx.signal).catch(() => undefined);
+        if (!ctx.signal.aborted) await broker.sweep();
+      }
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
       });
+      return { url, stopped: true };
+    } finally {
+      await broker.close();
     }
-    let bound: Awaited<ReturnType<typeof startListening>>;
-    try {
-      bound = await startListening(server, address.host, address.port);
-    } catch (error) {
-      // Nothing listens, so the sweep loop below never starts.
-      throw listenError(error, address) ?? error;
-    }
-    const url = `${tls ? 'https' : 'http'}://${formatHostPort(bound.address, bound.port)}`;
-    ctx.log.info(`byoc broker listening on ${url} (state: ${ctx.stateDir()}); Ctrl-C stops it`);
-    // Expiry holds on the customer's side even when nobody calls the broker: sweep on a timer too.
-    while (!ctx.signal.aborted) {
-      await ctx.clock.sleep(SWEEP_EVERY_MS, ctx.signal).catch(() => undefined);
-      if (!ctx.signal.aborted) await broker.sweep();
-    }
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-    return { url, stopped: true };
   },
   text: (result) => `broker on ${result.url} stopped`,
 });

@@ -6,6 +6,8 @@ import { formatDuration, parseDuration } from '../util/duration.js';
 import { renderOperatorConfig } from './operator.js';
 import type { BrokerCrl } from './client.js';
 import type { BrokerServices } from './policy.js';
+import { CRL_LIFETIME_MS } from '../pki/crl-lifetime.js';
+import { readSnapshot, SNAPSHOT_VERSION, writeSnapshot, type BrokerSnapshot } from './snapshot.js';
 import { EventLog, type BrokerEvent, type StoreOptions } from './store.js';
 import {
   SCOPES,
@@ -20,7 +22,8 @@ import {
 
 type Created = Extract<BrokerEvent, { type: 'request.created' }>;
 
-interface RequestRecord {
+/** @internal the snapshot (snapshot.ts) holds these as they are */
+export interface RequestRecord {
   created: Created;
   reviews: { reviewer: string; decision: 'approve' | 'deny'; comment?: string; at: string }[];
   revoked?: { at: string; by: string };
@@ -52,6 +55,9 @@ export interface BrokerDeps {
 
 export const SWEEP_INTERVAL_MS = 1000;
 
+/** StoreOptions.snapshotAfterBytes by default. */
+const SNAPSHOT_AFTER_BYTES = 64 * 1024;
+
 /**
  * The shortest grant. A request, a review, a certificate and a server user for seconds of access help nobody,
  * and a short one is most often a slip (`30s` for `30m`) that would cost an approver a review for nothing.
@@ -67,23 +73,82 @@ const MAX_TICKET = 200;
  * Statuses that depend on time (expiry) are computed on each read and never stored.
  */
 export class AccessBroker {
+  /**
+   * The requests in memory: every one after a full replay; after resuming from a snapshot only the live ones
+   * (see snapshot.ts for which) plus any finished one a get() asked for since.
+   */
   private readonly requests = new Map<string, RequestRecord>();
   private readonly tokens = new Map<string, string>();
-  private log!: EventLog;
+  /** requests with a revocation: the CRL's number counts them, finished ones included */
+  private revocations = 0;
+  /** finished requests the snapshot left on disk (not in `requests`); 0 once complete */
+  private notLoaded = 0;
+  /** whether `requests` holds every request of the log (a full replay), so a miss means there is none */
+  private complete = true;
+  /** an event for a request not in memory came after the snapshot (a clock that went back): replay everything */
+  private needsReplay = false;
+  private log!: EventLog & { readonly resumed: boolean };
+  private readonly dir: string;
+  /** the log offset the newest snapshot (read or written) covers, and that snapshot's size */
+  private snapshotOffset = 0;
+  private snapshotBytes = 0;
+  private snapshotting: Promise<void> | undefined;
   private lastSweep = -Infinity;
   private sweeping: Promise<void> | undefined;
   private caLoading: Promise<CertificateAuthority> | undefined;
 
-  private constructor(private readonly deps: BrokerDeps) {}
+  private constructor(
+    stateDir: string,
+    private readonly deps: BrokerDeps,
+  ) {
+    this.dir = brokerDir(stateDir);
+  }
 
+  /**
+   * Opens the broker on its store: from the snapshot beside the log plus the log after it when the snapshot is
+   * usable, else by replaying the whole log (and then writing a snapshot for the next process, once the log is
+   * big enough for that to pay). Holding the store (`store.hold`, the served broker) loads the CA first: creating
+   * it takes the store lock, which the broker then keeps.
+   */
   static async open(stateDir: string, deps: BrokerDeps): Promise<AccessBroker> {
-    const broker = new AccessBroker(deps);
-    broker.log = await EventLog.open(brokerDir(stateDir), (event) => broker.apply(event), deps.store);
+    const broker = new AccessBroker(stateDir, deps);
+    if (deps.store.hold) await broker.ca();
+    const found = await readSnapshot(broker.dir);
+    // A snapshot from a later time than now (a clock set back) may have put away requests that are live again.
+    const usable = found && Date.parse(found.snapshot.asOf) <= deps.now().getTime() ? found.snapshot : undefined;
+    broker.log = await EventLog.open(
+      broker.dir,
+      (event) => broker.apply(event),
+      deps.store,
+      usable && { position: usable.position, load: () => broker.load(usable) },
+    );
+    if (broker.log.resumed) {
+      broker.snapshotOffset = usable!.position.offset;
+      broker.snapshotBytes = found!.bytes;
+    }
+    await broker.replayIfNeeded();
+    if (broker.dueForSnapshot()) await broker.snapshot();
     return broker;
   }
 
+  /** Every request, finished ones included (also those a snapshot left on disk). */
   get requestCount(): number {
-    return this.requests.size;
+    return this.requests.size + this.notLoaded;
+  }
+
+  /**
+   * Stops using the store: waits for a snapshot being written and, holding the store, writes a last one and
+   * lets go of the lock. Only the served broker needs it; an embedded one never holds anything between commits.
+   */
+  async close(): Promise<void> {
+    await this.snapshotting;
+    if (this.deps.store.hold && this.log.position().offset > this.snapshotOffset) await this.snapshot().catch(() => undefined);
+    await this.log.close();
+  }
+
+  /** Tells embedded commands on this store which URL serves it (they cannot write while it is held). */
+  announce(url: string): Promise<void> {
+    return this.log.announce(url);
   }
 
   async create(actor: string, input: NewRequest): Promise<AccessRequest> {
@@ -120,7 +185,7 @@ export class AccessBroker {
     for (const scope of scopes) {
       if (!SCOPES.includes(scope)) throw new UsageError('invalid_scope', `unknown scope "${scope}"`, { hint: `Scopes: ${SCOPES.join(', ')}.` });
     }
-    return this.log.transact(() => {
+    return this.transact(() => {
       const now = this.deps.now();
       const event: Created = {
         type: 'request.created',
@@ -142,13 +207,16 @@ export class AccessBroker {
 
   async get(_actor: string, id: string): Promise<AccessRequest> {
     await this.swept();
-    await this.log.refresh();
+    await this.refresh();
+    await this.loaded(id);
     return this.view(this.record(id));
   }
 
   async list(actor: string, filter: ListFilter = {}): Promise<AccessRequest[]> {
     await this.swept();
-    await this.log.refresh();
+    await this.refresh();
+    // Pending and approved requests are live, always in memory; any other answer needs the finished ones too.
+    if (filter.status !== 'pending' && filter.status !== 'approved') await this.completed();
     return [...this.requests.values()]
       .map((record) => this.view(record))
       .filter((request) => !filter.mine || request.requester === actor)
@@ -175,7 +243,8 @@ export class AccessBroker {
 
   async revoke(actor: string, id: string, comment?: string): Promise<AccessRequest> {
     await this.swept();
-    return this.log.transact(() => {
+    await this.loaded(id);
+    return this.transact(() => {
       const record = this.record(id);
       const request = this.view(record);
       const policy = this.deps.services.policy(request.service);
@@ -224,7 +293,8 @@ export class AccessBroker {
     await this.swept();
     const ca = await this.ca();
     const [{ issueClientCertificate, NOT_BEFORE_SKEW_MS }, { CsrPolicyError, CSR_KEY_POLICY }] = await Promise.all([import('../pki/ca.js'), import('../pki/x509.js')]);
-    return this.log.transact(() => {
+    await this.loaded(id);
+    return this.transact(() => {
       const request = this.view(this.record(id));
       if (request.requester !== actor) {
         throw new NotAllowedError('not_requester', `${id} was requested by ${request.requester}; a certificate is issued only to the requester`, {
@@ -263,7 +333,8 @@ export class AccessBroker {
   /** Approved: the request's user to create; revoked or expired: its removal; never approved: refused (exit 4). */
   async operatorConfig(_actor: string, id: string, format: OperatorFormat): Promise<OperatorConfig> {
     await this.swept();
-    await this.log.refresh();
+    await this.refresh();
+    await this.loaded(id);
     return renderOperatorConfig(this.view(this.record(id)), format);
   }
 
@@ -277,24 +348,23 @@ export class AccessBroker {
    * CRL_LIFETIME_MS. Public, like the CA: it names serials, not people.
    */
   async crl(): Promise<BrokerCrl> {
-    await this.log.refresh();
+    await this.refresh();
     const ca = await this.ca();
-    const { createCrl, crlNumberFor, CRL_LIFETIME_MS, CRL_REASON } = await import('../pki/crl.js');
+    const { createCrl, crlNumberFor, CRL_REASON } = await import('../pki/crl.js');
     // Whole seconds: the CRL's times have no fractions, and the number is derived from the same second.
     const thisUpdate = new Date(Math.floor(this.deps.now().getTime() / 1000) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + CRL_LIFETIME_MS);
-    let revocations = 0;
     const revoked: BrokerCrl['revoked'] = [];
+    // A request left on disk by the snapshot owes the CRL nothing (snapshot.ts keeps those that do in memory).
     for (const record of this.requests.values()) {
       if (!record.revoked) continue;
-      revocations++;
       for (const certificate of record.certificates) {
         if (Date.parse(certificate.notAfter) + CRL_LIFETIME_MS <= thisUpdate.getTime()) continue;
         revoked.push({ serial: certificate.serial, requestId: record.created.id, revokedAt: record.revoked.at });
       }
     }
     revoked.sort((a, b) => a.revokedAt.localeCompare(b.revokedAt) || a.serial.localeCompare(b.serial));
-    const number = crlNumberFor(thisUpdate, revocations);
+    const number = crlNumberFor(thisUpdate, this.revocations);
     const pem = createCrl({
       ca,
       thisUpdate,
@@ -327,7 +397,7 @@ export class AccessBroker {
   async createToken(user: string): Promise<string> {
     if (!user.trim()) throw new UsageError('user_required', 'name the user the token is for');
     const token = `byoc_${randomBytes(32).toString('base64url')}`;
-    await this.log.transact(() => ({
+    await this.transact(() => ({
       events: [{ type: 'token.created', at: this.deps.now().toISOString(), user, tokenHash: hashToken(token) }],
       result: undefined,
     }));
@@ -337,12 +407,13 @@ export class AccessBroker {
   /** The identity a bearer token stands for, or undefined. Tokens are random 256-bit secrets, so a plain hash is enough. */
   async authenticate(token: string): Promise<string | undefined> {
     const hash = hashToken(token);
-    if (!this.tokens.has(hash)) await this.log.refresh();
+    if (!this.tokens.has(hash)) await this.refresh();
     return this.tokens.get(hash);
   }
 
-  private review(actor: string, id: string, decision: 'approve' | 'deny', comment?: string): Promise<AccessRequest> {
-    return this.log.transact(() => {
+  private async review(actor: string, id: string, decision: 'approve' | 'deny', comment?: string): Promise<AccessRequest> {
+    await this.loaded(id);
+    return this.transact(() => {
       const request = this.view(this.record(id));
       const policy = this.deps.services.policy(request.service);
       if (request.requester === actor) {
@@ -416,6 +487,8 @@ export class AccessBroker {
   }
 
   private newId(): string {
+    // Checked against the requests in memory only (a snapshot leaves finished ones on disk): with 51 random bits
+    // per id, meeting one of even 100k old ids is a one in 10^10 chance, not worth a scan of the log per request.
     for (;;) {
       const id = `r-${randomBytes(8).readBigUInt64BE().toString(36).padStart(13, '0').slice(0, 10)}`;
       if (!this.requests.has(id)) return id;
@@ -423,25 +496,130 @@ export class AccessBroker {
   }
 
   private apply(event: BrokerEvent): void {
-    switch (event.type) {
-      case 'request.created':
-        this.requests.set(event.id, { created: event, reviews: [], certificates: [] });
-        return;
-      case 'request.reviewed':
-        this.requests.get(event.id)?.reviews.push({ reviewer: event.reviewer, decision: event.decision, at: event.at, ...(event.comment ? { comment: event.comment } : {}) });
-        return;
-      case 'request.revoked': {
-        const record = this.requests.get(event.id);
-        if (record) record.revoked = { at: event.at, by: event.by };
-        return;
-      }
-      case 'certificate.issued':
-        this.requests.get(event.id)?.certificates.push({ serial: event.serial, notAfter: event.notAfter, issuedAt: event.at });
-        return;
-      case 'token.created':
-        this.tokens.set(event.tokenHash, event.user);
-        return;
+    if (event.type === 'token.created') {
+      this.tokens.set(event.tokenHash, event.user);
+      return;
     }
+    if (event.type !== 'request.created' && !this.complete && !this.requests.has(event.id)) {
+      // A decision on a request the snapshot put away as finished: only a writer whose clock is behind ours
+      // makes one. Rather than guess its effect, the whole log is replayed before the next answer.
+      this.needsReplay = true;
+      return;
+    }
+    const record = this.requests.get(event.id);
+    // what the CRL's number counts: requests that are revoked (a re-created id, only ever in a hand-made log, is not)
+    if (event.type === 'request.revoked' && record && !record.revoked) this.revocations++;
+    if (event.type === 'request.created' && record?.revoked) this.revocations--;
+    applyTo(this.requests, event);
+  }
+
+  /** Installs a snapshot's state (EventLog.open calls it once the log is checked to still hold what it covers). */
+  private load(snapshot: BrokerSnapshot): void {
+    for (const record of snapshot.state.requests) this.requests.set(record.created.id, record);
+    for (const [hash, user] of snapshot.state.tokens) this.tokens.set(hash, user);
+    this.revocations = snapshot.state.revocations;
+    this.notLoaded = snapshot.state.total - snapshot.state.requests.length;
+    this.complete = this.notLoaded === 0;
+  }
+
+  private async refresh(): Promise<void> {
+    await this.log.refresh();
+    await this.replayIfNeeded();
+  }
+
+  private async replayIfNeeded(): Promise<void> {
+    if (!this.needsReplay) return;
+    await this.completed();
+    // The snapshot on disk leads every reader into the same replay: count it as missing, so a new one is written.
+    this.snapshotOffset = 0;
+    this.snapshotBytes = 0;
+  }
+
+  /** Every request in memory: the whole log replayed once (what list() of finished requests needs). */
+  private async completed(): Promise<void> {
+    if (this.complete && !this.needsReplay) return;
+    await this.log.rewind(() => {
+      this.requests.clear();
+      this.tokens.clear();
+      this.revocations = 0;
+      this.notLoaded = 0;
+      this.complete = true;
+      this.needsReplay = false;
+    });
+  }
+
+  /**
+   * Makes sure request `id` is in memory if the log has it: a finished request the snapshot left on disk is read
+   * back from the log's lines that name it (the lines are not all parsed; no full replay).
+   */
+  private async loaded(id: string): Promise<void> {
+    if (this.complete || this.requests.has(id)) return;
+    const found = new Map<string, RequestRecord>();
+    for (const event of await this.log.scan(JSON.stringify(id))) {
+      if (event.type !== 'token.created' && event.id === id) applyTo(found, event);
+    }
+    const record = found.get(id);
+    if (record && !this.requests.has(id)) {
+      this.requests.set(id, record);
+      this.notLoaded--;
+    }
+  }
+
+  private transact<T>(decide: () => { events: BrokerEvent[]; result: T }): Promise<T> {
+    const committed = this.log.transact(decide);
+    // The served broker writes snapshots as its log grows, in the background: acknowledging never waits for one.
+    if (this.deps.store.hold) void committed.then(() => this.snapshotSoon(), () => undefined);
+    return committed;
+  }
+
+  /**
+   * Whether the log has grown past the snapshot by the threshold. While serving, also by at least the snapshot's
+   * own size: a snapshot costs its size to write, so with many live requests it is rewritten less often, and the
+   * served broker never spends more on snapshots than on the log itself (not quadratic in the live requests).
+   */
+  private dueForSnapshot(serving = false): boolean {
+    const ahead = this.log.position().offset - this.snapshotOffset;
+    return ahead > 0 && ahead >= Math.max(this.deps.store.snapshotAfterBytes ?? SNAPSHOT_AFTER_BYTES, serving ? this.snapshotBytes : 0);
+  }
+
+  private snapshotSoon(): void {
+    if (this.snapshotting || !this.dueForSnapshot(true)) return;
+    this.snapshotting = this.snapshot()
+      .catch((error: unknown) => this.deps.store.warn(`could not write the broker snapshot: ${(error as Error).message}`))
+      .finally(() => (this.snapshotting = undefined));
+  }
+
+  /**
+   * Writes a snapshot of the state as of the log's current position. Taken in the log's turn, so no commit is
+   * half-applied (events in memory but not yet on disk) when the state is copied. Requests that are finished now
+   * and owe the CRL nothing stay out of it: they are final whatever happens later (see snapshot.ts).
+   */
+  private async snapshot(): Promise<void> {
+    const taken = await this.log.atRest((position) => {
+      const now = this.deps.now();
+      const live: RequestRecord[] = [];
+      for (const record of this.requests.values()) if (!this.finished(record, now.getTime())) live.push(record);
+      const state = { requests: live, tokens: [...this.tokens], revocations: this.revocations, total: this.requestCount };
+      // serialised here, in the turn: the records are mutated in place by later events
+      return { position, text: JSON.stringify({ version: SNAPSHOT_VERSION, asOf: now.toISOString(), position, state }) };
+    });
+    await writeSnapshot(this.dir, taken.text);
+    if (taken.position.offset >= this.snapshotOffset) {
+      this.snapshotOffset = taken.position.offset;
+      this.snapshotBytes = Buffer.byteLength(taken.text);
+    }
+  }
+
+  /**
+   * Whether a request can be left out of a snapshot: denied, expired, or revoked with every certificate past the
+   * CRL's reach (a second of margin: the CRL's thisUpdate is rounded down to the second). None of these can
+   * change again: no review, revocation or certificate is accepted for them at this time or later.
+   */
+  private finished(record: RequestRecord, now: number): boolean {
+    const { status } = this.view(record);
+    if (status === 'denied' || status === 'expired') return true;
+    if (status !== 'revoked') return false;
+    return record.certificates.every((certificate) => Date.parse(certificate.notAfter) + CRL_LIFETIME_MS + 1000 <= now);
   }
 
   private view(record: RequestRecord): AccessRequest {
@@ -474,6 +652,26 @@ export class AccessBroker {
       ...(record.revoked ? { revokedAt: record.revoked.at, revokedBy: record.revoked.by } : {}),
       certificates: record.certificates,
     };
+  }
+}
+
+/** One event's effect on the requests (shared by the replay and by a lookup of one request). */
+function applyTo(requests: Map<string, RequestRecord>, event: Exclude<BrokerEvent, { type: 'token.created' }>): void {
+  switch (event.type) {
+    case 'request.created':
+      requests.set(event.id, { created: event, reviews: [], certificates: [] });
+      return;
+    case 'request.reviewed':
+      requests.get(event.id)?.reviews.push({ reviewer: event.reviewer, decision: event.decision, at: event.at, ...(event.comment ? { comment: event.comment } : {}) });
+      return;
+    case 'request.revoked': {
+      const record = requests.get(event.id);
+      if (record) record.revoked = { at: event.at, by: event.by };
+      return;
+    }
+    case 'certificate.issued':
+      requests.get(event.id)?.certificates.push({ serial: event.serial, notAfter: event.notAfter, issuedAt: event.at });
+      return;
   }
 }
 

@@ -16,6 +16,10 @@ export interface HttpBrokerOptions {
 const RELAYED_KINDS = new Set(['usage', 'config', 'not-allowed']);
 
 /** A served broker over HTTP(S), through the network layer's agent (proxy, resolve overrides, TLS). */
+// loaded on the first call, once per process
+let http: Promise<typeof import('node:http')> | undefined;
+let https: Promise<typeof import('node:https')> | undefined;
+
 export class HttpBrokerClient implements BrokerClient {
   readonly location: string;
   private readonly base: URL;
@@ -108,7 +112,7 @@ export class HttpBrokerClient implements BrokerClient {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
-    const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+    const { request } = url.protocol === 'https:' ? await (https ??= import('node:https')) : await (http ??= import('node:http'));
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const outgoing = request(url, {
         method,

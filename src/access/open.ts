@@ -37,9 +37,10 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
  * Opens the broker on this machine's state folder (embedded mode, and `byoc broker serve`), with the hooks of the
  * operators registered for their services (ctx.client('operators')): a deployment the broker operates itself
  * applies approvals, revocations and expiry there. `operatorHooks: false` opens it without them (for the deployment
- * itself, which opens the broker as its authority).
+ * itself, which opens the broker as its authority). `hold: true` (`byoc broker serve`) keeps the store's lock until
+ * broker.close(): the one writer while it serves.
  */
-export async function openBroker(ctx: Context, configuration: Configuration, options: { operatorHooks?: boolean } = {}): Promise<AccessBroker> {
+export async function openBroker(ctx: Context, configuration: Configuration, options: { operatorHooks?: boolean; hold?: boolean } = {}): Promise<AccessBroker> {
   const stateDir = ctx.stateDir();
   const registry = options.operatorHooks === false ? [] : await ctx.client('operators');
   // The hooks reach the broker only once it is open (they run on its decisions, never while it replays).
@@ -50,7 +51,7 @@ export async function openBroker(ctx: Context, configuration: Configuration, opt
     now: () => ctx.clock.now(),
     // node-forge (behind the CA) loads only when a certificate is signed or the CA is served.
     ca: async () => (await import('../pki/ca.js')).loadOrCreateBrokerCa(stateDir, ctx.clock.now(), brokerStoreOptions(ctx)),
-    store: brokerStoreOptions(ctx),
+    store: { ...brokerStoreOptions(ctx), ...(options.hold ? { hold: true } : {}) },
     ...hooks,
   });
   return broker;

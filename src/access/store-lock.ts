@@ -20,6 +20,11 @@ export interface LockOptions {
   /** how old an empty or unreadable lock must be before it is taken over (default 5 s) */
   staleLockMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Asked when a live process holds the lock: an error to throw at once instead of waiting for it (the store is
+   * held for good by a serving broker, so waiting would only end in a timeout), or undefined to wait.
+   */
+  refuse?: (holder: { pid: number; host?: string }) => Promise<Error | undefined>;
 }
 
 const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
@@ -37,7 +42,7 @@ interface LockSnapshot {
 
 type Verdict =
   | { kind: 'gone' }
-  | { kind: 'held'; by: string }
+  | { kind: 'held'; by: string; owner?: { pid: number; host?: string } }
   | { kind: 'stale'; why: string; snapshot: LockSnapshot };
 
 /**
@@ -88,6 +93,8 @@ export class FileLock {
           if (await this.remove(verdict)) continue;
         } else {
           holder = verdict.by;
+          const refusal = verdict.owner && (await this.options.refuse?.(verdict.owner));
+          if (refusal) throw refusal;
         }
       } finally {
         await rm(claim, { force: true });
@@ -109,8 +116,8 @@ export class FileLock {
     const owner = parseOwner(snapshot.text);
     if (owner) {
       const { host, pid } = owner;
-      if (host !== undefined && host !== this.options.owner.host) return { kind: 'held', by: `process ${pid} on host ${host}` };
-      if (this.options.owner.isAlive(pid)) return { kind: 'held', by: `process ${pid}` };
+      if (host !== undefined && host !== this.options.owner.host) return { kind: 'held', by: `process ${pid} on host ${host}`, owner };
+      if (this.options.owner.isAlive(pid)) return { kind: 'held', by: `process ${pid}`, owner };
       return { kind: 'stale', why: `left by process ${pid}, which is gone`, snapshot };
     }
     const now = (await stat(claim, { bigint: true })).mtimeNs;

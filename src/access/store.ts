@@ -1,8 +1,10 @@
-import { open, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { fdatasync, writeSync } from 'node:fs';
+import { open, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { RemoteError } from '../errors.js';
-import { ensurePrivateDir } from '../util/secure-fs.js';
-import { FileLock, type LockOptions } from './store-lock.js';
+import { ConfigError, RemoteError } from '../errors.js';
+import { ensurePrivateDir, writePrivateFile } from '../util/secure-fs.js';
+import { FileLock, type LockOptions, type ReleaseLock } from './store-lock.js';
 import type { AccessRequest } from './types.js';
 
 export type BrokerEvent =
@@ -19,26 +21,60 @@ interface Transaction {
 }
 
 export type { LockOptions, LockOwner } from './store-lock.js';
-export type StoreOptions = LockOptions;
+
+export interface StoreOptions extends LockOptions {
+  /**
+   * Take the writer lock once, at open, and hold it until close(): the served broker, the store's only writer
+   * while it runs. Commits then skip the lock file and the catch-up read, appending through one open file
+   * (one write and one fdatasync per batch); an embedded command that would write meanwhile fails fast, naming it.
+   */
+  hold?: boolean;
+  /**
+   * How much log a reader replays past the snapshot before it writes a new one, and how big a log must be to get
+   * one at all (a small log replays faster than a snapshot is written). Default 64 KiB, about 200 events.
+   */
+  snapshotAfterBytes?: number;
+}
+
+/**
+ * Where a reader stands in the log: `offset` bytes and `lines` complete lines read, the last of them `lastLine`
+ * bytes long with this SHA-256. A snapshot records it, and it is trusted only while those bytes are still there.
+ */
+export interface LogPosition {
+  offset: number;
+  lines: number;
+  lastLineLength: number;
+  lastLineHash: string;
+}
 
 const LOG_FILE = 'events.jsonl';
 const LOCK_FILE = 'events.lock';
+/** Who holds the store for good (`byoc broker serve`), for the refusal an embedded writer gets meanwhile. */
+const SERVING_FILE = 'serving.json';
 
 /**
  * The broker's append-only event log: one JSON line per decision, fsync'd before the decision is
- * acknowledged. State is rebuilt from it; it is also the broker's own audit trail. Writers take a lock
- * file, catch up with what other processes appended, then append: so two processes deciding on the same
- * request never both win, and a crash mid-write can only tear the last line, which is dropped.
+ * acknowledged. State is rebuilt from it (from a snapshot beside it and the log after that, see snapshot.ts); it
+ * is also the broker's own audit trail. Writers take a lock file, catch up with what other processes appended,
+ * then append: so two processes deciding on the same request never both win, and a crash mid-write can only tear
+ * the last line, which is dropped. The served broker takes the lock once and holds it while it serves
+ * (StoreOptions.hold), so its commits are a write and an fdatasync.
  */
 export class EventLog {
   private offset = 0;
   /** complete lines read so far, so an error names the line's number in the file */
   private lines = 0;
+  /** the last complete line read or written (with its newline), which a snapshot of this position names */
+  private lastLine: Buffer = Buffer.alloc(0);
   private readonly file: string;
   private readonly lock: FileLock;
   private pending: Transaction[] = [];
   private flushing = false;
   private broken: Error | undefined;
+  /** Reads, commits and rewinds run one at a time: two catch-ups from the same offset would apply events twice. */
+  private turn: Promise<unknown> = Promise.resolve();
+  /** While holding the store (StoreOptions.hold): the lock's release and the one handle appends go through. */
+  private held: { release: ReleaseLock; handle: FileHandle } | undefined;
 
   private constructor(
     readonly dir: string,
@@ -46,20 +82,159 @@ export class EventLog {
     private readonly options: StoreOptions,
   ) {
     this.file = path.join(dir, LOG_FILE);
-    this.lock = new FileLock(path.join(dir, LOCK_FILE), options);
+    this.lock = new FileLock(path.join(dir, LOCK_FILE), { ...options, refuse: (holder) => servedRefusal(dir, holder) });
   }
 
-  /** Opens (creating) the log and replays every complete event into `apply`. */
-  static async open(dir: string, apply: (event: BrokerEvent) => void, options: StoreOptions): Promise<EventLog> {
+  /**
+   * Opens (creating) the log and replays every complete event into `apply`. With `resume`, a position a snapshot
+   * recorded, it first checks that the log still holds that position's last line; if it does, `resume.load()`
+   * installs the snapshot's state and only the log after it is replayed; if not (another log, a rewritten one),
+   * the whole log is. `resumed` says which happened.
+   */
+  static async open(
+    dir: string,
+    apply: (event: BrokerEvent) => void,
+    options: StoreOptions,
+    resume?: { position: LogPosition; load: () => void },
+  ): Promise<EventLog & { readonly resumed: boolean }> {
     await ensurePrivateDir(dir);
     const log = new EventLog(dir, apply, options);
-    await log.catchUp(true);
-    return log;
+    if (options.hold) {
+      const release = await log.lock.acquire();
+      try {
+        await writePrivateJson(path.join(dir, SERVING_FILE), { pid: options.owner.pid, host: options.owner.host });
+        log.held = { release, handle: await open(log.file, 'a', 0o600) };
+      } catch (error) {
+        await release();
+        throw error;
+      }
+    }
+    let resumed = false;
+    try {
+      if (resume && (await log.holds(resume.position))) {
+        log.offset = resume.position.offset;
+        log.lines = resume.position.lines;
+        resume.load();
+        resumed = true;
+      }
+      await log.catchUp(true, options.hold === true);
+    } catch (error) {
+      await log.close();
+      throw error;
+    }
+    return Object.assign(log, { resumed });
   }
 
-  /** Reads events other processes appended since the last read. */
+  /** Where this log has read (and written) to: what a snapshot of the state applied so far covers. */
+  position(): LogPosition {
+    return { offset: this.offset, lines: this.lines, lastLineLength: this.lastLine.length, lastLineHash: sha256(this.lastLine) };
+  }
+
+  /** Whether the log file still has `position`'s last line where it was (so everything before it is what was read). */
+  private async holds(position: LogPosition): Promise<boolean> {
+    const { offset, lastLineLength, lastLineHash } = position;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(lastLineLength) || lastLineLength > offset || lastLineLength < 0) return false;
+    if (offset === 0) return true;
+    if (lastLineLength === 0) return false;
+    let handle: FileHandle;
+    try {
+      handle = await open(this.file, 'r');
+    } catch {
+      return false;
+    }
+    try {
+      const line = Buffer.alloc(lastLineLength);
+      const { bytesRead } = await handle.read(line, 0, lastLineLength, offset - lastLineLength);
+      if (bytesRead !== lastLineLength || sha256(line) !== lastLineHash || line[lastLineLength - 1] !== 0x0a) return false;
+      this.lastLine = line;
+      return true;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Reads events other processes appended since the last read (nothing to read while this process holds the store). */
   async refresh(): Promise<void> {
-    await this.catchUp(false);
+    if (this.held) return;
+    await this.inTurn(() => this.catchUp(false));
+  }
+
+  /**
+   * Replays the whole log again after `reset()` (which empties the state `apply` feeds), in its turn: no commit or
+   * read interleaves, so nothing decides on a half-rebuilt state.
+   */
+  rewind(reset: () => void): Promise<void> {
+    return this.inTurn(async () => {
+      reset();
+      this.offset = 0;
+      this.lines = 0;
+      this.lastLine = Buffer.alloc(0);
+      await this.catchUp(false);
+    });
+  }
+
+  /**
+   * The events of the log up to where this log has read whose line contains `needle` (as JSON text: an id, say),
+   * for a lookup that needs one request's events and not the whole state. Lines without it are not parsed, so a
+   * damaged line elsewhere goes unnoticed here; a full replay still finds it.
+   */
+  async scan(needle: string): Promise<BrokerEvent[]> {
+    return this.inTurn(async () => {
+      const end = this.offset;
+      if (end === 0) return [];
+      const handle = await open(this.file, 'r');
+      const buffer = Buffer.alloc(end);
+      try {
+        await handle.read(buffer, 0, end, 0);
+      } finally {
+        await handle.close();
+      }
+      const found: BrokerEvent[] = [];
+      const pattern = Buffer.from(needle);
+      for (let at = buffer.indexOf(pattern); at !== -1; ) {
+        const start = buffer.lastIndexOf(0x0a, at) + 1;
+        const stop = buffer.indexOf(0x0a, at);
+        const lineEnd = stop === -1 ? end : stop;
+        found.push(this.parse(buffer.toString('utf8', start, lineEnd), () => lineNumberAt(buffer, start)));
+        at = lineEnd >= end ? -1 : buffer.indexOf(pattern, lineEnd);
+      }
+      return found;
+    });
+  }
+
+  /**
+   * Runs `fn` with the current position when no commit or read is under way (every event read is applied). Refused
+   * once a write failed: memory then holds decisions the log may not, and nothing may copy them anywhere.
+   */
+  atRest<T>(fn: (position: LogPosition) => T): Promise<T> {
+    return this.inTurn(async () => {
+      if (this.broken) throw this.broken;
+      return fn(this.position());
+    });
+  }
+
+  /** Lets go of a held store (the served broker stopping): the lock and the append handle. */
+  async close(): Promise<void> {
+    const held = this.held;
+    if (!held) return;
+    this.held = undefined;
+    await this.inTurn(async () => {
+      await held.handle.close().catch(() => undefined);
+      await rm(path.join(this.dir, SERVING_FILE), { force: true });
+      await held.release();
+    });
+  }
+
+  /** Tells embedded commands which URL serves the store they cannot write to (after `byoc broker serve` listens). */
+  async announce(url: string): Promise<void> {
+    if (!this.held) return;
+    await writePrivateJson(path.join(this.dir, SERVING_FILE), { pid: this.options.owner.pid, host: this.options.owner.host, url });
+  }
+
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn);
+    this.turn = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -79,7 +254,7 @@ export class EventLog {
     try {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0);
-        await this.commit(batch);
+        await this.inTurn(() => this.commit(batch));
       }
     } finally {
       this.flushing = false;
@@ -94,8 +269,11 @@ export class EventLog {
     const settled: (() => void)[] = [];
     let release: (() => Promise<void>) | undefined;
     try {
-      release = await this.lock.acquire();
-      await this.catchUp(false, true);
+      // Holding the store, nobody else appends: no lock to take and nothing to catch up with.
+      if (!this.held) {
+        release = await this.lock.acquire();
+        await this.catchUp(false, true);
+      }
       const decided: { transaction: Transaction; result: unknown }[] = [];
       const lines: string[] = [];
       for (const transaction of batch) {
@@ -132,16 +310,40 @@ export class EventLog {
   }
 
   private async append(text: string): Promise<void> {
-    const handle = await open(this.file, 'a', 0o600);
-    try {
-      await handle.write(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
+    const bytes = Buffer.from(text);
+    if (this.held) {
+      // One write and one fdatasync per batch (the size is data; the file's times are not worth a second flush).
+      // The write is synchronous: it only copies a few KiB into the page cache (~4 us), where a trip through the
+      // thread pool costs ~20 us of this thread per batch; the flush, which waits for the disk, stays async.
+      // The callback fdatasync: measured here at half the wall time of FileHandle.datasync() (300 vs 800 us).
+      writeFully(this.held.handle.fd, bytes);
+      await datasync(this.held.handle.fd);
+    } else {
+      const handle = await open(this.file, 'a', 0o600);
+      try {
+        await handle.write(bytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
     }
-    this.offset += Buffer.byteLength(text);
+    this.offset += bytes.length;
     // one event per line: JSON.stringify never writes a raw newline
     for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) this.lines++;
+    this.lastLine = bytes.subarray(bytes.lastIndexOf(0x0a, bytes.length - 2) + 1);
+  }
+
+  /** A line as an event, or store_corrupt naming its line number (asked for only then). */
+  private parse(line: string, lineNumber: () => number): BrokerEvent {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      throw this.corrupt(lineNumber(), 'is not JSON');
+    }
+    const problem = eventProblem(value);
+    if (problem) throw this.corrupt(lineNumber(), `is not a broker event: ${problem}`);
+    return value as BrokerEvent;
   }
 
   private corrupt(line: number, what: string): RemoteError {
@@ -179,17 +381,11 @@ export class EventLog {
       const end = buffer.indexOf(0x0a, lineStart);
       lineNumber++;
       const line = buffer.toString('utf8', lineStart, end);
+      if (end + 1 === complete) this.lastLine = Buffer.from(buffer.subarray(lineStart, complete));
       lineStart = end + 1;
       if (line.trim() === '') continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch {
-        throw this.corrupt(lineNumber, 'is not JSON');
-      }
-      const problem = eventProblem(value);
-      if (problem) throw this.corrupt(lineNumber, `is not a broker event: ${problem}`);
-      this.apply(value as BrokerEvent);
+      const number = lineNumber;
+      this.apply(this.parse(line, () => number));
     }
     this.lines = lineNumber;
     this.offset += complete;
@@ -208,7 +404,7 @@ export class EventLog {
  */
 export async function withStoreLock<T>(dir: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
   await ensurePrivateDir(dir);
-  const release = await new FileLock(path.join(dir, LOCK_FILE), options).acquire();
+  const release = await new FileLock(path.join(dir, LOCK_FILE), { ...options, refuse: (holder) => servedRefusal(dir, holder) }).acquire();
   try {
     return await fn();
   } finally {
@@ -259,6 +455,48 @@ function eventProblem(value: unknown): string | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * The refusal for a writer that finds the store held by a serving broker (its pid in the serving file is the
+ * lock's live holder): it would only wait for a lock that is not coming back while the server runs.
+ */
+async function servedRefusal(dir: string, holder: { pid: number; host?: string }): Promise<Error | undefined> {
+  let serving: { pid?: unknown; host?: unknown; url?: unknown };
+  try {
+    serving = JSON.parse(await readFile(path.join(dir, SERVING_FILE), 'utf8')) as typeof serving;
+  } catch {
+    return undefined;
+  }
+  if (serving.pid !== holder.pid || (holder.host !== undefined && serving.host !== holder.host)) return undefined;
+  const url = typeof serving.url === 'string' ? serving.url : undefined;
+  return new ConfigError('broker_served', `the broker store ${dir} is held by \`byoc broker serve\` (process ${holder.pid}${url ? `, serving ${url}` : ', starting'}); an embedded command cannot write to it meanwhile`, {
+    hint: url
+      ? `Use the served broker: set broker.url to ${url} (BYOC_BROKER_URL=${url}) with your BYOC_TOKEN, or stop process ${holder.pid} to use the embedded broker. Reading (access list, access show) still works.`
+      : `Wait for it to listen and set broker.url to its URL, or stop process ${holder.pid}. Reading (access list, access show) still works.`,
+  });
+}
+
+/** A small private JSON file written atomically, so a reader never sees half of it. */
+async function writePrivateJson(file: string, value: unknown): Promise<void> {
+  await writePrivateFile(file, `${JSON.stringify(value)}\n`);
+}
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/** The 1-based number of the line starting at `start` (counted only for an error message). */
+function lineNumberAt(buffer: Buffer, start: number): number {
+  let count = 1;
+  for (let at = buffer.indexOf(0x0a); at !== -1 && at < start; at = buffer.indexOf(0x0a, at + 1)) count++;
+  return count;
+}
+
+function datasync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
+}
+
+function writeFully(fd: number, bytes: Buffer): void {
+  for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written);
 }
 
 async function truncateTo(file: string, length: number): Promise<void> {

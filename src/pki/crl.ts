@@ -9,11 +9,7 @@ import { algorithmIdentifier, nameToAsn1, signed, timeAsn1, toPem } from './x509
 
 const { asn1 } = forge;
 
-/**
- * How long a CRL is valid (nextUpdate - thisUpdate). Short, so a server that stopped fetching it soon refuses
- * every client instead of trusting a stale list; the broker makes a fresh one on every request.
- */
-export const CRL_LIFETIME_MS = 60 * 60_000;
+export { CRL_LIFETIME_MS } from './crl-lifetime.js';
 
 /** RFC 5280 CRLReason values byoc uses. */
 export const CRL_REASON = { cessationOfOperation: 5, privilegeWithdrawn: 9 } as const;

@@ -209,10 +209,22 @@ describe('served broker end to end', () => {
       expect(bobShow.exitCode).toBe(4);
       expect(bobShow.stdout).toBe('');
       expect((await client(aliceToken, ['cert', 'show', 'acme-prod'])).exitCode).toBe(0);
+      // While it serves, the store is its own: an embedded write on its state folder fails at once (exit 3) naming
+      // the serving process and its URL, where waiting for the lock would only time out; embedded reads still work
+      const started = Date.now();
+      const embeddedWrite = await byoc(['broker', 'token', 'create', 'carol@vendor.example'], { cwd, env: { BYOC_STATE_DIR: stateDir } });
+      expect(embeddedWrite.exitCode).toBe(3);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(embeddedWrite.stderr).toContain(`(process ${server.pid}, serving ${url})`);
+      expect(embeddedWrite.stderr).toContain(`set broker.url to ${url}`);
+      const embeddedRead = await byoc(['access', 'show', request.id, '--json'], { cwd, env: { BYOC_STATE_DIR: stateDir, BYOC_USER: 'alice@vendor.example' } });
+      expect(JSON.parse(embeddedRead.stdout)).toMatchObject({ id: request.id, status: 'approved' });
     } finally {
       server.kill('SIGINT');
       await server;
     }
     expect((await server).stderr).not.toContain('error');
+    // Stopped, it gave the store back: an embedded write works again at once
+    expect((await byoc(['broker', 'token', 'create', 'carol@vendor.example'], { cwd, env: { BYOC_STATE_DIR: stateDir } })).exitCode).toBe(0);
   }, 60_000);
 });
