@@ -5,9 +5,10 @@ import { checkFlag, commandFlags, flagName, runCommand, type AnyCommand, type Op
 import type { Configuration, FlagValue } from './config/configuration.js';
 import { checkValue, expected } from './config/kinds.js';
 import { describeDefault } from './config/settings.js';
-import { createContext, decideColor, loadConfiguration, type ContextBase, type OutputMode } from './context.js';
+import { createContext, decideColor, loadConfiguration, type ContextBase, type OutputMode, type OutputStream } from './context.js';
 import { ByocError, ConfigError, exitCodeFor, toErrorDocument, UsageError } from './errors.js';
 import { catalogFor, GLOBAL_OPTIONS } from './options.js';
+import { HELP_WIDTH } from './precomputed-help.js';
 import { ConsumerGone } from './util/stream.js';
 import { closest } from './util/suggest.js';
 
@@ -240,11 +241,20 @@ function attachDefinition(leaf: Command, definition: AnyCommand, commandPath: st
   });
 }
 
+/** commander's own rule: the terminal's width on a TTY, else 80. */
+function helpWidth(stream: OutputStream): number {
+  return (stream.isTTY ? stream.columns : undefined) ?? HELP_WIDTH;
+}
+
 function configureOutput(command: Command, base: ContextBase): void {
   command.exitOverride().configureOutput({
     writeOut: (text) => base.io.stdout.write(text),
     writeErr: (text) => base.io.stderr.write(text),
     outputError: () => undefined,
+    // commander would look at process.stdout: the context's streams are the process's in a run, and a test's own
+    // in a test (the precomputed help is rendered through this at 80 columns, src/precomputed-help.ts).
+    getOutHelpWidth: () => helpWidth(base.io.stdout),
+    getErrHelpWidth: () => helpWidth(base.io.stderr),
   });
 }
 

@@ -1,0 +1,119 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { HelpTexts } from '../../src/precomputed-help.js';
+import { tempDir } from '../fakes/fs.js';
+
+/**
+ * What a real `byoc` process imports before it answers: the start cost every command pays. Each case runs
+ * bin/byoc.js (the built dist, as installed) with a loader hook that records every module it resolves.
+ */
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const bin = path.join(root, 'bin', 'byoc.js');
+const hook = pathToFileURL(path.join(root, 'test', 'fixtures', 'startup', 'module-list.mjs')).href;
+const built = JSON.parse(readFileSync(path.join(root, 'dist', 'help.json'), 'utf8')) as HelpTexts;
+const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+
+/** Loaded by none of the start paths below: each belongs to the one command step that needs it. */
+const HEAVY = ['commander', 'ink', 'react', 'zod', 'cosmiconfig', 'yaml', 'js-yaml', '@clickhouse/client', 'node-forge', '@kubernetes/client-node'];
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** byoc's own files, repo-relative */
+  files: string[];
+  /** packages from node_modules, by name */
+  packages: string[];
+  builtins: string[];
+}
+
+function byoc(argv: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Run {
+  const list = path.join(tempDir(), 'modules.txt');
+  // Only what the test sets: no BYOC_* of the developer's, no real home or user configuration.
+  const env = { PATH: process.env.PATH ?? '', HOME: '/nonexistent-home', BYOC_STATE_DIR: tempDir(), NO_COLOR: '1', BYOC_MODULE_LIST: list, ...options.env };
+  const result = spawnSync(process.execPath, ['--import', hook, bin, ...argv], { cwd: options.cwd ?? tempDir(), env, encoding: 'utf8' });
+  const urls = [...new Set(readFileSync(list, 'utf8').split('\n').filter(Boolean))];
+  const files = urls.filter((url) => url.startsWith('file:') && !url.includes('/node_modules/')).map((url) => path.relative(root, fileURLToPath(url)));
+  const packages = [...new Set(urls.filter((url) => url.includes('/node_modules/')).map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)![1]!))];
+  const builtins = urls.filter((url) => url.startsWith('node:'));
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr, files, packages, builtins };
+}
+
+describe('byoc --version and --help load only the entry point', () => {
+  it('--version: bin/byoc.js and src/cli.js, no package at all', () => {
+    // When a script probes the version
+    const run = byoc(['--version']);
+    // Then it is printed after loading two files of byoc's and nothing else
+    expect(run).toMatchObject({ status: 0, stdout: `${version}\n`, stderr: '' });
+    expect(run.files).toEqual(['bin/byoc.js', 'dist/src/cli.js']);
+    expect(run.packages).toEqual([]);
+    expect(run.builtins.every((url) => ['node:fs', 'node:timers/promises'].includes(url)), run.builtins.join(' ')).toBe(true);
+  });
+
+  it.each([[['--help'], ''], [[], ''], [['access', 'request', '--help'], 'access request'], [['help', 'cert', 'get'], 'cert get'], [['query'], 'query']])(
+    '`byoc %j` prints the precomputed text with no package loaded (no commander)',
+    (argv, helpPath) => {
+      // When help is asked for on a pipe
+      const run = byoc(argv);
+      // Then it is the text commander renders (test/unit/precomputed-help.test.ts), from three small files
+      expect(run).toMatchObject({ status: 0, stderr: '' });
+      expect(run.stdout).toBe(built.texts[helpPath]);
+      expect(run.files).toEqual(['bin/byoc.js', 'dist/src/cli.js', 'dist/src/precomputed-help.js']);
+      expect(run.packages).toEqual([]);
+    },
+  );
+
+  it('help at another width, or a help form the file does not answer, still works through commander', () => {
+    // Given a command line that is not a plain help form
+    const run = byoc(['help', 'access', 'nosuch']);
+    // Then main answers it, and commander is what it needed
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('byoc access has no command named "nosuch"');
+    expect(run.packages).toEqual(['commander']);
+  });
+});
+
+describe('a command with no configuration file loads no configuration library', () => {
+  it('`byoc help exit-codes` in a folder with no file: commander only (no cosmiconfig, yaml or zod)', () => {
+    // Given a folder, its parents and a home with no byoc configuration
+    const run = byoc(['help', 'exit-codes', '--json']);
+    // Then the command runs and loads nothing heavy beyond commander
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).exitCodes).toHaveLength(9);
+    expect(run.packages).toEqual(['commander']);
+  });
+
+  it('`byoc access list` on an empty embedded broker (not a TTY): no ink, react, zod, cosmiconfig, yaml or node-forge', () => {
+    const run = byoc(['access', 'list', '--json'], { env: { BYOC_USER: 'alice@vendor.example' } });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.packages.filter((name) => HEAVY.includes(name) && name !== 'commander')).toEqual([]);
+  });
+
+  const invalid = 'user: a@x\nnope: 1\n';
+  it.each([
+    ['in the current folder', { 'work/byoc.config.yaml': invalid }, 'work', [], {}, 'work/byoc.config.yaml'],
+    ['in a parent folder', { 'byoc.config.yaml': invalid, 'work/deeper/.keep': '' }, 'work/deeper', [], {}, 'byoc.config.yaml'],
+    ['named by --config', { 'elsewhere/c.yaml': invalid, 'work/.keep': '' }, 'work', ['--config', '../elsewhere/c.yaml'], {}, 'elsewhere/c.yaml'],
+    ['named by BYOC_CONFIG', { 'elsewhere/c.yaml': invalid, 'work/.keep': '' }, 'work', [], { BYOC_CONFIG: '../elsewhere/c.yaml' }, 'elsewhere/c.yaml'],
+  ] as const)('a file %s is still found and validated (exit 3 naming the file and the key)', (_label, files, cwd, flags, env, file) => {
+    // Given an invalid configuration file where byoc looks
+    const dir = tempDir(files);
+    // When a command runs
+    const run = byoc(['help', 'exit-codes', ...flags], { cwd: path.join(dir, cwd), env });
+    // Then the file was read and refused, through the configuration libraries
+    expect(run.status).toBe(3);
+    expect(run.stderr).toContain(`invalid configuration in ${path.join(dir, file)}`);
+    expect(run.stderr).toContain('nope: unknown key');
+    expect(run.packages).toEqual(expect.arrayContaining(['cosmiconfig', 'zod']));
+  });
+
+  it('a user file (~/.config/byoc/config.yaml) is found too', () => {
+    const home = tempDir({ '.config/byoc/config.yaml': 'output:\n  json: true\n' });
+    const run = byoc(['help', 'exit-codes'], { env: { HOME: home } });
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).exitCodes).toHaveLength(9);
+  });
+});
