@@ -1,31 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ContextBase } from './context.js';
-import type { HelpTexts } from './precomputed-help.js';
 
-/** The process boundary: the only module that reads `process` and hands it to everything else. */
+/** The process boundary: the only module (after bin/) that reads `process` and hands it to everything else. */
 export async function runFromProcess(scriptPath: string): Promise<void> {
   const argv = process.argv.slice(2);
   const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  // `byoc --version` is what scripts and installers probe most: answer it before loading the command tree.
-  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-    process.stdout.write(`${version}\n`);
-    return;
-  }
-  // Help is next: printed from the texts the build rendered (src/precomputed-help.ts), without commander.
-  if (mayBeHelp(argv)) {
-    const help = readHelpTexts();
-    const { precomputedHelpPath } = await import('./precomputed-help.js');
-    const path = help && precomputedHelpPath(argv, process.stdout, help);
-    if (help && path !== undefined) {
-      // `byoc --help | true`: a reader that left before the text was written is no error.
-      process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-        if (error.code !== 'EPIPE') throw error;
-      });
-      process.stdout.write(help.texts[path]!);
-      return;
-    }
-  }
+  // `--version` and plain help were answered by bin/early.js, before this module loaded.
   const controller = new AbortController();
   let interrupted = false;
   const stop = () => {
@@ -62,16 +43,3 @@ export async function runFromProcess(scriptPath: string): Promise<void> {
   process.exitCode = consumerGone ? 0 : interrupted ? 130 : code;
 }
 
-/** Only these forms can be help (see precomputedHelpPath); a command line of any other shape reads no file. */
-function mayBeHelp(argv: readonly string[]): boolean {
-  return argv.length <= 1 || argv[0] === 'help' || argv.at(-1) === '--help' || argv.at(-1) === '-h';
-}
-
-/** dist/help.json, written by the build (scripts/help.js); absent (a run from the sources): main renders help. */
-function readHelpTexts(): HelpTexts | undefined {
-  try {
-    return JSON.parse(readFileSync(new URL('../help.json', import.meta.url), 'utf8')) as HelpTexts;
-  } catch {
-    return undefined;
-  }
-}

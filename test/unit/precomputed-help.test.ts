@@ -1,10 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS, groups, manifest } from '../../commands/index.js';
-import { commandPaths, HELP_WIDTH, precomputedHelpPath, renderHelpTexts, type HelpTexts } from '../../src/precomputed-help.js';
+import { createRequire } from 'node:module';
+import { commandPaths, HELP_WIDTH, renderHelpTexts, type HelpTexts } from '../../src/precomputed-help.js';
 import { CapturedStream, runCli, testBase } from '../fakes/context.js';
 import { main } from '../../src/main.js';
 
+// The lookup bin/byoc.js runs before loading byoc (plain CommonJS, so typed here).
+const { precomputedHelpPath } = createRequire(import.meta.url)('../../bin/early.js') as {
+  precomputedHelpPath(argv: readonly string[], stdout: { isTTY?: boolean; columns?: number }, help: HelpTexts): string | undefined;
+};
 const builtFile = new URL('../../dist/help.json', import.meta.url);
 if (!existsSync(builtFile)) throw new Error('dist/help.json is missing: run npm run build');
 const built = JSON.parse(readFileSync(builtFile, 'utf8')) as HelpTexts;
@@ -13,7 +18,7 @@ const pipe = { isTTY: false };
 const words = (path: string) => (path ? path.split(' ') : []);
 const isGroup = (path: string) => commandPaths(COMMANDS).some((other) => other.startsWith(`${path} `)) || path === '';
 
-/** Every command line main answers with the help of `path` (what the fast path in src/cli.ts must recognise). */
+/** Every command line main answers with the help of `path` (what bin/early.js must recognise). */
 function helpForms(path: string): string[][] {
   const w = words(path);
   const forms = [[...w, '--help'], [...w, '-h']];
