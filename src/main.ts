@@ -1,5 +1,6 @@
 import { resolve as resolvePath } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { createRequire } from 'node:module';
+import type * as Commander from 'commander';
 import { COMMANDS, type CommandTree } from '../commands/index.js';
 import { checkFlag, commandFlags, flagName, runCommand, type AnyCommand, type OptionSpec, type RawInvocation } from './command.js';
 import type { Configuration, FlagValue } from './config/configuration.js';
@@ -11,6 +12,12 @@ import { catalogFor, GLOBAL_OPTIONS } from './options.js';
 import { HELP_WIDTH } from './precomputed-help.js';
 import { ConsumerGone } from './util/stream.js';
 import { closest } from './util/suggest.js';
+
+// commander is CommonJS: require() loads it directly, where `import` adds the ES module wrapper and a scan of its
+// exports (~2.5 ms of every start, measured on Node 20).
+const { Command, CommanderError, Option } = createRequire(import.meta.url)('commander') as typeof Commander;
+type Command = Commander.Command;
+type CommanderError = Commander.CommanderError;
 
 const ROOT_EXAMPLES = [
   'byoc access request acme-prod --reason "merges stuck" --ticket INC-42',

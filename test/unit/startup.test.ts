@@ -3,7 +3,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { brokerDir } from '../../src/access/broker.js';
+import { caFiles } from '../../src/pki/ca.js';
 import type { HelpTexts } from '../../src/precomputed-help.js';
+import { brokerCaFile } from '../../src/sandbox/sandbox.js';
 import { tempDir } from '../fakes/fs.js';
 
 /**
@@ -31,10 +34,14 @@ interface Run {
 }
 
 function byoc(argv: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Run {
+  return node([bin, ...argv], options);
+}
+
+function node(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Run {
   const list = path.join(tempDir(), 'modules.txt');
   // Only what the test sets: no BYOC_* of the developer's, no real home or user configuration.
   const env = { PATH: process.env.PATH ?? '', HOME: '/nonexistent-home', BYOC_STATE_DIR: tempDir(), NO_COLOR: '1', BYOC_MODULE_LIST: list, ...options.env };
-  const result = spawnSync(process.execPath, ['--import', hook, bin, ...argv], { cwd: options.cwd ?? tempDir(), env, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['--import', hook, ...args], { cwd: options.cwd ?? tempDir(), env, encoding: 'utf8' });
   const urls = [...new Set(readFileSync(list, 'utf8').split('\n').filter(Boolean))];
   const files = urls.filter((url) => url.startsWith('file:') && !url.includes('/node_modules/')).map((url) => path.relative(root, fileURLToPath(url)));
   const packages = [...new Set(urls.filter((url) => url.includes('/node_modules/')).map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)![1]!))];
@@ -115,5 +122,23 @@ describe('a command with no configuration file loads no configuration library', 
     const run = byoc(['help', 'exit-codes'], { env: { HOME: home } });
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).exitCodes).toHaveLength(9);
+  });
+});
+
+describe('what every embedded-broker command loads stays light', () => {
+  it('the sandbox operator (loaded to sweep its grants whenever the sandbox is set up) loads no node-forge', () => {
+    // Given the modules the broker loads for the sandbox service on every command
+    const modules = ['dist/src/sandbox/operator.js', 'dist/src/sandbox/host.js'].map((file) => pathToFileURL(path.join(root, file)).href);
+    // When they are imported
+    const run = node(['--input-type=module', '-e', modules.map((url) => `await import(${JSON.stringify(url)});`).join('')]);
+    // Then no certificate library comes with them (it loads when a certificate is made: sandbox up, cert get)
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.files).toContain('dist/src/sandbox/sandbox.js');
+    expect(run.packages).toEqual([]);
+  });
+
+  it("the sandbox's copy of the CA path is the CA's own", () => {
+    const stateDir = tempDir();
+    expect(brokerCaFile(stateDir)).toBe(caFiles(path.join(brokerDir(stateDir), 'ca')).cert);
   });
 });
