@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
+import { isatty } from 'node:tty';
 import type { ContextBase } from './context.js';
 
 /** The process boundary: the only module (after bin/) that reads `process` and hands it to everything else. */
@@ -20,7 +21,7 @@ export async function runFromProcess(scriptPath: string): Promise<void> {
   process.once('SIGTERM', stop);
   // stdout's reader went away (`| head -1`): the one place that hears it. The command is aborted with a reason that
   // main ends quietly with exit 0, and stopping its reads cancels a running query on the server.
-  const { ConsumerGone } = await import('./util/stream.js');
+  const [{ ConsumerGone }, { main }, { defaultClients }] = await Promise.all([import('./util/stream.js'), import('./main.js'), import('./clients.js')]);
   let consumerGone = false;
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;
@@ -28,9 +29,10 @@ export async function runFromProcess(scriptPath: string): Promise<void> {
     consumerGone = true;
     controller.abort(new ConsumerGone());
   });
-  const [{ main }, { defaultClients }] = await Promise.all([import('./main.js'), import('./clients.js')]);
+  // process.stdin builds a stream (~2 ms) that only `byoc query -` reads; whether it is a terminal needs none.
+  const stdin = { isTTY: isatty(0), [Symbol.asyncIterator]: () => process.stdin[Symbol.asyncIterator]() };
   const base: ContextBase = {
-    io: { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
+    io: { stdout: process.stdout, stderr: process.stderr, stdin },
     env: process.env,
     cwd: process.cwd(),
     clock: { now: () => new Date(), sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : undefined) },

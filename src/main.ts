@@ -6,7 +6,7 @@ import { checkFlag, commandFlags, flagName, runCommand, type AnyCommand, type Op
 import type { Configuration, FlagValue } from './config/configuration.js';
 import { checkValue, expected } from './config/kinds.js';
 import { describeDefault } from './config/settings.js';
-import { createContext, decideColor, loadConfiguration, type ContextBase, type OutputMode, type OutputStream } from './context.js';
+import { configurationModules, createContext, decideColor, loadConfiguration, type ContextBase, type OutputMode, type OutputStream } from './context.js';
 import { ByocError, ConfigError, exitCodeFor, toErrorDocument, UsageError } from './errors.js';
 import { catalogFor, GLOBAL_OPTIONS } from './options.js';
 import { HELP_WIDTH } from './precomputed-help.js';
@@ -47,6 +47,7 @@ interface Reporting {
  */
 export async function main(argv: readonly string[], base: ContextBase, tree: CommandTree = COMMANDS): Promise<number> {
   let reporting = earlyReporting(base, new Map());
+  prefetch(argv, tree);
   try {
     const scanned = scanGlobals(argv);
     reporting = earlyReporting(base, scanned.flags);
@@ -98,6 +99,24 @@ export async function main(argv: readonly string[], base: ContextBase, tree: Com
     if (base.signal.reason instanceof ConsumerGone) return 0;
     reportError(error, base, reporting);
     return exitCodeFor(error);
+  }
+}
+
+/**
+ * Starts loading what the run will need while commander parses (file reads overlap the parsing): the
+ * configuration's modules, and the module of the command the leading words name. A wrong guess (options first, a
+ * typo) only loads a module; failures surface where the modules are awaited.
+ */
+function prefetch(argv: readonly string[], tree: CommandTree): void {
+  void configurationModules().catch(() => undefined);
+  const firstOption = argv.findIndex((word) => word.startsWith('-'));
+  const words = firstOption < 0 ? argv : argv.slice(0, firstOption);
+  for (let end = words.length; end > 0; end--) {
+    const entry = tree.manifest.find((candidate) => candidate.file === words.slice(0, end).join('/'));
+    if (entry) {
+      void entry.load().catch(() => undefined);
+      return;
+    }
   }
 }
 

@@ -33,15 +33,21 @@ interface Run {
   builtins: string[];
 }
 
-function byoc(argv: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Run {
+interface Options {
+  cwd?: string;
+  env?: Record<string, string>;
+  input?: string;
+}
+
+function byoc(argv: string[], options: Options = {}): Run {
   return node([bin, ...argv], options);
 }
 
-function node(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Run {
+function node(args: string[], options: Options = {}): Run {
   const list = path.join(tempDir(), 'modules.txt');
   // Only what the test sets: no BYOC_* of the developer's, no real home or user configuration.
   const env = { PATH: process.env.PATH ?? '', HOME: '/nonexistent-home', BYOC_STATE_DIR: tempDir(), NO_COLOR: '1', BYOC_MODULE_LIST: list, ...options.env };
-  const result = spawnSync(process.execPath, ['--import', hook, ...args], { cwd: options.cwd ?? tempDir(), env, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['--import', hook, ...args], { cwd: options.cwd ?? tempDir(), env, encoding: 'utf8', input: options.input ?? '' });
   const urls = [...new Set(readFileSync(list, 'utf8').split('\n').filter(Boolean))];
   const files = urls.filter((url) => url.startsWith('file:') && !url.includes('/node_modules/')).map((url) => path.relative(root, fileURLToPath(url)));
   const packages = [...new Set(urls.filter((url) => url.includes('/node_modules/')).map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)![1]!))];
@@ -132,6 +138,16 @@ describe('a command with no configuration file loads no configuration library', 
     const run = byoc(['help', 'exit-codes'], { env: { HOME: home } });
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).exitCodes).toHaveLength(9);
+  });
+});
+
+describe('the process boundary (src/cli.ts)', () => {
+  it('reads stdin only when a command does: `byoc query --check -` still gets the SQL piped in', () => {
+    // Given SQL on stdin (the stream is made on first read, not for every command)
+    const run = byoc(['query', '--check', '-', '--json'], { input: 'SELECT name FROM system.tables\n' });
+    // Then the command read it
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ allowed: true });
   });
 });
 
