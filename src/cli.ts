@@ -1,13 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { isatty } from 'node:tty';
+import { defaultClients } from './clients.js';
 import type { ContextBase } from './context.js';
+// Static: bin/ answered --version and plain help before this module loaded, so whatever gets here needs main, and
+// one module graph loads faster than this module and then its imports.
+import { main } from './main.js';
+import { ConsumerGone } from './util/stream.js';
 
 /** The process boundary: the only module (after bin/) that reads `process` and hands it to everything else. */
 export async function runFromProcess(scriptPath: string): Promise<void> {
   const argv = process.argv.slice(2);
   const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  // `--version` and plain help were answered by bin/early.js, before this module loaded.
   const controller = new AbortController();
   let interrupted = false;
   const stop = () => {
@@ -21,7 +25,6 @@ export async function runFromProcess(scriptPath: string): Promise<void> {
   process.once('SIGTERM', stop);
   // stdout's reader went away (`| head -1`): the one place that hears it. The command is aborted with a reason that
   // main ends quietly with exit 0, and stopping its reads cancels a running query on the server.
-  const [{ ConsumerGone }, { main }, { defaultClients }] = await Promise.all([import('./util/stream.js'), import('./main.js'), import('./clients.js')]);
   let consumerGone = false;
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;
