@@ -1,6 +1,6 @@
 'use strict';
 // The answers byoc gives before loading any of itself: the version, and help from the texts the build rendered
-// through commander (scripts/help.js writes dist/help.json; test/unit/precomputed-help.test.ts proves each text
+// through commander (scripts/precompute.js writes dist/help.json; test/unit/precomputed.test.ts proves each text
 // is what main prints for each command line this module answers). CommonJS with no dependency, like bin/byoc.js.
 const { readFileSync } = require('node:fs');
 const path = require('node:path');

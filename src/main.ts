@@ -1,7 +1,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as Commander from 'commander';
-import { COMMANDS, type CommandTree } from '../commands/index.js';
+import { COMMANDS, settingsCatalog, type CommandTree } from '../commands/index.js';
 import { checkFlag, commandFlags, flagName, runCommand, type AnyCommand, type OptionSpec, type RawInvocation } from './command.js';
 import type { Configuration, FlagValue } from './config/configuration.js';
 import { checkValue, expected } from './config/kinds.js';
@@ -76,7 +76,8 @@ export async function main(argv: readonly string[], base: ContextBase, tree: Com
     try {
       const configuration = await loadConfiguration(base, {
         flags: scanned.flags,
-        settings: catalogFor(tree.manifest),
+        // the manifest's own catalog checks a file against the table the build wrote; a test's tree has none
+        settings: tree === COMMANDS ? settingsCatalog : catalogFor(tree.manifest),
         ...(own ? { configFile: resolvePath(base.cwd, own), configOrigin: `byoc ${path.join(' ')}` } : {}),
       });
       loaded = { configuration, ...resolveOutput(configuration, base) };

@@ -2,10 +2,10 @@ import type { CommandTree } from '../commands/index.js';
 import type { ContextBase, OutputStream } from './context.js';
 
 /**
- * Help, rendered once at build time (scripts/help.js writes dist/help.json) so that `byoc --help`, `byoc <path>
+ * Help, rendered once at build time (scripts/precompute.js writes dist/help.json) so that `byoc --help`, `byoc <path>
  * --help`, `byoc help <path>` and a bare group print from bin/early.js without loading byoc, commander or the
  * command tree. The texts are commander's own output, captured from main on a pipe (80 columns);
- * test/unit/precomputed-help.test.ts checks that the built file is what main prints today, for every path and
+ * test/unit/precomputed.test.ts checks that the built file is what main prints today, for every path and
  * every form bin/early.js answers.
  */
 export interface HelpTexts {

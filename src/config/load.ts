@@ -122,7 +122,7 @@ async function settingsFor(raw: unknown, catalog: SettingsCatalog | undefined): 
   const shared = new Set(catalog.shared.map((setting) => setting.key));
   const structural = (key: string) => key.startsWith('services.') || key.startsWith('network.resolve.') || key === 'services' || key === 'network.resolve';
   const onlyShared = leafKeys(raw).every((key) => shared.has(key) || structural(key));
-  return onlyShared ? catalog.shared : catalog.all();
+  return onlyShared ? catalog.shared : (catalog.forFiles?.() ?? catalog.all());
 }
 
 function leafKeys(data: unknown, prefix = ''): string[] {

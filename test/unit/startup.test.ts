@@ -71,7 +71,7 @@ describe('byoc --version and --help load only the entry point', () => {
     (argv, helpPath) => {
       // When help is asked for on a pipe
       const run = byoc(argv);
-      // Then it is the text commander renders (test/unit/precomputed-help.test.ts), read by bin/ alone
+      // Then it is the text commander renders (test/unit/precomputed.test.ts), read by bin/ alone
       expect(run).toMatchObject({ status: 0, stderr: '' });
       expect(run.stdout).toBe(built.texts[helpPath]);
       expect(run.files).toEqual(['bin/byoc.js', 'bin/early.js']);
@@ -131,6 +131,20 @@ describe('a command with no configuration file loads no configuration library', 
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).exitCodes).toHaveLength(9);
     expect(run.packages.filter((name) => HEAVY.includes(name)).sort()).toEqual(['commander', 'cosmiconfig', 'js-yaml']);
+  });
+
+  it("a file setting a command's key is checked against the built table, without loading every command module", () => {
+    // Given a file that sets the query command's row limit, once valid and once not
+    const good = tempDir({ 'byoc.config.yaml': 'query:\n  maxRows: 500\n' });
+    const bad = tempDir({ 'byoc.config.yaml': 'query:\n  maxRows: -1\n' });
+    // When another command runs in each folder
+    const ran = byoc(['help', 'exit-codes', '--json'], { cwd: good });
+    const refused = byoc(['help', 'exit-codes'], { cwd: bad });
+    // Then the good one runs loading its own command module only, and the bad one is refused naming line and key
+    expect(ran.status, ran.stderr).toBe(0);
+    expect(ran.files.filter((file) => file.startsWith('dist/commands/'))).toEqual(['dist/commands/index.js', 'dist/commands/help/exit-codes.js']);
+    expect(refused.status).toBe(3);
+    expect(refused.stderr).toContain('line 2: query.maxRows: expected a whole number of at least 0; got -1');
   });
 
   it('a user file (~/.config/byoc/config.yaml) is found too', () => {

@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { COMMANDS, groups, manifest } from '../../commands/index.js';
+import { COMMANDS, groups, manifest, settingsCatalog } from '../../commands/index.js';
+import { settingsData, settingsFromData, type SettingData } from '../../src/config/settings.js';
+import { checkValue } from '../../src/config/kinds.js';
 import { createRequire } from 'node:module';
 import { commandPaths, HELP_WIDTH, renderHelpTexts, type HelpTexts } from '../../src/precomputed-help.js';
 import { CapturedStream, runCli, testBase } from '../fakes/context.js';
@@ -97,5 +99,29 @@ describe('help precomputed at build time (dist/help.json)', () => {
     expect(wide.stdout).not.toBe(built.texts['']);
     expect(Math.max(...wide.stdout.split('\n').map((line) => line.length))).toBeGreaterThan(80);
     expect(Math.max(...built.texts['']!.split('\n').map((line) => line.length))).toBeLessThanOrEqual(80);
+  });
+});
+
+describe('the settings table precomputed at build time (dist/settings.json)', () => {
+  const builtSettings = JSON.parse(readFileSync(new URL('../../dist/settings.json', import.meta.url), 'utf8')) as SettingData[];
+
+  it('is exactly the declarations of today: rebuild when an option changes', async () => {
+    // Given every setting the sources declare
+    const now = settingsData(await settingsCatalog.all());
+    // Then the built table holds the same, as JSON would write it
+    expect(builtSettings, 'dist/settings.json is stale: run npm run build').toEqual(JSON.parse(JSON.stringify(now)));
+  });
+
+  it('checks a value as the declaration does, patterns included', async () => {
+    // Given the declarations and the table read back
+    const declared = await settingsCatalog.all();
+    const revived = settingsFromData(builtSettings);
+    expect(revived.map((setting) => setting.key)).toEqual(declared.map((setting) => setting.key));
+    // Then each accepts and refuses the same values with the same words
+    const samples = ['', 'x', 'INC-42', '42', '-1', '0', '3s', '1h30m', 'true', 'maybe', 'a,b', 'https://x', 'socks5h://h:1', 'ftp://x', 7, 100, false, ['a']];
+    declared.forEach((setting, index) => {
+      for (const sample of samples) expect(checkValue(revived[index]!, sample), `${setting.key} ${String(sample)}`).toEqual(checkValue(setting, sample));
+    });
+    expect(revived.some((setting) => setting.pattern instanceof RegExp)).toBe(true);
   });
 });
