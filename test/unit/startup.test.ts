@@ -19,7 +19,7 @@ const hook = pathToFileURL(path.join(root, 'test', 'fixtures', 'startup', 'modul
 const built = JSON.parse(readFileSync(path.join(root, 'dist', 'help.json'), 'utf8')) as HelpTexts;
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
 
-/** Loaded by none of the start paths below: each belongs to the one command step that needs it. */
+/** Packages a start must not load before the one step that needs them (commander: parsing a command line). */
 const HEAVY = ['commander', 'ink', 'react', 'zod', 'cosmiconfig', 'yaml', 'js-yaml', '@clickhouse/client', 'node-forge', '@kubernetes/client-node'];
 
 interface Run {
@@ -79,7 +79,7 @@ describe('byoc --version and --help load only the entry point', () => {
     },
   );
 
-  it('help at another width, or a help form the file does not answer, still works through commander', () => {
+  it('a help command line the file does not answer still works, through commander', () => {
     // Given a command line that is not a plain help form
     const run = byoc(['help', 'access', 'nosuch']);
     // Then main answers it, and commander is what it needed
