@@ -5,7 +5,7 @@
  * Command modules stay light: heavy libraries are imported inside `run` and `view`.
  */
 import type { AnyCommand } from '../src/command.js';
-import { catalogFor } from '../src/options.js';
+import { builtSettings, catalogFor } from '../src/options.js';
 export interface ManifestEntry {
   /** path under commands/ without the extension */
   file: string;
@@ -78,5 +78,8 @@ export const manifest: readonly ManifestEntry[] = [
 
 export const COMMANDS: CommandTree = { manifest, groups };
 
-/** Every setting byoc knows: the shared ones, then each command's options (loads every command module). */
-export const settingsCatalog = catalogFor(manifest);
+/**
+ * Every setting byoc knows: the shared ones, then each command's options (loads every command module); a file is
+ * checked against the table the build wrote from them (dist/settings.json).
+ */
+export const settingsCatalog = catalogFor(manifest, builtSettings);

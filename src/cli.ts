@@ -1,16 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
+import { isatty } from 'node:tty';
+import { defaultClients } from './clients.js';
 import type { ContextBase } from './context.js';
+// Static: bin/ answered --version and plain help before this module loaded, so whatever gets here needs main, and
+// one module graph loads faster than this module and then its imports.
+import { main } from './main.js';
+import { ConsumerGone } from './util/stream.js';
 
-/** The process boundary: the only module that reads `process` and hands it to everything else. */
+/** The process boundary: the only module (after bin/) that reads `process` and hands it to everything else. */
 export async function runFromProcess(scriptPath: string): Promise<void> {
   const argv = process.argv.slice(2);
   const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  // `byoc --version` is what scripts and installers probe most: answer it before loading the command tree.
-  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-    process.stdout.write(`${version}\n`);
-    return;
-  }
   const controller = new AbortController();
   let interrupted = false;
   const stop = () => {
@@ -24,7 +25,6 @@ export async function runFromProcess(scriptPath: string): Promise<void> {
   process.once('SIGTERM', stop);
   // stdout's reader went away (`| head -1`): the one place that hears it. The command is aborted with a reason that
   // main ends quietly with exit 0, and stopping its reads cancels a running query on the server.
-  const { ConsumerGone } = await import('./util/stream.js');
   let consumerGone = false;
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;
@@ -32,9 +32,10 @@ export async function runFromProcess(scriptPath: string): Promise<void> {
     consumerGone = true;
     controller.abort(new ConsumerGone());
   });
-  const [{ main }, { defaultClients }] = await Promise.all([import('./main.js'), import('./clients.js')]);
+  // process.stdin builds a stream (~2 ms) that only `byoc query -` reads; whether it is a terminal needs none.
+  const stdin = { isTTY: isatty(0), [Symbol.asyncIterator]: () => process.stdin[Symbol.asyncIterator]() };
   const base: ContextBase = {
-    io: { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
+    io: { stdout: process.stdout, stderr: process.stderr, stdin },
     env: process.env,
     cwd: process.cwd(),
     clock: { now: () => new Date(), sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : undefined) },
@@ -46,3 +47,4 @@ export async function runFromProcess(scriptPath: string): Promise<void> {
   const code = await main(argv, base);
   process.exitCode = consumerGone ? 0 : interrupted ? 130 : code;
 }
+

@@ -106,13 +106,17 @@ export interface InvocationGlobals {
   configurationError?: Error;
 }
 
+let modules: Promise<[typeof import('./config/load.js'), typeof import('./config/configuration.js'), typeof import('./config/state-services.js')]> | undefined;
+
+/** The configuration's modules, imported once: main starts this before commander parses, so they load meanwhile. */
+export function configurationModules(): NonNullable<typeof modules> {
+  modules ??= Promise.all([import('./config/load.js'), import('./config/configuration.js'), import('./config/state-services.js')]);
+  return modules;
+}
+
 /** The effective configuration: the file (validated: exit 3 naming file, key and line), the variables, the flags. */
 export async function loadConfiguration(base: Pick<ContextBase, 'cwd' | 'env'>, globals: Omit<InvocationGlobals, 'output' | 'configuration' | 'configurationError'>): Promise<Configuration> {
-  const [{ loadConfigFile }, { Configuration }, { stateServices }] = await Promise.all([
-    import('./config/load.js'),
-    import('./config/configuration.js'),
-    import('./config/state-services.js'),
-  ]);
+  const [{ loadConfigFile }, { Configuration }, { stateServices }] = await configurationModules();
   let { configFile, configOrigin } = globals;
   if (configFile === undefined) {
     // --config > BYOC_CONFIG, by the same resolver as every setting (the file cannot name itself).

@@ -1,5 +1,6 @@
 import { commandSettings, option, type AnyCommand, type OptionSpec } from './command/definition.js';
-import { uniqueSettings, type Setting, type SettingsCatalog } from './config/settings.js';
+import { readFileSync } from 'node:fs';
+import { settingsFromData, uniqueSettings, type Setting, type SettingData, type SettingsCatalog } from './config/settings.js';
 
 /**
  * Options declared once for more than one command, and settings domain code reads (the broker, the network, the
@@ -67,15 +68,14 @@ export interface CommandSource {
 }
 
 /**
- * The whole table: the shared settings, then each command's options (loading every command module, once).
- * Loading the modules, rather than generating a light table from them, keeps one declaration with nothing to
- * regenerate or merge when an option changes; the cost (~18 ms for 30 modules) is paid only by a file that sets
- * a command's key, `config show`, completion and the README check: never by `--help`, `--version` or a run
- * without such a file.
+ * The whole table: the shared settings, then each command's options (loading every command module, once, ~20 ms),
+ * for `config show`, completion and the README. A file that sets a command's key is checked against the table the
+ * build wrote from the same declarations (`built`), so that no run pays for loading every command module.
  */
-export function catalogFor(commands: readonly CommandSource[]): SettingsCatalog {
+export function catalogFor(commands: readonly CommandSource[], built?: () => readonly Setting[] | undefined): SettingsCatalog {
   let all: Promise<readonly Setting[]> | undefined;
-  return {
+  let forFiles: Promise<readonly Setting[]> | undefined;
+  const catalog: SettingsCatalog = {
     shared: SHARED_SETTINGS,
     all() {
       all ??= Promise.all(commands.map((entry) => entry.load())).then((loaded) =>
@@ -83,5 +83,22 @@ export function catalogFor(commands: readonly CommandSource[]): SettingsCatalog 
       );
       return all;
     },
+    forFiles() {
+      forFiles ??= Promise.resolve(built?.()).then((table) => table ?? catalog.all());
+      return forFiles;
+    },
   };
+  return catalog;
+}
+
+/**
+ * The table the build wrote from every command's options (scripts/precompute.js; test/unit/precomputed.test.ts
+ * checks it is current), or undefined when there is none (a run from the sources).
+ */
+export function builtSettings(): readonly Setting[] | undefined {
+  try {
+    return settingsFromData(JSON.parse(readFileSync(new URL('../settings.json', import.meta.url), 'utf8')) as SettingData[]);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,14 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { z } from 'zod';
 import type { Env } from '../context.js';
 import { ConfigError } from '../errors.js';
 import { closest } from '../util/suggest.js';
-import type { ConfigData } from './schema.js';
+import type { ConfigData, SchemaIssue } from './schema.js';
 import type { Setting, SettingsCatalog } from './settings.js';
 
-// The schema library and the file search cost ~150 ms to load; most runs in a folder without a
-// configuration file need neither, so both load only when there is something to read or check.
+// The file search (cosmiconfig, ~12 ms to import) loads only when there is something to read; the schema is
+// byoc's own (src/config/schema.ts says why), and the YAML library only names the line of a problem.
 const schemaModule = () => import('./schema.js');
 const search = async () => (await import('cosmiconfig')).cosmiconfig;
 
@@ -123,7 +122,7 @@ async function settingsFor(raw: unknown, catalog: SettingsCatalog | undefined): 
   const shared = new Set(catalog.shared.map((setting) => setting.key));
   const structural = (key: string) => key.startsWith('services.') || key.startsWith('network.resolve.') || key === 'services' || key === 'network.resolve';
   const onlyShared = leafKeys(raw).every((key) => shared.has(key) || structural(key));
-  return onlyShared ? catalog.shared : catalog.all();
+  return onlyShared ? catalog.shared : (catalog.forFiles?.() ?? catalog.all());
 }
 
 function leafKeys(data: unknown, prefix = ''): string[] {
@@ -179,7 +178,7 @@ export async function validated(file: string, raw: unknown, { configSchema, allo
   const parsed = schema.safeParse(raw ?? {});
   if (parsed.success) return { path: file, data: parsed.data as ConfigData };
   const lineOf = await lineFinder(file);
-  const problems = parsed.error.issues.flatMap((issue) => describeIssue(issue, (at) => allowedKeysAt(schema, at), lineOf));
+  const problems = parsed.issues.flatMap((issue) => describeIssue(issue, (at) => allowedKeysAt(schema, at), lineOf));
   throw new ConfigError(
     'config_invalid',
     `invalid configuration in ${file}:\n${problems.map((line) => `  ${line}`).join('\n')}`,
@@ -212,12 +211,12 @@ async function lineFinder(file: string): Promise<LineOf> {
   }
 }
 
-function describeIssue(issue: z.core.$ZodIssue, allowedKeysAt: (path: readonly (string | number)[]) => string[], lineOf: LineOf): string[] {
+function describeIssue(issue: SchemaIssue, allowedKeysAt: (path: readonly (string | number)[]) => string[], lineOf: LineOf): string[] {
   const at = (keyPath: readonly (string | number)[]) => {
     const line = keyPath.length ? lineOf(keyPath) : undefined;
     return `${line === undefined ? '' : `line ${line}: `}${keyPath.length ? keyPath.map(String).join('.') : '(top level)'}`;
   };
-  const keyPath = issue.path as (string | number)[];
+  const keyPath = issue.path;
   if (issue.code === 'unrecognized_keys') {
     const allowed = allowedKeysAt(keyPath);
     return issue.keys.map((key) => {
@@ -226,6 +225,5 @@ function describeIssue(issue: z.core.$ZodIssue, allowedKeysAt: (path: readonly (
       return `${at([...keyPath, key])}: unknown key${suggestion}; expected one of: ${allowed.join(', ')}`;
     });
   }
-  if (issue.code === 'invalid_key') return [`${at(keyPath)}: invalid key: ${issue.issues.map((inner) => inner.message).join('; ')}`];
   return [`${at(keyPath)}: ${issue.message}`];
 }

@@ -1,5 +1,4 @@
 import { isIP } from 'node:net';
-import { z } from 'zod';
 import { checkValue } from './kinds.js';
 import type { Setting } from './settings.js';
 
@@ -7,6 +6,11 @@ import type { Setting } from './settings.js';
  * The configuration file's schema. Scalar keys come from the settings (each checked by its kind's validator,
  * src/config/kinds.ts, the same code that checks flags and variables); only the structure no flag or variable
  * can set is written here: services, `network.resolve`.
+ *
+ * Written here rather than with zod (which byoc still uses for the served broker's API): importing zod 4 costs
+ * 40-50 ms on Node 20, paid by every command run in a folder with a configuration file, and what is checked here
+ * is three shapes (strict mappings, mappings by name, values checked by src/config/kinds.ts). The messages keep
+ * zod's wording for a wrong type ("Invalid input: expected string, received number").
  */
 
 export interface PolicyConfig {
@@ -32,85 +36,148 @@ export interface ConfigData {
   [section: string]: unknown;
 }
 
-const httpUrl = z.string().refine((value) => /^https?:$/.test(safeProtocol(value)), {
-  message: 'expected an http:// or https:// URL',
-});
+/** One place in the file's structure. */
+export type SchemaNode =
+  /** a mapping with these keys only (each optional) */
+  | { readonly kind: 'object'; readonly fields: Readonly<Record<string, SchemaNode>> }
+  /** a mapping of names chosen by the user (services, host names), each checked by `key`, to `value` */
+  | { readonly kind: 'record'; readonly key: (name: string) => string | undefined; readonly value: SchemaNode }
+  /** a leaf: the checked value in file form, or what is wrong with it */
+  | { readonly kind: 'value'; readonly check: (value: unknown) => { value: unknown } | { problem: string } };
 
-const ipAddress = z.string().refine((value) => isIP(value) !== 0, { message: 'expected an IPv4 or IPv6 address' });
+/** What is wrong at one key path. */
+export type SchemaIssue =
+  | { readonly path: readonly string[]; readonly code: 'unrecognized_keys'; readonly keys: readonly string[] }
+  | { readonly path: readonly string[]; readonly code: 'invalid'; readonly message: string };
 
-export const serviceNameSchema = z
-  .string()
-  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { message: 'expected a service name of lowercase letters, digits and dashes' });
+export type ParseResult = { success: true; data: unknown } | { success: false; issues: SchemaIssue[] };
+
+export interface ConfigSchema {
+  readonly root: SchemaNode;
+  safeParse(raw: unknown): ParseResult;
+}
+
+// A section of the shape being built is a plain mapping of segments; a node is something this module made.
+const nodes = new WeakSet<object>();
+const made = <N extends SchemaNode>(node: N): N => (nodes.add(node), node);
+const isNode = (value: Shape | SchemaNode): value is SchemaNode => nodes.has(value);
+
+/** How zod names a value's type in "Invalid input: expected X, received Y", which byoc's messages have kept. */
+function received(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+const wrongType = (expected: string, value: unknown) => ({ problem: `Invalid input: expected ${expected}, received ${received(value)}` });
+
+/** A text leaf, optionally refined: `refine` says what is wrong with the text, or nothing. */
+function text(refine?: (value: string) => string | undefined): SchemaNode {
+  return made({
+    kind: 'value',
+    check: (value) => {
+      if (typeof value !== 'string') return wrongType('string', value);
+      const problem = refine?.(value);
+      return problem === undefined ? { value } : { problem };
+    },
+  });
+}
+
+const httpUrl = text((value) => (/^https?:$/.test(safeProtocol(value)) ? undefined : 'expected an http:// or https:// URL'));
+const ipAddress = text((value) => (isIP(value) !== 0 ? undefined : 'expected an IPv4 or IPv6 address'));
+
+const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+const serviceName = (name: string) => (SERVICE_NAME.test(name) ? undefined : 'expected a service name of lowercase letters, digits and dashes');
 
 /** One setting's value: its kind's validator, and the value in file form (a list from `a,b` is a list). */
-function settingSchema(setting: Setting): z.ZodType {
-  return z
-    .unknown()
-    .transform((value, ctx) => {
-      const checked = checkValue(setting, value);
-      if ('problem' in checked) {
-        ctx.issues.push({ code: 'custom', message: checked.problem, input: value });
-        return z.NEVER;
-      }
-      return checked.value;
-    })
-    .optional();
+function settingNode(setting: Setting): SchemaNode {
+  return made({ kind: 'value', check: (value) => checkValue(setting, value) });
 }
 
-type Shape = { [segment: string]: Shape | z.ZodType };
+type Shape = { [segment: string]: Shape | SchemaNode };
 
 /** Nested strict objects from dotted keys: `connect.count` and `connect.timeout` make `connect: { count, timeout }`. */
-function objectOf(shape: Shape): z.ZodType {
-  const fields = Object.fromEntries(
-    Object.entries(shape).map(([segment, child]) => [segment, child instanceof z.ZodType ? child : objectOf(child).optional()]),
-  );
-  return z.strictObject(fields);
+function objectOf(shape: Shape): SchemaNode {
+  const fields = Object.fromEntries(Object.entries(shape).map(([segment, child]) => [segment, isNode(child) ? child : objectOf(child)]));
+  return made({ kind: 'object', fields });
 }
 
-function place(shape: Shape, key: string, schema: z.ZodType): void {
+function place(shape: Shape, key: string, node: SchemaNode): void {
   const segments = key.split('.');
-  let node = shape;
+  let at = shape;
   for (const segment of segments.slice(0, -1)) {
-    const next = node[segment];
-    if (next instanceof z.ZodType) throw new Error(`${key}: ${segment} is both a setting and a section`);
-    node = (node[segment] ??= {}) as Shape;
+    const next = at[segment];
+    if (next && isNode(next)) throw new Error(`${key}: ${segment} is both a setting and a section`);
+    at = (at[segment] ??= {}) as Shape;
   }
-  node[segments.at(-1)!] = schema;
+  at[segments.at(-1)!] = node;
 }
 
-const cache = new WeakMap<readonly Setting[], z.ZodType>();
+const object = (fields: Record<string, SchemaNode>): SchemaNode => made({ kind: 'object', fields });
+
+const cache = new WeakMap<readonly Setting[], ConfigSchema>();
 
 /** The schema for a file that may set the given settings. */
-export function configSchema(settings: readonly Setting[]): z.ZodType {
+export function configSchema(settings: readonly Setting[]): ConfigSchema {
   const cached = cache.get(settings);
   if (cached) return cached;
   const shape: Shape = {};
   const policy: Shape = {};
   for (const setting of settings) {
     if (setting.inFile === false) continue;
-    place(shape, setting.key, settingSchema(setting));
+    place(shape, setting.key, settingNode(setting));
     // A service may override the global policy, key by key, with the same validators.
-    if (setting.key.startsWith('policy.')) place(policy, setting.key.slice('policy.'.length), settingSchema(setting));
+    if (setting.key.startsWith('policy.')) place(policy, setting.key.slice('policy.'.length), settingNode(setting));
   }
-  const service = z.strictObject({
-    clickhouse: z.strictObject({ url: httpUrl.optional(), caFile: z.string().optional() }).optional(),
-    kubernetes: z
-      .strictObject({
-        server: httpUrl.optional(),
-        caFile: z.string().optional(),
-        tlsServerName: z.string().optional(),
-      })
-      .optional(),
-    policy: objectOf(policy).optional(),
-    audit: z
-      .strictObject({ url: httpUrl.optional(), user: z.string().optional(), passwordEnv: z.string().optional(), passwordFile: z.string().optional(), caFile: z.string().optional() })
-      .optional(),
+  const service = object({
+    clickhouse: object({ url: httpUrl, caFile: text() }),
+    kubernetes: object({ server: httpUrl, caFile: text(), tlsServerName: text() }),
+    policy: objectOf(policy),
+    audit: object({ url: httpUrl, user: text(), passwordEnv: text(), passwordFile: text(), caFile: text() }),
   });
-  place(shape, 'services', z.record(serviceNameSchema, service).optional());
-  place(shape, 'network.resolve', z.record(z.string().min(1), ipAddress).optional());
-  const schema = objectOf(shape);
+  place(shape, 'services', made({ kind: 'record', key: serviceName, value: service }));
+  place(shape, 'network.resolve', made({ kind: 'record', key: (name) => (name === '' ? 'expected a host name' : undefined), value: ipAddress }));
+  const root = objectOf(shape);
+  const schema: ConfigSchema = { root, safeParse: (raw) => parseWith(root, raw) };
   cache.set(settings, schema);
   return schema;
+}
+
+/** Every problem, not only the first: a person fixes the whole file in one go. */
+function parseWith(root: SchemaNode, raw: unknown): ParseResult {
+  const issues: SchemaIssue[] = [];
+  const data = parseNode(root, raw, [], issues);
+  return issues.length === 0 ? { success: true, data } : { success: false, issues };
+}
+
+function parseNode(node: SchemaNode, value: unknown, path: string[], issues: SchemaIssue[]): unknown {
+  if (node.kind === 'value') {
+    const checked = node.check(value);
+    if ('problem' in checked) issues.push({ path, code: 'invalid', message: checked.problem });
+    return 'value' in checked ? checked.value : undefined;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    issues.push({ path, code: 'invalid', message: wrongType(node.kind, value).problem });
+    return undefined;
+  }
+  const out: Record<string, unknown> = {};
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (node.kind === 'object') {
+    const unknown = entries.filter(([key]) => !Object.hasOwn(node.fields, key)).map(([key]) => key);
+    for (const [key, child] of entries) {
+      // An absent key and one written as nothing at all (undefined, never YAML's null) are the same.
+      if (!Object.hasOwn(node.fields, key) || child === undefined) continue;
+      out[key] = parseNode(node.fields[key]!, child, [...path, key], issues);
+    }
+    if (unknown.length) issues.push({ path, code: 'unrecognized_keys', keys: unknown });
+    return out;
+  }
+  for (const [key, child] of entries) {
+    const problem = node.key(key);
+    if (problem !== undefined) issues.push({ path: [...path, key], code: 'invalid', message: `invalid key: ${problem}` });
+    else if (child !== undefined) out[key] = parseNode(node.value, child, [...path, key], issues);
+  }
+  return out;
 }
 
 function safeProtocol(value: string): string {
@@ -121,35 +188,18 @@ function safeProtocol(value: string): string {
   }
 }
 
-type AnySchema = z.ZodType;
-
 /** The schema of one key path (`network.proxy`), or undefined when the schema has no such key. */
-export function schemaAt(schema: AnySchema, path: readonly string[]): AnySchema | undefined {
-  let current: AnySchema | undefined = schema;
+export function schemaAt(schema: ConfigSchema, path: readonly string[]): SchemaNode | undefined {
+  let current: SchemaNode | undefined = schema.root;
   for (const segment of path) {
-    current = current && child(unwrap(current), segment);
+    if (!current) return undefined;
+    current = current.kind === 'object' ? (Object.hasOwn(current.fields, segment) ? current.fields[segment] : undefined) : current.kind === 'record' ? current.value : undefined;
   }
   return current;
 }
 
 /** Keys an object accepts at a path, for "unknown key" messages. */
-export function allowedKeysAt(schema: AnySchema, path: readonly (string | number)[]): string[] {
+export function allowedKeysAt(schema: ConfigSchema, path: readonly (string | number)[]): string[] {
   const target = schemaAt(schema, path.map(String));
-  if (!target) return [];
-  const inner = unwrap(target);
-  return inner instanceof z.ZodObject ? Object.keys(inner.shape) : [];
-}
-
-function unwrap(schema: AnySchema): AnySchema {
-  let current = schema;
-  while (current instanceof z.ZodOptional || current instanceof z.ZodDefault) {
-    current = current.unwrap() as AnySchema;
-  }
-  return current;
-}
-
-function child(schema: AnySchema, segment: string): AnySchema | undefined {
-  if (schema instanceof z.ZodObject) return (schema.shape as Record<string, AnySchema>)[segment];
-  if (schema instanceof z.ZodRecord) return schema.valueType as AnySchema;
-  return undefined;
+  return target?.kind === 'object' ? Object.keys(target.fields) : [];
 }

@@ -39,6 +39,12 @@ export interface Setting {
 export interface SettingsCatalog {
   readonly shared: readonly Setting[];
   all(): Promise<readonly Setting[]>;
+  /**
+   * The same settings as data, enough to check a file (kind, bounds, choices...; no conversion for `run`): from
+   * the table the build wrote (dist/settings.json) when there is one, so that a file setting a command's key
+   * does not load every command module on every run. Absent: all().
+   */
+  forFiles?(): Promise<readonly Setting[]>;
 }
 
 /** A catalog of the given settings only (a unit test, or before the command tree is known). */
@@ -73,4 +79,24 @@ export function describeDefault(setting: Setting): string | undefined {
   if (value === undefined) return undefined;
   if (Array.isArray(value)) return value.length ? value.join(',') : undefined;
   return String(value);
+}
+
+/** A setting as JSON holds it: its pattern as source and flags. */
+export type SettingData = Omit<Setting, 'pattern'> & { pattern?: { source: string; flags: string } };
+
+const SETTING_FIELDS = ['key', 'env', 'kind', 'description', 'default', 'defaultNote', 'inFile', 'min', 'max', 'choices', 'schemes', 'pattern', 'expects'] as const;
+
+/** The settings as data (an option's commander syntax and conversion dropped), for dist/settings.json. */
+export function settingsData(settings: readonly Setting[]): SettingData[] {
+  return settings.map((setting) => {
+    const data: Record<string, unknown> = {};
+    for (const field of SETTING_FIELDS) if (setting[field] !== undefined) data[field] = setting[field];
+    if (setting.pattern) data.pattern = { source: setting.pattern.source, flags: setting.pattern.flags };
+    return data as SettingData;
+  });
+}
+
+/** Settings back from their data. */
+export function settingsFromData(data: readonly SettingData[]): Setting[] {
+  return data.map(({ pattern, ...setting }) => (pattern ? { ...setting, pattern: new RegExp(pattern.source, pattern.flags) } : setting));
 }

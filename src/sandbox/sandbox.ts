@@ -8,7 +8,6 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { brokerDir } from '../access/broker.js';
-import { caFiles } from '../pki/ca.js';
 import type { Clock, Env } from '../context.js';
 import { ConfigError, RemoteError } from '../errors.js';
 import { ensurePrivateDir, writePrivateFile } from '../util/secure-fs.js';
@@ -232,7 +231,9 @@ async function livePid(file: string, system: SandboxSystem, server: 'clickhouse'
 
 /** The broker's CA certificate: nginx trusts client certificates from it, and byoc trusts nginx's through it. */
 export function brokerCaFile(stateDir: string): string {
-  return caFiles(path.join(brokerDir(stateDir), 'ca')).cert;
+  // caFiles(...).cert of src/pki/ca.ts, written out: importing that module loads node-forge (~20 ms), and every
+  // embedded-broker command loads this one to sweep the sandbox's grants (test/unit/startup.test.ts checks both).
+  return path.join(brokerDir(stateDir), 'ca', 'ca.crt');
 }
 
 function sandboxUrl(port: number): string {
