@@ -1,3 +1,4 @@
+import { Transform, type TransformCallback } from 'node:stream';
 import { ClickHouseServerError } from './client.js';
 import { displayWidth, fitCells, padCells } from '../ui/text.js';
 import { parseTsvLine } from './run.js';
@@ -16,101 +17,213 @@ function trailingException(line: string): ClickHouseServerError | undefined {
   return new ClickHouseServerError(code, `ClickHouse stopped the query midway: Code ${code}: ${match[2] ?? match[3]}`, 'The rows before it were printed; narrow the query or raise the limit it names.');
 }
 
-/** Holds back each batch's last line until the next one comes, so a trailing exception is never printed as data. */
-async function* withoutTrailingException(batches: AsyncIterable<string[]>): AsyncGenerator<string[]> {
-  let held: string | undefined;
-  for await (const batch of batches) {
-    if (batch.length === 0) continue;
-    const out = held === undefined ? batch.slice(0, -1) : [held, ...batch.slice(0, -1)];
-    held = batch.at(-1);
-    if (out.length) yield out;
-  }
-  if (held === undefined) return;
-  const error = trailingException(held);
-  if (error) throw error;
-  yield [held];
-}
-
 export type OutputFormat = 'table' | 'json' | 'ndjson' | 'csv' | 'tsv';
 
-interface Column {
-  name: string;
-  type: string;
-}
-
-export interface StreamLimits {
+interface StreamLimits {
   /** data rows to print at most; 0 = all */
   maxRows: number;
   /** called once when the limit cut the result */
   onTruncated: (shown: number) => void;
 }
 
-/** Lines from batches, after `headerLines`, stopping at the row limit (the source is closed when we stop). */
-async function* limitedLines(batches: AsyncIterable<string[]>, headerLines: number, limits: StreamLimits): AsyncGenerator<string[]> {
-  let seenHeader = 0;
-  let rows = 0;
-  for await (const batch of withoutTrailingException(batches)) {
-    let start = 0;
-    if (seenHeader < headerLines) {
-      start = Math.min(batch.length, headerLines - seenHeader);
-      seenHeader += start;
-      yield batch.slice(0, start);
-    }
-    let data = batch.slice(start);
-    if (limits.maxRows > 0 && rows + data.length > limits.maxRows) {
-      data = data.slice(0, limits.maxRows - rows);
-      rows += data.length;
-      if (data.length) yield data;
-      limits.onTruncated(rows);
-      return;
-    }
-    rows += data.length;
-    if (data.length) yield data;
-  }
+/** Turns whole lines of ClickHouse's TSV (header lines included) into the text byoc prints, as they come. */
+export interface LineRenderer {
+  lines(lines: readonly string[]): string;
+  /** the text after the last row (a table's header when no row came, the JSON document's close) */
+  end(): string;
 }
 
-/** ClickHouse's own text (TSV, CSV, JSONEachRow) passed through, one write per batch. */
-export async function* passthrough(batches: AsyncIterable<string[]>, headerLines: number, limits: StreamLimits): AsyncGenerator<string> {
-  for await (const lines of limitedLines(batches, headerLines, limits)) yield `${lines.join('\n')}\n`;
+/** What stands behind a result stream: stopped when the stream needs no more (the row limit), settled before it closes. */
+export interface ResultSource {
+  /** stop reading and, when the query may still run on the server, start cancelling it there */
+  stop(): void;
+  /** resolves once the query is over on the server (the cancellation confirmed or given up) */
+  settle(): Promise<void>;
+}
+
+export interface ResultStreamOptions extends StreamLimits {
+  /** lines before the data rows (names, types): passed on, never counted as rows */
+  headerLines: number;
+  /** for formats byoc renders itself (table, json); absent: the server's bytes pass through unchanged */
+  renderer?: LineRenderer | undefined;
 }
 
 /**
- * ClickHouse's bytes passed straight through, counting newlines only to honour the row limit: no per-row
- * strings, so throughput is close to the network's.
+ * Below this many bytes, output waits for the rest of the current I/O turn before it is written: a fast result
+ * reaches stdout in about one write(2) per 64 KiB (the socket hands over 16 KiB TLS records), a slow one with no
+ * delay beyond the turn.
  */
-export async function* passthroughBytes(chunks: AsyncIterable<Uint8Array>, headerLines: number, limits: StreamLimits): AsyncGenerator<Uint8Array> {
-  const allowed = limits.maxRows > 0 ? limits.maxRows + headerLines : Infinity;
-  let lines = 0;
-  // The last line seen so far is held back until more data shows it was not a trailing exception.
-  let held: Uint8Array = new Uint8Array(0);
-  for await (const chunk of chunks) {
+const COALESCE_BYTES = 64 * 1024;
+
+/**
+ * The one Transform between the server's answer and stdout. It holds back the last line until more data shows it
+ * is not a trailing exception (which then fails the stream after the rows before it), passes header lines, cuts
+ * at --max-rows by counting newlines, renders table / JSON from whole lines when asked, and coalesces small
+ * chunks into fewer writes. Node's own backpressure applies: when stdout is slow, the transform stops taking
+ * data, the response pauses and the socket stops reading, so memory stays flat whatever the result's size.
+ *
+ * A trailing exception is delivered after 'end' (the stream is destroyed with it): the rows before it reach
+ * stdout first, and a consumer reads the failure from `errored` when the stream closes.
+ */
+export class ResultStream extends Transform {
+  #source: ResultSource | undefined;
+  /** the bytes after the last newline but one: the last line, possibly incomplete */
+  #held: Buffer[] = [];
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #scheduled = false;
+  #headerSeen = 0;
+  #rows = 0;
+  #done = false;
+  readonly #options: ResultStreamOptions;
+
+  constructor(options: ResultStreamOptions) {
+    super({ readableHighWaterMark: COALESCE_BYTES });
+    this.#options = options;
+  }
+
+  /** Connects the stream to what feeds it (the session), so a cut or a close stops the query behind it. */
+  attach(source: ResultSource): void {
+    this.#source = source;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.#done) return callback();
     const lastLineStart = chunk.lastIndexOf(10, chunk.length - 2) + 1;
     if (lastLineStart === 0) {
-      held = held.length ? Buffer.concat([held, chunk]) : chunk;
-      continue;
+      this.#held.push(chunk);
+      return callback();
     }
-    const parts = held.length ? [held, chunk.subarray(0, lastLineStart)] : [chunk.subarray(0, lastLineStart)];
-    held = chunk.subarray(lastLineStart);
+    const parts = [...this.#held, chunk.subarray(0, lastLineStart)];
+    this.#held = [chunk.subarray(lastLineStart)];
+    try {
+      this.#take(parts);
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.#done) return callback();
+    try {
+      let last = this.#held.length === 1 ? this.#held[0]! : Buffer.concat(this.#held);
+      this.#held = [];
+      // held chunks with no newline of their own may follow a whole line: only the very last line is in question
+      const lastLineStart = last.lastIndexOf(10, last.length - 2) + 1;
+      if (lastLineStart > 0) {
+        this.#take([last.subarray(0, lastLineStart)]);
+        if (this.#done) return callback();
+        last = last.subarray(lastLineStart);
+      }
+      const error = last.length ? trailingException(last.toString('utf8')) : undefined;
+      if (error) {
+        this.#flushPending();
+        // After the rows it followed have been read: a consumer sees them all, then the failure.
+        this.once('end', () => {
+          // a consumer that stopped listening at 'end' reads `errored`; the event must not crash the process
+          this.on('error', () => undefined);
+          this.destroy(error);
+        });
+        return callback();
+      }
+      if (last.length && this.#options.renderer) this.#take([last]);
+      else if (last.length && (this.#options.maxRows === 0 || this.#rows < this.#options.maxRows + this.#options.headerLines)) this.#emit(last);
+      if (!this.#done) this.#finish(false);
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#done = true;
+    const source = this.#source;
+    if (!source) return callback(error);
+    source.stop();
+    // Closing waits until the query is over on the server: Ctrl-C and a closed stdout cancel it before byoc exits.
+    source.settle().then(
+      () => callback(error),
+      () => callback(error),
+    );
+  }
+
+  /** Whole lines (the parts end at a newline, except a last line with none). */
+  #take(parts: Buffer[]): void {
+    const { renderer, maxRows, headerLines } = this.#options;
+    if (renderer) {
+      const text = (parts.length === 1 ? parts[0]! : Buffer.concat(parts)).toString('utf8');
+      const lines = text.split('\n');
+      if (text.endsWith('\n')) lines.pop();
+      let start = 0;
+      if (this.#headerSeen < headerLines) {
+        start = Math.min(lines.length, headerLines - this.#headerSeen);
+        this.#headerSeen += start;
+      }
+      let end = lines.length;
+      const cut = maxRows > 0 && this.#rows + (end - start) > maxRows;
+      if (cut) end = start + (maxRows - this.#rows);
+      this.#rows += end - start;
+      const out = renderer.lines(end === lines.length ? lines : lines.slice(0, end));
+      if (out) this.#emit(Buffer.from(out, 'utf8'));
+      if (cut) this.#finish(true);
+      return;
+    }
+    const allowed = maxRows > 0 ? maxRows + headerLines : Infinity;
     for (const part of parts) {
+      if (this.#rows >= allowed) return this.#finish(true);
       if (allowed === Infinity) {
-        yield part;
+        this.#emit(part);
         continue;
       }
-      const cut = cutAfterLines(part, allowed - lines);
+      const cut = cutAfterLines(part, allowed - this.#rows);
       if (cut === -1) {
-        lines += countNewlines(part);
-        yield part;
+        this.#rows += countNewlines(part);
+        this.#emit(part);
         continue;
       }
-      yield part.subarray(0, cut);
-      limits.onTruncated(limits.maxRows);
+      this.#emit(part.subarray(0, cut));
+      this.#finish(true);
       return;
     }
   }
-  if (held.length === 0) return;
-  const error = trailingException(Buffer.from(held).toString('utf8'));
-  if (error) throw error;
-  if (lines < allowed) yield held;
+
+  /** The end of the output: the renderer's close, everything pending, then EOF (and, when cut, the query stopped). */
+  #finish(truncated: boolean): void {
+    this.#done = true;
+    const tail = this.#options.renderer?.end();
+    if (tail) this.#emit(Buffer.from(tail, 'utf8'));
+    this.#flushPending();
+    this.push(null);
+    if (!truncated) return;
+    this.#options.onTruncated(this.#options.maxRows);
+    // The rest of the answer is not wanted: stop reading it and cancel the query; close once what was kept is read.
+    this.#source?.stop();
+    this.once('end', () => this.destroy());
+  }
+
+  #emit(data: Buffer): void {
+    if (!data.length) return;
+    this.#pending.push(data);
+    this.#pendingBytes += data.length;
+    if (this.#pendingBytes >= COALESCE_BYTES) {
+      this.#flushPending();
+    } else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => {
+        this.#scheduled = false;
+        if (!this.destroyed && !this.readableEnded) this.#flushPending();
+      });
+    }
+  }
+
+  #flushPending(): void {
+    if (!this.#pendingBytes) return;
+    const data = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.push(data);
+  }
 }
 
 /** The offset just after the `count`-th newline, or -1 when there are fewer. */
@@ -132,11 +245,13 @@ const SAMPLE_ROWS = 100;
 const MAX_WIDTH = 60;
 
 /**
- * An aligned table for a terminal. Widths (in terminal cells: CJK and emoji take two) come from the header and
- * the first rows, so the first screen appears without waiting for the whole result, and memory stays flat.
+ * An aligned table for a terminal, from TabSeparatedWithNamesAndTypes lines. Widths (in terminal cells: CJK and
+ * emoji take two) come from the header and the first rows, so the first screen appears without waiting for the
+ * whole result, and memory stays flat.
  */
-export async function* table(batches: AsyncIterable<string[]>, limits: StreamLimits, options: { color: boolean; columns: number }): AsyncGenerator<string> {
+export function tableRenderer(options: { color: boolean; columns: number }): LineRenderer {
   let names: string[] | undefined;
+  let headerLines = 0;
   let sample: (string | null)[][] = [];
   let widths: number[] | undefined;
   const format = (row: (string | null)[]) =>
@@ -148,33 +263,30 @@ export async function* table(batches: AsyncIterable<string[]>, limits: StreamLim
         return index === row.length - 1 ? fitted : padCells(fitted, width);
       })
       .join('  ');
-  const start = function* () {
+  const start = () => {
     widths = names!.map((name, index) => Math.min(MAX_WIDTH, Math.max(displayWidth(name), ...sample.map((row) => displayWidth(row[index] ?? 'NULL')))));
     const header = format(names!);
-    yield `${options.color ? `\u001b[1m${header}\u001b[22m` : header}\n`;
-    if (sample.length) yield `${sample.map(format).join('\n')}\n`;
+    const text = `${options.color ? `\u001b[1m${header}\u001b[22m` : header}\n${sample.length ? `${sample.map(format).join('\n')}\n` : ''}`;
     sample = [];
+    return text;
   };
-  let headerLines = 0;
-  for await (const lines of limitedLines(batches, 2, limits)) {
-    const rows: (string | null)[][] = [];
-    for (const line of lines) {
-      if (headerLines < 2) {
-        if (headerLines === 0) names = parseTsvLine(line).map((name) => name ?? '');
-        headerLines++;
-        continue;
+  return {
+    lines(lines) {
+      const rows: (string | null)[][] = [];
+      for (const line of lines) {
+        if (headerLines < 2) {
+          if (headerLines === 0) names = parseTsvLine(line).map((name) => name ?? '');
+          headerLines++;
+          continue;
+        }
+        rows.push(parseTsvLine(line));
       }
-      rows.push(parseTsvLine(line));
-    }
-    if (widths) {
-      if (rows.length) yield `${rows.map(format).join('\n')}\n`;
-    } else {
+      if (widths) return rows.length ? `${rows.map(format).join('\n')}\n` : '';
       sample.push(...rows);
-      if (sample.length >= SAMPLE_ROWS) yield* start();
-    }
-  }
-  if (!names) return;
-  if (!widths) yield* start();
+      return sample.length >= SAMPLE_ROWS ? start() : '';
+    },
+    end: () => (names && !widths ? start() : ''),
+  };
 }
 
 const NUMERIC = /^(U?Int(8|16|32)|Float(32|64))$/;
@@ -190,37 +302,38 @@ function typedValue(type: string, value: string | null): unknown {
 }
 
 /**
- * One JSON document, streamed: `{"queryId", "requestId", "columns": [...], "rows": [{...}], "rowCount"}`.
- * 64-bit integers stay strings, as ClickHouse's own JSON does, so no precision is lost.
+ * One JSON document, streamed from TabSeparatedWithNamesAndTypes lines:
+ * `{"queryId", "requestId", "columns": [...], "rows": [{...}], "rowCount"}`. 64-bit integers stay strings, as
+ * ClickHouse's own JSON does, so no precision is lost.
  */
-export async function* jsonDocument(batches: AsyncIterable<string[]>, limits: StreamLimits, meta: { queryId: string; requestId: string }): AsyncGenerator<string> {
-  let columns: Column[] | undefined;
+export function jsonRenderer(meta: { queryId: string; requestId: string }): LineRenderer {
+  let header: (string | null)[] | undefined;
+  let columns: { name: string; type: string }[] | undefined;
   let names: string[] = [];
   let rowCount = 0;
-  let header: (string | null)[] | undefined;
-  for await (const lines of limitedLines(batches, 2, limits)) {
-    const out: string[] = [];
-    for (const line of lines) {
-      const fields = parseTsvLine(line);
-      if (!header) {
-        header = fields;
-        continue;
+  const opening = (described: unknown) => `{"queryId":${JSON.stringify(meta.queryId)},"requestId":${JSON.stringify(meta.requestId)},"columns":${JSON.stringify(described)},"rows":[`;
+  return {
+    lines(lines) {
+      const out: string[] = [];
+      for (const line of lines) {
+        const fields = parseTsvLine(line);
+        if (!header) {
+          header = fields;
+          continue;
+        }
+        if (!columns) {
+          names = header.map((name) => name ?? '');
+          columns = names.map((name, index) => ({ name, type: fields[index] ?? 'String' }));
+          out.push(opening(columns));
+          continue;
+        }
+        const row: Record<string, unknown> = {};
+        fields.forEach((value, index) => (row[names[index] ?? `c${index}`] = typedValue(columns![index]?.type ?? 'String', value)));
+        out.push(`${rowCount === 0 ? '\n' : ',\n'}${JSON.stringify(row)}`);
+        rowCount++;
       }
-      if (!columns) {
-        names = header.map((name) => name ?? '');
-        columns = names.map((name, index) => ({ name, type: fields[index] ?? 'String' }));
-        out.push(`{"queryId":${JSON.stringify(meta.queryId)},"requestId":${JSON.stringify(meta.requestId)},"columns":${JSON.stringify(columns)},"rows":[`);
-        continue;
-      }
-      const row: Record<string, unknown> = {};
-      fields.forEach((value, index) => (row[names[index] ?? `c${index}`] = typedValue(columns![index]?.type ?? 'String', value)));
-      out.push(`${rowCount === 0 ? '\n' : ',\n'}${JSON.stringify(row)}`);
-      rowCount++;
-    }
-    if (out.length) yield out.join('');
-  }
-  if (!columns) {
-    yield `{"queryId":${JSON.stringify(meta.queryId)},"requestId":${JSON.stringify(meta.requestId)},"columns":[],"rows":[`;
-  }
-  yield `${rowCount ? '\n' : ''}],"rowCount":${rowCount}}\n`;
+      return out.join('');
+    },
+    end: () => `${columns ? '' : opening([])}${rowCount ? '\n' : ''}],"rowCount":${rowCount}}\n`,
+  };
 }

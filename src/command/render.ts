@@ -1,3 +1,5 @@
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Context, OutputStream } from '../context.js';
 import type { AnyCommand } from './definition.js';
 
@@ -59,11 +61,35 @@ async function* lines(items: AsyncIterable<unknown>): AsyncGenerator<string> {
  * loop closes the source, which stops the work behind it (a query is cancelled on the server).
  */
 async function writeAll(stream: OutputStream, chunks: AsyncIterable<string | Uint8Array>, signal: AbortSignal): Promise<void> {
+  if (chunks instanceof Readable) return pipeOut(stream, chunks, signal);
   for await (const chunk of chunks) {
     signal.throwIfAborted();
     await write(stream, chunk, signal);
   }
   signal.throwIfAborted();
+}
+
+/**
+ * A Node stream (a query's answer) piped into stdout with Node's backpressure, stdout left open. On an abort or a
+ * failed write the source is destroyed, and its close is awaited either way: a source that stops work behind it
+ * (a query cancelled on the server) closes once that is done. A source may fail after its last byte (a trailing
+ * server exception): that failure is read from `errored` when it closes.
+ */
+async function pipeOut(stdout: OutputStream, source: Readable, signal: AbortSignal): Promise<void> {
+  const closed = new Promise<void>((resolve) => (source.closed ? resolve() : source.once('close', () => resolve())));
+  source.on('error', () => undefined);
+  try {
+    if (stdout instanceof Writable) await pipeline(source, stdout, { end: false, signal });
+    else for await (const chunk of source as AsyncIterable<string | Uint8Array>) await write(stdout, chunk, signal);
+  } catch (error) {
+    source.destroy();
+    await closed;
+    signal.throwIfAborted();
+    throw source.errored ?? error;
+  }
+  await closed;
+  signal.throwIfAborted();
+  if (source.errored) throw source.errored;
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
