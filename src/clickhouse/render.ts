@@ -72,6 +72,8 @@ export class ResultStream extends Transform {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #scheduled = false;
+  #free: Buffer[] = [];
+  #lent = new Map<ArrayBufferLike, { slab: Buffer; view: Buffer }>();
   #headerSeen = 0;
   #rows = 0;
   #done = false;
@@ -219,12 +221,41 @@ export class ResultStream extends Transform {
 
   #flushPending(): void {
     if (!this.#pendingBytes) return;
-    const data = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
+    let data: Buffer;
+    if (this.#pending.length === 1) {
+      data = this.#pending[0]!;
+    } else if (this.#pendingBytes <= SLAB_BYTES) {
+      const slab = this.#free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES);
+      let offset = 0;
+      for (const part of this.#pending) offset += part.copy(slab, offset);
+      data = slab.subarray(0, offset);
+      this.#lent.set(slab.buffer, { slab, view: data });
+    } else {
+      data = Buffer.concat(this.#pending, this.#pendingBytes);
+    }
     this.#pending = [];
     this.#pendingBytes = 0;
     this.push(data);
   }
+
+  /**
+   * The consumer has written `chunk` (its write callback ran): the coalescing buffer behind it, if it is one, is
+   * reused. Copies made to coalesce would otherwise be garbage the size of the result, which V8 collects only
+   * after tens of MiB of it (external memory), so peak RSS would grow with the result. A consumer that does not
+   * release simply gets fresh buffers.
+   */
+  release(chunk: Uint8Array): void {
+    const lent = this.#lent.get(chunk.buffer);
+    // only the exact view that was pushed: a part of it, or a copy, says nothing about the rest
+    if (!lent || lent.view.byteOffset !== chunk.byteOffset || lent.view.byteLength !== chunk.byteLength) return;
+    this.#lent.delete(chunk.buffer);
+    if (this.#free.length < MAX_FREE_SLABS) this.#free.push(lent.slab);
+  }
 }
+
+/** Coalescing buffers: room for COALESCE_BYTES and the chunk that crossed it; a few kept for reuse. */
+const SLAB_BYTES = 2 * COALESCE_BYTES;
+const MAX_FREE_SLABS = 4;
 
 /** The offset just after the `count`-th newline, or -1 when there are fewer. */
 function cutAfterLines(chunk: Uint8Array, count: number): number {

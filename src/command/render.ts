@@ -1,5 +1,4 @@
 import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Context, OutputStream } from '../context.js';
 import type { AnyCommand } from './definition.js';
 
@@ -70,7 +69,8 @@ async function writeAll(stream: OutputStream, chunks: AsyncIterable<string | Uin
 }
 
 /**
- * A Node stream (a query's answer) piped into stdout with Node's backpressure, stdout left open. On an abort or a
+ * A Node stream (a query's answer) written to stdout with backpressure (a write that is not accepted waits for
+ * 'drain'), stdout left open. Not stream.pipeline: its pipe() cannot tell the source when a chunk has been written. On an abort or a
  * failed write the source is destroyed, and its close is awaited either way: a source that stops work behind it
  * (a query cancelled on the server) closes once that is done. A source may fail after its last byte (a trailing
  * server exception): that failure is read from `errored` when it closes.
@@ -78,9 +78,12 @@ async function writeAll(stream: OutputStream, chunks: AsyncIterable<string | Uin
 async function pipeOut(stdout: OutputStream, source: Readable, signal: AbortSignal): Promise<void> {
   const closed = new Promise<void>((resolve) => (source.closed ? resolve() : source.once('close', () => resolve())));
   source.on('error', () => undefined);
+  // A source that reuses its buffers (ResultStream) learns when stdout is done with each one.
+  const release = (source as Readable & { release?: (chunk: Uint8Array) => void }).release?.bind(source);
   try {
-    if (stdout instanceof Writable) await pipeline(source, stdout, { end: false, signal });
-    else for await (const chunk of source as AsyncIterable<string | Uint8Array>) await write(stdout, chunk, signal);
+    for await (const chunk of source as AsyncIterable<string | Uint8Array>) {
+      await write(stdout, chunk, signal, release && typeof chunk !== 'string' ? () => release(chunk) : undefined);
+    }
   } catch (error) {
     source.destroy();
     await closed;
@@ -96,10 +99,15 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return value !== null && typeof value === 'object' && Symbol.asyncIterator in value;
 }
 
-/** Writes with backpressure so streamed results keep memory flat; a closed stdout never drains, so an abort ends the wait. */
-async function write(stream: OutputStream, chunk: string | Uint8Array, signal?: AbortSignal): Promise<void> {
+/**
+ * Writes with backpressure so streamed results keep memory flat; a closed stdout never drains, so an abort ends the
+ * wait. `written` runs once the stream has handed the chunk on (a real stream's write callback; at once for others).
+ */
+async function write(stream: OutputStream, chunk: string | Uint8Array, signal?: AbortSignal, written?: () => void): Promise<void> {
   signal?.throwIfAborted();
-  if (stream.write(chunk) || !stream.once) return;
+  const accepted = written && stream instanceof Writable ? stream.write(chunk, () => written()) : stream.write(chunk);
+  if (!(stream instanceof Writable)) written?.();
+  if (accepted || !stream.once) return;
   await new Promise<void>((resolve, reject) => {
     const aborted = () => reject(asError(signal!.reason));
     signal?.addEventListener('abort', aborted, { once: true });

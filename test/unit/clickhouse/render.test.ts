@@ -42,6 +42,37 @@ describe('the result stream', () => {
     expect(pieces.length).toBeLessThan(10);
   });
 
+  it('reuses a coalescing buffer only once the consumer has released it', async () => {
+    // Given a stream fed small chunks in separate turns, so each turn coalesces into one buffer
+    const feed = async (release: boolean) => {
+      const stream = new ResultStream({ ...noLimit, headerLines: 0 });
+      const seen: { buffer: ArrayBufferLike; text: string }[] = [];
+      const reading = (async () => {
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          seen.push({ buffer: chunk.buffer, text: chunk.toString() });
+          if (release) stream.release(chunk);
+        }
+      })();
+      for (let turn = 0; turn < 5; turn++) {
+        stream.write(Buffer.from(`${turn}a\n${turn}b\n`));
+        stream.write(Buffer.from(`${turn}c\n${turn}d\n`));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      stream.end();
+      await reading;
+      return seen;
+    };
+    // When the consumer releases each chunk after writing it
+    const released = await feed(true);
+    // Then the same buffer carries every turn, and every byte is right
+    expect(released.map((chunk) => chunk.text).join('')).toBe([0, 1, 2, 3, 4].map((turn) => `${turn}a\n${turn}b\n${turn}c\n${turn}d\n`).join(''));
+    expect(released.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(released.map((chunk) => chunk.buffer)).size).toBeLessThanOrEqual(2);
+    // And when it never releases, no buffer is ever handed out twice
+    const kept = await feed(false);
+    expect(new Set(kept.map((chunk) => chunk.buffer)).size).toBe(kept.length);
+  });
+
   it('cuts at the row limit across chunk borders, says so, and stops the source', async () => {
     // Given rows split across chunks and --max-rows 3
     let truncated = 0;
