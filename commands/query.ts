@@ -1,6 +1,6 @@
 import { defineCommand, option, RawJson } from '../src/command.js';
 import type { WireFormat } from '../src/clickhouse/client.js';
-import type { OutputFormat } from '../src/clickhouse/render.js';
+import type { OutputFormat } from '../src/clickhouse/result-stream.js';
 import type { GuardVerdict } from '../src/clickhouse/guard.js';
 import type { Preset } from '../src/clickhouse/presets.js';
 import type { Context } from '../src/context.js';
@@ -87,10 +87,10 @@ export default defineCommand({
     // a preset is checked as rendered for the server (below): on a server before clusterAllReplicas it reads one table
     if (!verdict.allowed && !preset) throw refusal(verdict);
 
-    const [{ openEngineerSession }, { runTagged }, render] = await Promise.all([
+    const [{ openEngineerSession }, { runTagged }, { ResultStream }] = await Promise.all([
       import('../src/clickhouse/engineer.js'),
       import('../src/clickhouse/run.js'),
-      import('../src/clickhouse/render.js'),
+      import('../src/clickhouse/result-stream.js'),
     ]);
     const { trailingFormat } = await import('../src/clickhouse/guard.js');
     // clickhouse-client's `\G` (vertical output) means nothing to the server over HTTP: send FORMAT Vertical instead.
@@ -133,16 +133,15 @@ export default defineCommand({
     const limits = { maxRows, onTruncated: (shown: number) => ctx.log.warn(`stopped after ${shown} rows (--max-rows ${maxRows}); pass --max-rows 0 for all`) };
     // One Transform between the server's answer and stdout (render.ResultStream): the server's bytes as they come
     // for its own formats, table / JSON rendered from the same stream's lines.
+    const renderers = own === undefined && (format === 'table' || format === 'json') ? await import('../src/clickhouse/render.js') : undefined;
     const sink =
       own !== undefined
         ? // The SQL names its own format: sent as written, the server's bytes printed as they come. Rows cannot be
           // counted in every format, so --max-rows is left to the server (max_result_rows, where the user may set it).
-          new render.ResultStream({ headerLines: 0, maxRows: 0, onTruncated: () => undefined })
-        : format === 'table'
-          ? new render.ResultStream({ ...limits, headerLines: 2, renderer: render.tableRenderer({ color: ctx.output.color, columns: ctx.io.stdout.columns ?? 120 }) })
-          : format === 'json'
-            ? new render.ResultStream({ ...limits, headerLines: 2, renderer: render.jsonRenderer({ queryId, requestId }) })
-            : new render.ResultStream({ ...limits, headerLines: format === 'ndjson' ? 0 : 1 });
+          new ResultStream({ headerLines: 0, maxRows: 0, onTruncated: () => undefined })
+        : renderers
+          ? new ResultStream({ ...limits, headerLines: 2, renderer: format === 'table' ? renderers.tableRenderer({ color: ctx.output.color, columns: ctx.io.stdout.columns ?? 120 }) : renderers.jsonRenderer({ queryId, requestId }) })
+          : new ResultStream({ ...limits, headerLines: format === 'ndjson' ? 0 : 1 });
     let output: Readable;
     try {
       output = await runTagged((request) => session.stream(request, sink), { ...tagged, format: own !== undefined ? undefined : wire });

@@ -3,7 +3,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import { abortReason } from '../errors.js';
 import { ClickHouseRefusal, ClickHouseServerError, QueryTimeoutError, translateError, withFormat, type ClickHouseTarget, type QueryRequest, type WireFormat } from './client.js';
-import { ResultStream } from './render.js';
+import { ResultStream } from './result-stream.js';
 
 /**
  * The engineer's query transport (`byoc query`, its preset probe, doctor): one node:http(s) request per query on

@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openHttpSession, type StreamingSession } from '../../../src/clickhouse/http.js';
-import { ResultStream } from '../../../src/clickhouse/render.js';
+import { ResultStream } from '../../../src/clickhouse/result-stream.js';
 import { runTagged } from '../../../src/clickhouse/run.js';
 import { settingsFileOf, settingsMemory } from '../../../src/clickhouse/settings-memory.js';
 import { watchAnswers } from '../../../src/net/failure.js';

@@ -1,7 +1,8 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { jsonRenderer, ResultStream, tableRenderer, type ResultStreamOptions } from '../../../src/clickhouse/render.js';
+import { jsonRenderer, tableRenderer } from '../../../src/clickhouse/render.js';
+import { ResultStream, type ResultStreamOptions } from '../../../src/clickhouse/result-stream.js';
 import { parseTsvLine, queryIdFor } from '../../../src/clickhouse/run.js';
 
 const noLimit = { maxRows: 0, onTruncated: () => undefined };
