@@ -70,9 +70,10 @@ async function writeAll(stream: OutputStream, chunks: AsyncIterable<string | Uin
 
 /**
  * A Node stream (a query's answer) written to stdout with backpressure (a write that is not accepted waits for
- * 'drain'), stdout left open. Not stream.pipeline: its pipe() cannot tell the source when a chunk has been written. On an abort or a
- * failed write the source is destroyed, and its close is awaited either way: a source that stops work behind it
- * (a query cancelled on the server) closes once that is done. A source may fail after its last byte (a trailing
+ * 'drain'), stdout left open. Not stream.pipeline: its pipe() cannot tell the source when a chunk has been
+ * written, which a source that reuses its buffers needs. On an abort or a failed write the source is destroyed,
+ * and its close is awaited either way: a source that stops work behind it (a query cancelled on the server)
+ * closes once that is done. A source may fail after its last byte (a trailing
  * server exception): that failure is read from `errored` when it closes.
  */
 async function pipeOut(stdout: OutputStream, source: Readable, signal: AbortSignal): Promise<void> {
@@ -101,12 +102,12 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
 
 /**
  * Writes with backpressure so streamed results keep memory flat; a closed stdout never drains, so an abort ends the
- * wait. `written` runs once the stream has handed the chunk on (a real stream's write callback; at once for others).
+ * wait. `written` runs once a real stream (a Writable) has handed the chunk on: its write callback.
  */
 async function write(stream: OutputStream, chunk: string | Uint8Array, signal?: AbortSignal, written?: () => void): Promise<void> {
   signal?.throwIfAborted();
+  // Only a real stream says when it is done with a chunk; any other may still hold it, so nothing is released.
   const accepted = written && stream instanceof Writable ? stream.write(chunk, () => written()) : stream.write(chunk);
-  if (!(stream instanceof Writable)) written?.();
   if (accepted || !stream.once) return;
   await new Promise<void>((resolve, reject) => {
     const aborted = () => reject(asError(signal!.reason));
