@@ -32,6 +32,7 @@ export async function openEngineerSession(ctx: Context, service: string, options
   const requestId = certificate.meta.requestId;
   const connector = await ctx.client('clickhouse');
   // The engineer's queries go over byoc's own request (connector.stream), not @clickhouse/client: see http.ts.
+  const serverUser = serverUserFor(requestId, certificate.request.requester);
   const session = await connector.stream({
     url: clickhouse.url,
     service,
@@ -39,12 +40,12 @@ export async function openEngineerSession(ctx: Context, service: string, options
     agent,
     application: applicationFor(ctx.version, requestId),
     timeoutMs: options.timeoutMs,
-    certificateUser: serverUserFor(requestId, certificate.request.requester),
+    certificateUser: serverUser,
   });
   return {
     url: clickhouse.url,
     session,
-    settings: settingsMemory(ctx.stateDir(), service, clickhouse.url, () => ctx.clock.now()),
+    settings: settingsMemory(ctx.stateDir(), service, clickhouse.url, serverUser, () => ctx.clock.now()),
     certificate,
     tags: { requestId, engineer: certificate.request.requester, ticket: certificate.request.ticket },
     nextQueryId: () => queryIdFor(requestId),

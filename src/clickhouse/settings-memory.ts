@@ -17,23 +17,26 @@ export interface SettingsMemory {
 /** A remembered level is tried again from the strictest after this long, so an upgraded server gets the strict settings back. */
 const MAX_AGE_MS = 24 * 3600_000;
 
-/** `<stateDir>/clickhouse/<service>.settings.json` (0600), for the service's current URL only. */
-export function settingsMemory(stateDir: string, service: string, url: string, now: () => Date): SettingsMemory {
+/**
+ * `<stateDir>/clickhouse/<service>.settings.json` (0600), for the service's current URL and the server user it was
+ * learnt as only (engineers sharing a machine log in as their grants' own users, whose profiles may differ).
+ */
+export function settingsMemory(stateDir: string, service: string, url: string, user: string, now: () => Date): SettingsMemory {
   const file = settingsFileOf(stateDir, service);
   return {
     async recall() {
       try {
-        const saved = JSON.parse(await readFile(file, 'utf8')) as { url?: unknown; level?: unknown; at?: unknown };
+        const saved = JSON.parse(await readFile(file, 'utf8')) as { url?: unknown; user?: unknown; level?: unknown; at?: unknown };
         const age = now().getTime() - Date.parse(String(saved.at));
         const fresh = age >= 0 && age < MAX_AGE_MS;
-        return saved.url === url && fresh && (saved.level === 0 || saved.level === 1 || saved.level === 2) ? saved.level : undefined;
+        return saved.url === url && saved.user === user && fresh && (saved.level === 0 || saved.level === 1 || saved.level === 2) ? saved.level : undefined;
       } catch {
         return undefined;
       }
     },
     async remember(level) {
       try {
-        await writePrivateFile(file, `${JSON.stringify({ url, level, at: now().toISOString() })}\n`);
+        await writePrivateFile(file, `${JSON.stringify({ url, user, level, at: now().toISOString() })}\n`);
       } catch {
         // a state folder that cannot be written costs requests, not the query
       }

@@ -107,7 +107,7 @@ describe('one request per query: the settings level is remembered per service', 
     const server = await fakeServer(oldServer());
     const stateDir = tempDir();
     const session = sessionFor(server.url);
-    const memory = settingsMemory(stateDir, 'acme', server.url, now);
+    const memory = settingsMemory(stateDir, 'acme', server.url, 'byoc_r_1', now);
     // When the first query runs
     const first = await query(session, memory);
     // Then it was offered log_comment, refused, and ran with the limits, over one keep-alive connection
@@ -118,10 +118,10 @@ describe('one request per query: the settings level is remembered per service', 
     // And the accepted level is in a file only the engineer can read, for this URL
     const file = settingsFileOf(stateDir, 'acme');
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ url: server.url, level: 1 });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ url: server.url, user: 'byoc_r_1', level: 1 });
     // When the next query runs (a new process would read the same file)
     const before = server.queries.length;
-    const second = await query(sessionFor(server.url), settingsMemory(stateDir, 'acme', server.url, now));
+    const second = await query(sessionFor(server.url), settingsMemory(stateDir, 'acme', server.url, 'byoc_r_1', now));
     // Then it is exactly one request, at the remembered level
     expect(second.text).toBe('number\n0\n1\n2\n');
     expect(server.queries.slice(before).map((seen) => seen.settings.readonly)).toEqual(['1']);
@@ -132,7 +132,7 @@ describe('one request per query: the settings level is remembered per service', 
     // Given a server where the engineer's user may not change settings
     const server = await fakeServer(oldServer({ readonlyUser: true }));
     const stateDir = tempDir();
-    const memory = settingsMemory(stateDir, 'acme', server.url, now);
+    const memory = settingsMemory(stateDir, 'acme', server.url, 'byoc_r_1', now);
     // When two queries run
     await query(sessionFor(server.url), memory);
     const before = server.queries.length;
@@ -143,21 +143,26 @@ describe('one request per query: the settings level is remembered per service', 
     expect(JSON.parse(readFileSync(settingsFileOf(stateDir, 'acme'), 'utf8'))).toMatchObject({ level: 2 });
   });
 
-  it('a remembered level for another URL, or a stale one, is not used', async () => {
+  it('a remembered level for another URL, another server user, or a stale one, is not used', async () => {
     // Given a remembered "no settings" for another URL of the service
     const server = await fakeServer(oldServer());
     const stateDir = tempDir();
     const file = settingsFileOf(stateDir, 'acme');
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify({ url: 'https://elsewhere.example:8443', level: 2, at: new Date().toISOString() }));
+    writeFileSync(file, JSON.stringify({ url: 'https://elsewhere.example:8443', user: 'byoc_r_1', level: 2, at: new Date().toISOString() }));
     // When a query runs
-    await query(sessionFor(server.url), settingsMemory(stateDir, 'acme', server.url, now));
+    await query(sessionFor(server.url), settingsMemory(stateDir, 'acme', server.url, 'byoc_r_1', now));
     // Then the strictest settings were offered first
     expect('log_comment' in server.queries[0]!.settings).toBe(true);
+    // And a level learnt as another engineer's server user is not this one's
+    writeFileSync(file, JSON.stringify({ url: server.url, user: 'byoc_r_2', level: 2, at: new Date().toISOString() }));
+    const asOther = server.queries.length;
+    await query(sessionFor(server.url), settingsMemory(stateDir, 'acme', server.url, 'byoc_r_1', now));
+    expect('log_comment' in server.queries[asOther]!.settings).toBe(true);
     // And a level remembered more than a day ago is tried from the top again
-    writeFileSync(file, JSON.stringify({ url: server.url, level: 2, at: new Date(Date.now() - 25 * 3600_000).toISOString() }));
+    writeFileSync(file, JSON.stringify({ url: server.url, user: 'byoc_r_1', level: 2, at: new Date(Date.now() - 25 * 3600_000).toISOString() }));
     const before = server.queries.length;
-    await query(sessionFor(server.url), settingsMemory(stateDir, 'acme', server.url, now));
+    await query(sessionFor(server.url), settingsMemory(stateDir, 'acme', server.url, 'byoc_r_1', now));
     expect('log_comment' in server.queries[before]!.settings).toBe(true);
   });
 
@@ -165,7 +170,7 @@ describe('one request per query: the settings level is remembered per service', 
     // Given a remembered level 0 (log_comment accepted) and a server that now refuses log_comment (a downgrade)
     const server = await fakeServer(oldServer());
     const stateDir = tempDir();
-    const memory = settingsMemory(stateDir, 'acme', server.url, now);
+    const memory = settingsMemory(stateDir, 'acme', server.url, 'byoc_r_1', now);
     await memory.remember(0);
     // When a query runs
     const result = await query(sessionFor(server.url), memory);
@@ -182,7 +187,7 @@ describe('one request per query: the settings level is remembered per service', 
       response.writeHead(404, { 'x-clickhouse-exception-code': '60' }).end('Code: 60. DB::Exception: Table system.nope doesn\'t exist. (UNKNOWN_TABLE) (version 24.8.1.1)\n');
     });
     const stateDir = tempDir();
-    const memory = settingsMemory(stateDir, 'acme', server.url, now);
+    const memory = settingsMemory(stateDir, 'acme', server.url, 'byoc_r_1', now);
     await memory.remember(1);
     // When a query fails with the server's own error about it
     const unknown = query(sessionFor(server.url), memory);
@@ -201,7 +206,7 @@ describe('one request per query: the settings level is remembered per service', 
 describe('the streamed answer', () => {
   it('carries the user agent, the query_id and the certificate user, and the SQL with its FORMAT', async () => {
     const server = await fakeServer(oldServer());
-    const result = await query(sessionFor(server.url), settingsMemory(tempDir(), 'acme', server.url, now));
+    const result = await query(sessionFor(server.url), settingsMemory(tempDir(), 'acme', server.url, 'byoc_r_1', now));
     const seen = server.queries.at(-1)!;
     expect(seen.queryId).toBe(result.queryId);
     expect(seen.headers['user-agent']).toContain('byoc/test (request r-1)');
@@ -218,7 +223,7 @@ describe('the streamed answer', () => {
       setTimeout(() => response.end('Code: 396, e.displayText() = DB::Exception: Limit for result exceeded, e.what() = DB::Exception\n'), 20);
     });
     // When the query streams
-    const result = await query(sessionFor(server.url), settingsMemory(tempDir(), 'acme', server.url, now));
+    const result = await query(sessionFor(server.url), settingsMemory(tempDir(), 'acme', server.url, 'byoc_r_1', now));
     // Then the rows printed, the failure follows them (exit 5), and no KILL was needed
     expect(result.text).toBe('number\n0\n1\n');
     expect(result.error).toMatchObject({ exitCode: 5, message: expect.stringContaining('Code 396') });
@@ -235,7 +240,7 @@ describe('the streamed answer', () => {
       response.on('close', () => clearInterval(timer));
     });
     // When at most 5 rows are asked for
-    const result = await query(sessionFor(server.url), settingsMemory(tempDir(), 'acme', server.url, now), { maxRows: 5 });
+    const result = await query(sessionFor(server.url), settingsMemory(tempDir(), 'acme', server.url, 'byoc_r_1', now), { maxRows: 5 });
     // Then 5 rows print and the query is killed on the server before the stream closes
     expect(result.text).toBe('number\n0\n1\n2\n3\n4\n');
     expect(server.kills).toEqual([result.queryId]);
