@@ -71,7 +71,8 @@ export class ResultStream extends Transform {
   #pendingBytes = 0;
   #scheduled = false;
   #free: Buffer[] = [];
-  #lent = new Map<ArrayBufferLike, { slab: Buffer; view: Buffer }>();
+  /** keyed weakly: a chunk the consumer never releases (or copied) lets its buffer be collected, never reused */
+  #lent = new WeakMap<ArrayBufferLike, { slab: Buffer; offset: number; length: number }>();
   #headerSeen = 0;
   #rows = 0;
   #done = false;
@@ -227,7 +228,7 @@ export class ResultStream extends Transform {
       let offset = 0;
       for (const part of this.#pending) offset += part.copy(slab, offset);
       data = slab.subarray(0, offset);
-      this.#lent.set(slab.buffer, { slab, view: data });
+      this.#lent.set(slab.buffer, { slab, offset: data.byteOffset, length: data.byteLength });
     } else {
       data = Buffer.concat(this.#pending, this.#pendingBytes);
     }
@@ -245,7 +246,7 @@ export class ResultStream extends Transform {
   release(chunk: Uint8Array): void {
     const lent = this.#lent.get(chunk.buffer);
     // only the exact view that was pushed: a part of it, or a copy, says nothing about the rest
-    if (!lent || lent.view.byteOffset !== chunk.byteOffset || lent.view.byteLength !== chunk.byteLength) return;
+    if (!lent || lent.offset !== chunk.byteOffset || lent.length !== chunk.byteLength) return;
     this.#lent.delete(chunk.buffer);
     if (this.#free.length < MAX_FREE_SLABS) this.#free.push(lent.slab);
   }
