@@ -70,9 +70,13 @@ export class ResultStream extends Transform {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #scheduled = false;
+  /** the slab coalesced output is copied into next, and how much of it is used */
+  #slab: Slab | undefined;
+  #slabUsed = 0;
+  /** retired slabs whose every view the consumer has released: reused instead of allocating */
   #free: Buffer[] = [];
-  /** keyed weakly: a chunk the consumer never releases (or copied) lets its buffer be collected, never reused */
-  #lent = new WeakMap<ArrayBufferLike, { slab: Buffer; offset: number; length: number }>();
+  /** keyed weakly: a slab with a view the consumer never releases is collected, never reused */
+  #slabs = new WeakMap<ArrayBufferLike, Slab>();
   #headerSeen = 0;
   #rows = 0;
   #done = false;
@@ -224,11 +228,12 @@ export class ResultStream extends Transform {
     if (this.#pending.length === 1) {
       data = this.#pending[0]!;
     } else if (this.#pendingBytes <= SLAB_BYTES) {
-      const slab = this.#free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES);
-      let offset = 0;
-      for (const part of this.#pending) offset += part.copy(slab, offset);
-      data = slab.subarray(0, offset);
-      this.#lent.set(slab.buffer, { slab, offset: data.byteOffset, length: data.byteLength });
+      if (!this.#slab || SLAB_BYTES - this.#slabUsed < this.#pendingBytes) this.#nextSlab();
+      const slab = this.#slab!;
+      const start = this.#slabUsed;
+      for (const part of this.#pending) this.#slabUsed += part.copy(slab.buffer, this.#slabUsed);
+      data = slab.buffer.subarray(start, this.#slabUsed);
+      slab.lent.set(data.byteOffset, data.byteLength);
     } else {
       data = Buffer.concat(this.#pending, this.#pendingBytes);
     }
@@ -237,19 +242,43 @@ export class ResultStream extends Transform {
     this.push(data);
   }
 
+  /** Retires the current slab (free once all its views are released) and takes a free one, or a new one. */
+  #nextSlab(): void {
+    const current = this.#slab;
+    if (current) {
+      current.retired = true;
+      this.#recycle(current);
+    }
+    const buffer = this.#free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES);
+    this.#slab = { buffer, lent: new Map(), retired: false };
+    this.#slabs.set(buffer.buffer, this.#slab);
+    this.#slabUsed = 0;
+  }
+
+  #recycle(slab: Slab): void {
+    if (slab.retired && slab.lent.size === 0 && this.#free.length < MAX_FREE_SLABS) this.#free.push(slab.buffer);
+  }
+
   /**
-   * The consumer has written `chunk` (its write callback ran): the coalescing buffer behind it, if it is one, is
-   * reused. Copies made to coalesce would otherwise be garbage the size of the result, which V8 collects only
-   * after tens of MiB of it (external memory), so peak RSS would grow with the result. A consumer that does not
-   * release simply gets fresh buffers.
+   * The consumer has written `chunk` (its write callback ran): once every chunk copied into a slab has been
+   * written, and the slab is full, it is reused. Copies made to coalesce would otherwise be garbage the size of
+   * the result, which V8 collects only after tens of MiB of it (external memory), so peak RSS would grow with
+   * the result. A consumer that does not release simply gets fresh slabs.
    */
   release(chunk: Uint8Array): void {
-    const lent = this.#lent.get(chunk.buffer);
-    // only the exact view that was pushed: a part of it, or a copy, says nothing about the rest
-    if (!lent || lent.offset !== chunk.byteOffset || lent.length !== chunk.byteLength) return;
-    this.#lent.delete(chunk.buffer);
-    if (this.#free.length < MAX_FREE_SLABS) this.#free.push(lent.slab);
+    const slab = this.#slabs.get(chunk.buffer);
+    // only an exact view that was pushed: a part of one, or a copy, says nothing about the rest
+    if (!slab || slab.lent.get(chunk.byteOffset) !== chunk.byteLength) return;
+    slab.lent.delete(chunk.byteOffset);
+    this.#recycle(slab);
   }
+}
+
+/** A coalescing buffer: the views of it pushed and not yet released (offset -> length), and whether it is full. */
+interface Slab {
+  buffer: Buffer;
+  lent: Map<number, number>;
+  retired: boolean;
 }
 
 /** Coalescing buffers: room for COALESCE_BYTES and the chunk that crossed it; a few kept for reuse. */
