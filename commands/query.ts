@@ -1,10 +1,10 @@
 import { defineCommand, option, RawJson } from '../src/command.js';
 import type { WireFormat } from '../src/clickhouse/client.js';
-import type { OutputFormat } from '../src/clickhouse/render.js';
+import type { OutputFormat } from '../src/clickhouse/result-stream.js';
 import type { GuardVerdict } from '../src/clickhouse/guard.js';
 import type { Preset } from '../src/clickhouse/presets.js';
 import type { Context } from '../src/context.js';
-import { beforeFirst, closing } from '../src/util/stream.js';
+import type { Readable } from 'node:stream';
 import { NotAllowedError, UsageError } from '../src/errors.js';
 
 interface QueryCheck {
@@ -24,7 +24,8 @@ interface QueryRun {
   format: OutputFormat;
   queryId: string;
   requestId: string;
-  output: AsyncIterable<string | Uint8Array>;
+  /** the server's answer through one ResultStream; render.ts pipes it to stdout */
+  output: Readable;
 }
 
 type QueryResult = QueryCheck | QueryFileCheck | QueryRun;
@@ -86,10 +87,10 @@ export default defineCommand({
     // a preset is checked as rendered for the server (below): on a server before clusterAllReplicas it reads one table
     if (!verdict.allowed && !preset) throw refusal(verdict);
 
-    const [{ openEngineerSession }, { runTagged }, render] = await Promise.all([
+    const [{ openEngineerSession }, { runTagged }, { ResultStream }] = await Promise.all([
       import('../src/clickhouse/engineer.js'),
       import('../src/clickhouse/run.js'),
-      import('../src/clickhouse/render.js'),
+      import('../src/clickhouse/result-stream.js'),
     ]);
     const { trailingFormat } = await import('../src/clickhouse/guard.js');
     // clickhouse-client's `\G` (vertical output) means nothing to the server over HTTP: send FORMAT Vertical instead.
@@ -107,7 +108,7 @@ export default defineCommand({
     // Certificate, connection, then the server's first row: one wait for the person at the terminal.
     const endWait = ctx.beginProgress(`querying ${service}`);
     // The client's idle timeout is only a backstop behind the query's own deadline, which cancels on the server.
-    const { session, tags, nextQueryId } = await openEngineerSession(ctx, service, { timeoutMs: timeoutMs + IDLE_MARGIN_MS }).catch((error: unknown) => {
+    const { session, tags, nextQueryId, settings: memory } = await openEngineerSession(ctx, service, { timeoutMs: timeoutMs + IDLE_MARGIN_MS }).catch((error: unknown) => {
       endWait();
       throw error;
     });
@@ -115,7 +116,7 @@ export default defineCommand({
     if (preset) {
       // The preset as this server can run it: its tables and columns first (one query), then the SQL for them.
       try {
-        const rendered = await renderForServer(preset, input.cluster, (text) => runTagged((request) => session.query(request), { sql: text, format: 'TabSeparated', queryId: nextQueryId(), maxRows: 0, timeoutMs, tags, signal: ctx.signal }));
+        const rendered = await renderForServer(preset, input.cluster, (text) => runTagged((request) => session.query(request), { sql: text, format: 'TabSeparated', queryId: nextQueryId(), maxRows: 0, timeoutMs, tags, signal: ctx.signal, memory }));
         rendered.notes.forEach((note) => ctx.log.warn(note));
         sql = rendered.sql;
         verdict = checkQuery(sql);
@@ -128,30 +129,32 @@ export default defineCommand({
     }
     const queryId = nextQueryId();
     const wire: WireFormat = format === 'csv' ? 'CSVWithNames' : format === 'ndjson' ? 'JSONEachRow' : format === 'tsv' ? 'TabSeparatedWithNames' : 'TabSeparatedWithNamesAndTypes';
-    const tagged = { sql, queryId, maxRows, timeoutMs, tags, signal: ctx.signal, deadline: true };
+    const tagged = { sql, queryId, maxRows, timeoutMs, tags, signal: ctx.signal, deadline: true, memory };
     const limits = { maxRows, onTruncated: (shown: number) => ctx.log.warn(`stopped after ${shown} rows (--max-rows ${maxRows}); pass --max-rows 0 for all`) };
-    let output: AsyncIterable<string | Uint8Array>;
+    // One Transform between the server's answer and stdout (render.ResultStream): the server's bytes as they come
+    // for its own formats, table / JSON rendered from the same stream's lines.
+    const renderers = own === undefined && (format === 'table' || format === 'json') ? await import('../src/clickhouse/render.js') : undefined;
+    const sink =
+      own !== undefined
+        ? // The SQL names its own format: sent as written, the server's bytes printed as they come. Rows cannot be
+          // counted in every format, so --max-rows is left to the server (max_result_rows, where the user may set it).
+          new ResultStream({ headerLines: 0, maxRows: 0, onTruncated: () => undefined })
+        : renderers
+          ? new ResultStream({ ...limits, headerLines: 2, renderer: format === 'table' ? renderers.tableRenderer({ color: ctx.output.color, columns: ctx.io.stdout.columns ?? 120 }) : renderers.jsonRenderer({ queryId, requestId }) })
+          : new ResultStream({ ...limits, headerLines: format === 'ndjson' ? 0 : 1 });
+    let output: Readable;
     try {
-      if (own !== undefined) {
-        // The SQL names its own format: sent as written, the server's bytes printed as they come. Rows cannot be
-        // counted in every format, so --max-rows is left to the server (max_result_rows, where the user may set it).
-        const chunks = await runTagged((request) => session.queryRaw(request), { ...tagged, format: undefined });
-        output = render.passthroughBytes(chunks, 0, { maxRows: 0, onTruncated: () => undefined });
-      } else if (format === 'table' || format === 'json') {
-        const batches = await runTagged((request) => session.query(request), { ...tagged, format: wire });
-        output = format === 'table' ? render.table(batches, limits, { color: ctx.output.color, columns: ctx.io.stdout.columns ?? 120 }) : render.jsonDocument(batches, limits, { queryId, requestId });
-      } else {
-        // ClickHouse's own TSV / CSV / JSONEachRow text needs no parsing: stream its bytes.
-        const chunks = await runTagged((request) => session.queryRaw(request), { ...tagged, format: wire });
-        output = render.passthroughBytes(chunks, format === 'ndjson' ? 0 : 1, limits);
-      }
+      output = await runTagged((request) => session.stream(request, sink), { ...tagged, format: own !== undefined ? undefined : wire });
     } catch (error) {
-      endWait();
       await session.close();
       throw error;
+    } finally {
+      // The server accepted the query (or refused it): its rows, if any, follow at once.
+      endWait();
     }
     ctx.log.verbose(`query_id ${queryId}`);
-    return { mode: 'run', format, queryId, requestId, output: closing(beforeFirst(output, endWait), () => session.close()) };
+    output.once('close', () => void session.close());
+    return { mode: 'run', format, queryId, requestId, output };
   },
   // A FORMAT clause's bytes are printed as they are, --json or not (refuseOtherFormat let only FORMAT JSON through).
   json: (result) => (result.mode === 'check' ? checkDocument(result.verdict) : result.mode === 'check-file' ? eachOf(result.statements) : new RawJson(result.output)),

@@ -1,5 +1,6 @@
 import type { Agent } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { StreamingSession } from './http.js';
 import { abortReason, NetworkError, NotAllowedError, RemoteError } from '../errors.js';
 import { diagnose, endpointContext, failureOf, httpFailure, lastFailedAnswer, type Diagnosis, type DiagnosisContext } from '../net/failure.js';
 
@@ -52,8 +53,14 @@ export interface ClickHouseTarget {
   settings?: { url: string; caFile: string } | undefined;
 }
 
+/**
+ * Two transports, one target: `connect` is @clickhouse/client, for the customer's audit and its schema probes
+ * (rows as the client parses them, basic auth); `stream` is byoc's own single request on node:http(s), for the
+ * engineer's query hot path (src/clickhouse/http.ts says why).
+ */
 export interface ClickHouseConnector {
   connect(target: ClickHouseTarget): Promise<ClickHouseSession>;
+  stream(target: ClickHouseTarget): Promise<StreamingSession>;
 }
 
 declare module '../context.js' {
@@ -94,8 +101,11 @@ export class ClickHouseRefusal extends NotAllowedError {
   }
 }
 
-/** The real connector over @clickhouse/client (imported only when a command talks to ClickHouse). */
+/** The real connector: @clickhouse/client for the audit, node:http(s) for the engineer (each imported only when used). */
 export const clickhouseConnector: ClickHouseConnector = {
+  async stream(target) {
+    return (await import('./http.js')).openHttpSession(target);
+  },
   async connect(target) {
     const { createClient, ClickHouseLogLevel } = await import('@clickhouse/client');
     const withCredentials = target.username !== undefined;

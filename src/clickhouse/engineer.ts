@@ -2,12 +2,15 @@ import { obtainCertificate, type UsableCertificate } from '../access/credentials
 import { serverUserFor } from '../access/server-user.js';
 import type { Context } from '../context.js';
 import { UsageError } from '../errors.js';
-import type { ClickHouseSession } from './client.js';
+import type { StreamingSession } from './http.js';
+import type { SettingsMemory } from './settings-memory.js';
 import { applicationFor, queryIdFor, type QueryTags } from './run.js';
 
 export interface EngineerSession {
   url: string;
-  session: ClickHouseSession;
+  session: StreamingSession;
+  /** the settings level this service's server accepted last time (runTagged starts there) */
+  settings: SettingsMemory;
   certificate: UsableCertificate;
   tags: QueryTags;
   /** a fresh `byoc-<request>-<uuid>` for each query */
@@ -19,7 +22,7 @@ export interface EngineerSession {
  * TLS through the network layer with the service's CA, and the tags every query carries for the audit.
  */
 export async function openEngineerSession(ctx: Context, service: string, options: { timeoutMs: number }): Promise<EngineerSession> {
-  const [{ agentFor }, { readConfiguredFile }] = await Promise.all([import('../net/agents.js'), import('../config/files.js')]);
+  const [{ agentFor }, { readConfiguredFile }, { settingsMemory }] = await Promise.all([import('../net/agents.js'), import('../config/files.js'), import('./settings-memory.js')]);
   const configuration = await ctx.config();
   const clickhouse = configuration.service(service).clickhouse;
   if (!clickhouse?.url) throw new UsageError('no_clickhouse', `service ${service} has no ClickHouse endpoint`, { hint: `Set services.${service}.clickhouse.url.` });
@@ -28,18 +31,21 @@ export async function openEngineerSession(ctx: Context, service: string, options
   const agent = await agentFor(ctx, new URL(clickhouse.url), { cert: certificate.certPem, key: certificate.keyPem, ...(ca ? { ca } : {}), keepAlive: true });
   const requestId = certificate.meta.requestId;
   const connector = await ctx.client('clickhouse');
-  const session = await connector.connect({
+  // The engineer's queries go over byoc's own request (connector.stream), not @clickhouse/client: see http.ts.
+  const serverUser = serverUserFor(requestId, certificate.request.requester);
+  const session = await connector.stream({
     url: clickhouse.url,
     service,
     requestId,
     agent,
     application: applicationFor(ctx.version, requestId),
     timeoutMs: options.timeoutMs,
-    certificateUser: serverUserFor(requestId, certificate.request.requester),
+    certificateUser: serverUser,
   });
   return {
     url: clickhouse.url,
     session,
+    settings: settingsMemory(ctx.stateDir(), service, clickhouse.url, serverUser, () => ctx.clock.now()),
     certificate,
     tags: { requestId, engineer: certificate.request.requester, ticket: certificate.request.ticket },
     nextQueryId: () => queryIdFor(requestId),

@@ -1,3 +1,4 @@
+import { Readable, Writable } from 'node:stream';
 import type { Context, OutputStream } from '../context.js';
 import type { AnyCommand } from './definition.js';
 
@@ -59,11 +60,56 @@ async function* lines(items: AsyncIterable<unknown>): AsyncGenerator<string> {
  * loop closes the source, which stops the work behind it (a query is cancelled on the server).
  */
 async function writeAll(stream: OutputStream, chunks: AsyncIterable<string | Uint8Array>, signal: AbortSignal): Promise<void> {
+  if (chunks instanceof Readable) return pipeOut(stream, chunks, signal);
   for await (const chunk of chunks) {
     signal.throwIfAborted();
     await write(stream, chunk, signal);
   }
   signal.throwIfAborted();
+}
+
+/**
+ * A Node stream (a query's answer) written to stdout chunk by chunk as it flows, with backpressure (a write that
+ * is not accepted pauses the source until 'drain'), stdout left open. Not stream.pipeline: its pipe() cannot tell
+ * the source when a chunk has been written, which a source that reuses its buffers needs; and not `for await`,
+ * whose reads join buffered chunks into new ones. On an abort or a failed write the source is destroyed, and its
+ * close is awaited either way: a source that stops work behind it (a query cancelled on the server) closes once
+ * that is done. A source may fail after its last byte (a trailing server exception): that failure is read from
+ * `errored` when it closes.
+ */
+async function pipeOut(stdout: OutputStream, source: Readable, signal: AbortSignal): Promise<void> {
+  const closed = new Promise<void>((resolve) => (source.closed ? resolve() : source.once('close', () => resolve())));
+  source.on('error', () => undefined);
+  // A source that reuses its buffers (ResultStream) learns when stdout is done with each one; only a real stream
+  // says so (its write callback): any other may still hold the chunk.
+  const release = stdout instanceof Writable ? (source as Readable & { release?: (chunk: Uint8Array) => void }).release?.bind(source) : undefined;
+  let aborted: (() => void) | undefined;
+  try {
+    signal.throwIfAborted();
+    await new Promise<void>((resolve, reject) => {
+      aborted = () => reject(asError(signal.reason));
+      signal.addEventListener('abort', aborted, { once: true });
+      source.on('data', (chunk: string | Uint8Array) => {
+        const accepted = release && typeof chunk !== 'string' ? (stdout as Writable).write(chunk, () => release(chunk)) : stdout.write(chunk);
+        if (accepted || !stdout.once) return;
+        source.pause();
+        stdout.once('drain', () => source.resume());
+      });
+      source.once('end', resolve);
+      // destroyed before its end (a failure, or a cut): what went wrong, if anything, is in `errored`
+      source.once('close', resolve);
+    });
+  } catch (error) {
+    source.destroy();
+    await closed;
+    signal.throwIfAborted();
+    throw source.errored ?? error;
+  } finally {
+    if (aborted) signal.removeEventListener('abort', aborted);
+  }
+  await closed;
+  signal.throwIfAborted();
+  if (source.errored) throw source.errored;
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

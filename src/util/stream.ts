@@ -7,18 +7,6 @@ export async function* closing<T>(items: AsyncIterable<T>, close: () => Promise<
   }
 }
 
-/** Passes a stream through and calls `seen` before its first item, and when it ends, fails or is abandoned (`seen` must bear repeated calls). */
-export async function* beforeFirst<T>(items: AsyncIterable<T>, seen: () => void): AsyncGenerator<T> {
-  try {
-    for await (const item of items) {
-      seen();
-      yield item;
-    }
-  } finally {
-    seen();
-  }
-}
-
 /**
  * The abort reason when stdout's reader went away (EPIPE: `byoc query ... | head -1`). The process boundary
  * aborts the command's signal with it; the command then stops reading (which cancels a query on the server) and

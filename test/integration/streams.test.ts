@@ -3,9 +3,11 @@
  * doing mutual TLS). What the engineer sees (exit code, stderr) and what the server still runs, read as the
  * customer from system.processes. One sandbox for the file; afterAll always takes it down.
  */
+import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { serverUserFor } from '../../src/access/server-user.js';
+import { sandboxPaths } from '../../src/sandbox/layout.js';
 import { startConnectProxy } from '../fakes/connect-proxy.js';
 import { runCli } from '../fakes/context.js';
 import { spawnByoc } from '../fakes/spawn-byoc.js';
@@ -57,6 +59,22 @@ describe.skipIf(!available)('byoc query streams and cancellation on the real san
       expect(await goneWithin(serverUser, 2000), format.join(' ')).toBeLessThan(2000);
     }
   }, 60_000);
+
+  it('once the settings level 18.16 accepts is remembered, a query is exactly one HTTP request to nginx', async () => {
+    // Given an engineer whose first query learned which settings the sandbox's 18.16 accepts
+    const { identity } = await approvedEngineer();
+    expect((await as(identity, ['query', 'sandbox', 'SELECT 1 FROM system.one'])).exitCode).toBe(0);
+    const accessLog = sandboxPaths(sandbox.stateDir).nginx.accessLog;
+    const requests = () => readFileSync(accessLog, 'utf8').split('\n').filter(Boolean);
+    const before = requests().length;
+    // When the next query runs
+    const result = await as(identity, ['query', 'sandbox', 'SELECT 2 AS two FROM system.one']);
+    // Then it answered, and nginx saw exactly one request for it, accepted
+    expect(result, result.stderr).toMatchObject({ exitCode: 0, stdout: 'two\n2\n' });
+    const added = requests().slice(before);
+    expect(added, added.join('\n')).toHaveLength(1);
+    expect(added[0]).toMatch(/"POST \/\?query_id=byoc-[^ ]* HTTP\/1\.1" 200 /);
+  });
 
   it("the customer's audit --queries --format ndjson | head -1 ends quietly with exit 0", async () => {
     const { identity } = await approvedEngineer();

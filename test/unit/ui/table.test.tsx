@@ -1,7 +1,7 @@
 import { renderToString } from 'ink';
 import stringWidth from 'string-width';
 import { describe, expect, it } from 'vitest';
-import { table } from '../../../src/clickhouse/render.js';
+import { tableRenderer } from '../../../src/clickhouse/render.js';
 import { Table } from '../../../src/ui/table.js';
 import { fitCells, padCells, wrapCells } from '../../../src/ui/text.js';
 
@@ -84,11 +84,9 @@ describe('text cell helpers', () => {
 describe('the streaming query table', () => {
   it('aligns CJK and emoji values by display width', async () => {
     // Given a ClickHouse TSV result with wide characters
-    async function* batches() {
-      yield ['name\tvalue', 'String\tString', '東京\t1', 'abc\t2', '🚀🚀\t3'];
-    }
-    let text = '';
-    for await (const chunk of table(batches(), { maxRows: 0, onTruncated: () => undefined }, { color: false, columns: 80 })) text += chunk;
+    const renderer = tableRenderer({ color: false, columns: 80 });
+    // When it is rendered
+    const text = renderer.lines(['name\tvalue', 'String\tString', '東京\t1', 'abc\t2', '🚀🚀\t3']) + renderer.end();
     const lines = text.trimEnd().split('\n');
     // Then the value column starts at the same display column on every line
     const start = columnOf(lines[0]!, 'value');
