@@ -1,7 +1,6 @@
 import { parseServerUser } from '../access/server-user.js';
 import type { AccessRequest } from '../access/types.js';
 import type { ClickHouseSession } from '../clickhouse/client.js';
-import { extractTables } from '../clickhouse/guard.js';
 import { parseTsvLine } from '../clickhouse/run.js';
 import { describeSchema, parseSourceTable, type QueryLogSchema } from './schema.js';
 import * as sql from './sql.js';
@@ -78,7 +77,10 @@ export interface AuditOptions {
 const TYPES: Record<string, QueryRow['type']> = { '2': 'finish', '3': 'exception-before-start', '4': 'exception-while-processing' };
 
 async function* lines(session: ClickHouseSession, text: string, signal?: AbortSignal): AsyncGenerator<(string | null)[]> {
-  const batches = await session.query({ sql: text, queryId: '', format: 'TabSeparated', settings: {}, signal });
+  yield* rowsOf(await session.query({ sql: text, queryId: '', format: 'TabSeparated', settings: {}, signal }));
+}
+
+async function* rowsOf(batches: AsyncIterable<string[]>): AsyncGenerator<(string | null)[]> {
   for await (const batch of batches) for (const line of batch) yield parseTsvLine(line);
 }
 
@@ -254,8 +256,10 @@ export async function runAudit(session: ClickHouseSession, options: AuditOptions
 
 /** Without a `tables` column (18.x, 19.x), the guard's extractor reads each query's text (streamed). */
 async function foreignTablesFromText(session: ClickHouseSession, schema: QueryLogSchema, filter: sql.AuditFilter, limit: number, signal?: AbortSignal) {
+  // The SQL parser (~80 KB) only for this: a server with a `tables` column never needs it.
+  const [{ extractTables }, batches] = await Promise.all([import('../clickhouse/guard.js'), session.query({ sql: sql.queryListSql(schema, filter), queryId: '', format: 'TabSeparated', settings: {}, signal })]);
   const found: { fields: (string | null)[]; tables: string[] }[] = [];
-  for await (const fields of lines(session, sql.queryListSql(schema, filter), signal)) {
+  for await (const fields of rowsOf(batches)) {
     const text = fields[sql.ROW_FIELDS.indexOf('query')] ?? '';
     const foreign = extractTables(text).filter((table) => !SYSTEM_TABLE.test(table) && !/^(numbers|zeros|one)\b/.test(table));
     if (foreign.length) found.push({ fields, tables: foreign });
