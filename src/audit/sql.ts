@@ -199,7 +199,9 @@ export const FINDING_CODES = { denied: 1, untagged: 2, otherGrant: 3, foreignTab
  *   column byoc reads each query's text itself);
  * - outside window (with grants): attributed to a request (by its user, else by its tag) outside its approved
  *   window, or to a request with no known grant.
- * No subquery: old servers do not push a WHERE into one, and every finding would scan the whole log.
+ * No subquery: old servers do not push a WHERE into one, and every finding would scan the whole log. LIMIT n BY
+ * sorts every candidate row before it keeps n of each (as the tag findings' own query did): memory grows with the
+ * rows that are findings, not with the log.
  */
 export function findingsSql(schema: QueryLogSchema, filter: AuditFilter, options: { limit?: number; grants?: readonly GrantWindow[] | undefined } = {}): string {
   const claimsOtherGrant = `(substring(user, 1, 7) = 'byoc_r_' AND substring(user, 1, length(tag_request) + 6) != concat('byoc_r_', substring(tag_request, 3), '_'))`;
