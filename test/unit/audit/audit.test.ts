@@ -15,7 +15,7 @@ const row = (offset: number, user: string, queryId: string, tag: string, type = 
 const OLD_COLUMNS = ['event_date:Date', 'event_time:DateTime', 'type:UInt8', 'user:String', 'query_id:String', 'query:String', 'exception:String', 'read_rows:UInt64', 'read_bytes:UInt64', 'query_duration_ms:UInt64'].map((entry) => entry.split(':'));
 
 /** A session answering by which query it is; any query it does not expect fails the test. */
-function session(answers: { summary: string[][]; denied?: string[][]; tags?: string[][]; outside?: string[][]; list?: string[][] }) {
+function session(answers: { summary: string[][]; findings?: string[][]; list?: string[][] }) {
   const sent: string[] = [];
   const fake = strictFake<ClickHouseSession>(
     {
@@ -23,10 +23,8 @@ function session(answers: { summary: string[][]; denied?: string[][]; tags?: str
         sent.push(request.sql);
         const pick = (): string[][] => {
           if (request.sql.includes('FROM system.columns')) return OLD_COLUMNS;
-          if (request.sql.includes('GROUP BY user, tag_request')) return answers.summary;
-          if (request.sql.includes("CAST(type, 'Int8') = 3 OR")) return answers.denied ?? [];
-          if (request.sql.includes("AND (tag_request = '' OR")) return answers.tags ?? [];
-          if (request.sql.includes('AND NOT (')) return answers.outside ?? [];
+          if (request.sql.includes('GROUP BY user, tag_key')) return answers.summary;
+          if (request.sql.includes('LIMIT 1000 BY finding')) return answers.findings ?? [];
           if (!request.sql.includes('LIMIT')) return answers.list ?? [];
           throw new Error(`unexpected query: ${request.sql}`);
         };
@@ -40,6 +38,9 @@ function session(answers: { summary: string[][]; denied?: string[][]; tags?: str
   );
   return { fake, sent };
 }
+
+/** A finding row as the one-pass findings query returns it: its kind's number, then the row. */
+const finding = (code: number, fields: string[]) => [String(code), ...fields];
 
 const FILTER = { since: T0 - 3600, until: T0 + 3600, userPattern: '^byoc_' };
 
@@ -73,12 +74,12 @@ describe('audit attribution from the server user', () => {
         [ALICE_B, 'r-bbbbbbbbbb', String(T0 + 90), String(T0 + 90), '1', '0', '0', '10', '1000'],
         ['byoc_alice_vendor_example', 'r-dddddddddd', String(T0 + 120), String(T0 + 120), '1', '0', '0', '10', '1000'],
       ],
-      tags: [
-        row(30, ALICE_A, 'byoc-r-cccccccccc-forged', 'r-cccccccccc'),
-        row(60, ALICE_A, 'adhoc-1', ''),
-        row(61, ALICE_A, 'byoc-nothing', ''),
+      findings: [
+        finding(3, row(30, ALICE_A, 'byoc-r-cccccccccc-forged', 'r-cccccccccc')),
+        finding(2, row(60, ALICE_A, 'adhoc-1', '')),
+        finding(2, row(61, ALICE_A, 'byoc-nothing', '')),
         // the SQL's cheap prefix test also lets through a `byoc_r_` name that is no per-request user: no grant to contradict
-        row(62, 'byoc_r_x_vendor_example', 'byoc-r-dddddddddd-1', 'r-dddddddddd'),
+        finding(3, row(62, 'byoc_r_x_vendor_example', 'byoc-r-dddddddddd-1', 'r-dddddddddd')),
       ],
     });
     // When the customer audits without grants
@@ -113,10 +114,53 @@ describe('audit attribution from the server user', () => {
 
   it('with --grants, checks windows against the request the user stands for', async () => {
     const grants = [{ id: 'r-aaaaaaaaaa', requester: 'alice@vendor.example', approvedAt: '2026-11-21T09:00:00.000Z', notAfter: '2026-11-21T09:01:00.000Z' }] as AccessRequest[];
-    const { fake, sent } = session({ summary: [], outside: [row(600, ALICE_A, 'byoc-r-aaaaaaaaaa-late', 'r-aaaaaaaaaa')] });
+    const { fake, sent } = session({ summary: [], findings: [finding(5, row(600, ALICE_A, 'byoc-r-aaaaaaaaaa-late', 'r-aaaaaaaaaa'))] });
     const report = await runAudit(fake, { filter: FILTER, grants });
     expect(report.findings).toEqual([expect.objectContaining({ kind: 'outside-window', detail: 'alice@vendor.example queried under r-aaaaaaaaaa outside its approved window' })]);
     expect(sent.find((text) => text.includes('AND NOT ('))).toContain("request_id = 'r-aaaaaaaaaa' AND event_time >= toDateTime(");
+  });
+
+  it('reads the tag from the summary\'s key: a key that is no request id is untagged, listed where the untagged sort', async () => {
+    // Given the server's summary, sorted by user and tag key, where a legacy user's keys `r-zzz!` and `r` name no
+    // request (byoc-r-zzz!-1, byoc-r-abc with no dash after it) and sort after its valid tag r-abc
+    const { fake } = session({
+      summary: [
+        ['byoc_edge', 'r-abc', String(T0), String(T0 + 10), '2', '0', '0', '20', '2000'],
+        ['byoc_edge', 'r-zzz!', String(T0 + 20), String(T0 + 30), '3', '1', '1', '30', '3000'],
+        ['byoc_other', 'r', String(T0 - 5), String(T0 + 40), '1', '0', '0', '10', '1000'],
+      ],
+    });
+    // When the customer audits
+    const report = await runAudit(fake, { filter: FILTER });
+    // Then those rows count as untagged, and everything is listed as if the server had sorted by the tag itself
+    expect(report.requests.map((request) => [request.requestId, request.queries, request.engineers])).toEqual([
+      [null, 4, ['byoc_edge', 'byoc_other']],
+      ['r-abc', 2, ['byoc_edge']],
+    ]);
+    expect(report.requests[0]).toMatchObject({ first: new Date((T0 - 5) * 1000).toISOString(), last: new Date((T0 + 40) * 1000).toISOString(), failures: 1, denied: 1, readRows: 40 });
+    expect(report.engineers.map((engineer) => [engineer.engineer, engineer.requests, engineer.queries])).toEqual([
+      ['byoc_edge', [null, 'r-abc'], 5],
+      ['byoc_other', [null], 1],
+    ]);
+  });
+
+  it('reports a query once per kind it is, from the one findings pass', async () => {
+    // Given one refused query by alice's user that is also untagged, returned once per kind, and a refusal by a legacy user
+    const { fake } = session({
+      summary: [],
+      findings: [
+        finding(1, row(5, ALICE_A, 'adhoc-2', '', 3)),
+        finding(2, row(5, ALICE_A, 'adhoc-2', '', 3)),
+        finding(1, row(7, 'byoc_alice_vendor_example', 'byoc-r-dddddddddd-2', 'r-dddddddddd', 4)),
+      ],
+    });
+    const report = await runAudit(fake, { filter: FILTER });
+    // Then each is a finding of its kind, oldest first
+    expect(report.findings.map((entry) => [entry.kind, entry.row.queryId, entry.row.type])).toEqual([
+      ['denied', 'adhoc-2', 'exception-before-start'],
+      ['untagged', 'adhoc-2', 'exception-before-start'],
+      ['denied', 'byoc-r-dddddddddd-2', 'exception-while-processing'],
+    ]);
   });
 
   it('describes every finding kind in one sentence naming the engineer', () => {

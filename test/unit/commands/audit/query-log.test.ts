@@ -41,11 +41,20 @@ function answer(query: RecordedQuery) {
   const rows = (data: string[][]) => ({ names: [], types: [], rows: data });
   if (query.sql.includes('FROM system.columns')) return rows(MODERN_COLUMNS);
   if (query.sql.startsWith('SYSTEM FLUSH LOGS')) return rows([]);
-  if (query.sql.includes('GROUP BY user, tag_request')) return rows(answers.summary);
-  if (query.sql.includes('exception_code IN') && query.sql.includes('LIMIT')) return rows(answers.denied);
-  if (query.sql.includes('arrayExists(t ->')) return rows(answers.foreign);
-  if (query.sql.includes("AND (tag_request = '' OR")) return rows(answers.tags);
-  if (query.sql.includes('AND NOT ((request_id =')) return rows(answers.outside);
+  if (query.sql.includes('GROUP BY user, tag_key')) return rows(answers.summary);
+  if (query.sql.includes('LIMIT 1000 BY finding')) {
+    // one pass, each row once per kind it is (numbered as FINDING_CODES), oldest first; only the kinds the SQL asks for
+    const kinds = (code: number, data: string[][], asked: boolean) => (asked ? data.map((fields) => [String(code), ...fields]) : []);
+    return rows(
+      [
+        ...kinds(1, answers.denied, query.sql.includes('exception_code IN')),
+        ...kinds(4, answers.foreign, query.sql.includes('arrayExists(t ->')),
+        ...kinds(5, answers.outside, query.sql.includes('AND NOT ((request_id =')),
+        ...kinds(3, answers.tags.slice(0, 1), query.sql.includes("(tag_request != '' AND (substring(user, 1, 7) = 'byoc_r_'")),
+        ...kinds(2, answers.tags.slice(1), query.sql.includes("if(tag_request = '', 2, 0)")),
+      ].sort((a, b) => Number(a[1]) - Number(b[1])),
+    );
+  }
   return rows(answers.list);
 }
 
@@ -148,8 +157,8 @@ describe('byoc audit query-log on a current server (modern query_log shape)', ()
       answer: (query) => {
         const rows = (data: string[][]) => ({ names: [], types: [], rows: data });
         if (query.sql.includes('FROM system.columns')) return rows(MODERN_COLUMNS);
-        if (query.sql.includes('GROUP BY user, tag_request')) return rows(answers.summary);
-        if (query.sql.includes("AND (tag_request = '' OR")) return rows([answers.tags[0]!]);
+        if (query.sql.includes('GROUP BY user, tag_key')) return rows(answers.summary);
+        if (query.sql.includes('LIMIT 1000 BY finding')) return rows([['3', ...answers.tags[0]!]]);
         return rows([]);
       },
     });
