@@ -97,11 +97,39 @@ export class CsrPolicyError extends Error {
   }
 }
 
+/** What proves a CSR's key is held: its signature over the request info, checked with the key it carries. */
+export interface CsrProof {
+  hash: string;
+  data: Buffer;
+  signature: Buffer;
+  /** the CSR's key, already through the policy, and its DER (the same as `CsrInfo.publicKey`) */
+  key: KeyObject;
+  spkiDer: Buffer;
+}
+
 /**
  * Parses a CSR, applies the key policy ({@link CSR_KEY_POLICY}) and checks its self-signature. Throws a
  * {@link CsrPolicyError} for a key or algorithm outside the policy, and a plain Error when it is not a valid request.
  */
 export function parseCsr(pem: string): CsrInfo {
+  const { subject, publicKey, proof } = readCsr(pem);
+  if (!verifyCsr(proof)) throw new Error(CSR_SIGNATURE_FAILED);
+  return { subject, publicKey };
+}
+
+/** @internal the message of a CSR whose self-signature does not verify (wherever it is checked) */
+export const CSR_SIGNATURE_FAILED = 'the certificate request signature does not verify';
+
+/** Whether a CSR's self-signature verifies. */
+export function verifyCsr(proof: CsrProof): boolean {
+  return verify(proof.hash, proof.data, proof.key, proof.signature);
+}
+
+/**
+ * {@link parseCsr} without the signature check, which the caller must make ({@link verifyCsr}, or the served
+ * broker's signing thread) before signing anything for it. The policy is applied here.
+ */
+export function readCsr(pem: string): CsrInfo & { proof: CsrProof } {
   let root: forge.asn1.Asn1;
   try {
     const der = forge.pem.decode(pem).find((block) => block.type === 'CERTIFICATE REQUEST' || block.type === 'NEW CERTIFICATE REQUEST');
@@ -126,11 +154,14 @@ export function parseCsr(pem: string): CsrInfo {
     );
   }
   if (typeof signature.value !== 'string') throw new Error('malformed certificate request');
-  const signatureBytes = Buffer.from(signature.value.slice(1), 'binary');
-  const ok = verify(accepted[1], Buffer.from(asn1.toDer(info).getBytes(), 'binary'), publicKey, signatureBytes);
-  if (!ok) throw new Error('the certificate request signature does not verify');
-  const subject = readName(subjectAsn1);
-  return { subject, publicKey: { spkiDer } };
+  const proof: CsrProof = {
+    hash: accepted[1],
+    data: Buffer.from(asn1.toDer(info).getBytes(), 'binary'),
+    signature: Buffer.from(signature.value.slice(1), 'binary'),
+    key: publicKey,
+    spkiDer,
+  };
+  return { subject: readName(subjectAsn1), publicKey: { spkiDer }, proof };
 }
 
 /**
@@ -223,6 +254,15 @@ export interface CertificateSpec {
 
 /** Builds and signs a v3 certificate. */
 export function createCertificate(spec: CertificateSpec): string {
+  const body = certificateBody(spec);
+  return body.finish(sign('sha256', body.der, spec.signingKey));
+}
+
+/**
+ * A certificate's to-be-signed DER, and how to make the certificate of it once signed (SHA-256 with
+ * `signingKey`, by whichever thread holds the key). Split so that the served broker can sign off its main thread.
+ */
+export function certificateBody(spec: CertificateSpec): { der: Buffer; finish: (signature: Buffer) => string } {
   const signatureAlgorithm = algorithmIdentifier(spec.signingKey);
   const tbs = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
     asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [
@@ -236,7 +276,43 @@ export function createCertificate(spec: CertificateSpec): string {
     spkiAsn1(spec.publicKey),
     extensionsToAsn1(spec.extensions.map(processedExtension)),
   ]);
-  return toPem('CERTIFICATE', signed(tbs, spec.signingKey));
+  const der = Buffer.from(asn1.toDer(tbs).getBytes(), 'binary');
+  const algorithmDer = rememberedAlgorithmDer(spec.signingKey, signatureAlgorithm);
+  // The certificate is SEQUENCE { tbs, algorithm, BIT STRING signature }: put together from the bytes already
+  // encoded (forge would encode the body a second time, and its PEM encoder is slower than Buffer's base64).
+  return { der, finish: (signature) => derPem('CERTIFICATE', derSequence([der, algorithmDer, derBitString(signature)])) };
+}
+
+const algorithmDers = new Map<string, Buffer>();
+
+function rememberedAlgorithmDer(key: KeyObject, algorithm: forge.asn1.Asn1): Buffer {
+  return remembered(algorithmDers, key.asymmetricKeyType ?? '', () => Buffer.from(asn1.toDer(algorithm).getBytes(), 'binary'));
+}
+
+/** DER's length octets: short form below 128, else 0x80 + the count of big-endian length bytes. */
+function derLength(length: number): Buffer {
+  if (length < 0x80) return Buffer.from([length]);
+  const bytes: number[] = [];
+  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) bytes.unshift(rest & 0xff);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+
+function derSequence(parts: Buffer[]): Buffer {
+  const length = parts.reduce((sum, part) => sum + part.length, 0);
+  return Buffer.concat([Buffer.from([0x30]), derLength(length), ...parts]);
+}
+
+function derBitString(bytes: Buffer): Buffer {
+  // no unused bits: a signature is whole bytes
+  return Buffer.concat([Buffer.from([0x03]), derLength(bytes.length + 1), Buffer.from([0]), bytes]);
+}
+
+/** PEM as forge writes it (64-character lines, LF): the same text for the same DER. */
+function derPem(type: string, der: Buffer): string {
+  const base64 = der.toString('base64');
+  let body = '';
+  for (let at = 0; at < base64.length; at += 64) body += `${base64.slice(at, at + 64)}\n`;
+  return `-----BEGIN ${type}-----\n${body}-----END ${type}-----\n`;
 }
 
 const issuerNames = new Map<string, forge.asn1.Asn1>();
