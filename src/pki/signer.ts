@@ -16,23 +16,31 @@ export const SIGNER_SCRIPT = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createPublicKey, sign, verify } = require('node:crypto');
 const keys = new Map();
-parentPort.on('message', ({ id, hash, packed, lengths }) => {
+function one({ id, hash, lengths }, bytes, at) {
   try {
-    const bytes = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
-    let at = 0;
     const [data, signature, spkiDer, tbs] = lengths.map((length) => bytes.subarray(at, (at += length)));
-    const name = Buffer.from(spkiDer).toString('base64');
+    const name = spkiDer.toString('base64');
     let key = keys.get(name);
     if (!key) {
       key = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
       if (keys.size >= 256) keys.delete(keys.keys().next().value);
       keys.set(name, key);
     }
-    if (!verify(hash, data, key, signature)) return parentPort.postMessage({ id, verified: false });
-    parentPort.postMessage({ id, verified: true, signature: sign('sha256', tbs, workerData.key) });
+    if (!verify(hash, data, key, signature)) return { id, verified: false };
+    return { id, verified: true, signature: sign('sha256', tbs, workerData.key) };
   } catch (error) {
-    parentPort.postMessage({ id, failed: String((error && error.message) || error) });
+    return { id, failed: String((error && error.message) || error) };
   }
+}
+parentPort.on('message', ({ jobs, packed }) => {
+  const bytes = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
+  let at = 0;
+  const answers = jobs.map((job) => {
+    const answer = one(job, bytes, at);
+    at += job.lengths.reduce((sum, length) => sum + length, 0);
+    return answer;
+  });
+  parentPort.postMessage(answers);
 });
 `;
 
@@ -51,6 +59,9 @@ interface Answer {
 export class SigningThread {
   private worker: Worker | undefined;
   private readonly jobs = new Map<number, Job>();
+  /** jobs not yet posted: they go together once the thread answers the batch it has */
+  private queued: { id: number; hash: string; parts: Buffer[] }[] = [];
+  private busy = false;
   private next = 0;
 
   constructor(
@@ -60,8 +71,8 @@ export class SigningThread {
 
   /**
    * The signature over `tbs`, made only once the CSR's proof verified; a proof that does not verify rejects with
-   * the same error as parseCsr. A thread that dies fails the jobs it held (the request gets a 5xx) and the next
-   * job starts a new one.
+   * the same error as parseCsr. A thread that dies fails the jobs it held or had queued (the requests get a 5xx)
+   * and the next job starts a new one.
    */
   sign(proof: CsrProof, tbs: Buffer): Promise<Buffer> {
     const worker = this.started();
@@ -70,18 +81,32 @@ export class SigningThread {
       this.jobs.set(id, { resolve, reject });
       // Only a thread with work keeps the process alive.
       if (this.jobs.size === 1) worker.ref();
-      // One fresh buffer, moved rather than copied: a small Buffer is a view of Node's shared 8 KiB pool, and
-      // posting it clones that whole pool (~25 us per job for the four). The CSR's key travels as its DER; the
-      // thread parses each key once.
-      const parts = [proof.data, proof.signature, proof.spkiDer, tbs];
-      const packed = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-      let at = 0;
-      for (const part of parts) {
+      this.queued.push({ id, hash: proof.hash, parts: [proof.data, proof.signature, proof.spkiDer, tbs] });
+      if (!this.busy) this.post(worker);
+    });
+  }
+
+  /**
+   * Posts every queued job in one message. Measured on a loaded 2-core host: waking an idle thread costs the
+   * poster ~85 us (the woken thread takes its core), against ~2.5 us for a post to a busy one; so while the thread
+   * works, jobs wait here and go as one batch, one wake-up for all. The bytes go as one fresh buffer, moved
+   * rather than copied: a small Buffer is a view of Node's shared 8 KiB pool, which posting would clone whole.
+   */
+  private post(worker: Worker): void {
+    const batch = this.queued;
+    this.queued = [];
+    let size = 0;
+    for (const job of batch) for (const part of job.parts) size += part.length;
+    const packed = new Uint8Array(size);
+    let at = 0;
+    for (const job of batch) {
+      for (const part of job.parts) {
         packed.set(part, at);
         at += part.length;
       }
-      worker.postMessage({ id, hash: proof.hash, packed, lengths: parts.map((part) => part.length) }, [packed.buffer]);
-    });
+    }
+    this.busy = true;
+    worker.postMessage({ jobs: batch.map((job) => ({ id: job.id, hash: job.hash, lengths: job.parts.map((part) => part.length) })), packed }, [packed.buffer]);
   }
 
   /** Stops the thread; jobs it still held fail. */
@@ -96,7 +121,11 @@ export class SigningThread {
     if (this.worker) return this.worker;
     const worker = new Worker(this.script, { eval: true, workerData: { key: this.key } });
     worker.unref();
-    worker.on('message', (answer: Answer) => this.settle(answer));
+    worker.on('message', (answers: Answer[]) => {
+      this.busy = false;
+      for (const answer of answers) this.settle(answer);
+      if (this.queued.length > 0 && this.worker === worker) this.post(worker);
+    });
     const lost = (why: string) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
@@ -121,6 +150,8 @@ export class SigningThread {
   private failAll(error: Error): void {
     const jobs = [...this.jobs.values()];
     this.jobs.clear();
+    this.queued = [];
+    this.busy = false;
     for (const job of jobs) job.reject(error);
   }
 }
