@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { describe, expect, it } from 'vitest';
 import { createCa, issueClientCertificate, prepareClientCertificate } from '../../../src/pki/ca.js';
-import { createCsr, generateKeyPairPem } from '../../../src/pki/x509.js';
+import { certificateBody, certificateBodyWithForge, createCsr, generateKeyPairPem, readCsr } from '../../../src/pki/x509.js';
 
 const derOf = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
 
@@ -38,5 +38,39 @@ describe('certificates put together from their encoded parts', () => {
     // Then the certificate carries those bytes as its body
     expect(derOf(certificate.toString()).includes(prepared.tbs)).toBe(true);
     expect(certificate.verify(new X509Certificate(ca.certPem).publicKey)).toBe(true);
+  });
+
+  it.each([
+    ['an ASCII identity in UTCTime', 'alice@vendor.example', '2026-01-01T00:00:00Z'],
+    ['a non-ASCII identity', 'zoë.müller@vendor.example', '2026-06-30T23:59:59Z'],
+    ['a long identity (two-byte lengths)', `${'x'.repeat(400)}@vendor.example`, '2026-01-01T00:00:00Z'],
+    ['dates from 2050 (GeneralizedTime)', 'alice@vendor.example', '2050-01-01T00:00:00Z'],
+  ])('writes a client certificate body byte for byte as forge does, for %s', async (_label, identity, from) => {
+    // Given a CA and a CSR's key, and the client certificate spec the broker builds
+    const { ca } = await createCa(new Date());
+    const { publicKey } = readCsr(createCsr(await generateKeyPairPem(), [{ name: 'commonName', value: 'ignored' }]));
+    const urn = 'urn:byoc:request:r-0123456789';
+    const spec = {
+      subject: [{ name: 'commonName' as const, value: identity }, { name: 'organizationalUnitName' as const, value: urn }],
+      issuer: ca.subject,
+      publicKey,
+      serialHex: '7f0102030405060708090a0b0c0d0e0f',
+      notBefore: new Date(from),
+      notAfter: new Date(Date.parse(from) + 3_600_000),
+      extensions: [
+        { name: 'basicConstraints', cA: false, critical: true },
+        { name: 'keyUsage', digitalSignature: true, critical: true },
+        { name: 'extKeyUsage', clientAuth: true },
+        { name: 'subjectAltName', altNames: [{ type: 6, value: urn }] },
+        { name: 'authorityKeyIdentifier', keyIdentifierHex: ca.keyIdHex },
+      ],
+      signingKey: ca.key,
+    };
+    // When byoc writes its body (twice: the second from the parts it remembered) and forge encodes the same spec
+    const first = certificateBody(spec).der;
+    const second = certificateBody(spec).der;
+    // Then the bytes are the same
+    expect(first.toString('hex')).toBe(certificateBodyWithForge(spec).toString('hex'));
+    expect(second.equals(first)).toBe(true);
   });
 });
