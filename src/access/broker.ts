@@ -56,6 +56,12 @@ export interface BrokerDeps {
 
 export const SWEEP_INTERVAL_MS = 1000;
 
+/**
+ * The PKI modules (node-forge behind them), loaded by the first certificate and then kept: an import() of a
+ * module already loaded still goes through the module loader (~10 us), on every certificate of a served broker.
+ */
+let pki: Promise<[typeof import('../pki/ca.js'), typeof import('../pki/x509.js')]> | undefined;
+
 /** StoreOptions.snapshotAfterBytes by default. */
 const SNAPSHOT_AFTER_BYTES = 64 * 1024;
 
@@ -296,7 +302,7 @@ export class AccessBroker {
   async issueCertificate(actor: string, id: string, csrPem: string): Promise<CertificateIssue> {
     await this.swept();
     const ca = await this.ca();
-    const [{ issueClientCertificate, prepareClientCertificate, NOT_BEFORE_SKEW_MS }, { CsrPolicyError, CSR_KEY_POLICY, CSR_SIGNATURE_FAILED }] = await Promise.all([import('../pki/ca.js'), import('../pki/x509.js')]);
+    const [{ issueClientCertificate, prepareClientCertificate, NOT_BEFORE_SKEW_MS }, { CsrPolicyError, CSR_KEY_POLICY, CSR_SIGNATURE_FAILED }] = await (pki ??= Promise.all([import('../pki/ca.js'), import('../pki/x509.js')]));
     await this.loaded(id);
     const refused = (error: unknown) => {
       if (error instanceof CsrPolicyError) {
@@ -369,6 +375,7 @@ export class AccessBroker {
 
   private async signingThread(ca: CertificateAuthority): Promise<SigningThread> {
     // loaded with the rest of the PKI code, only by a broker that signs
+    if (this.signer) return this.signer;
     const { SigningThread } = await import('../pki/signer.js');
     this.signer ??= new SigningThread(ca.key);
     return this.signer;
