@@ -22,26 +22,21 @@ export class MovableClock extends FakeClock {
 }
 
 const servers: Server[] = [];
-const brokers: AccessBroker[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); })));
-  // a held store keeps its lock (and its signing thread) until closed
-  await Promise.all(brokers.splice(0).map((broker) => broker.close()));
 });
 
 /** The broker of one "process" on a state folder, through the same openBroker as the CLI. */
-export async function openRealBroker(stateDir: string, clock = new MovableClock(new Date()), options: { hold?: boolean } = {}): Promise<{ broker: AccessBroker; stderr: () => string }> {
+export async function openRealBroker(stateDir: string, clock = new MovableClock(new Date())): Promise<{ broker: AccessBroker; stderr: () => string }> {
   const cwd = tempDir({ 'byoc.config.yaml': `policy: { approvers: [${BOB}] }\nservices: { acme-prod: {} }\n` });
   const { ctx, stderr } = testContext({ cwd, env: { BYOC_STATE_DIR: stateDir }, clock });
-  return { broker: await openBroker(ctx, await ctx.config(), options), stderr: () => stderr.text };
+  return { broker: await openBroker(ctx, await ctx.config()), stderr: () => stderr.text };
 }
 
-/** `hold`: as `byoc broker serve` opens it (the store held, certificates signed on the signing thread). */
-export async function serveRealBroker(options: { hold?: boolean } = {}) {
+export async function serveRealBroker() {
   const stateDir = tempDir();
   const clock = new MovableClock(new Date());
-  const { broker } = await openRealBroker(stateDir, clock, options);
-  if (options.hold) brokers.push(broker);
+  const { broker } = await openRealBroker(stateDir, clock);
   const server = createBrokerServer(broker);
   servers.push(server);
   const { port } = await listen(server, '127.0.0.1', 0);
