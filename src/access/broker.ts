@@ -56,7 +56,8 @@ export interface BrokerDeps {
    * Where a served broker (store held) checks CSRs and signs certificates: on its signing thread (src/pki/signer.ts)
    * or in the commit's turn on the main thread. By default a thread only on a host with more than 2 cores: on 2,
    * measured with the other core busy, waking the thread for each batch took the core the HTTP thread needed
-   * (bench/broker.js, median of 4 interleaved runs: 0.21x bare HTTP with the thread, 0.25x without).
+   * (bench/broker.js, median of 4 interleaved runs: 0.21x bare HTTP with the thread, 0.25x without); on the same
+   * host when quiet the two were within noise (0.32-0.34x either way).
    */
   signing?: 'thread' | 'main';
 }
