@@ -27,12 +27,18 @@ export interface BrokerServices {
 
 export function servicesFromConfig(data: ConfigData, extra: Record<string, { policy?: PolicyConfig }> = {}): BrokerServices {
   const services = { ...extra, ...(data.services ?? {}) };
+  // Resolved once per service (the configuration is read once per process); a served broker asks on every
+  // request and review. An invalid policy is not kept: it is refused again, with its error, each time.
+  const resolved = new Map<string, Policy>();
   return {
     names: () => Object.keys(services).sort(),
     policy(service) {
-      const entry = services[service];
-      if (!entry) return undefined;
-      return resolvePolicy(data.policy, entry.policy, service);
+      if (!Object.hasOwn(services, service)) return undefined;
+      const known = resolved.get(service);
+      if (known) return known;
+      const policy = Object.freeze(resolvePolicy(data.policy, services[service]!.policy, service));
+      resolved.set(service, policy);
+      return policy;
     },
   };
 }

@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ByocError, toErrorDocument, UsageError } from '../errors.js';
-import { bodies, describeZodError, listQuery, MAX_BODY_BYTES } from './api.js';
+import { bodies, bodyAccepted, describeZodError, listQuery, MAX_BODY_BYTES } from './api.js';
 import type { AccessBroker } from './broker.js';
 import type { z } from 'zod';
 
@@ -48,8 +48,17 @@ export async function listen(server: Server, host: string, port: number): Promis
   return server.address() as AddressInfo;
 }
 
+/** A path and query made only of what byoc sends: routed as they are, no URL object (which normalises the rest). */
+const PLAIN_TARGET = /^\/(?!\/)[A-Za-z0-9/_-]*(?:\?[^#]*)?$/;
+
+function target(raw: string): { pathname: string; searchParams: URLSearchParams } {
+  if (!PLAIN_TARGET.test(raw)) return new URL(raw, 'http://broker.invalid');
+  const query = raw.indexOf('?');
+  return query === -1 ? { pathname: raw, searchParams: new URLSearchParams() } : { pathname: raw.slice(0, query), searchParams: new URLSearchParams(raw.slice(query + 1)) };
+}
+
 async function handle(broker: AccessBroker, request: IncomingMessage, response: ServerResponse): Promise<void> {
-  const url = new URL(request.url ?? '/', 'http://broker.invalid');
+  const url = target(request.url ?? '/');
   const method = request.method ?? 'GET';
   const route = `${method} ${url.pathname}`;
 
@@ -65,7 +74,7 @@ async function handle(broker: AccessBroker, request: IncomingMessage, response: 
 
   if (route === 'GET /v1/whoami') return send(response, 200, { identity: actor });
   if (route === 'POST /v1/requests') {
-    const body = await readBody(request, bodies.create);
+    const body = await readBody(request, 'create');
     return send(response, 201, await broker.create(actor, body));
   }
   if (route === 'GET /v1/requests') {
@@ -87,13 +96,13 @@ async function handle(broker: AccessBroker, request: IncomingMessage, response: 
     case 'GET ':
       return send(response, 200, await broker.get(actor, id));
     case 'POST approve':
-      return send(response, 200, await broker.approve(actor, id, (await readBody(request, bodies.approve)).comment));
+      return send(response, 200, await broker.approve(actor, id, (await readBody(request, 'approve')).comment));
     case 'POST deny':
-      return send(response, 200, await broker.deny(actor, id, (await readBody(request, bodies.deny)).comment));
+      return send(response, 200, await broker.deny(actor, id, (await readBody(request, 'deny')).comment));
     case 'POST revoke':
-      return send(response, 200, await broker.revoke(actor, id, (await readBody(request, bodies.revoke)).comment));
+      return send(response, 200, await broker.revoke(actor, id, (await readBody(request, 'revoke')).comment));
     case 'POST certificate':
-      return send(response, 201, await broker.issueCertificate(actor, id, (await readBody(request, bodies.certificate)).csr));
+      return send(response, 201, await broker.issueCertificate(actor, id, (await readBody(request, 'certificate')).csr));
     case 'GET operator-config': {
       const format = url.searchParams.get('format') ?? 'sql';
       if (format !== 'sql' && format !== 'xml') throw new HttpError(400, 'invalid_query', 'query.format: expected sql or xml');
@@ -138,7 +147,7 @@ async function authenticate(broker: AccessBroker, request: IncomingMessage): Pro
   return identity;
 }
 
-async function readBody<T extends z.ZodType>(request: IncomingMessage, schema: T): Promise<z.infer<T>> {
+async function readBody<K extends keyof typeof bodies>(request: IncomingMessage, kind: K): Promise<z.infer<(typeof bodies)[K]>> {
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > MAX_BODY_BYTES) throw new HttpError(400, 'body_too_large', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
   // Events rather than `for await`: the async iterator costs a few promise hops per chunk on every request.
@@ -164,9 +173,10 @@ async function readBody<T extends z.ZodType>(request: IncomingMessage, schema: T
   } catch {
     throw new HttpError(400, 'invalid_json', 'the request body is not valid JSON');
   }
-  const parsed = schema.safeParse(json);
+  if (bodyAccepted[kind](json)) return json as z.infer<(typeof bodies)[K]>;
+  const parsed = bodies[kind].safeParse(json);
   if (!parsed.success) throw new HttpError(400, 'invalid_body', describeZodError(parsed.error, 'body'));
-  return parsed.data;
+  return parsed.data as z.infer<(typeof bodies)[K]>;
 }
 
 function send(response: ServerResponse, status: number, body: unknown): void {

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { brokerDir } from '../access/broker.js';
@@ -6,7 +6,7 @@ import { requestUrn } from '../access/server-user.js';
 import { withStoreLock, type LockOptions } from '../access/store.js';
 import { RemoteError } from '../errors.js';
 import { writePrivateFile } from '../util/secure-fs.js';
-import { createCertificate, generateKeyPairPem, keyIdentifierHex, parseCsr, randomSerialHex, type NameAttribute } from './x509.js';
+import { certificateBody, createCertificate, CSR_SIGNATURE_FAILED, generateKeyPairPem, keyIdentifierHex, randomSerialHex, readCsr, verifyCsr, type CsrProof, type NameAttribute } from './x509.js';
 
 /** Client certificates start slightly in the past so a skewed server clock does not reject a fresh one. */
 export const NOT_BEFORE_SKEW_MS = 60_000;
@@ -127,10 +127,27 @@ export interface IssuedCertificate {
  * to its grant's server user by the request, never by the engineer's name alone.
  */
 export function issueClientCertificate(ca: CertificateAuthority, spec: ClientCertificateSpec): IssuedCertificate {
-  const csr = parseCsr(spec.csrPem);
+  const prepared = prepareClientCertificate(ca, spec);
+  if (!verifyCsr(prepared.proof)) throw new Error(CSR_SIGNATURE_FAILED);
+  return prepared.finish(sign('sha256', prepared.tbs, ca.key));
+}
+
+/**
+ * A client certificate ready to be signed: the CSR read and its key through the policy, the to-be-signed bytes
+ * built. Its CSR's signature (`proof`) is NOT checked yet: whoever signs `tbs` with the CA key must check it first
+ * (issueClientCertificate here, or the served broker's signing thread, signer.ts).
+ */
+export interface PreparedCertificate {
+  proof: CsrProof;
+  tbs: Buffer;
+  finish: (signature: Buffer) => IssuedCertificate;
+}
+
+export function prepareClientCertificate(ca: CertificateAuthority, spec: ClientCertificateSpec): PreparedCertificate {
+  const csr = readCsr(spec.csrPem);
   const serial = randomSerialHex();
   const urn = requestUrn(spec.requestId);
-  const certPem = createCertificate({
+  const body = certificateBody({
     subject: [
       { name: 'commonName', value: spec.identity },
       { name: 'organizationalUnitName', value: urn },
@@ -149,7 +166,17 @@ export function issueClientCertificate(ca: CertificateAuthority, spec: ClientCer
     ],
     signingKey: ca.key,
   });
-  return { certPem, serial, notBefore: spec.notBefore.toISOString(), notAfter: spec.notAfter.toISOString(), subject: `CN=${spec.identity}, OU=${urn}` };
+  return {
+    proof: csr.proof,
+    tbs: body.der,
+    finish: (signature) => ({
+      certPem: body.finish(signature),
+      serial,
+      notBefore: spec.notBefore.toISOString(),
+      notAfter: spec.notAfter.toISOString(),
+      subject: `CN=${spec.identity}, OU=${urn}`,
+    }),
+  };
 }
 
 /** A TLS server certificate (for the sandbox's nginx and the test servers). */

@@ -33,3 +33,24 @@ describe('CSR keys parsed once', () => {
     for (let i = 0; i < 2; i++) expect(() => parseCsr(csr)).toThrow(CsrPolicyError);
   });
 });
+
+describe('CSR PEM reading', () => {
+  it.each([
+    ['a plain block', (pem: string) => pem],
+    ['the NEW CERTIFICATE REQUEST label', (pem: string) => pem.replace(/CERTIFICATE REQUEST/g, 'NEW CERTIFICATE REQUEST')],
+    ['CRLF line ends', (pem: string) => pem.replace(/\n/g, '\r\n')],
+    ['text before the block (read by forge)', (pem: string) => `Certificate Request:\n    Data: ...\n${pem}`],
+  ])('reads %s', async (_label, shape) => {
+    // Given a CSR written in that shape
+    const pem = shape(createCsr(await generateKeyPairPem(), subject('alice@vendor.example')));
+    // When it is parsed, Then its subject is read and its signature checked
+    expect(parseCsr(pem).subject).toEqual(subject('alice@vendor.example'));
+  });
+
+  it('refuses a block with characters base64 does not have, as forge does', async () => {
+    // Given a CSR with a stray character in its body
+    const pem = createCsr(await generateKeyPairPem(), subject('alice@vendor.example')).replace(/\n([A-Za-z0-9])/, '\n!$1');
+    // When it is parsed, Then forge's refusal is the answer (the message byoc gave before it read PEM itself)
+    expect(() => parseCsr(pem)).toThrow('not a PEM certificate request: Invalid PEM formatted message.');
+  });
+});
