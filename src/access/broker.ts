@@ -3,7 +3,6 @@ import path from 'node:path';
 import { ConfigError, NotAllowedError, UsageError } from '../errors.js';
 import type { CertificateAuthority } from '../pki/ca.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
-import { renderOperatorConfig } from './operator.js';
 import type { BrokerCrl } from './client.js';
 import type { BrokerServices } from './policy.js';
 import { CRL_LIFETIME_MS } from '../pki/crl-lifetime.js';
@@ -335,6 +334,8 @@ export class AccessBroker {
     await this.swept();
     await this.refresh();
     await this.loaded(id);
+    // the rendering (12 KB of module) only for this command, not on every broker open
+    const { renderOperatorConfig } = await import('./operator.js');
     return renderOperatorConfig(this.view(this.record(id)), format);
   }
 
