@@ -78,6 +78,7 @@ export default defineCommand({
           import('../src/net/network.js'),
           import('../src/config/files.js'),
           import('../src/pki/store.js'),
+          import('../src/access/open.js'),
         ];
     for (const loading of modules) loading.catch(() => undefined);
   },

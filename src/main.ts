@@ -1,5 +1,4 @@
 import { resolve as resolvePath } from 'node:path';
-import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import type * as Commander from 'commander';
 import { COMMANDS, settingsCatalog, type CommandTree } from '../commands/index.js';
@@ -18,12 +17,23 @@ type Command = Commander.Command;
 type CommanderError = Commander.CommanderError;
 let commanderModule: typeof Commander | undefined;
 /**
- * commander, loaded when a command line needs it (help, an error, anything quickParse leaves to it): its load and
+ * Loads commander when a command line needs it (help, an error, anything quickParse leaves to it): its load and
  * tree are ~10 ms of a 1-row query. It is CommonJS: require() loads it directly, where `import` adds the ES module
- * wrapper and a scan of its exports (~2.5 ms, measured on Node 20).
+ * wrapper and a scan of its exports (~2.5 ms, measured on Node 20); node:module, which gives require(), comes with
+ * it (importing it also loads its source-map support).
  */
+async function loadCommander(): Promise<typeof Commander> {
+  if (!commanderModule) {
+    const { createRequire } = await import('node:module');
+    commanderModule = createRequire(import.meta.url)('commander') as typeof Commander;
+  }
+  return commanderModule;
+}
+
+/** commander, once parseCommandLine has loaded it. */
 function commander(): typeof Commander {
-  return (commanderModule ??= createRequire(import.meta.url)('commander') as typeof Commander);
+  if (!commanderModule) throw new Error('commander is used before loadCommander()');
+  return commanderModule;
 }
 
 const ROOT_EXAMPLES = [
@@ -121,7 +131,7 @@ export async function parseCommandLine(
       return quick;
     }
   }
-  const { CommanderError } = commander();
+  const { CommanderError } = await loadCommander();
   const scanned = scanGlobals(argv);
   options.onGlobals?.(scanned.flags);
   const { program, nodes } = buildProgram(base, tree);
