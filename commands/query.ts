@@ -61,27 +61,6 @@ export default defineCommand({
       description: 'only check the SQL against the read-only policy (no service, certificate or network); with --file, each statement',
     }),
   },
-  prefetch(flags) {
-    // A run against a service: the guard, the certificate and broker, the network layer and the request, while
-    // the configuration loads. (`--check` needs the guard only; a failed import surfaces where run awaits it.)
-    const modules = flags.check === true
-      ? [import('../src/clickhouse/guard.js')]
-      : [
-          import('../src/clickhouse/guard.js'),
-          import('../src/clickhouse/engineer.js'),
-          import('../src/clickhouse/run.js'),
-          import('../src/clickhouse/result-stream.js'),
-          import('../src/clickhouse/settings-memory.js'),
-          import('../src/clickhouse/client.js'),
-          import('../src/clickhouse/http.js'),
-          import('../src/net/agents.js'),
-          import('../src/net/network.js'),
-          import('../src/config/files.js'),
-          import('../src/pki/store.js'),
-          import('../src/access/open.js'),
-        ];
-    for (const loading of modules) loading.catch(() => undefined);
-  },
   async run(input, ctx): Promise<QueryResult> {
     const { service, check } = input;
     const sqlArgument = check && input.sql === undefined ? service : input.sql;

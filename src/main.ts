@@ -72,7 +72,6 @@ export async function main(argv: readonly string[], base: ContextBase, tree: Com
     // Every command reads the configuration: the output settings may come from the file, and a --config or
     // BYOC_CONFIG naming a missing or invalid file is refused whatever the command.
     const { definition } = invocation;
-    definition.prefetch?.(invocation.raw.flags);
     const own = definition.configFile?.(invocation.raw.args as never);
     let loaded: { configuration: Configuration; output: OutputMode; color: boolean } | undefined;
     let configurationError: ConfigError | undefined;

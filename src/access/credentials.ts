@@ -157,7 +157,8 @@ export async function getCertificate(
  */
 export async function obtainCertificate(ctx: Context, service: string, options: { minRemainingMs?: number } = {}): Promise<UsableCertificate> {
   const minRemainingMs = options.minRemainingMs ?? 60_000;
-  const [broker, { identity, stored }] = await Promise.all([ctx.client('broker'), storedCertificate(ctx, service)]);
+  const broker = await ctx.client('broker');
+  const { identity, stored } = await storedCertificate(ctx, service);
   const now = ctx.clock.now().getTime();
   let refusal: NotAllowedError | undefined;
   if (stored) {

@@ -29,11 +29,8 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
       hint: 'Set user in the configuration or BYOC_USER=you@vendor.example (embedded broker), or broker.url with BYOC_TOKEN (served broker).',
     });
   }
-  // Opened in the background: who you are needs no broker, so a caller's own reads (the stored certificate) run
-  // while it opens; every call that needs the broker waits for it, and one that fails to open fails each call.
-  const opening = openBroker(ctx, configuration);
-  opening.catch(() => undefined);
-  return embeddedClient(opening, identity, brokerDir(ctx.stateDir()));
+  const broker = await openBroker(ctx, configuration);
+  return embeddedClient(broker, identity, brokerDir(ctx.stateDir()));
 }
 
 /**
@@ -84,20 +81,19 @@ export function processLockOwner(): LockOwner {
   };
 }
 
-export function embeddedClient(opening: AccessBroker | Promise<AccessBroker>, identity: string, dir: string): BrokerClient {
-  const broker = Promise.resolve(opening);
+export function embeddedClient(broker: AccessBroker, identity: string, dir: string): BrokerClient {
   return {
     location: `embedded (${dir})`,
     whoami: async () => identity,
-    create: async (input) => (await broker).create(identity, input),
-    get: async (id) => (await broker).get(identity, id),
-    list: async (filter) => (await broker).list(identity, filter),
-    approve: async (id, comment) => (await broker).approve(identity, id, comment),
-    deny: async (id, comment) => (await broker).deny(identity, id, comment),
-    revoke: async (id, comment) => (await broker).revoke(identity, id, comment),
-    issueCertificate: async (id, csr) => (await broker).issueCertificate(identity, id, csr),
-    operatorConfig: async (id, format) => (await broker).operatorConfig(identity, id, format),
-    ca: async () => (await broker).caCertificate(),
-    crl: async () => (await broker).crl(),
+    create: (input) => broker.create(identity, input),
+    get: (id) => broker.get(identity, id),
+    list: (filter) => broker.list(identity, filter),
+    approve: (id, comment) => broker.approve(identity, id, comment),
+    deny: (id, comment) => broker.deny(identity, id, comment),
+    revoke: (id, comment) => broker.revoke(identity, id, comment),
+    issueCertificate: (id, csr) => broker.issueCertificate(identity, id, csr),
+    operatorConfig: (id, format) => broker.operatorConfig(identity, id, format),
+    ca: () => broker.caCertificate(),
+    crl: () => broker.crl(),
   };
 }

@@ -22,21 +22,15 @@ export interface EngineerSession {
  * TLS through the network layer with the service's CA, and the tags every query carries for the audit.
  */
 export async function openEngineerSession(ctx: Context, service: string, options: { timeoutMs: number }): Promise<EngineerSession> {
-  const [{ agentFor }, { readConfiguredFile }, { settingsMemory, readSettingsMemory }] = await Promise.all([import('../net/agents.js'), import('../config/files.js'), import('./settings-memory.js')]);
+  const [{ agentFor }, { readConfiguredFile }, { settingsMemory }] = await Promise.all([import('../net/agents.js'), import('../config/files.js'), import('./settings-memory.js')]);
   const configuration = await ctx.config();
   const clickhouse = configuration.service(service).clickhouse;
   if (!clickhouse?.url) throw new UsageError('no_clickhouse', `service ${service} has no ClickHouse endpoint`, { hint: `Set services.${service}.clickhouse.url.` });
-  // The CA file, the connector's module and the remembered settings level load while the certificate is checked;
-  // awaited in this order, so a refused certificate is still the error a run reports first.
-  const reading = clickhouse.caFile ? readConfiguredFile(configuration, `services.${service}.clickhouse.caFile`, clickhouse.caFile, 'ca_file_unreadable') : undefined;
-  const connecting = ctx.client('clickhouse');
-  const remembered = readSettingsMemory(ctx.stateDir(), service);
-  for (const pending of [reading, connecting]) pending?.catch(() => undefined);
   const certificate = await obtainCertificate(ctx, service);
-  const ca = await reading;
+  const ca = clickhouse.caFile ? await readConfiguredFile(configuration, `services.${service}.clickhouse.caFile`, clickhouse.caFile, 'ca_file_unreadable') : undefined;
   const agent = await agentFor(ctx, new URL(clickhouse.url), { cert: certificate.certPem, key: certificate.keyPem, ...(ca ? { ca } : {}), keepAlive: true });
   const requestId = certificate.meta.requestId;
-  const connector = await connecting;
+  const connector = await ctx.client('clickhouse');
   // The engineer's queries go over byoc's own request (connector.stream), not @clickhouse/client: see http.ts.
   const serverUser = serverUserFor(requestId, certificate.request.requester);
   const session = await connector.stream({
@@ -51,7 +45,7 @@ export async function openEngineerSession(ctx: Context, service: string, options
   return {
     url: clickhouse.url,
     session,
-    settings: settingsMemory(ctx.stateDir(), service, clickhouse.url, serverUser, () => ctx.clock.now(), remembered),
+    settings: settingsMemory(ctx.stateDir(), service, clickhouse.url, serverUser, () => ctx.clock.now()),
     certificate,
     tags: { requestId, engineer: certificate.request.requester, ticket: certificate.request.ticket },
     nextQueryId: () => queryIdFor(requestId),

@@ -106,12 +106,6 @@ export interface CommandDefinition<
    * it still runs, output settings come from flags and variables, and `ctx.config()` rejects with the error.
    */
   reportsConfigErrors?: boolean;
-  /**
-   * Starts loading the modules `run` will import, once the command line is parsed: their file reads and compiling
-   * then overlap the configuration's (main does not wait for it; `run` still imports what it uses). `flags` are
-   * the options given on the command line, to skip what this run will not need.
-   */
-  prefetch?(flags: Readonly<Record<string, unknown>>): void;
   run(input: ArgValues<A> & OptionValues<O>, ctx: Context): Promise<R>;
   /** The --json document (default: the result). An async iterable prints NDJSON. */
   json?(result: R): unknown;
