@@ -1,5 +1,5 @@
 import { resolve as resolvePath } from 'node:path';
-import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
 import type * as Commander from 'commander';
 import { COMMANDS, settingsCatalog, type CommandTree } from '../commands/index.js';
 import { checkFlag, commandFlags, flagName, runCommand, type AnyCommand, type OptionSpec, type RawInvocation } from './command.js';
@@ -13,11 +13,28 @@ import { HELP_WIDTH } from './precomputed-help.js';
 import { ConsumerGone } from './util/stream.js';
 import { closest } from './util/suggest.js';
 
-// commander is CommonJS: require() loads it directly, where `import` adds the ES module wrapper and a scan of its
-// exports (~2.5 ms of every start, measured on Node 20).
-const { Command, CommanderError, Option } = createRequire(import.meta.url)('commander') as typeof Commander;
 type Command = Commander.Command;
 type CommanderError = Commander.CommanderError;
+let commanderModule: typeof Commander | undefined;
+/**
+ * Loads commander when a command line needs it (help, an error, anything quickParse leaves to it): its load and
+ * tree are ~10 ms of a 1-row query. It is CommonJS: require() loads it directly, where `import` adds the ES module
+ * wrapper and a scan of its exports (~2.5 ms, measured on Node 20); node:module, which gives require(), comes with
+ * it (importing it also loads its source-map support).
+ */
+async function loadCommander(): Promise<typeof Commander> {
+  if (!commanderModule) {
+    const { createRequire } = await import('node:module');
+    commanderModule = createRequire(import.meta.url)('commander') as typeof Commander;
+  }
+  return commanderModule;
+}
+
+/** commander, once parseCommandLine has loaded it. */
+function commander(): typeof Commander {
+  if (!commanderModule) throw new Error('commander is used before loadCommander()');
+  return commanderModule;
+}
 
 const ROOT_EXAMPLES = [
   'byoc access request acme-prod --reason "merges stuck" --ticket INC-42',
@@ -49,23 +66,8 @@ export async function main(argv: readonly string[], base: ContextBase, tree: Com
   let reporting = earlyReporting(base, new Map());
   prefetch(argv, tree);
   try {
-    const scanned = scanGlobals(argv);
-    reporting = earlyReporting(base, scanned.flags);
-    const { program, nodes } = buildProgram(base, tree);
-    const words = normaliseArgv(argv, scanned, program);
-    const path = commandPathOf(scanGlobals(words).operands, program);
-    let invocation: Invocation | undefined;
-    const target = tree.manifest.find((entry) => entry.file === path.join('/'));
-    if (target) attachDefinition(nodes.get(path.join(' '))!, await target.load(), path.join(' '), (found) => (invocation = found));
-    try {
-      await program.parseAsync(words, { from: 'user' });
-    } catch (error) {
-      if (error instanceof CommanderError) {
-        if (error.exitCode === 0) return 0;
-        throw usageFromCommander(error, path.join(' '));
-      }
-      throw error;
-    }
+    const parsed = await parseCommandLine(argv, base, tree, { onGlobals: (flags) => (reporting = earlyReporting(base, flags)) });
+    const { flags, path, invocation } = parsed;
     if (!invocation) return 0;
     // Every command reads the configuration: the output settings may come from the file, and a --config or
     // BYOC_CONFIG naming a missing or invalid file is refused whatever the command.
@@ -75,7 +77,7 @@ export async function main(argv: readonly string[], base: ContextBase, tree: Com
     let configurationError: ConfigError | undefined;
     try {
       const configuration = await loadConfiguration(base, {
-        flags: scanned.flags,
+        flags,
         // the manifest's own catalog checks a file against the table the build wrote; a test's tree has none
         settings: tree === COMMANDS ? settingsCatalog : catalogFor(tree.manifest),
         ...(own ? { configFile: resolvePath(base.cwd, own), configOrigin: `byoc ${path.join(' ')}` } : {}),
@@ -85,10 +87,10 @@ export async function main(argv: readonly string[], base: ContextBase, tree: Com
       if (!(error instanceof ConfigError && definition.reportsConfigErrors)) throw error;
       configurationError = error;
     }
-    const early = earlySettings(base, scanned.flags);
+    const early = earlySettings(base, flags);
     const { output, color } = loaded ?? { output: outputMode(base, early.json, early.verbose, early.color), color: early.color };
     reporting = { json: output.json, verbose: output.verbose, color: decideColor(base.env, Boolean(base.io.stderr.isTTY), color) };
-    const ctx = createContext(base, { flags: scanned.flags, output, configuration: loaded?.configuration, configurationError });
+    const ctx = createContext(base, { flags, output, configuration: loaded?.configuration, configurationError });
     const outcome = await runCommand(definition, invocation.raw, ctx);
     if (outcome) {
       reportError(outcome, base, reporting);
@@ -101,6 +103,143 @@ export async function main(argv: readonly string[], base: ContextBase, tree: Com
     reportError(error, base, reporting);
     return exitCodeFor(error);
   }
+}
+
+/** A command line, parsed: the global flags, the command path, and the command to run (none: help was printed). */
+interface ParsedCommandLine {
+  flags: Map<string, FlagValue>;
+  path: string[];
+  invocation?: Invocation | undefined;
+}
+
+/**
+ * Parses a command line: by quickParse when it can, else by commander (help, errors, every other shape).
+ * `onGlobals` hears the global flags as soon as they are known (they decide how a later error is printed);
+ * `quick: false` is commander alone (a test compares the two).
+ */
+export async function parseCommandLine(
+  argv: readonly string[],
+  base: ContextBase,
+  tree: CommandTree,
+  options: { quick?: boolean; onGlobals?: (flags: Map<string, FlagValue>) => void } = {},
+): Promise<ParsedCommandLine> {
+  if (options.quick !== false) {
+    const quick = await quickParse(argv, tree);
+    if (quick) {
+      options.onGlobals?.(quick.flags);
+      return quick;
+    }
+  }
+  const { CommanderError } = await loadCommander();
+  const scanned = scanGlobals(argv);
+  options.onGlobals?.(scanned.flags);
+  const { program, nodes } = buildProgram(base, tree);
+  const words = normaliseArgv(argv, scanned, program);
+  const path = commandPathOf(scanGlobals(words).operands, program);
+  let invocation: Invocation | undefined;
+  const target = tree.manifest.find((entry) => entry.file === path.join('/'));
+  if (target) attachDefinition(nodes.get(path.join(' '))!, await target.load(), path.join(' '), (found) => (invocation = found));
+  try {
+    await program.parseAsync(words, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return { flags: scanned.flags, path };
+      throw usageFromCommander(error, path.join(' '));
+    }
+    throw error;
+  }
+  return { flags: scanned.flags, path, invocation };
+}
+
+/**
+ * The usual run of one command (`byoc query svc 'SELECT 1' --format tsv`) parsed by node's util.parseArgs from the
+ * same declarations, without loading commander or building its tree. Only the plain shapes: the command's words,
+ * its arguments, long options (global ones anywhere, the command's after its words), each at most a value. For
+ * anything else (help, version, `--`, short or unknown options, a value that looks like an option, a boolean
+ * given a value, too few or too many arguments, an argument outside its choices, a group named alone) it answers
+ * undefined and commander parses the line, so its messages stay the only ones. test/unit/main-quick-parse.test.ts
+ * runs every command's examples and the odd shapes through both and expects the same invocation.
+ */
+export async function quickParse(argv: readonly string[], tree: CommandTree): Promise<ParsedCommandLine | undefined> {
+  if (argv.some((word) => word === '--' || HELP_OR_VERSION.includes(word))) return undefined;
+  const globals = Object.values(GLOBAL_OPTIONS) as OptionSpec[];
+  // by the long flag as written: `--no-color` is its own flag (commander declares no `--color`)
+  const globalFlags = new Map(globals.map((spec) => [flagName(spec.flags!).slice(2), spec]));
+  // The command's words: the operands before the first option that is not global, as commander dispatches them.
+  const operands: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const word = argv[index]!;
+    if (!word.startsWith('-') || word === '-') {
+      operands.push(word);
+      continue;
+    }
+    const [name, inline] = word.slice(2).split('=');
+    const spec = globalFlags.get(name!);
+    if (!word.startsWith('--') || !spec) break;
+    if (spec.flags!.includes('<') && inline === undefined) index++;
+  }
+  if (operands[0] === 'help') return undefined;
+  // Every path commander makes a node for: each command's file and the groups above it.
+  const nodes = new Set(tree.manifest.flatMap((entry) => entry.file.split('/').map((_, end, parts) => parts.slice(0, end + 1).join('/'))));
+  let path: string[] = [];
+  for (let end = 1; end <= operands.length && nodes.has(operands.slice(0, end).join('/')); end++) path = operands.slice(0, end);
+  const target = tree.manifest.find((entry) => entry.file === path.join('/'));
+  if (!target) return undefined;
+  const isGroup = tree.manifest.some((entry) => entry.file.startsWith(`${target.file}/`));
+  const definition = await target.load();
+  const own = commandFlags(definition);
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  const meaning = new Map<string, { global?: OptionSpec; name?: string; value?: boolean }>();
+  for (const [name, spec] of globalFlags) {
+    options[name] = { type: spec.flags!.includes('<') ? 'string' : 'boolean' };
+    meaning.set(name, { global: spec });
+  }
+  for (const flag of own) {
+    const words: [string, boolean][] = [[flag.flag, true]];
+    if (flag.negation) words.push([flag.negation, false]);
+    for (const [word, value] of words) {
+      const name = word.slice(2);
+      // a flag both global and the command's (commander's program takes it), an optional value: commander's
+      if (meaning.has(name) || (flag.value && !flag.value.startsWith('<'))) return undefined;
+      options[name] = { type: flag.value ? 'string' : 'boolean' };
+      meaning.set(name, { name: flag.name, ...(flag.value ? {} : { value }) });
+    }
+  }
+  let tokens;
+  try {
+    ({ tokens } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true, tokens: true }));
+  } catch {
+    return undefined;
+  }
+  const positionals = tokens.filter((token) => token.kind === 'positional');
+  if (path.some((word, index) => positionals[index]?.value !== word)) return undefined;
+  const pathEnd = path.length ? positionals[path.length - 1]!.index : -1;
+  const values = positionals.slice(path.length).map((token) => token.value);
+  const flags = new Map<string, FlagValue>();
+  const given: Record<string, unknown> = {};
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const { global, name, value } = meaning.get(token.name)!;
+    if (global) {
+      const attributeValue = token.value ?? !token.name.startsWith('no-');
+      flags.set(global.key, { value: checkFlag(global, attributeValue), flag: flagName(global.flags!) });
+      continue;
+    }
+    // the command's options belong after its words (before them, commander's program refuses them)
+    if (token.index < pathEnd) return undefined;
+    given[name!] = token.value ?? value;
+  }
+  // a group named with no argument prints its help (normaliseArgv)
+  if (isGroup && values.length === 0) return undefined;
+  const specs = Object.entries<NonNullable<AnyCommand['args']>[string]>(definition.args ?? {});
+  if (values.length > specs.length || specs.some(([, spec]) => spec.variadic)) return undefined;
+  const args: RawInvocation['args'] = {};
+  for (const [index, [name, spec]] of specs.entries()) {
+    const value = values[index];
+    if (value === undefined ? spec.required : spec.choices && !spec.choices.includes(value)) return undefined;
+    args[name] = value;
+  }
+  return { flags, path, invocation: { definition, raw: { args, flags: given, command: path.join(' ') } } };
 }
 
 /**
@@ -127,6 +266,7 @@ function prefetch(argv: readonly string[], tree: CommandTree): void {
  * before the first option that is not global: the command path is among them.
  */
 function scanGlobals(argv: readonly string[]): { flags: Map<string, FlagValue>; operands: string[]; unknown: string[] } {
+  const { Command, CommanderError, Option } = commander();
   const scanner = new Command()
     .exitOverride()
     .helpOption(false)
@@ -198,6 +338,7 @@ function outputMode(base: ContextBase, json: boolean, verbose: boolean, color: b
  * (help, suggestions for typos) loads no command module.
  */
 function buildProgram(base: ContextBase, tree: CommandTree): { program: Command; nodes: Map<string, Command> } {
+  const { Command, Option } = commander();
   const program = new Command('byoc')
     .description(
       'Troubleshooting access to BYOC ClickHouse deployments over Tailscale: time-bound access requests, ' +
@@ -238,6 +379,7 @@ function optionHelp(spec: OptionSpec): string {
 
 /** Arguments, options, examples and the action of the one command that runs (or whose help is shown). */
 function attachDefinition(leaf: Command, definition: AnyCommand, commandPath: string, onInvoke: (invocation: Invocation) => void): void {
+  const { Option } = commander();
   const argNames = Object.keys(definition.args ?? {});
   for (const [name, spec] of Object.entries<NonNullable<AnyCommand['args']>[string]>(definition.args ?? {})) {
     const label = spec.variadic ? `${kebab(name)}...` : kebab(name);

@@ -4,7 +4,6 @@ import { ByocError, ConfigError, NotAllowedError, UsageError } from '../errors.j
 import type { CertificateAuthority, IssuedCertificate } from '../pki/ca.js';
 import type { SigningThread } from '../pki/signer.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
-import { renderOperatorConfig } from './operator.js';
 import type { BrokerCrl } from './client.js';
 import type { BrokerServices } from './policy.js';
 import { CRL_LIFETIME_MS } from '../pki/crl-lifetime.js';
@@ -400,6 +399,8 @@ export class AccessBroker {
     await this.swept();
     await this.refresh();
     await this.loaded(id);
+    // the rendering (12 KB of module) only for this command, not on every broker open
+    const { renderOperatorConfig } = await import('./operator.js');
     return renderOperatorConfig(this.view(this.record(id)), format);
   }
 

@@ -9,6 +9,8 @@ import { ClickHouseServerError } from './client.js';
 const TRAILING_EXCEPTION = /^Code: (\d+)(?:, e\.displayText\(\) = DB::Exception: (.*), e\.what\(\) = DB::Exception|\. DB::Exception: (.*) \(version [^)]*\))\s*$/;
 
 function trailingException(line: string): ClickHouseServerError | undefined {
+  // most last lines are rows: skip the pattern (and compiling it, ~1 ms of a short run) unless it can match
+  if (!line.trimStart().startsWith('Code: ')) return undefined;
   const match = TRAILING_EXCEPTION.exec(line.trim());
   if (!match) return undefined;
   const code = Number(match[1]);

@@ -196,6 +196,9 @@ function isLoopbackAddress(address: string): boolean {
   const bare = address.replace(/^\[|\]$/g, '');
   const family = net.isIP(bare);
   if (family === 0) return false;
+  // A valid IPv4 address has no leading zeros (net.isIP): 127.0.0.0/8 is its first octet. Said without a
+  // BlockList, whose module and binding would load for it on every run with a resolve override.
+  if (family === 4) return bare.startsWith('127.');
   // BlockList compares bytes, so ::ffff:127.0.0.1 (an IPv4-mapped address) matches the IPv4 range too.
   const loopback = new net.BlockList();
   loopback.addSubnet('127.0.0.0', 8, 'ipv4');

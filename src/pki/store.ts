@@ -123,15 +123,26 @@ export async function readCertificate(stateDir: string, identity: string, servic
     return undefined;
   }
   if (meta?.identity !== identity || meta.service !== service) return undefined;
-  if (certificateMismatch(identity, certPem, keyPem)) return undefined;
+  // parsed once for both checks (each parse is a fair part of a short run's certificate check)
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(certPem);
+  } catch {
+    return undefined;
+  }
+  if (mismatchOf(identity, certificate, keyPem)) return undefined;
   // The grant whose standing byoc checks is the one the certificate is bound to, not whatever meta.json says.
-  if (requestIdOf(certPem) !== meta.requestId) return undefined;
+  if (requestIdIn(certificate) !== meta.requestId) return undefined;
   return { meta, ...paths, certPem, keyPem, caPem };
 }
 
 /** The request a certificate is bound to (its SAN `URI:urn:byoc:request:<id>`), or undefined. */
 export function requestIdOf(certPem: string): string | undefined {
-  const san = new X509Certificate(certPem).subjectAltName ?? '';
+  return requestIdIn(new X509Certificate(certPem));
+}
+
+function requestIdIn(certificate: X509Certificate): string | undefined {
+  const san = certificate.subjectAltName ?? '';
   const ids = [...san.matchAll(/(?:^|, )URI:urn:byoc:request:(r-[0-9a-z]+)(?=,|$)/g)].map((match) => match[1]);
   return ids.length === 1 ? ids[0] : undefined;
 }
@@ -144,6 +155,10 @@ export function certificateMismatch(identity: string, certPem: string, keyPem: s
   } catch {
     return 'the certificate does not parse';
   }
+  return mismatchOf(identity, certificate, keyPem);
+}
+
+function mismatchOf(identity: string, certificate: X509Certificate, keyPem: string): string | undefined {
   const names = commonNamesOf(certificate);
   if (names.length !== 1 || names[0] !== identity) return `its CN is ${JSON.stringify(names.join(', '))}, not ${JSON.stringify(identity)}`;
   try {

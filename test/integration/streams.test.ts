@@ -66,11 +66,24 @@ describe.skipIf(!available)('byoc query streams and cancellation on the real san
     expect((await as(identity, ['query', 'sandbox', 'SELECT 1 FROM system.one'])).exitCode).toBe(0);
     const accessLog = sandboxPaths(sandbox.stateDir).nginx.accessLog;
     const requests = () => readFileSync(accessLog, 'utf8').split('\n').filter(Boolean);
-    const before = requests().length;
+    // nginx writes a request's line once it has sent the last byte, so a fast client can read the log before the
+    // line is there: count once the log has stopped growing (100 ms unchanged, 2 s at most).
+    const settled = async (atLeast: number) => {
+      let count = requests().length;
+      for (let waited = 0; waited < 2000; waited += 100) {
+        await delay(100);
+        const now = requests().length;
+        if (now === count && now >= atLeast) break;
+        count = now;
+      }
+      return requests().length;
+    };
+    const before = await settled(0);
     // When the next query runs
     const result = await as(identity, ['query', 'sandbox', 'SELECT 2 AS two FROM system.one']);
     // Then it answered, and nginx saw exactly one request for it, accepted
     expect(result, result.stderr).toMatchObject({ exitCode: 0, stdout: 'two\n2\n' });
+    await settled(before + 1);
     const added = requests().slice(before);
     expect(added, added.join('\n')).toHaveLength(1);
     expect(added[0]).toMatch(/"POST \/\?query_id=byoc-[^ ]* HTTP\/1\.1" 200 /);

@@ -89,6 +89,42 @@ describe('byoc --version and --help load only the entry point', () => {
   });
 });
 
+/**
+ * What `byoc query` may load up to its first network byte (issue #15: a 1-row query within 1.4x of a bare Node
+ * request): byoc's own modules on the path, and no package at all (no commander: util.parseArgs reads the usual
+ * command line; no @clickhouse/client: the query goes over byoc's own request).
+ */
+const QUERY_MODULES = [
+  'bin/byoc.js', 'bin/early.js', 'dist/commands/index.js', 'dist/commands/query.js',
+  'dist/src/access/broker.js', 'dist/src/access/credentials.js', 'dist/src/access/open.js', 'dist/src/access/operators.js', 'dist/src/access/policy.js',
+  'dist/src/access/server-user.js', 'dist/src/access/snapshot.js', 'dist/src/access/store-lock.js', 'dist/src/access/store.js', 'dist/src/access/types.js',
+  'dist/src/cli.js', 'dist/src/clickhouse/client.js', 'dist/src/clickhouse/engineer.js', 'dist/src/clickhouse/guard.js', 'dist/src/clickhouse/http.js',
+  'dist/src/clickhouse/lexer.js', 'dist/src/clickhouse/parser.js', 'dist/src/clickhouse/result-stream.js', 'dist/src/clickhouse/run.js',
+  'dist/src/clickhouse/settings-memory.js', 'dist/src/clients.js', 'dist/src/command.js', 'dist/src/command/definition.js', 'dist/src/command/input.js',
+  'dist/src/command/render.js', 'dist/src/config/configuration.js', 'dist/src/config/files.js', 'dist/src/config/kinds.js', 'dist/src/config/load.js',
+  'dist/src/config/settings.js', 'dist/src/config/state-services.js', 'dist/src/context.js', 'dist/src/errors.js', 'dist/src/main.js', 'dist/src/net/agents.js',
+  'dist/src/net/failure.js', 'dist/src/net/network.js', 'dist/src/options.js', 'dist/src/pki/crl-lifetime.js', 'dist/src/pki/store.js',
+  'dist/src/precomputed-help.js', 'dist/src/ui/progress.js', 'dist/src/util/duration.js', 'dist/src/util/secure-fs.js', 'dist/src/util/stream.js',
+  'dist/src/util/suggest.js',
+  // the sandbox's operator sweeps its grants before broker reads, when the sandbox is set up
+  'dist/src/sandbox/broker-operator.js', 'dist/src/sandbox/grants.js', 'dist/src/sandbox/layout.js',
+];
+
+describe('byoc query loads at most the modules of its path', () => {
+  it('a query up to the certificate check: no package (no commander, no @clickhouse/client), only the listed modules', () => {
+    // Given a registered service (no configuration file) and an identity with no access to it
+    const stateDir = tempDir({ 'services.json': JSON.stringify({ acme: { clickhouse: { url: 'https://ch.acme.example:8443' } } }) });
+    // When a query runs, as scripts write it
+    const run = byoc(['query', 'acme', 'SELECT 1', '--format', 'tsv', '--max-rows', '0'], { env: { BYOC_STATE_DIR: stateDir, BYOC_USER: 'alice@vendor.example' } });
+    // Then it got as far as the broker's answer (exit 4, what to do next), having loaded nothing beyond the list
+    expect(run.status, run.stderr).toBe(4);
+    expect(run.stderr).toContain('have no approved access to acme');
+    expect(run.packages).toEqual([]);
+    expect(run.files.filter((file) => !QUERY_MODULES.includes(file))).toEqual([]);
+    expect(run.files).toContain('dist/src/clickhouse/guard.js');
+  });
+});
+
 describe('a command with no configuration file loads no configuration library', () => {
   it('`byoc help exit-codes` in a folder with no file: commander only (no cosmiconfig, yaml or zod)', () => {
     // Given a folder, its parents and a home with no byoc configuration

@@ -194,7 +194,7 @@ describe('isLoopbackTarget', () => {
     for (const host of ['localhost', 'LOCALHOST.', 'api.localhost', '127.0.0.1', '127.255.0.1', '::1', '[::ffff:7f00:1]']) {
       expect(isLoopbackTarget(host), host).toBe(true);
     }
-    for (const host of ['10.0.0.1', '100.64.0.7', '::2', 'localhost.example.com', TAILNET_NAME]) {
+    for (const host of ['10.0.0.1', '1.127.0.1', '100.64.0.7', '::2', 'localhost.example.com', TAILNET_NAME]) {
       expect(isLoopbackTarget(host), host).toBe(false);
     }
   });
