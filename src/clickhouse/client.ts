@@ -142,22 +142,7 @@ export const clickhouseConnector: ClickHouseConnector = {
      * connection), it is cancelled there before the error (or the early end) reaches the caller.
      */
     const run = async <T, U>(request: QueryRequest, send: (signal: AbortSignal | undefined) => Promise<Readable>, map: (item: T) => U): Promise<AsyncIterable<U>> => {
-      const deadline = request.deadlineMs === undefined ? undefined : AbortSignal.timeout(request.deadlineMs);
-      const signal = deadline && request.signal ? AbortSignal.any([request.signal, deadline]) : (deadline ?? request.signal);
-      let cancelled: Promise<boolean> | undefined;
-      const cancelOnce = () => (cancelled ??= cancel(request.queryId));
-      const failure = async (error: unknown): Promise<Error> => {
-        // byoc stopped it (the error is then the abort's, whatever the client made of it): stop it on the server too.
-        if (request.signal?.aborted) {
-          await cancelOnce();
-          return abortReason(request.signal);
-        }
-        if (deadline?.aborted) return new QueryTimeoutError(Math.round(request.deadlineMs! / 1000), await cancelOnce());
-        const translated = translateError(error, target);
-        // A server error means the query is over there; anything else (a broken connection) may have left it running.
-        if (!(translated instanceof ClickHouseServerError || translated instanceof ClickHouseRefusal)) await cancelOnce();
-        return translated;
-      };
+      const { signal, cancelOnce, failure } = stopping(request, target, cancel);
       let source: Readable;
       try {
         source = await send(signal);
@@ -227,6 +212,32 @@ export const clickhouseConnector: ClickHouseConnector = {
 
 /** How long a cancellation may wait for the server to confirm the query ended. */
 const CANCEL_WAIT_MS = 2000;
+
+/**
+ * How a query stops, the same over both transports (this client for the audit, src/clickhouse/http.ts for the
+ * engineer): its deadline joined to the caller's signal, at most one KILL QUERY, and the error to report. Whenever
+ * the query may still run on the server when byoc stops (Ctrl-C, a closed stdout, the deadline, a broken
+ * connection), it is cancelled there before the error reaches the caller.
+ */
+export function stopping(request: QueryRequest, target: TranslationTarget, cancel: (queryId: string) => Promise<boolean>) {
+  const deadline = request.deadlineMs === undefined ? undefined : AbortSignal.timeout(request.deadlineMs);
+  const signal = deadline && request.signal ? AbortSignal.any([request.signal, deadline]) : (deadline ?? request.signal);
+  let cancelled: Promise<boolean> | undefined;
+  const cancelOnce = () => (cancelled ??= cancel(request.queryId));
+  const failure = async (error: unknown): Promise<Error> => {
+    // byoc stopped it (the error is then the abort's, whatever the transport made of it): stop it on the server too.
+    if (request.signal?.aborted) {
+      await cancelOnce();
+      return abortReason(request.signal);
+    }
+    if (deadline?.aborted) return new QueryTimeoutError(Math.round(request.deadlineMs! / 1000), await cancelOnce());
+    const translated = translateError(error, target);
+    // A server error means the query is over there; anything else (a broken connection) may have left it running.
+    if (!(translated instanceof ClickHouseServerError || translated instanceof ClickHouseRefusal)) await cancelOnce();
+    return translated;
+  };
+  return { signal, cancelOnce, failure };
+}
 
 /** A ClickHouse string literal (query ids are byoc's own, but quoting never hurts). */
 function sqlString(value: string): string {

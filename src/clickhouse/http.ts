@@ -2,7 +2,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import { abortReason } from '../errors.js';
-import { ClickHouseRefusal, ClickHouseServerError, QueryTimeoutError, translateError, withFormat, type ClickHouseTarget, type QueryRequest, type WireFormat } from './client.js';
+import { stopping, withFormat, type ClickHouseTarget, type QueryRequest, type WireFormat } from './client.js';
 import { ResultStream } from './result-stream.js';
 
 /**
@@ -89,22 +89,7 @@ export function openHttpSession(target: ClickHouseTarget): StreamingSession {
   };
 
   const stream = async (request: QueryRequest, sink: ResultStream): Promise<ResultStream> => {
-    const deadline = request.deadlineMs === undefined ? undefined : AbortSignal.timeout(request.deadlineMs);
-    const signal = deadline && request.signal ? AbortSignal.any([request.signal, deadline]) : (deadline ?? request.signal);
-    let cancelled: Promise<boolean> | undefined;
-    const cancelOnce = () => (cancelled ??= cancel(request.queryId));
-    const failure = async (error: unknown): Promise<Error> => {
-      // byoc stopped it (the error is then the abort's): stop it on the server too.
-      if (request.signal?.aborted) {
-        await cancelOnce();
-        return abortReason(request.signal);
-      }
-      if (deadline?.aborted) return new QueryTimeoutError(Math.round(request.deadlineMs! / 1000), await cancelOnce());
-      const translated = translateError(error, target);
-      // A server error means the query is over there; anything else (a broken connection) may have left it running.
-      if (!(translated instanceof ClickHouseServerError || translated instanceof ClickHouseRefusal)) await cancelOnce();
-      return translated;
-    };
+    const { signal, cancelOnce, failure } = stopping(request, target, cancel);
     let response: IncomingMessage;
     try {
       // As @clickhouse/client sends it: its FORMAT appended, or the SQL as written less its trailing semicolons.
