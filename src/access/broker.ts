@@ -7,6 +7,7 @@ import { formatDuration, parseDuration } from '../util/duration.js';
 import type { BrokerCrl } from './client.js';
 import type { BrokerServices } from './policy.js';
 import { CRL_LIFETIME_MS } from '../pki/crl-lifetime.js';
+import { applyTo, viewOf, type RequestRecord } from './records.js';
 import { readSnapshot, SNAPSHOT_VERSION, writeSnapshot, type BrokerSnapshot } from './snapshot.js';
 import { EventLog, type BrokerEvent, type StoreOptions } from './store.js';
 import {
@@ -21,14 +22,6 @@ import {
 } from './types.js';
 
 type Created = Extract<BrokerEvent, { type: 'request.created' }>;
-
-/** @internal the snapshot (snapshot.ts) holds these as they are */
-export interface RequestRecord {
-  created: Created;
-  reviews: { reviewer: string; decision: 'approve' | 'deny'; comment?: string; at: string }[];
-  revoked?: { at: string; by: string };
-  certificates: { serial: string; notAfter: string; issuedAt: string }[];
-}
 
 export interface BrokerDeps {
   services: BrokerServices;
@@ -689,55 +682,7 @@ export class AccessBroker {
   }
 
   private view(record: RequestRecord): AccessRequest {
-    const { created } = record;
-    const now = this.deps.now().getTime();
-    const approvals = record.reviews.filter((review) => review.decision === 'approve');
-    const denial = record.reviews.find((review) => review.decision === 'deny');
-    const approval = approvals.length >= created.approvalsRequired ? approvals[created.approvalsRequired - 1] : undefined;
-    const notAfter = approval ? new Date(Date.parse(approval.at) + created.durationMs).toISOString() : undefined;
-    let status: RequestStatus;
-    if (record.revoked) status = 'revoked';
-    else if (denial) status = 'denied';
-    else if (approval) status = now >= Date.parse(notAfter!) ? 'expired' : 'approved';
-    else status = now >= Date.parse(created.pendingUntil) ? 'expired' : 'pending';
-    return {
-      id: created.id,
-      service: created.service,
-      scopes: created.scopes,
-      requester: created.requester,
-      reason: created.reason,
-      ...(created.ticket ? { ticket: created.ticket } : {}),
-      duration: created.duration,
-      durationMs: created.durationMs,
-      status,
-      reviews: record.reviews,
-      approvalsRequired: created.approvalsRequired,
-      createdAt: created.at,
-      pendingUntil: created.pendingUntil,
-      ...(approval ? { approvedAt: approval.at, notAfter } : {}),
-      ...(record.revoked ? { revokedAt: record.revoked.at, revokedBy: record.revoked.by } : {}),
-      certificates: record.certificates,
-    };
-  }
-}
-
-/** One event's effect on the requests (shared by the replay and by a lookup of one request). */
-function applyTo(requests: Map<string, RequestRecord>, event: Exclude<BrokerEvent, { type: 'token.created' }>): void {
-  switch (event.type) {
-    case 'request.created':
-      requests.set(event.id, { created: event, reviews: [], certificates: [] });
-      return;
-    case 'request.reviewed':
-      requests.get(event.id)?.reviews.push({ reviewer: event.reviewer, decision: event.decision, at: event.at, ...(event.comment ? { comment: event.comment } : {}) });
-      return;
-    case 'request.revoked': {
-      const record = requests.get(event.id);
-      if (record) record.revoked = { at: event.at, by: event.by };
-      return;
-    }
-    case 'certificate.issued':
-      requests.get(event.id)?.certificates.push({ serial: event.serial, notAfter: event.notAfter, issuedAt: event.at });
-      return;
+    return viewOf(record, this.deps.now().getTime());
   }
 }
 

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Context } from '../context.js';
 import { ByocError, NotAllowedError, RemoteError, reworded } from '../errors.js';
 import { formatCoarse } from '../util/duration.js';
@@ -157,6 +158,8 @@ export async function getCertificate(
  */
 export async function obtainCertificate(ctx: Context, service: string, options: { minRemainingMs?: number } = {}): Promise<UsableCertificate> {
   const minRemainingMs = options.minRemainingMs ?? 60_000;
+  const lean = await leanUsable(ctx, service, minRemainingMs);
+  if (lean) return lean;
   const broker = await ctx.client('broker');
   const { identity, stored } = await storedCertificate(ctx, service);
   const now = ctx.clock.now().getTime();
@@ -194,6 +197,28 @@ export async function obtainCertificate(ctx: Context, service: string, options: 
   throw new NotAllowedError('no_access', `you (${identity}) have no approved access to ${service}${why}`, {
     hint: `Request it, then retry: ${requestAgain(service)}`,
   });
+}
+
+/**
+ * The usual case of obtainCertificate on the embedded broker, without opening it: the stored certificate of the
+ * configured user (the identity connectBroker gives the embedded broker) whose request the snapshot and the log
+ * after it show approved, with enough time left (standing.ts says why that is safe). Undefined for everything
+ * else, which the broker answers as before: a served broker (an HTTP call already), any refusal, any doubt.
+ */
+async function leanUsable(ctx: Context, service: string, minRemainingMs: number): Promise<UsableCertificate | undefined> {
+  const configuration = await ctx.config();
+  const identity = configuration.get<string>('user');
+  if (configuration.get<string>('broker.url') || !identity) return undefined;
+  const { readCertificate } = await import('../pki/store.js');
+  const stored = await readCertificate(ctx.stateDir(), identity, service);
+  if (!stored) return undefined;
+  const [{ leanRecord }, { viewOf }] = await Promise.all([import('./standing.js'), import('./records.js')]);
+  const now = ctx.clock.now().getTime();
+  const record = await leanRecord(path.join(ctx.stateDir(), 'broker'), stored.meta.requestId, now);
+  if (!record) return undefined;
+  const request = viewOf(record, now);
+  const remainingMs = Date.parse(stored.meta.notAfter) - now;
+  return request.status === 'approved' && remainingMs > minRemainingMs ? { ...stored, request, remainingMs } : undefined;
 }
 
 async function newestUsable(broker: BrokerClient, service: string): Promise<AccessRequest> {

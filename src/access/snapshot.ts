@@ -19,7 +19,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writePrivateFile } from '../util/secure-fs.js';
-import type { RequestRecord } from './broker.js';
+import type { RequestRecord } from './records.js';
 import type { LogPosition } from './store.js';
 
 /** Bumped whenever what a snapshot holds changes meaning: a snapshot of another version is rebuilt. */

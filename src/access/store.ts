@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ConfigError, RemoteError } from '../errors.js';
 import { ensurePrivateDir, writePrivateFile } from '../util/secure-fs.js';
 import { FileLock, type LockOptions, type ReleaseLock } from './store-lock.js';
+import { eventProblem } from './records.js';
 import type { AccessRequest } from './types.js';
 
 export type BrokerEvent =
@@ -409,51 +410,6 @@ export async function withStoreLock<T>(dir: string, options: LockOptions, fn: ()
     return await fn();
   } finally {
     await release();
-  }
-}
-
-const isString = (value: unknown): value is string => typeof value === 'string';
-const isOptionalString = (value: unknown) => value === undefined || typeof value === 'string';
-const isCount = (value: unknown) => Number.isInteger(value) && (value as number) >= 0;
-
-/** The text fields each event type must carry. */
-const REQUIRED_TEXT: Record<BrokerEvent['type'], readonly string[]> = {
-  'request.created': ['at', 'id', 'service', 'requester', 'reason', 'duration', 'pendingUntil'],
-  'request.reviewed': ['at', 'id', 'reviewer'],
-  'request.revoked': ['at', 'id', 'by'],
-  'certificate.issued': ['at', 'id', 'serial', 'notAfter', 'identity'],
-  'token.created': ['at', 'user', 'tokenHash'],
-};
-
-/**
- * Why a parsed line is not a broker event, or undefined when it is one. Hand-written rather than a schema
- * library: replay checks every event on each start (100k events within the restart budget), and these typeof
- * tests, which allocate nothing for a good event, cost next to nothing beside JSON.parse.
- */
-function eventProblem(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `expected an object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`;
-  const event = value as Record<string, unknown>;
-  const type = event.type;
-  if (type === undefined) return 'no type';
-  const required = typeof type === 'string' && Object.hasOwn(REQUIRED_TEXT, type) ? REQUIRED_TEXT[type as BrokerEvent['type']] : undefined;
-  if (!required) return `unknown type ${JSON.stringify(type)}`;
-  for (const field of required) {
-    if (!isString(event[field])) return `${type} without ${required.filter((name) => !isString(event[name])).join(', ')}`;
-  }
-  switch (type) {
-    case 'request.created':
-      if (!Array.isArray(event.scopes) || !event.scopes.every(isString)) return 'request.created without scopes';
-      if (!isCount(event.durationMs)) return 'request.created without durationMs';
-      if (!isCount(event.approvalsRequired) || (event.approvalsRequired as number) < 1) return 'request.created without approvalsRequired';
-      if (!isOptionalString(event.ticket)) return 'request.created with a ticket that is not text';
-      return undefined;
-    case 'request.reviewed':
-      if (event.decision !== 'approve' && event.decision !== 'deny') return 'request.reviewed without a decision (approve or deny)';
-      return isOptionalString(event.comment) ? undefined : 'request.reviewed with a comment that is not text';
-    case 'request.revoked':
-      return isOptionalString(event.comment) ? undefined : 'request.revoked with a comment that is not text';
-    default:
-      return undefined;
   }
 }
 
