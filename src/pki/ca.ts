@@ -143,6 +143,17 @@ export interface PreparedCertificate {
   finish: (signature: Buffer) => IssuedCertificate;
 }
 
+/** A client certificate's extensions: an end entity for TLS client auth, bound to its request by the SAN URI. */
+export function clientCertificateExtensions(requestUrn: string, ca: Pick<CertificateAuthority, 'keyIdHex'>) {
+  return [
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, critical: true },
+    { name: 'extKeyUsage', clientAuth: true },
+    { name: 'subjectAltName', altNames: [{ type: 6, value: requestUrn }] },
+    { name: 'authorityKeyIdentifier', keyIdentifierHex: ca.keyIdHex },
+  ];
+}
+
 export function prepareClientCertificate(ca: CertificateAuthority, spec: ClientCertificateSpec): PreparedCertificate {
   const csr = readCsr(spec.csrPem);
   const serial = randomSerialHex();
@@ -157,13 +168,7 @@ export function prepareClientCertificate(ca: CertificateAuthority, spec: ClientC
     serialHex: serial,
     notBefore: spec.notBefore,
     notAfter: spec.notAfter,
-    extensions: [
-      { name: 'basicConstraints', cA: false, critical: true },
-      { name: 'keyUsage', digitalSignature: true, critical: true },
-      { name: 'extKeyUsage', clientAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 6, value: urn }] },
-      { name: 'authorityKeyIdentifier', keyIdentifierHex: ca.keyIdHex },
-    ],
+    extensions: clientCertificateExtensions(urn, ca),
     signingKey: ca.key,
   });
   return {

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { describe, expect, it } from 'vitest';
-import { createCa, issueClientCertificate, prepareClientCertificate } from '../../../src/pki/ca.js';
+import { clientCertificateExtensions, createCa, issueClientCertificate, prepareClientCertificate } from '../../../src/pki/ca.js';
 import { certificateBody, certificateBodyWithForge, createCsr, generateKeyPairPem, readCsr } from '../../../src/pki/x509.js';
 
 const derOf = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
@@ -57,13 +57,7 @@ describe('certificates put together from their encoded parts', () => {
       serialHex: '7f0102030405060708090a0b0c0d0e0f',
       notBefore: new Date(from),
       notAfter: new Date(Date.parse(from) + 3_600_000),
-      extensions: [
-        { name: 'basicConstraints', cA: false, critical: true },
-        { name: 'keyUsage', digitalSignature: true, critical: true },
-        { name: 'extKeyUsage', clientAuth: true },
-        { name: 'subjectAltName', altNames: [{ type: 6, value: urn }] },
-        { name: 'authorityKeyIdentifier', keyIdentifierHex: ca.keyIdHex },
-      ],
+      extensions: clientCertificateExtensions(urn, ca),
       signingKey: ca.key,
     };
     // When byoc writes its body (twice: the second from the parts it remembered) and forge encodes the same spec
