@@ -10,5 +10,6 @@ if (major < 20 || (major === 20 && minor < 19)) {
 }
 const { answerEarly } = require('./early.js');
 if (!answerEarly(process.argv.slice(2), process.stdout)) {
+  require('./own-modules.js').readOwnModulesSynchronously(require('node:path').join(__dirname, '..', 'dist'));
   import('../dist/src/cli.js').then(({ runFromProcess }) => runFromProcess(__filename));
 }
