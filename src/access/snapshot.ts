@@ -16,11 +16,11 @@
  * review, revocation or certificate is accepted for it at the snapshot's time or later, and a snapshot taken at a
  * later time than the reader's clock is not used.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writePrivateFile } from '../util/secure-fs.js';
 import type { RequestRecord } from './records.js';
 import type { LogPosition } from './store.js';
+import { readSmallFile } from '../util/read.js';
 
 /** Bumped whenever what a snapshot holds changes meaning: a snapshot of another version is rebuilt. */
 export const SNAPSHOT_VERSION = 1;
@@ -49,7 +49,7 @@ export async function readSnapshot(dir: string): Promise<{ snapshot: BrokerSnaps
   let value: unknown;
   let text: string;
   try {
-    text = await readFile(path.join(dir, SNAPSHOT_FILE), 'utf8');
+    text = await readSmallFile(path.join(dir, SNAPSHOT_FILE));
     value = JSON.parse(text);
   } catch {
     return undefined;

@@ -1,6 +1,7 @@
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { writePrivateFile } from '../util/secure-fs.js';
+import { readSmallFile } from '../util/read.js';
 
 /**
  * Which of runTagged's settings levels a service's server accepted last time, so the usual query is one request
@@ -26,7 +27,7 @@ export function settingsMemory(stateDir: string, service: string, url: string, u
   return {
     async recall() {
       try {
-        const saved = JSON.parse(await readFile(file, 'utf8')) as { url?: unknown; user?: unknown; level?: unknown; at?: unknown };
+        const saved = JSON.parse(await readSmallFile(file)) as { url?: unknown; user?: unknown; level?: unknown; at?: unknown };
         const age = now().getTime() - Date.parse(String(saved.at));
         const fresh = age >= 0 && age < MAX_AGE_MS;
         return saved.url === url && saved.user === user && fresh && (saved.level === 0 || saved.level === 1 || saved.level === 2) ? saved.level : undefined;

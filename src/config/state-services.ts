@@ -1,5 +1,6 @@
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { readSmallFile } from '../util/read.js';
 // Every run reads this file; only the sandbox writes it, so the writer (and node:crypto behind it) loads then.
 const writePrivateFile = async (file: string, content: string) => (await import('../util/secure-fs.js')).writePrivateFile(file, content);
 import type { PolicyConfig, ServiceConfig } from './schema.js';
@@ -23,7 +24,7 @@ const servicesFile = (stateDir: string) => path.join(stateDir, 'services.json');
  */
 export async function stateServices(stateDir: string): Promise<Record<string, StateService>> {
   try {
-    return JSON.parse(await readFile(servicesFile(stateDir), 'utf8'));
+    return JSON.parse(await readSmallFile(servicesFile(stateDir)));
   } catch {
     return {};
   }

@@ -1,9 +1,10 @@
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { encodeIdentity } from '../access/server-user.js';
 import { UsageError } from '../errors.js';
 import { writePrivateFile } from '../util/secure-fs.js';
+import { readSmallFile } from '../util/read.js';
 
 /**
  * The engineer's keys and certificates, one set per identity and service:
@@ -113,10 +114,10 @@ export async function readCertificate(stateDir: string, identity: string, servic
   try {
     let metaText: string;
     [metaText, certPem, keyPem, caPem] = await Promise.all([
-      readFile(paths.metaPath, 'utf8'),
-      readFile(paths.certPath, 'utf8'),
-      readFile(paths.keyPath, 'utf8'),
-      readFile(paths.caPath, 'utf8'),
+      readSmallFile(paths.metaPath),
+      readSmallFile(paths.certPath),
+      readSmallFile(paths.keyPath),
+      readSmallFile(paths.caPath),
     ]);
     meta = JSON.parse(metaText) as StoredCertificateMeta;
   } catch {

@@ -104,7 +104,7 @@ const QUERY_MODULES = [
   'dist/src/command/render.js', 'dist/src/config/configuration.js', 'dist/src/config/files.js', 'dist/src/config/kinds.js', 'dist/src/config/load.js',
   'dist/src/config/settings.js', 'dist/src/config/state-services.js', 'dist/src/context.js', 'dist/src/errors.js', 'dist/src/main.js', 'dist/src/net/agents.js',
   'dist/src/net/failure.js', 'dist/src/net/network.js', 'dist/src/options.js', 'dist/src/pki/crl-lifetime.js', 'dist/src/pki/store.js',
-  'dist/src/precomputed-help.js', 'dist/src/ui/progress.js', 'dist/src/util/duration.js', 'dist/src/util/secure-fs.js', 'dist/src/util/stream.js',
+  'dist/src/precomputed-help.js', 'dist/src/ui/progress.js', 'dist/src/util/duration.js', 'dist/src/util/read.js', 'dist/src/util/secure-fs.js', 'dist/src/util/stream.js',
   'dist/src/util/suggest.js',
   // the sandbox's operator sweeps its grants before broker reads, when the sandbox is set up
   'dist/src/sandbox/broker-operator.js', 'dist/src/sandbox/grants.js', 'dist/src/sandbox/layout.js',
