@@ -105,13 +105,7 @@ export default defineCommand({
     if (result.mode === 'print') return result.document;
     const verification = result.verification;
     return {
-      service: result.service,
-      kubeconfig: result.kubeconfig,
-      context: result.context,
-      changed: result.changed,
-      backup: result.backup,
-      switched: result.switched,
-      current: result.current,
+      ...writtenFields(result),
       // One object for the API server whether or not it was verified (version null then); `serverUrl` is the
       // 0.1 name of server.kubeconfigUrl, kept as an alias until 0.3.
       server: { url: result.server.url, kubeconfigUrl: result.server.kubeconfigUrl, version: verification?.server.version ?? null },
@@ -142,13 +136,7 @@ export default defineCommand({
     const { ConnectK8sView } = await import('../../src/ui/views/connect-k8s.js');
     const verification = result.verification;
     return ConnectK8sView({
-      service: result.service,
-      kubeconfig: result.kubeconfig,
-      context: result.context,
-      changed: result.changed,
-      backup: result.backup,
-      switched: result.switched,
-      current: result.current,
+      ...writtenFields(result),
       serverUrl: result.server.kubeconfigUrl,
       verification: verification
         ? {
@@ -165,3 +153,8 @@ export default defineCommand({
   },
   outcome: (result) => (result.mode === 'write' ? (result.error ?? undefined) : undefined),
 });
+
+/** What this run wrote and switched: the same fields, in the same order, in the JSON document and the view. */
+function writtenFields({ service, kubeconfig, context, changed, backup, switched, current }: Written) {
+  return { service, kubeconfig, context, changed, backup, switched, current };
+}

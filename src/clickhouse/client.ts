@@ -130,7 +130,7 @@ export const clickhouseConnector: ClickHouseConnector = {
      */
     const cancel = async (queryId: string): Promise<boolean> => {
       try {
-        await client.command({ query: `KILL QUERY WHERE query_id = ${sqlString(queryId)} SYNC`, abort_signal: AbortSignal.timeout(CANCEL_WAIT_MS) });
+        await client.command({ query: killQuerySql(queryId), abort_signal: cancelWait() });
         return true;
       } catch {
         return false;
@@ -212,6 +212,12 @@ export const clickhouseConnector: ClickHouseConnector = {
 
 /** How long a cancellation may wait for the server to confirm the query ended. */
 const CANCEL_WAIT_MS = 2000;
+
+/** The statement that stops one of byoc's queries, waiting for the server to confirm it ended (every user may kill its own). */
+export const killQuerySql = (queryId: string) => `KILL QUERY WHERE query_id = ${sqlString(queryId)} SYNC`;
+
+/** The signal a cancellation waits under, over either transport. */
+export const cancelWait = () => AbortSignal.timeout(CANCEL_WAIT_MS);
 
 /**
  * How a query stops, the same over both transports (this client for the audit, src/clickhouse/http.ts for the

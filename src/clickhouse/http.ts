@@ -2,7 +2,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import { abortReason } from '../errors.js';
-import { stopping, withFormat, type ClickHouseTarget, type QueryRequest, type WireFormat } from './client.js';
+import { cancelWait, killQuerySql, stopping, withFormat, type ClickHouseTarget, type QueryRequest, type WireFormat } from './client.js';
 import { ResultStream } from './result-stream.js';
 
 /**
@@ -23,8 +23,6 @@ export interface StreamingSession {
   close(): Promise<void>;
 }
 
-/** How long a cancellation may wait for the server to confirm the query ended. */
-const CANCEL_WAIT_MS = 2000;
 
 export function openHttpSession(target: ClickHouseTarget): StreamingSession {
   const base = new URL(target.url);
@@ -80,7 +78,7 @@ export function openHttpSession(target: ClickHouseTarget): StreamingSession {
    */
   const cancel = async (queryId: string): Promise<boolean> => {
     try {
-      const answer = await post(`KILL QUERY WHERE query_id = ${sqlString(queryId)} SYNC`, {}, AbortSignal.timeout(CANCEL_WAIT_MS));
+      const answer = await post(killQuerySql(queryId), {}, cancelWait());
       await bodyText(answer);
       return true;
     } catch {
@@ -185,9 +183,4 @@ function serverError(text: string, header: string | string[] | undefined): Error
   const code = groups?.code ?? (typeof header === 'string' ? header : undefined);
   if (code !== undefined) (error as Error & { code: string }).code = code;
   return error;
-}
-
-/** A ClickHouse string literal (query ids are byoc's own, but quoting never hurts). */
-function sqlString(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }

@@ -720,18 +720,11 @@ class Parser {
     if (TABLE_ARGUMENT_FUNCTIONS.has(name.toLowerCase())) {
       // remote('host', db.table) / remote('host', db, table) / cluster('name', db.table)
       const [, first, second] = args;
-      const asPart = (summary: Summary | undefined): NamePart | undefined =>
-        summary?.kind === 'identifier' && summary.parts.length === 1
-          ? summary.parts[0]
-          : summary?.kind === 'string'
-            ? { name: summary.value, source: `'${summary.value}'`, escaped: summary.escaped }
-            : undefined;
       if (first?.kind === 'identifier' && first.parts.length === 2) {
         tables.push({ database: first.parts[0]!, table: first.parts[1]!, start });
       } else {
-        const database = asPart(first);
-        const table = asPart(second);
-        if (database && table) tables.push({ database, table, start });
+        const named = namedTable(first, second, start);
+        if (named) tables.push(named);
       }
     }
     this.record({ type: 'tableFunction', name, start, tables });
@@ -764,12 +757,6 @@ class Parser {
       }
       while (this.acceptPunct(',') && !this.isPunct(')')) args.push(this.expression());
       this.expectPunct(')');
-      const asPart = (summary: Summary | undefined): NamePart | undefined =>
-        summary?.kind === 'identifier' && summary.parts.length === 1
-          ? summary.parts[0]
-          : summary?.kind === 'string'
-            ? { name: summary.value, source: `'${summary.value}'`, escaped: summary.escaped }
-            : undefined;
       const [first, second] = args;
       if (first?.kind === 'identifier' && first.parts.length === 2) {
         tables.push({ database: first.parts[0]!, table: first.parts[1]!, start });
@@ -778,9 +765,8 @@ class Parser {
       } else if (first?.kind === 'call') {
         generator = first.name; // cluster('name', numbers(10)): a table function run on every node
       } else if (!view) {
-        const database = asPart(first);
-        const table = asPart(second);
-        if (database && table) tables.push({ database, table, start });
+        const named = namedTable(first, second, start);
+        if (named) tables.push(named);
       }
     } finally {
       this.scopes.push(...saved);
@@ -1482,4 +1468,18 @@ export class RefusalSignal extends Error {
     super(reason);
     this.name = 'RefusalSignal';
   }
+}
+
+/** A database and a table given as two arguments (`remote('host', db, table)`, `cluster('name', 'db', 'table')`). */
+function namedTable(first: Summary | undefined, second: Summary | undefined, start: number): TableReference | undefined {
+  const database = namePart(first);
+  const table = namePart(second);
+  return database && table ? { database, table, start } : undefined;
+}
+
+/** One name as a table function's argument: a bare identifier or a string literal. */
+function namePart(summary: Summary | undefined): NamePart | undefined {
+  if (summary?.kind === 'identifier' && summary.parts.length === 1) return summary.parts[0];
+  if (summary?.kind === 'string') return { name: summary.value, source: `'${summary.value}'`, escaped: summary.escaped };
+  return undefined;
 }
