@@ -4,6 +4,7 @@ import { defineCommand, option } from '../../src/command.js';
 import { UsageError } from '../../src/errors.js';
 
 const SWEEP_EVERY_MS = 30_000;
+const NOTIFY_DRAIN_MS = 5_000;
 
 export default defineCommand({
   examples: ['byoc broker serve --listen 127.0.0.1:8787', 'byoc broker serve --listen 0.0.0.0:8443 --tls-cert broker.crt --tls-key broker.key'],
@@ -17,13 +18,15 @@ export default defineCommand({
     const address = parseListenAddress(listen);
     if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new UsageError('tls_incomplete', '--tls-cert and --tls-key go together', { hint: 'Pass both, or neither for plain HTTP on loopback.' });
     const tls = tlsCert && tlsKey ? { cert: await readTlsFile(ctx.cwd, tlsCert, '--tls-cert'), key: await readTlsFile(ctx.cwd, tlsKey, '--tls-key') } : undefined;
-    const [{ openBroker }, { createBrokerServer, listen: startListening }] = await Promise.all([
+    const [{ openBroker, notifierFor }, { createBrokerServer, listen: startListening }] = await Promise.all([
       import('../../src/access/open.js'),
       import('../../src/access/server.js'),
     ]);
     const configuration = await ctx.config();
     // Held for as long as it serves: no lock round trip per decision, and embedded writers are told where it is.
-    const broker = await openBroker(ctx, configuration, { hold: true });
+    // Notifications (src/notify): decisions as they are committed, expiring-soon and lapsed from the timer below.
+    const notifier = await notifierFor(ctx, configuration, 'served');
+    const broker = await openBroker(ctx, configuration, { hold: true, ...(notifier ? { notifier } : {}) });
     // Given back on every way out (a failed listen too), so embedded commands can write again at once.
     try {
       if (!tls && !isLoopback(address.host)) {
@@ -49,9 +52,11 @@ export default defineCommand({
       await broker.announce(url);
       ctx.log.info(`byoc broker listening on ${url} (state: ${ctx.stateDir()}); Ctrl-C stops it`);
       // Expiry holds on the customer's side even when nobody calls the broker: sweep on a timer too.
+      await notifier?.tick(broker.requestsInMemory());
       while (!ctx.signal.aborted) {
         await ctx.clock.sleep(SWEEP_EVERY_MS, ctx.signal).catch(() => undefined);
         if (!ctx.signal.aborted) await broker.sweep();
+        if (!ctx.signal.aborted) await notifier?.tick(broker.requestsInMemory());
       }
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -60,6 +65,8 @@ export default defineCommand({
       return { url, stopped: true };
     } finally {
       await broker.close();
+      // what is still being delivered gets a short while, then is given up (logged)
+      await notifier?.close(NOTIFY_DRAIN_MS);
     }
   },
   text: (result) => `broker on ${result.url} stopped`,

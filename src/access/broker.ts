@@ -40,6 +40,12 @@ export interface BrokerDeps {
   /** Called once a request has been revoked, after the decision is committed; failures are warnings. */
   onRevoked?: (request: AccessRequest) => Promise<void>;
   /**
+   * Told of each decision once it is committed (notifications, src/notify): created, approved (by the review that
+   * completes the approvals), denied, revoked. Not awaited: it only queues, so nothing it does delays or fails the
+   * decision; a throw is a warning.
+   */
+  onDecision?: (event: 'created' | 'approved' | 'denied' | 'revoked', request: AccessRequest) => void;
+  /**
    * Server-side expiry: run before broker operations (at most once per {@link SWEEP_INTERVAL_MS}) to remove what
    * ended grants left on the customer's side; failures are warnings.
    */
@@ -213,7 +219,7 @@ export class AccessBroker {
         pendingUntil: new Date(now.getTime() + policy.pendingTtlMs).toISOString(),
       };
       return { events: [event], result: event.id };
-    }).then((id) => this.view(this.requests.get(id)!));
+    }).then((id) => this.decided('created', this.view(this.requests.get(id)!)));
   }
 
   async get(_actor: string, id: string): Promise<AccessRequest> {
@@ -241,7 +247,10 @@ export class AccessBroker {
     await this.swept();
     const request = await this.review(actor, id, 'approve', comment);
     // Only the review that completes the approvals triggers the operator step (earlier ones leave it pending).
-    if (request.status === 'approved') await this.notify(this.deps.onApproved, request, 'the operator step');
+    if (request.status === 'approved') {
+      this.decided('approved', request);
+      await this.notify(this.deps.onApproved, request, 'the operator step');
+    }
     return request;
   }
 
@@ -249,7 +258,7 @@ export class AccessBroker {
     if (!comment?.trim()) {
       return Promise.reject(new UsageError('comment_required', 'a denial needs a comment', { hint: 'Tell the requester why: --comment "..."' }));
     }
-    return this.review(actor, id, 'deny', comment);
+    return this.review(actor, id, 'deny', comment).then((request) => this.decided('denied', request));
   }
 
   async revoke(actor: string, id: string, comment?: string): Promise<AccessRequest> {
@@ -270,7 +279,7 @@ export class AccessBroker {
       const event: BrokerEvent = { type: 'request.revoked', at: this.deps.now().toISOString(), id, by: actor, ...(comment ? { comment } : {}) };
       return { events: [event], result: id };
     })
-      .then(() => this.view(this.record(id)))
+      .then(() => this.decided('revoked', this.view(this.record(id))))
       .then((request) => this.notify(this.deps.onRevoked, request, 'removing the operator step'));
   }
 
@@ -287,6 +296,20 @@ export class AccessBroker {
 
   private async swept(): Promise<void> {
     if (this.deps.sweep && this.deps.now().getTime() - this.lastSweep >= SWEEP_INTERVAL_MS) await this.sweep();
+  }
+
+  private decided(event: Parameters<NonNullable<BrokerDeps['onDecision']>>[0], request: AccessRequest): AccessRequest {
+    try {
+      this.deps.onDecision?.(event, request);
+    } catch (error) {
+      this.deps.store.warn(`notifying ${event} ${request.id} failed: ${(error as Error).message}`);
+    }
+    return request;
+  }
+
+  /** Every request in memory, as of now: the served broker's notification timer (live requests always are). */
+  requestsInMemory(): AccessRequest[] {
+    return [...this.requests.values()].map((record) => this.view(record));
   }
 
   private async notify(hook: ((request: AccessRequest) => Promise<void>) | undefined, request: AccessRequest, what: string): Promise<AccessRequest> {

@@ -7,6 +7,7 @@ import { servicesFromConfig } from './policy.js';
 import type { Configuration } from '../config/configuration.js';
 import type { LockOwner, StoreOptions } from './store.js';
 import { operatorHooks } from './operators.js';
+import type { Notifier } from '../notify/notifier.js';
 
 declare module '../context.js' {
   interface Clients {
@@ -29,7 +30,9 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
       hint: 'Set user in the configuration or BYOC_USER=you@vendor.example (embedded broker), or broker.url with BYOC_TOKEN (served broker).',
     });
   }
-  const broker = await openBroker(ctx, configuration);
+  // A decision taken here is notified from here: this process waits a bounded time for its deliveries (src/notify).
+  const notifier = await notifierFor(ctx, configuration, 'embedded');
+  const broker = await openBroker(ctx, configuration, notifier ? { notifier } : {});
   return embeddedClient(broker, identity, brokerDir(ctx.stateDir()));
 }
 
@@ -40,7 +43,11 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
  * itself, which opens the broker as its authority). `hold: true` (`byoc broker serve`) keeps the store's lock until
  * broker.close(): the one writer while it serves.
  */
-export async function openBroker(ctx: Context, configuration: Configuration, options: { operatorHooks?: boolean; hold?: boolean } = {}): Promise<AccessBroker> {
+export async function openBroker(
+  ctx: Context,
+  configuration: Configuration,
+  options: { operatorHooks?: boolean; hold?: boolean; notifier?: Pick<Notifier, 'publish'> } = {},
+): Promise<AccessBroker> {
   const stateDir = ctx.stateDir();
   const registry = options.operatorHooks === false ? [] : await ctx.client('operators');
   // The hooks reach the broker only once it is open (they run on its decisions, never while it replays).
@@ -53,8 +60,19 @@ export async function openBroker(ctx: Context, configuration: Configuration, opt
     ca: async () => (await import('../pki/ca.js')).loadOrCreateBrokerCa(stateDir, ctx.clock.now(), brokerStoreOptions(ctx)),
     store: { ...brokerStoreOptions(ctx), ...(options.hold ? { hold: true } : {}) },
     ...hooks,
+    ...(options.notifier ? { onDecision: (event, request) => options.notifier!.publish(event, request) } : {}),
   });
   return broker;
+}
+
+/**
+ * The notifications the configuration asks for (src/notify, loaded only then), or undefined. `served`: `byoc broker
+ * serve`, which also runs the timer's events; `embedded`: a command that waits a bounded time for its deliveries.
+ */
+export async function notifierFor(ctx: Context, configuration: Configuration, mode: 'served' | 'embedded'): Promise<Notifier | undefined> {
+  const { data } = configuration;
+  if (!data.notify && !Object.values(data.services ?? {}).some((service) => service.notify)) return undefined;
+  return (await import('../notify/notifier.js')).createNotifier(ctx, configuration, mode);
 }
 
 /**

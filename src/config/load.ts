@@ -120,7 +120,7 @@ async function readAndValidate(file: string, catalog: SettingsCatalog | undefine
 async function settingsFor(raw: unknown, catalog: SettingsCatalog | undefined): Promise<readonly Setting[]> {
   if (!catalog) return (await import('../options.js')).SHARED_SETTINGS;
   const shared = new Set(catalog.shared.map((setting) => setting.key));
-  const structural = (key: string) => key.startsWith('services.') || key.startsWith('network.resolve.') || key === 'services' || key === 'network.resolve';
+  const structural = (key: string) => key.startsWith('services.') || key.startsWith('network.resolve.') || key.startsWith('notify.') || key === 'services' || key === 'network.resolve' || key === 'notify';
   const onlyShared = leafKeys(raw).every((key) => shared.has(key) || structural(key));
   return onlyShared ? catalog.shared : (catalog.forFiles?.() ?? catalog.all());
 }

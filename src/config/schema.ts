@@ -26,6 +26,31 @@ export interface ServiceConfig {
   policy?: PolicyConfig;
   /** the customer's own connection for `byoc audit query-log <service>`; a password never lives here */
   audit?: { url?: string; user?: string; passwordEnv?: string; passwordFile?: string; caFile?: string };
+  /** the notify.targets this service's requests go to (instead of notify.default) */
+  notify?: string[];
+}
+
+/** A place the broker tells about requests (src/notify). Secrets come from a variable or a file, never inline. */
+export interface NotifyTargetConfig {
+  kind?: 'webhook' | 'slack';
+  /** webhook only: the receiver's URL (not a secret: the signature authenticates each delivery) */
+  url?: string;
+  /** the URL from this variable or file (a Slack incoming-webhook URL is itself a secret) */
+  urlEnv?: string;
+  urlFile?: string;
+  /** webhook: the HMAC-SHA256 key, from this variable or file */
+  secretEnv?: string;
+  secretFile?: string;
+  /** only these events (default: all) */
+  events?: string[];
+}
+
+export interface NotifyConfig {
+  targets?: Record<string, NotifyTargetConfig>;
+  /** the targets of a service without services.<name>.notify */
+  default?: string[];
+  /** a link to a request in messages: `{id}` is replaced by its id */
+  reviewUrl?: string;
 }
 
 /** A validated file: the structure typed, every setting in its file form (see Setting.key). */
@@ -33,6 +58,7 @@ export interface ConfigData {
   services?: Record<string, ServiceConfig>;
   network?: { proxy?: string; resolve?: Record<string, string> };
   policy?: PolicyConfig;
+  notify?: NotifyConfig;
   [section: string]: unknown;
 }
 
@@ -86,6 +112,28 @@ function text(refine?: (value: string) => string | undefined): SchemaNode {
 const httpUrl = text((value) => (/^https?:$/.test(safeProtocol(value)) ? undefined : 'expected an http:// or https:// URL'));
 const ipAddress = text((value) => (isIP(value) !== 0 ? undefined : 'expected an IPv4 or IPv6 address'));
 
+/** A list of names (notify targets, events), written as a YAML list. */
+function nameList(refine?: (name: string) => string | undefined): SchemaNode {
+  return made({
+    kind: 'value',
+    check: (value) => {
+      if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) return wrongType('array of strings', value);
+      for (const item of value) {
+        const problem = refine?.(item);
+        if (problem !== undefined) return { problem };
+      }
+      return { value };
+    },
+  });
+}
+
+/** The events the broker notifies (src/notify); a target may be given only some of them. */
+export const NOTIFY_EVENT_NAMES = ['created', 'approved', 'denied', 'revoked', 'expiring-soon', 'lapsed'] as const;
+const TARGET_NAME = /^[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?$/;
+const targetName = (name: string) => (TARGET_NAME.test(name) ? undefined : `"${name}" is not a target name (letters, digits, - and _)`);
+const notifyEvent = (name: string) => ((NOTIFY_EVENT_NAMES as readonly string[]).includes(name) ? undefined : `unknown event "${name}"; events: ${NOTIFY_EVENT_NAMES.join(', ')}`);
+const variableName = text((value) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(value) ? undefined : 'expected an environment variable name'));
+
 const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const serviceName = (name: string) => (SERVICE_NAME.test(name) ? undefined : 'expected a service name of lowercase letters, digits and dashes');
 
@@ -134,7 +182,18 @@ export function configSchema(settings: readonly Setting[]): ConfigSchema {
     kubernetes: object({ server: httpUrl, caFile: text(), tlsServerName: text() }),
     policy: objectOf(policy),
     audit: object({ url: httpUrl, user: text(), passwordEnv: text(), passwordFile: text(), caFile: text() }),
+    notify: nameList(targetName),
   });
+  const target = object({
+    kind: text((value) => (value === 'webhook' || value === 'slack' ? undefined : 'expected webhook or slack')),
+    url: httpUrl,
+    urlEnv: variableName,
+    urlFile: text(),
+    secretEnv: variableName,
+    secretFile: text(),
+    events: nameList(notifyEvent),
+  });
+  place(shape, 'notify', object({ targets: made({ kind: 'record', key: targetName, value: target }), default: nameList(targetName), reviewUrl: httpUrl }));
   place(shape, 'services', made({ kind: 'record', key: serviceName, value: service }));
   place(shape, 'network.resolve', made({ kind: 'record', key: (name) => (name === '' ? 'expected a host name' : undefined), value: ipAddress }));
   const root = objectOf(shape);
