@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { notifierFor, openBroker } from '../../../src/access/open.js';
-import { FakeClock, testContext } from '../../fakes/context.js';
+import { FakeClock, runCli, testContext } from '../../fakes/context.js';
 import { tempDir } from '../../fakes/fs.js';
 import { freePort, GatedClock, signatureValid, startReceiver, type Received } from './receiver.js';
 
@@ -195,5 +195,25 @@ describe('webhook notifications', () => {
     expect(stderr()).toContain(`warning: notify: gave up delivering created ${created.id} to oncall (after 6 attempts): HTTP 500 receiver error`);
     expect(stderr().match(/failed \(attempt \d of 6: HTTP 500/g)).toHaveLength(5);
     expect(clock.sleepers).toBe(0);
+  });
+
+  it('is sent by the command itself on the embedded broker (byoc access request), which waits a bounded time for it', async () => {
+    // Given an embedded broker configured with a webhook target, and no served broker
+    const receiver = await startReceiver();
+    const cwd = tempDir({
+      'byoc.config.yaml': `policy: { approvers: [${BOB}] }\nservices: { acme-prod: {} }\nnotify:\n  targets:\n    hook: { kind: webhook, url: "${receiver.url}", secretEnv: HOOK_SECRET }\n  default: [hook]\n`,
+    });
+    // When alice asks from the command line
+    const result = await runCli(['access', 'request', 'acme-prod', '--reason', 'disk pressure', '--no-wait', '--json'], {
+      cwd,
+      env: { BYOC_STATE_DIR: tempDir(), BYOC_USER: ALICE, HOOK_SECRET: SECRET },
+    });
+    // Then the request is made (pending: exit 8 under --no-wait), and the receiver gets the signed notice of its creation
+    expect(result.exitCode).toBe(8);
+    const id = /"(r-[0-9a-z]{10})"/.exec(result.stdout + result.stderr)?.[1];
+    expect(id).toBeDefined();
+    await receiver.until(1);
+    expect(json(receiver.received[0]!)).toMatchObject({ event: 'created', request: { id, requester: ALICE } });
+    expect(signatureValid(receiver.received[0]!, SECRET)).toBe(true);
   });
 });
