@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it, vi } from 'vitest';
 import { notifierFor, openBroker } from '../../../src/access/open.js';
 import { FakeClock, runCli, testContext } from '../../fakes/context.js';
@@ -62,6 +63,10 @@ describe('webhook notifications', () => {
       expect(Number(entry.headers['x-byoc-timestamp'])).toBeCloseTo(Date.now() / 1000, -1);
       expect(json(entry).deliveryId).toBe(entry.headers['x-byoc-delivery']);
     }
+    // and openssl, as the README shows, computes the same signature from the timestamp and the saved body
+    const sample = hook.received[1]!;
+    const openssl = spawnSync('openssl', ['dgst', '-sha256', '-hmac', SECRET], { input: `${String(sample.headers['x-byoc-timestamp'])}.${sample.body}`, encoding: 'utf8' });
+    expect(openssl.stdout.trim().split('= ')[1]).toBe(String(sample.headers['x-byoc-signature']).slice('sha256='.length));
     const [first, approval, revocation, , denial] = hook.received.map(json);
     expect(first).toMatchObject({
       version: 1,
