@@ -173,6 +173,13 @@ export const EMBEDDED_WAIT_MS = 10_000;
 export async function createNotifier(ctx: Context, configuration: Configuration, mode: 'served' | 'embedded'): Promise<Notifier | undefined> {
   const plan = await notifyPlan(configuration, ctx.env);
   if (!plan) return undefined;
+  const { isLoopback } = await import('../access/listen.js');
+  for (const target of plan.targets.values()) {
+    // the signature proves who sent it, but a request's reason and ticket would still cross the network in clear
+    if (target.url.protocol === 'http:' && !isLoopback(target.url.hostname.replace(/^\[|\]$/g, ''))) {
+      ctx.log.warn(`notify.targets.${target.name}: ${target.url.host} is plain HTTP; requests' reasons and tickets cross the network in clear (use https://)`);
+    }
+  }
   const agents = new Map<string, Promise<Agent>>();
   return new Notifier({
     plan,

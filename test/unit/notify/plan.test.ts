@@ -59,4 +59,13 @@ describe('the notify configuration', () => {
     const found = await problem('notify: { targets: { chat: { kind: slack, urlEnv: SLACK_URL } } }\n', { SLACK_URL: 'T0/B0/supersecretpart' });
     expect(`${found!.message} ${found!.hint}`).not.toContain('supersecretpart');
   });
+
+  it('warns of a webhook on plain HTTP beyond this machine, not of one on loopback', async () => {
+    const cwd = tempDir({
+      'byoc.config.yaml': 'notify:\n  targets:\n    far: { kind: webhook, url: "http://hooks.vendor.example/byoc", secretEnv: S }\n    near: { kind: webhook, url: "http://127.0.0.1:9/byoc", secretEnv: S }\n',
+    });
+    const { ctx, stderr } = testContext({ cwd, env: { BYOC_STATE_DIR: tempDir(), S: SECRET } });
+    await notifierFor(ctx, await ctx.config(), 'served');
+    expect(stderr.text).toBe("warning: notify.targets.far: hooks.vendor.example is plain HTTP; requests' reasons and tickets cross the network in clear (use https://)\n");
+  });
 });
