@@ -189,8 +189,8 @@ export class ScriptedBrowser {
 
   /**
    * Opens `url` and goes through whatever the provider shows until it redirects to a URL starting with `stopAt`
-   * (which is then opened: the CLI's loopback callback) or shows a page without a form (device flow: done).
-   * Returns the last response's text.
+   * (default: any `/callback` path; that URL is then opened: the CLI's loopback redirect) or shows a page without
+   * a form (device flow: done). Returns the last response's text.
    */
   async visit(url: string, stopAt?: string): Promise<{ url: string; status: number; text: string }> {
     let next: { url: string; method: string; body?: URLSearchParams } = { url, method: 'GET' };
@@ -199,7 +199,7 @@ export class ScriptedBrowser {
       const location = response.headers.get('location');
       if (response.status >= 300 && response.status < 400 && location) {
         const target = new URL(location, next.url).href;
-        if (stopAt && target.startsWith(stopAt)) {
+        if (stopAt ? target.startsWith(stopAt) : new URL(target).pathname === '/callback') {
           const final = await fetch(target);
           return { url: target, status: final.status, text: await final.text() };
         }
