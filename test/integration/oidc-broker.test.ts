@@ -164,4 +164,19 @@ describe('served broker with broker.oidc: which tokens it takes', () => {
     expect(await (await raw('/v1/whoami', { token: idToken })).json()).toEqual({ identity: 'alice@vendor.example' });
     expect((await raw('/v1/whoami', { token: accessToken })).status).toBe(401);
   });
+
+  it('a provider out of reach is the broker\'s failure (502 identity_provider_unreachable), never a 401 nor a pass', async () => {
+    // Given a token from a provider that then goes away before the broker ever fetched its keys
+    const idp = await provider({ audience: AUDIENCE });
+    const { accessToken } = await tokensFor(idp, 'alice');
+    const { raw } = await accessTokenBroker(idp);
+    await idp.close();
+    providers.splice(providers.indexOf(idp), 1);
+    // When the token is presented
+    const { status, error } = await refusal(await raw('/v1/whoami', { token: accessToken }));
+    // Then the broker says it cannot check it
+    expect(status).toBe(502);
+    expect(error.code).toBe('identity_provider_unreachable');
+  });
 });
+

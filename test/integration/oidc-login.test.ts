@@ -245,6 +245,16 @@ describe('the session: silent renewal and its end', () => {
     expect(JSON.parse(requested.stdout)).toMatchObject({ requester: 'robot@vendor.example' });
   });
 
+  it('a token the broker refuses (no identity claim) is exit 4 with the broker\'s reason, and nothing is stored', async () => {
+    const { cwd } = await team({ provider: { accounts: { nomail: { groups: [] } } } });
+    const nomail = person(cwd);
+    const result = await loginWithBrowser(nomail, 'nomail');
+    expect(result.exitCode).toBe(4);
+    // the sign-in URL came first on stderr; the error document is its last line
+    expect(JSON.parse(result.stderr.trim().split('\n').at(-1)!).error).toMatchObject({ code: 'identity_claim_missing' });
+    await expect(readFile(path.join(nomail.stateDir, 'auth', 'session.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('login against a broker without broker.oidc: exit 3 saying so', async () => {
     const broker = await serveOidcBroker({});
     const cwd = tempDir({ 'byoc.config.yaml': `broker: { url: ${broker.url} }\n` });
