@@ -1,5 +1,4 @@
 import { defineCommand, option } from '../src/command.js';
-import { formatCoarse } from '../src/util/duration.js';
 
 export default defineCommand({
   examples: ['byoc login', 'byoc login --device', 'byoc login --no-browser --port 8765'],
@@ -19,11 +18,9 @@ export default defineCommand({
   },
   async run({ device, browser, port }, ctx) {
     const { signIn } = await import('../src/auth/sign-in.js');
-    const result = await signIn(ctx, { device, browser, port });
-    return { ...result, remainingMs: Date.parse(result.expiresAt) - ctx.clock.now().getTime() };
+    return signIn(ctx, { device, browser, port });
   },
-  json: ({ remainingMs: _remaining, ...result }) => result,
   text: (result) =>
     `signed in to ${result.broker} as ${result.identity}${result.groups.length ? ` (groups: ${result.groups.join(', ')})` : ''}; ` +
-    `token valid for ${formatCoarse(result.remainingMs)}${result.refreshable ? ', renewed silently' : ', then run byoc login again'}`,
+    `token valid until ${result.expiresAt}${result.refreshable ? ', renewed silently' : ', then run byoc login again'}`,
 });

@@ -3,10 +3,11 @@
  * (GET /v1/auth), so a person needs only broker.url; the broker's own whoami then says who the token is, so the
  * session's identity is always the broker's answer, never a local guess.
  */
-import { rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Context } from '../context.js';
 import { ConfigError, NotAllowedError } from '../errors.js';
+import { ensurePrivateDir } from '../util/secure-fs.js';
 import type { BearerSource, HttpBrokerClient } from '../access/http-client.js';
 import { readStoredSession, removeSession, sameBroker, writeSession, type SessionSummary, type StoredSession } from './session.js';
 import type { OidcDescription } from './oidc-client.js';
@@ -127,16 +128,55 @@ export function sessionBearer(ctx: Context, url: string): BearerSource {
   };
 }
 
-async function renew(ctx: Context, session: StoredSession): Promise<StoredSession> {
+/**
+ * One renewal at a time per state folder: a provider rotates a public client's refresh token on each use and takes
+ * a second use of the old one as theft (oidc-provider, Okta and Auth0 then revoke the whole grant), so two byoc runs
+ * renewing at once would sign the person out. Written here rather than with a lock library: an exclusive create of
+ * one file, waited on for at most 15 s (a renewal is a round trip or two), then broken as stale.
+ */
+async function underRenewLock<T>(ctx: Context, work: () => Promise<T>): Promise<T> {
+  const lock = path.join(ctx.stateDir(), 'auth', 'renew.lock');
+  await ensurePrivateDir(path.dirname(lock));
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      await (await open(lock, 'wx', 0o600)).close();
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (attempt >= 150) {
+        ctx.log.warn(`breaking a stale session lock (${lock}): another byoc held it for 15 s`);
+        await rm(lock, { force: true });
+        continue;
+      }
+      await ctx.clock.sleep(100, ctx.signal);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
+async function renew(ctx: Context, stale: StoredSession): Promise<StoredSession> {
+  return underRenewLock(ctx, async () => {
+    // Renewed by another byoc while this one waited: theirs is the session now.
+    const current = await readStoredSession(ctx.stateDir());
+    if (current && current.token !== stale.token && sameBroker(current.broker, stale.broker)) return current;
+    return renewNow(ctx, current ?? stale);
+  });
+}
+
+async function renewNow(ctx: Context, session: StoredSession): Promise<StoredSession> {
+  if (!session.refreshToken) {
+    throw new NotAllowedError('session_expired', `your session (${session.identity}) expired at ${session.expiresAt} and holds no refresh token`, { hint: LOGIN_HINT });
+  }
   const { discover, refreshTokens } = await import('./oidc-client.js');
   const description: OidcDescription = { issuer: session.issuer, clientId: session.clientId, scopes: [], identityClaim: '', bearer: session.bearer, flows: [] };
   let tokens;
   try {
-    tokens = await refreshTokens(await discover(session.issuer, session.clientId), session.refreshToken!, session.issuer);
+    tokens = await refreshTokens(await discover(session.issuer, session.clientId), session.refreshToken, session.issuer);
   } catch (error) {
-    // Another byoc of this folder may have renewed it meanwhile (a rotated refresh token is good once): use theirs.
-    const now = await readStoredSession(ctx.stateDir());
-    if (now && now.token !== session.token && Date.parse(now.expiresAt) - ctx.clock.now().getTime() > 0) return now;
     if (error instanceof NotAllowedError) {
       throw new NotAllowedError('session_expired', `your session (${session.identity}) could not be renewed: ${error.message}`, { hint: LOGIN_HINT, cause: error });
     }
@@ -148,7 +188,7 @@ async function renew(ctx: Context, session: StoredSession): Promise<StoredSessio
     token,
     expiresAt,
     groups: session.groupsClaim ? groupsOf({ ...description, groupsClaim: session.groupsClaim }, claims) : session.groups,
-    refreshToken: tokens.refresh_token ?? session.refreshToken!,
+    refreshToken: tokens.refresh_token ?? session.refreshToken,
     ...(tokens.id_token ? { idToken: tokens.id_token } : {}),
     renewedAt: ctx.clock.now().toISOString(),
   };

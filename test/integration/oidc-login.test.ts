@@ -42,7 +42,8 @@ async function team(options: { provider?: TestProviderOptions; scopes?: string[]
 /** One person's byoc: their own state folder and clock, on this machine. */
 function person(cwd: string, env: Record<string, string> = {}) {
   const stateDir = tempDir();
-  const clock = new FakeClock(new Date());
+  // time that a test moves forward (a token's expiry), and waits that really wait (two runs sharing a lock)
+  const clock = Object.assign(new FakeClock(new Date()), { sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) });
   /** Runs byoc; `during` sees stderr while it runs (a person reading the terminal). */
   const run = async (argv: string[], setup: { browser?: Browser; stderrTTY?: boolean; during?: (stderr: () => string) => Promise<void> } = {}) => {
     const harness = testBase({
@@ -169,6 +170,22 @@ describe('byoc login: authorization code + PKCE through a loopback redirect', ()
   });
 });
 
+describe('byoc login and logout for people (text on a pipe)', () => {
+  it('say who, where, for how long, and what logout removed', async () => {
+    const { broker, cwd } = await team();
+    const alice = person(cwd);
+    const { browser, done } = scriptedBrowser('alice');
+    const login = await alice.run(['login'], { browser, stderrTTY: true });
+    await done();
+    const expiresAt = String((await alice.session()).expiresAt);
+    expect(Date.parse(expiresAt) - Date.now()).toBeGreaterThan(59 * 60_000);
+    expect(login.stdout).toBe(`signed in to ${broker.url} as alice@vendor.example (groups: oncall); token valid until ${expiresAt}, renewed silently\n`);
+    const logout = await alice.run(['logout']);
+    expect(logout.stdout).toBe(`signed out alice@vendor.example from ${broker.url} (refresh token revoked)\n`);
+    expect((await alice.run(['logout'])).stdout).toBe('not signed in: nothing to do\n');
+  });
+});
+
 describe('byoc login --device (RFC 8628)', () => {
   it('prints where to go and the code, polls, and stores the session once approved elsewhere', async () => {
     const { cwd } = await team();
@@ -197,6 +214,23 @@ describe('the session: silent renewal and its end', () => {
     const after = await alice.session();
     expect(after.token).not.toBe(before.token);
     expect(after.renewedAt).toBeDefined();
+  });
+
+  it('two runs renewing at once renew once: the rotated refresh token is never used twice (which would end the grant)', async () => {
+    // Given alice signed in, and her token expired
+    const { cwd } = await team({ provider: { accessTokenTtl: 120 } });
+    const alice = person(cwd);
+    expect((await loginWithBrowser(alice, 'alice')).exitCode).toBe(0);
+    const before = await alice.session();
+    alice.clock.advance(3 * 60_000);
+    // When two byoc runs start at the same moment
+    const runs = await Promise.all([alice.run(['access', 'list', '--json']), alice.run(['access', 'list', '--json'])]);
+    // Then both work, and the session's refresh token still works afterwards (the provider saw no reuse)
+    expect(runs.map((run) => run.exitCode)).toEqual([0, 0]);
+    expect((await alice.session()).refreshToken).not.toBe(before.refreshToken);
+    alice.clock.advance(3 * 60_000);
+    const later = await alice.run(['access', 'list', '--json']);
+    expect(later.exitCode, later.stderr).toBe(0);
   });
 
   it('a revoked refresh token ends the session: exit 4 with "run byoc login"', async () => {
