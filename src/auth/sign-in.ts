@@ -97,6 +97,7 @@ export async function signIn(ctx: Context, options: { device: boolean; port: num
     obtainedAt: now,
   };
   await writeSession(ctx.stateDir(), session);
+  if (ctx.env.BYOC_TOKEN) ctx.log.warn(`BYOC_TOKEN is set: byoc uses it rather than this session until it is unset`);
   const { broker, issuer, groups, refreshable } = session;
   return { broker, issuer, identity, groups, expiresAt, refreshable, flow: session.flow };
 }

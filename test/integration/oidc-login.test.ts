@@ -233,6 +233,22 @@ describe('the session: silent renewal and its end', () => {
     expect(later.exitCode, later.stderr).toBe(0);
   });
 
+  it('renews once and retries when the broker finds the token expired though this machine does not (clocks apart)', async () => {
+    // Given alice signed in, and a broker whose clock runs ahead: it sees her token as expired, a newer one as valid
+    const { cwd, broker } = await team({ provider: { accessTokenTtl: 120 } });
+    const alice = person(cwd);
+    expect((await loginWithBrowser(alice, 'alice')).exitCode).toBe(0);
+    const before = await alice.session();
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // (the broker tolerates 30 s: one second past that for the first token; a token issued 2 s later is still good)
+    broker.clock.advance(Date.parse(String(before.expiresAt)) + 31_000 - broker.clock.now().getTime());
+    // When she uses byoc (her own clock says the token has two minutes left)
+    const list = await alice.run(['access', 'list', '--json']);
+    // Then the call succeeds after one silent renewal
+    expect(list.exitCode, list.stderr).toBe(0);
+    expect((await alice.session()).token).not.toBe(before.token);
+  });
+
   it('a revoked refresh token ends the session: exit 4 with "run byoc login"', async () => {
     const { idp, cwd } = await team({ provider: { accessTokenTtl: 120 } });
     const alice = person(cwd);
@@ -274,7 +290,9 @@ describe('the session: silent renewal and its end', () => {
     const { cwd, broker } = await team();
     const token = await broker.broker.createToken('robot@vendor.example');
     const robot = person(cwd, { BYOC_TOKEN: token });
-    expect((await loginWithBrowser(robot, 'alice')).exitCode).toBe(0);
+    const login = await loginWithBrowser(robot, 'alice');
+    expect(login.exitCode).toBe(0);
+    expect(login.stderr).toContain('warning: BYOC_TOKEN is set: byoc uses it rather than this session until it is unset');
     const requested = await robot.run(['access', 'request', 'acme-prod', '--reason', 'nightly check', '--duration', '1h', '--no-wait', '--json']);
     expect(JSON.parse(requested.stdout)).toMatchObject({ requester: 'robot@vendor.example' });
   });
