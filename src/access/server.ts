@@ -32,7 +32,7 @@ class HttpError extends Error {
 }
 
 /**
- * The broker's HTTP+JSON API (v1). Every call but /v1/ca, /v1/crl (PEM or DER) and /v1/health carries a bearer
+ * The broker's HTTP+JSON API (v1). Every call but /v1/ca, /v1/crl (PEM or DER), /v1/auth and /v1/health carries a bearer
  * token; the identity is the token's owner and nothing in a request body can change it.
  */
 export function createBrokerServer(broker: AccessBroker, options: Pick<ServeOptions, 'tls' | 'log' | 'auth' | 'verifyBearer'> = {}): Server {
