@@ -8,6 +8,8 @@ export function defaultClients(): Partial<ClientFactories> {
   return {
     broker: async (ctx) => (await import('./access/open.js')).connectBroker(ctx),
     // The deployments the broker operates itself, each registered for its service.
+    // byoc login on a TTY opens the sign-in page here
+    browser: async () => (await import('./auth/browser.js')).systemBrowser,
     operators: async () => [(await import('./sandbox/broker-operator.js')).sandboxOperator],
     clickhouse: async () => (await import('./clickhouse/client.js')).clickhouseConnector,
     kubernetes: async () => (await import('./k8s/client.js')).kubernetesConnector,

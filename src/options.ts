@@ -32,6 +32,22 @@ export const SHARED = {
     key: 'broker.url', env: 'BYOC_BROKER_URL', schemes: ['http', 'https'], defaultNote: 'the embedded broker',
     description: 'URL of a served access broker; absent: the embedded broker in the state folder',
   }),
+  /** broker.oidc: read by the served broker (GET /v1/auth, the check of a provider's token) */
+  oidcIssuer: option.url({
+    key: 'broker.oidc.issuer', env: 'BYOC_OIDC_ISSUER', schemes: ['http', 'https'],
+    description: 'served broker: the OpenID provider whose tokens it takes (exactly its issuer); absent: static tokens only',
+  }),
+  oidcClientId: option.string({ key: 'broker.oidc.clientId', env: 'BYOC_OIDC_CLIENT_ID', description: "served broker: byoc's client id at the OpenID provider (a public client)" }),
+  oidcAudience: option.string({
+    key: 'broker.oidc.audience', env: 'BYOC_OIDC_AUDIENCE', defaultNote: 'none: the ID token is the bearer',
+    description: "served broker: the API audience of the provider's JWT access tokens; set, access tokens for it are the bearer",
+  }),
+  oidcIdentityClaim: option.string({ key: 'broker.oidc.identityClaim', env: 'BYOC_OIDC_IDENTITY_CLAIM', default: 'email', description: "served broker: the token claim that is a person's identity" }),
+  oidcGroupsClaim: option.string({ key: 'broker.oidc.groupsClaim', env: 'BYOC_OIDC_GROUPS_CLAIM', description: "served broker: the token claim listing a person's groups" }),
+  oidcScopes: option.list({
+    key: 'broker.oidc.scopes', env: 'BYOC_OIDC_SCOPES', default: ['openid', 'email', 'offline_access'],
+    description: 'served broker: the scopes byoc login asks for (offline_access: a refresh token, so sessions renew silently)',
+  }),
   proxy: option.url({
     key: 'network.proxy', env: 'BYOC_PROXY', schemes: ['socks5', 'socks5h', 'http', 'https'],
     description: 'proxy for tailnet traffic',

@@ -23,6 +23,8 @@ export default defineCommand({
       import('../../src/access/server.js'),
     ]);
     const configuration = await ctx.config();
+    // broker.oidc: GET /v1/auth and the check of identity-provider tokens (checked before the store is held)
+    const signIn = (await import('../../src/auth/broker-auth.js')).brokerAuthOptions(configuration, () => ctx.clock.now());
     // Held for as long as it serves: no lock round trip per decision, and embedded writers are told where it is.
     // Notifications (src/notify): decisions as they are committed, expiring-soon and lapsed from the timer below.
     const notifier = await notifierFor(ctx, configuration, 'served');
@@ -34,7 +36,7 @@ export default defineCommand({
       }
       let server: ReturnType<typeof createBrokerServer>;
       try {
-        server = createBrokerServer(broker, { ...(tls ? { tls } : {}), log: (line) => ctx.log.verbose(line) });
+        server = createBrokerServer(broker, { ...(tls ? { tls } : {}), ...signIn, log: (line) => ctx.log.verbose(line) });
       } catch (error) {
         // Node checks the PEM pair when the HTTPS server is created: a wrong file or a key of another certificate.
         throw new UsageError('tls_invalid', `--tls-cert ${tlsCert} and --tls-key ${tlsKey} cannot serve HTTPS: ${(error as Error).message}`, {

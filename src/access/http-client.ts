@@ -2,11 +2,18 @@ import type { Agent } from 'node:http';
 import { errorClassOf, NetworkError, NotAllowedError, RemoteError } from '../errors.js';
 import { diagnose, failureOf, summarizeBody, type DiagnosisContext } from '../net/failure.js';
 import type { BrokerClient, BrokerCrl } from './client.js';
+import type { AuthDescription } from '../auth/broker-auth.js';
 import type { AccessRequest, CertificateIssue, ListFilter, NewRequest, OperatorConfig, OperatorFormat } from './types.js';
+
+/**
+ * The bearer for a call: a fixed token (BYOC_TOKEN), or the OIDC session's (src/auth/sign-in.ts), which renews itself
+ * when near expiry and on `renew` (the broker said it expired).
+ */
+export type BearerSource = (options?: { renew?: boolean }) => Promise<string>;
 
 export interface HttpBrokerOptions {
   url: string;
-  token: string | undefined;
+  token: string | undefined | BearerSource;
   agent?: Agent;
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -73,7 +80,11 @@ export class HttpBrokerClient implements BrokerClient {
     return this.call('GET', `v1/requests/${encodeURIComponent(id)}/operator-config?format=${format}`);
   }
   async ca(): Promise<string> {
-    return this.call('GET', 'v1/ca', undefined, false);
+    return this.call('GET', 'v1/ca', undefined, false, false);
+  }
+  /** How to sign in to this broker (GET /v1/auth, no token). */
+  auth(): Promise<AuthDescription> {
+    return this.call('GET', 'v1/auth', undefined, true, false);
   }
   /** The JSON twin of GET /v1/crl (the CRL and what it lists); needs the token, unlike the bare PEM. */
   crl(): Promise<BrokerCrl> {
@@ -113,10 +124,21 @@ export class HttpBrokerClient implements BrokerClient {
     return new ErrorClass(diagnosis.code, diagnosis.message, { hint: diagnosis.hint, cause: error });
   }
 
-  private async call<T>(method: string, path: string, body?: unknown, json = true): Promise<T> {
+  private async call<T>(method: string, path: string, body?: unknown, json = true, authenticated = true): Promise<T> {
+    const source = this.options.token;
+    try {
+      return await this.attempt<T>(method, path, body, json, authenticated ? (typeof source === 'function' ? await source() : source) : undefined);
+    } catch (error) {
+      // A session token the broker found expired (clocks apart): renewed once, then the call again.
+      if (!authenticated || typeof source !== 'function' || (error as { code?: string }).code !== 'token_expired') throw error;
+      return this.attempt<T>(method, path, body, json, await source({ renew: true }));
+    }
+  }
+
+  private async attempt<T>(method: string, path: string, body: unknown, json: boolean, token: string | undefined): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'byoc' };
-    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    if (token) headers.authorization = `Bearer ${token}`;
     if (payload !== undefined) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(Buffer.byteLength(payload));

@@ -22,12 +22,14 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
   if (url) {
     const { HttpBrokerClient } = await import('./http-client.js');
     const { agentFor } = await import('../net/agents.js');
-    return new HttpBrokerClient({ url, token: ctx.env.BYOC_TOKEN, agent: await agentFor(ctx, new URL(url)), signal: ctx.signal });
+    // A static token (automation) when given, else the OIDC session of this state folder (byoc login), renewed silently.
+    const token = ctx.env.BYOC_TOKEN || (await import('../auth/sign-in.js')).sessionBearer(ctx, url);
+    return new HttpBrokerClient({ url, token, agent: await agentFor(ctx, new URL(url)), signal: ctx.signal });
   }
   const identity = configuration.get<string>('user');
   if (!identity) {
     throw new ConfigError('identity_missing', 'byoc does not know who you are', {
-      hint: 'Set user in the configuration or BYOC_USER=you@vendor.example (embedded broker), or broker.url with BYOC_TOKEN (served broker).',
+      hint: 'Set user in the configuration or BYOC_USER=you@vendor.example (embedded broker), or broker.url and then byoc login or BYOC_TOKEN (served broker).',
     });
   }
   // A decision taken here is notified from here: this process waits a bounded time for its deliveries (src/notify).

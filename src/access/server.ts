@@ -5,13 +5,20 @@ import { ByocError, toErrorDocument, UsageError } from '../errors.js';
 import { bodies, bodyAccepted, describeZodError, listQuery, MAX_BODY_BYTES } from './api.js';
 import type { AccessBroker } from './broker.js';
 import type { z } from 'zod';
+import { looksLikeJwt, type AuthDescription, type Principal } from '../auth/broker-auth.js';
 
 export interface ServeOptions {
   host: string;
   port: number;
   tls?: { cert: string; key: string };
   log?: (line: string) => void;
+  /** what GET /v1/auth publishes (absent: static tokens only) */
+  auth?: AuthDescription;
+  /** checks an identity provider's JWT (broker.oidc; src/auth/broker-auth.ts); absent: a JWT is refused */
+  verifyBearer?: (token: string) => Promise<Principal>;
 }
+
+type HandlerOptions = Pick<ServeOptions, 'tls' | 'log' | 'auth' | 'verifyBearer'>;
 
 class HttpError extends Error {
   constructor(
@@ -25,12 +32,12 @@ class HttpError extends Error {
 }
 
 /**
- * The broker's HTTP+JSON API (v1). Every call but /v1/ca, /v1/crl (PEM or DER) and /v1/health carries a bearer
+ * The broker's HTTP+JSON API (v1). Every call but /v1/ca, /v1/crl (PEM or DER), /v1/auth and /v1/health carries a bearer
  * token; the identity is the token's owner and nothing in a request body can change it.
  */
-export function createBrokerServer(broker: AccessBroker, options: Pick<ServeOptions, 'tls' | 'log'> = {}): Server {
+export function createBrokerServer(broker: AccessBroker, options: Pick<ServeOptions, 'tls' | 'log' | 'auth' | 'verifyBearer'> = {}): Server {
   const handler = (request: IncomingMessage, response: ServerResponse) => {
-    handle(broker, request, response).catch((error: unknown) => {
+    handle(broker, options, request, response).catch((error: unknown) => {
       sendError(response, error);
     }).finally(() => options.log?.(`${request.method} ${request.url} ${response.statusCode}`));
   };
@@ -57,7 +64,7 @@ function target(raw: string): { pathname: string; searchParams: URLSearchParams 
   return query === -1 ? { pathname: raw, searchParams: new URLSearchParams() } : { pathname: raw.slice(0, query), searchParams: new URLSearchParams(raw.slice(query + 1)) };
 }
 
-async function handle(broker: AccessBroker, request: IncomingMessage, response: ServerResponse): Promise<void> {
+async function handle(broker: AccessBroker, options: HandlerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const url = target(request.url ?? '/');
   const method = request.method ?? 'GET';
   const route = `${method} ${url.pathname}`;
@@ -67,10 +74,12 @@ async function handle(broker: AccessBroker, request: IncomingMessage, response: 
     response.writeHead(200, { 'content-type': 'application/x-pem-file' }).end(await broker.caCertificate());
     return;
   }
-  if (route === 'GET /v1/crl') return sendCrl(broker, request, response);
+  // How to sign in here (public: the CLI needs only the broker's URL to start byoc login)
+  if (route === 'GET /v1/auth') return send(response, 200, options.auth ?? { methods: ['token'] });
+  if (route === 'GET /v1/crl') return sendCrl(broker, options, request, response);
   if (!url.pathname.startsWith('/v1/')) throw new HttpError(404, 'not_found', `no such endpoint: ${route}`);
 
-  const actor = await authenticate(broker, request);
+  const actor = await authenticate(broker, options, request);
 
   if (route === 'GET /v1/whoami') return send(response, 200, { identity: actor });
   if (route === 'POST /v1/requests') {
@@ -117,7 +126,7 @@ async function handle(broker: AccessBroker, request: IncomingMessage, response: 
  * The CRL, for servers to fetch without a token: PEM by default, DER with `Accept: application/pkix-crl`. The
  * JSON twin (`Accept: application/json`, what byoc asks for) also maps serials to requests, so it takes a token.
  */
-async function sendCrl(broker: AccessBroker, request: IncomingMessage, response: ServerResponse): Promise<void> {
+async function sendCrl(broker: AccessBroker, options: HandlerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const accept = request.headers.accept ?? '';
   // Fresh on every fetch: a revoke must reach a server that polls, never a cached list.
   const headers = { 'cache-control': 'no-cache' };
@@ -128,7 +137,7 @@ async function sendCrl(broker: AccessBroker, request: IncomingMessage, response:
     return;
   }
   if (accept.includes('application/json')) {
-    await authenticate(broker, request);
+    await authenticate(broker, options, request);
     const text = JSON.stringify(await broker.crl());
     response.writeHead(200, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
     return;
@@ -137,14 +146,30 @@ async function sendCrl(broker: AccessBroker, request: IncomingMessage, response:
   response.writeHead(200, { ...headers, 'content-type': 'application/x-pem-file', 'content-length': Buffer.byteLength(pem) }).end(pem);
 }
 
-async function authenticate(broker: AccessBroker, request: IncomingMessage): Promise<string> {
+async function authenticate(broker: AccessBroker, options: HandlerOptions, request: IncomingMessage): Promise<string> {
   const header = request.headers.authorization ?? '';
   const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-  const hint = 'Set BYOC_TOKEN to the token from `byoc broker token create <you>` (ask the broker operator).';
+  const hint = options.verifyBearer
+    ? 'Sign in with byoc login, or set BYOC_TOKEN to the token from `byoc broker token create <you>` (ask the broker operator).'
+    : 'Set BYOC_TOKEN to the token from `byoc broker token create <you>` (ask the broker operator).';
   if (!token) throw new HttpError(401, 'unauthenticated', 'no bearer token was sent', hint);
+  if (looksLikeJwt(token)) return (await verifiedJwt(options, token)).identity;
   const identity = await broker.authenticate(token);
   if (!identity) throw new HttpError(401, 'unauthenticated', 'the bearer token is not valid', hint);
   return identity;
+}
+
+/** An identity provider's token: checked by broker.oidc's verifier; every refusal is a 401 that says why. */
+async function verifiedJwt(options: HandlerOptions, token: string): Promise<Principal> {
+  if (!options.verifyBearer) {
+    throw new HttpError(401, 'oidc_not_configured', 'this broker takes no identity-provider tokens (broker.oidc is not configured)', 'Set BYOC_TOKEN to a token from `byoc broker token create <you>` (ask the broker operator).');
+  }
+  try {
+    return await options.verifyBearer(token);
+  } catch (error) {
+    if (error instanceof ByocError && error.kind === 'not-allowed') throw new HttpError(401, error.code, error.message, error.hint);
+    throw error;
+  }
 }
 
 async function readBody<K extends keyof typeof bodies>(request: IncomingMessage, kind: K): Promise<z.infer<(typeof bodies)[K]>> {
