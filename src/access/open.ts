@@ -100,5 +100,9 @@ export function embeddedClient(broker: AccessBroker, caller: string | { identity
     operatorConfig: (id, format) => broker.operatorConfig(caller, id, format),
     ca: () => broker.caCertificate(),
     crl: () => broker.crl(),
+    // Embedded, whoever holds the state folder is the broker's operator: no admin list to pass.
+    createToken: (input) => broker.issueToken(identity, input),
+    listTokens: () => broker.listTokens(),
+    revokeToken: (id) => broker.revokeToken(identity, id),
   };
 }
