@@ -9,4 +9,8 @@ export default defineCommand({
     return { tokens: await (await tokenAdmin(ctx)).listTokens() };
   },
   text: (result) => tokenRows(result.tokens),
+  async view(result, render) {
+    const { TokenListView } = await import('../../../src/ui/views/tokens.js');
+    return TokenListView({ tokens: result.tokens, now: render.now, color: render.color });
+  },
 });

@@ -8,10 +8,10 @@ const ALICE = 'alice@vendor.example';
 function embedded() {
   const clock = new FakeClock(new Date());
   const setup = { cwd: tempDir(), env: { BYOC_STATE_DIR: tempDir() }, clock };
-  return (argv: string[], env: Record<string, string> = {}) => {
+  return (argv: string[], env: Record<string, string> = {}, extra: { stdoutTTY?: boolean } = {}) => {
     // a second between commands: "newest first" is then a fact, not a tie
     clock.advance(1000);
-    return runCli(argv, { ...setup, env: { ...setup.env, ...env } });
+    return runCli(argv, { ...setup, ...extra, env: { ...setup.env, ...env } });
   };
 }
 
@@ -113,5 +113,25 @@ describe('byoc broker token list and revoke (embedded)', () => {
     // And the text of revoke says what happened
     const third = JSON.parse((await cli(['broker', 'token', 'create', 'x', '--json'])).stdout).id;
     expect((await cli(['broker', 'token', 'revoke', third])).stdout).toBe(`revoked ${third} (x); the broker refuses it from now on\n`);
+  });
+});
+
+describe('byoc broker token list on a terminal', () => {
+  it('shows a table with relative times and the state; never a secret', async () => {
+    // Given a token expiring in a day, never used, and a revoked one
+    const cli = embedded();
+    const secret = (await cli(['broker', 'token', 'create', ALICE, '--ttl', '1d', '--group', 'auditors'])).stdout.trim();
+    const revoked = JSON.parse((await cli(['broker', 'token', 'create', 'bot', '--json'])).stdout).id;
+    await cli(['broker', 'token', 'revoke', revoked]);
+    // When listed on a TTY
+    const result = await cli(['broker', 'token', 'list'], {}, { stdoutTTY: true });
+    // Then a header row and one row each, newest first, with its state
+    expect(result.exitCode).toBe(0);
+    const lines = result.stdout.trimEnd().split('\n').map((line) => line.trimEnd());
+    expect(lines[0]).toMatch(/^ID\s+USER\s+GROUPS\s+CREATED\s+LAST USED\s+EXPIRES\s+STATE$/);
+    expect(lines[1]).toMatch(new RegExp(`^${revoked}\\s+bot\\s+-\\s+.+\\s+never\\s+never\\s+revoked$`));
+    expect(lines[2]).toMatch(/alice@vendor\.example\s+auditors\s+.+\s+never\s+.+\s+active$/);
+    expect(lines).toHaveLength(3);
+    expect(result.stdout).not.toContain(secret);
   });
 });
