@@ -175,7 +175,8 @@ export class AccessBroker {
       deps.store,
       usable && { position: usable.position, load: () => broker.load(usable) },
     );
-    await broker.readUsage();
+    // Serving, last uses start from what the previous run wrote; anybody else reads them when listing tokens.
+    if (deps.store.hold) await broker.readUsage();
     if (broker.log.resumed) {
       broker.snapshotOffset = usable!.position.offset;
       broker.snapshotBytes = found!.bytes;

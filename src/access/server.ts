@@ -16,9 +16,9 @@ export interface ServeOptions {
   /**
    * Checks a bearer that is a JWT (three dot-separated parts): an identity provider's token (OpenID Connect). It
    * returns the principal, or throws a ByocError saying why the token is refused (answered 401). Unset: a JWT is
-   * checked like any other bearer, as a static token (and so refused).
+   * checked like any other bearer, as a static token (and so refused). Undefined: refused without a reason.
    */
-  verifyBearer?: (token: string) => Promise<Principal>;
+  verifyBearer?: (token: string) => Promise<Principal | undefined>;
   /** Failed-authentication limits (rate-limit.ts); `now` defaults to the broker's clock. */
   rateLimit?: Partial<FailureLimiterOptions>;
 }
@@ -176,6 +176,9 @@ async function handleTokens(broker: AccessBroker, actor: Principal, method: stri
   return send(response, 201, await broker.issueToken(actor.identity, await readBody(request, 'token')));
 }
 
+/** A JWT in compact form: three base64url parts (the signature may be empty only for `alg: none`, refused anyway). */
+const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
 const TOKEN_HINT = 'Set BYOC_TOKEN to a token from a broker admin (`byoc broker token create <you>`), or sign in with `byoc login` where the broker offers it.';
 
 /**
@@ -203,13 +206,16 @@ async function authenticate(broker: AccessBroker, served: Served, request: Incom
     served.limiter.fail(address);
     return new HttpError(401, code, message, hint);
   };
-  if (served.verifyBearer && token.split('.').length === 3) {
+  if (served.verifyBearer && JWT.test(token)) {
+    let principal: Principal | undefined;
     try {
-      return await served.verifyBearer(token);
+      principal = await served.verifyBearer(token);
     } catch (error) {
       if (error instanceof ByocError) throw refuse(error.code, error.message, error.hint ?? 'Sign in again: byoc login');
       throw error;
     }
+    if (!principal) throw refuse('unauthenticated', 'the identity-provider token is not valid', 'Sign in again: byoc login');
+    return principal;
   }
   const found = await broker.authenticateToken(token);
   if ('identity' in found) return found;

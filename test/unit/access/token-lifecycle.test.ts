@@ -167,3 +167,26 @@ describe('last used', () => {
     expect(statSync(log).size).toBe(logSize);
   });
 });
+
+describe('the JWT seam', () => {
+  const jwt = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln';
+
+  it('without an identity provider, a JWT is checked as a static token (and refused 401)', async () => {
+    const { raw } = await serveTeamBroker();
+    expect((await raw('GET', '/v1/whoami', { token: jwt })).body.error).toMatchObject({ code: 'unauthenticated' });
+  });
+
+  it('with one, only a JWT goes to it; a static token still goes to the broker; a refusal without a reason is 401', async () => {
+    const seen: string[] = [];
+    const { raw, tokens } = await serveTeamBroker({
+      verifyBearer: async (token) => {
+        seen.push(token);
+        return undefined;
+      },
+    });
+    expect((await raw('GET', '/v1/whoami', { token: tokens.requester })).body).toMatchObject({ identity: ROLES.requester, via: 'token' });
+    const refused = await raw('GET', '/v1/whoami', { token: jwt });
+    expect(refused).toMatchObject({ status: 401, body: { error: { code: 'unauthenticated', hint: expect.stringContaining('byoc login') } } });
+    expect(seen).toEqual([jwt]);
+  });
+});
