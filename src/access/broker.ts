@@ -124,8 +124,8 @@ export class AccessBroker {
   private readonly tokens = new Map<string, TokenRecord>();
   /** token id -> hash */
   private readonly tokenIds = new Map<string, string>();
-  /** token id -> last successful authentication (ISO), exact in a served broker's memory */
-  private readonly lastUsed = new Map<string, string>();
+  /** token id -> last successful authentication (ms), exact in a served broker's memory */
+  private readonly lastUsed = new Map<string, number>();
   private usageDirty = false;
   private usageWritten = -Infinity;
   private usageWriting: Promise<void> | undefined;
@@ -597,12 +597,13 @@ export class AccessBroker {
     if (!this.tokens.has(hash)) await this.refresh();
     const record = this.tokens.get(hash);
     if (!record) return { reason: 'unknown' };
-    const now = this.deps.now();
-    const info = tokenView(record, now.getTime());
-    if (info.state !== 'active') return { reason: info.state, token: info };
-    this.lastUsed.set(record.id, now.toISOString());
+    // Checked in place (no view built): this runs on every call a served broker answers.
+    const now = this.deps.now().getTime();
+    if (record.revoked) return { reason: 'revoked', token: this.tokenInfo(record) };
+    if (record.expiresAt !== undefined && now >= Date.parse(record.expiresAt)) return { reason: 'expired', token: this.tokenInfo(record) };
+    this.lastUsed.set(record.id, now);
     this.usageDirty = true;
-    if (this.deps.store.hold && now.getTime() - this.usageWritten >= TOKEN_USAGE_PERSIST_MS) this.writeUsageSoon();
+    if (this.deps.store.hold && now - this.usageWritten >= TOKEN_USAGE_PERSIST_MS) this.writeUsageSoon();
     return { identity: record.identity, groups: record.groups, via: 'token', tokenId: record.id };
   }
 
@@ -613,7 +614,8 @@ export class AccessBroker {
   }
 
   private tokenInfo(record: TokenRecord): TokenInfo {
-    return tokenView(record, this.deps.now().getTime(), this.lastUsed.get(record.id));
+    const used = this.lastUsed.get(record.id);
+    return tokenView(record, this.deps.now().getTime(), used === undefined ? undefined : new Date(used).toISOString());
   }
 
   private writeUsageSoon(): void {
@@ -626,7 +628,8 @@ export class AccessBroker {
   private async writeUsage(): Promise<void> {
     this.usageWritten = this.deps.now().getTime();
     this.usageDirty = false;
-    await writePrivateFile(path.join(this.dir, TOKEN_USAGE_FILE), `${JSON.stringify(Object.fromEntries(this.lastUsed))}\n`);
+    const text = JSON.stringify(Object.fromEntries([...this.lastUsed].map(([id, at]) => [id, new Date(at).toISOString()])));
+    await writePrivateFile(path.join(this.dir, TOKEN_USAGE_FILE), `${text}\n`);
   }
 
   /** The last uses on disk (what the served broker last wrote), merged with what this process knows (the later wins). */
@@ -639,9 +642,10 @@ export class AccessBroker {
     }
     if (typeof stored !== 'object' || stored === null) return;
     for (const [id, at] of Object.entries(stored)) {
-      if (typeof at !== 'string' || Number.isNaN(Date.parse(at))) continue;
+      const ms = typeof at === 'string' ? Date.parse(at) : Number.NaN;
+      if (Number.isNaN(ms)) continue;
       const known = this.lastUsed.get(id);
-      if (!known || known < at) this.lastUsed.set(id, at);
+      if (known === undefined || known < ms) this.lastUsed.set(id, ms);
     }
   }
 
