@@ -189,7 +189,7 @@ export async function quickParse(argv: readonly string[], tree: CommandTree): Pr
   const definition = await target.load();
   const own = commandFlags(definition);
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
-  const meaning = new Map<string, { global?: OptionSpec; name?: string; value?: boolean }>();
+  const meaning = new Map<string, { global?: OptionSpec; name?: string; value?: boolean; list?: boolean }>();
   for (const [name, spec] of globalFlags) {
     options[name] = { type: spec.flags!.includes('<') ? 'string' : 'boolean' };
     meaning.set(name, { global: spec });
@@ -202,7 +202,7 @@ export async function quickParse(argv: readonly string[], tree: CommandTree): Pr
       // a flag both global and the command's (commander's program takes it), an optional value: commander's
       if (meaning.has(name) || (flag.value && !flag.value.startsWith('<'))) return undefined;
       options[name] = { type: flag.value ? 'string' : 'boolean' };
-      meaning.set(name, { name: flag.name, ...(flag.value ? {} : { value }) });
+      meaning.set(name, { name: flag.name, ...(flag.value ? {} : { value }), ...(flag.spec.kind === 'list' ? { list: true } : {}) });
     }
   }
   let tokens;
@@ -219,7 +219,7 @@ export async function quickParse(argv: readonly string[], tree: CommandTree): Pr
   const given: Record<string, unknown> = {};
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
-    const { global, name, value } = meaning.get(token.name)!;
+    const { global, name, value, list } = meaning.get(token.name)!;
     if (global) {
       const attributeValue = token.value ?? !token.name.startsWith('no-');
       flags.set(global.key, { value: checkFlag(global, attributeValue), flag: flagName(global.flags!) });
@@ -227,7 +227,9 @@ export async function quickParse(argv: readonly string[], tree: CommandTree): Pr
     }
     // the command's options belong after its words (before them, commander's program refuses them)
     if (token.index < pathEnd) return undefined;
-    given[name!] = token.value ?? value;
+    // a list flag given twice keeps both, as commander's parser does (attachDefinition)
+    const previous = given[name!];
+    given[name!] = list && typeof previous === 'string' && token.value !== undefined ? `${previous},${token.value}` : (token.value ?? value);
   }
   // a group named with no argument prints its help (normaliseArgv)
   if (isGroup && values.length === 0) return undefined;
@@ -390,6 +392,8 @@ function attachDefinition(leaf: Command, definition: AnyCommand, commandPath: st
   const attributes = new Map<string, string>();
   for (const flag of commandFlags(definition)) {
     const positive = new Option(flag.value ? `${flag.flag} ${flag.value}` : flag.flag, optionHelp(flag.spec));
+    // A list flag given twice keeps both (`--group a --group b` is `--group a,b`), never only the last.
+    if (flag.spec.kind === 'list') positive.argParser((value: string, previous: unknown) => (typeof previous === 'string' ? `${previous},${value}` : value));
     leaf.addOption(positive);
     if (flag.negation) leaf.addOption(new Option(flag.negation, `the opposite of ${flag.flag}`));
     attributes.set(flag.name, positive.attributeName());

@@ -28,6 +28,18 @@ export const GLOBAL_OPTIONS = {
 
 export const SHARED = {
   user: option.string({ key: 'user', env: 'BYOC_USER', description: 'your identity in embedded-broker mode' }),
+  groups: option.list({
+    key: 'groups', env: 'BYOC_GROUPS', default: [], defaultNote: 'none',
+    description: 'your groups in embedded-broker mode (the auditors group sees every request)',
+  }),
+  brokerAdmins: option.list({
+    key: 'broker.admins', env: 'BYOC_BROKER_ADMINS', default: [], defaultNote: 'none',
+    description: 'identities that may create, list and revoke tokens through the served broker',
+  }),
+  auditorsGroup: option.string({
+    key: 'broker.auditorsGroup', env: 'BYOC_BROKER_AUDITORS_GROUP', default: 'auditors',
+    description: 'members of this group (token or identity-provider groups) see every request',
+  }),
   brokerUrl: option.url({
     key: 'broker.url', env: 'BYOC_BROKER_URL', schemes: ['http', 'https'], defaultNote: 'the embedded broker',
     description: 'URL of a served access broker; absent: the embedded broker in the state folder',

@@ -14,6 +14,14 @@ export const bodies = {
   deny: z.strictObject({ comment: z.string().min(1).max(2000) }),
   revoke: z.strictObject({ comment: z.string().max(2000).optional() }),
   certificate: z.strictObject({ csr: z.string().min(1).max(16_384) }),
+  /** a body that carries nothing (revoking a token) */
+  none: z.strictObject({}),
+  /** a new static token (admins only); the identity is the token's user, not the caller */
+  token: z.strictObject({
+    identity: z.string().min(1).max(200),
+    ttl: z.string().min(1).max(20).optional(),
+    groups: z.array(z.string().min(1).max(100)).max(50).optional(),
+  }),
 };
 
 const isString = (value: unknown, min: number, max: number): value is string => typeof value === 'string' && value.length >= min && value.length <= max;
@@ -47,6 +55,13 @@ export const bodyAccepted: Record<keyof typeof bodies, (value: unknown) => boole
   deny: (value) => only(value, { comment: [false, (field) => isString(field, 1, 2000)] }),
   revoke: (value) => only(value, { comment: [true, (field) => isString(field, 0, 2000)] }),
   certificate: (value) => only(value, { csr: [false, (field) => isString(field, 1, 16_384)] }),
+  none: (value) => only(value, {}),
+  token: (value) =>
+    only(value, {
+      identity: [false, (field) => isString(field, 1, 200)],
+      ttl: [true, (field) => isString(field, 1, 20)],
+      groups: [true, (field) => Array.isArray(field) && field.length <= 50 && field.every((group) => isString(group, 1, 100))],
+    }),
 };
 
 export const listQuery = z.strictObject({

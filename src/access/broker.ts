@@ -7,12 +7,19 @@ import { formatDuration, parseDuration } from '../util/duration.js';
 import type { BrokerCrl } from './client.js';
 import type { BrokerServices } from './policy.js';
 import { CRL_LIFETIME_MS } from '../pki/crl-lifetime.js';
-import { applyTo, viewOf, type RequestRecord } from './records.js';
+import { applyTo, applyToken, isRequestEvent, tokenView, viewOf, type RequestRecord, type TokenRecord } from './records.js';
 import { readSnapshot, SNAPSHOT_VERSION, writeSnapshot, type BrokerSnapshot } from './snapshot.js';
 import { EventLog, type BrokerEvent, type StoreOptions } from './store.js';
+import { readSmallFile } from '../util/read.js';
+import { writePrivateFile } from '../util/secure-fs.js';
 import {
   SCOPES,
   type AccessRequest,
+  type Actor,
+  type IssuedToken,
+  type NewToken,
+  type Principal,
+  type TokenInfo,
   type CertificateIssue,
   type ListFilter,
   type NewRequest,
@@ -58,7 +65,35 @@ export interface BrokerDeps {
    * host when quiet the two were within noise (0.32-0.34x either way).
    */
   signing?: 'thread' | 'main';
+  /** identities that may manage tokens through the served API (`broker.admins`) */
+  admins?: readonly string[];
+  /** members of this group see every request (`broker.auditorsGroup`, default {@link DEFAULT_AUDITORS_GROUP}) */
+  auditorsGroup?: string;
 }
+
+export const DEFAULT_AUDITORS_GROUP = 'auditors';
+
+/**
+ * How often a served broker writes tokens' last use to disk (tokens-used.json), at most. A token's last use is not
+ * a decision: it stays out of the event log (an fsync'd line per request would cost the served broker its
+ * throughput and bury the audit trail in noise). The served broker keeps it exact in memory (`token list` through
+ * the API) and writes the whole table, one small file, at most once a minute and when it stops: a crash loses at
+ * most a minute of "last used", never a decision.
+ */
+export const TOKEN_USAGE_PERSIST_MS = 60_000;
+
+const TOKEN_USAGE_FILE = 'tokens-used.json';
+
+/** The longest a static token may be valid: a forgotten token must end some day. */
+export const MAX_TOKEN_TTL_MS = 365 * 86_400_000;
+/** The shortest: below it, the token is most often a slip (`30s` for `30d`). */
+const MIN_TOKEN_TTL_MS = 60_000;
+/** Group names: what identity providers use (`auditors`, `team:db-oncall`, `cn=ops`), nothing that needs quoting. */
+const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@=/-]{0,99}$/;
+const MAX_GROUPS = 50;
+
+/** The reasons a bearer token is refused. */
+export type TokenRefusal = { reason: 'unknown' } | { reason: 'expired' | 'revoked'; token: TokenInfo };
 
 export const SWEEP_INTERVAL_MS = 1000;
 
@@ -91,7 +126,15 @@ export class AccessBroker {
    * (see snapshot.ts for which) plus any finished one a get() asked for since.
    */
   private readonly requests = new Map<string, RequestRecord>();
-  private readonly tokens = new Map<string, string>();
+  /** token hash -> token */
+  private readonly tokens = new Map<string, TokenRecord>();
+  /** token id -> hash */
+  private readonly tokenIds = new Map<string, string>();
+  /** token id -> last successful authentication (ms), exact in a served broker's memory */
+  private readonly lastUsed = new Map<string, number>();
+  private usageDirty = false;
+  private usageWritten = -Infinity;
+  private usageWriting: Promise<void> | undefined;
   /** requests with a revocation: the CRL's number counts them, finished ones included */
   private revocations = 0;
   /** finished requests the snapshot left on disk (not in `requests`); 0 once complete */
@@ -138,6 +181,8 @@ export class AccessBroker {
       deps.store,
       usable && { position: usable.position, load: () => broker.load(usable) },
     );
+    // Serving, last uses start from what the previous run wrote; anybody else reads them when listing tokens.
+    if (deps.store.hold) await broker.readUsage();
     if (broker.log.resumed) {
       broker.snapshotOffset = usable!.position.offset;
       broker.snapshotBytes = found!.bytes;
@@ -158,9 +203,16 @@ export class AccessBroker {
    */
   async close(): Promise<void> {
     await this.snapshotting;
+    await this.usageWriting;
+    if (this.usageDirty) await this.writeUsage().catch((error: unknown) => this.deps.store.warn(`could not write ${TOKEN_USAGE_FILE}: ${(error as Error).message}`));
     await this.signer?.close();
     if (this.deps.store.hold && this.log.position().offset > this.snapshotOffset) await this.snapshot().catch(() => undefined);
     await this.log.close();
+  }
+
+  /** The broker's clock (the served broker's rate limiting counts on it too). */
+  now(): Date {
+    return this.deps.now();
   }
 
   /** Tells embedded commands on this store which URL serves it (they cannot write while it is held). */
@@ -168,7 +220,8 @@ export class AccessBroker {
     return this.log.announce(url);
   }
 
-  async create(actor: string, input: NewRequest): Promise<AccessRequest> {
+  async create(caller: Actor, input: NewRequest): Promise<AccessRequest> {
+    const actor = identityOf(caller);
     await this.swept();
     const policy = this.deps.services.policy(input.service);
     if (!policy) throw this.unknownService(input.service);
@@ -222,19 +275,22 @@ export class AccessBroker {
     }).then((id) => this.decided('created', this.view(this.requests.get(id)!)));
   }
 
-  async get(_actor: string, id: string): Promise<AccessRequest> {
+  async get(caller: Actor, id: string): Promise<AccessRequest> {
     await this.swept();
     await this.refresh();
     await this.loaded(id);
-    return this.view(this.record(id));
+    return this.view(this.visible(caller, id));
   }
 
-  async list(actor: string, filter: ListFilter = {}): Promise<AccessRequest[]> {
+  async list(caller: Actor, filter: ListFilter = {}): Promise<AccessRequest[]> {
+    const actor = identityOf(caller);
     await this.swept();
     await this.refresh();
     // Pending and approved requests are live, always in memory; any other answer needs the finished ones too.
     if (filter.status !== 'pending' && filter.status !== 'approved') await this.completed();
+    const sees = this.seer(caller);
     return [...this.requests.values()]
+      .filter((record) => sees(record.created))
       .map((record) => this.view(record))
       .filter((request) => !filter.mine || request.requester === actor)
       .filter((request) => !filter.status || request.status === filter.status)
@@ -243,9 +299,9 @@ export class AccessBroker {
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
-  async approve(actor: string, id: string, comment?: string): Promise<AccessRequest> {
+  async approve(caller: Actor, id: string, comment?: string): Promise<AccessRequest> {
     await this.swept();
-    const request = await this.review(actor, id, 'approve', comment);
+    const request = await this.review(caller, id, 'approve', comment);
     // Only the review that completes the approvals triggers the operator step (earlier ones leave it pending).
     if (request.status === 'approved') {
       this.decided('approved', request);
@@ -254,18 +310,19 @@ export class AccessBroker {
     return request;
   }
 
-  deny(actor: string, id: string, comment: string): Promise<AccessRequest> {
+  deny(caller: Actor, id: string, comment: string): Promise<AccessRequest> {
     if (!comment?.trim()) {
       return Promise.reject(new UsageError('comment_required', 'a denial needs a comment', { hint: 'Tell the requester why: --comment "..."' }));
     }
-    return this.review(actor, id, 'deny', comment).then((request) => this.decided('denied', request));
+    return this.review(caller, id, 'deny', comment).then((request) => this.decided('denied', request));
   }
 
-  async revoke(actor: string, id: string, comment?: string): Promise<AccessRequest> {
+  async revoke(caller: Actor, id: string, comment?: string): Promise<AccessRequest> {
+    const actor = identityOf(caller);
     await this.swept();
     await this.loaded(id);
     return this.transact(() => {
-      const record = this.record(id);
+      const record = this.visible(caller, id);
       const request = this.view(record);
       const policy = this.deps.services.policy(request.service);
       if (actor !== request.requester && !policy?.approvers.includes(actor)) {
@@ -323,7 +380,8 @@ export class AccessBroker {
     return request;
   }
 
-  async issueCertificate(actor: string, id: string, csrPem: string): Promise<CertificateIssue> {
+  async issueCertificate(caller: Actor, id: string, csrPem: string): Promise<CertificateIssue> {
+    const actor = identityOf(caller);
     await this.swept();
     const ca = await this.ca();
     const [{ issueClientCertificate, prepareClientCertificate, NOT_BEFORE_SKEW_MS }, { CsrPolicyError, CSR_KEY_POLICY, CSR_SIGNATURE_FAILED }] = await (pki ??= Promise.all([import('../pki/ca.js'), import('../pki/x509.js')]));
@@ -358,7 +416,7 @@ export class AccessBroker {
       // certificate for a request revoked (or expired) meanwhile is dropped, never logged nor returned.
       const prepared = (() => {
         try {
-          return prepareClientCertificate(ca, spec(this.issuable(actor, id)));
+          return prepareClientCertificate(ca, spec(this.issuable(caller, id)));
         } catch (error) {
           throw error instanceof ByocError ? error : refused(error);
         }
@@ -369,12 +427,12 @@ export class AccessBroker {
       });
       const issued = prepared.finish(signature);
       return this.transact(() => {
-        this.issuable(actor, id);
+        this.issuable(caller, id);
         return commit(issued);
       });
     }
     return this.transact(() => {
-      const request = this.issuable(actor, id);
+      const request = this.issuable(caller, id);
       let issued;
       try {
         issued = issueClientCertificate(ca, spec(request));
@@ -386,9 +444,9 @@ export class AccessBroker {
   }
 
   /** The request `id` if `actor` may have a certificate for it now (its requester, approved and not expired). */
-  private issuable(actor: string, id: string): AccessRequest {
-    const request = this.view(this.record(id));
-    if (request.requester !== actor) {
+  private issuable(caller: Actor, id: string): AccessRequest {
+    const request = this.view(this.visible(caller, id));
+    if (request.requester !== identityOf(caller)) {
       throw new NotAllowedError('not_requester', `${id} was requested by ${request.requester}; a certificate is issued only to the requester`, {
         hint: `Request access for yourself: byoc access request ${request.service} --reason "..."`,
       });
@@ -411,13 +469,13 @@ export class AccessBroker {
   }
 
   /** Approved: the request's user to create; revoked or expired: its removal; never approved: refused (exit 4). */
-  async operatorConfig(_actor: string, id: string, format: OperatorFormat): Promise<OperatorConfig> {
+  async operatorConfig(caller: Actor, id: string, format: OperatorFormat): Promise<OperatorConfig> {
     await this.swept();
     await this.refresh();
     await this.loaded(id);
     // the rendering (12 KB of module) only for this command, not on every broker open
     const { renderOperatorConfig } = await import('./operator.js');
-    return renderOperatorConfig(this.view(this.record(id)), format);
+    return renderOperatorConfig(this.view(this.visible(caller, id)), format);
   }
 
   async caCertificate(): Promise<string> {
@@ -475,28 +533,150 @@ export class AccessBroker {
     return this.ca();
   }
 
-  /** Creates a bearer token for `user`; only its hash is stored. Returned once. */
+  /** Creates a bearer token for `user` (no expiry, no groups); only its hash is stored. Returned once. */
   async createToken(user: string): Promise<string> {
-    if (!user.trim()) throw new UsageError('user_required', 'name the user the token is for');
-    const token = `byoc_${randomBytes(32).toString('base64url')}`;
-    await this.transact(() => ({
-      events: [{ type: 'token.created', at: this.deps.now().toISOString(), user, tokenHash: hashToken(token) }],
-      result: undefined,
-    }));
-    return token;
+    return (await this.issueToken(undefined, { identity: user })).token;
   }
 
-  /** The identity a bearer token stands for, or undefined. Tokens are random 256-bit secrets, so a plain hash is enough. */
-  async authenticate(token: string): Promise<string | undefined> {
+  /**
+   * Creates a bearer token; only its hash is stored and the secret is in this answer only. `by` is who asked (an
+   * admin through the served API; the `user` setting, if any, embedded), kept in the log.
+   */
+  async issueToken(by: string | undefined, input: NewToken): Promise<IssuedToken> {
+    const identity = typeof input.identity === 'string' ? input.identity.trim() : '';
+    if (!identity) throw new UsageError('user_required', 'name the user the token is for', { hint: 'byoc broker token create alice@vendor.example' });
+    let ttlMs: number | undefined;
+    if (input.ttl !== undefined) {
+      ttlMs = parseDuration(input.ttl);
+      if (ttlMs === undefined || ttlMs < MIN_TOKEN_TTL_MS || ttlMs > MAX_TOKEN_TTL_MS) {
+        throw new UsageError('invalid_ttl', `--ttl ${input.ttl} is not a duration between ${formatDuration(MIN_TOKEN_TTL_MS)} and ${formatDuration(MAX_TOKEN_TTL_MS)}`, {
+          hint: 'Use e.g. --ttl 30d for a person, --ttl 90d for automation (at most 365d); create a new token before it ends.',
+        });
+      }
+    }
+    const groups = [...new Set(input.groups ?? [])];
+    const badGroup = groups.find((group) => !GROUP_NAME.test(group));
+    if (badGroup !== undefined || groups.length > MAX_GROUPS) {
+      throw new UsageError('invalid_group', badGroup !== undefined ? `"${badGroup}" is not a group name` : `a token can carry at most ${MAX_GROUPS} groups`, {
+        hint: 'Group names are letters, digits and . _ : @ = / - (e.g. --group auditors --group team:db-oncall).',
+      });
+    }
+    const token = `byoc_${randomBytes(32).toString('base64url')}`;
+    const tokenHash = hashToken(token);
+    const hash = await this.transact(() => {
+      const now = this.deps.now();
+      let id: string;
+      do id = `t-${randomBytes(8).readBigUInt64BE().toString(36).padStart(13, '0').slice(0, 12)}`;
+      while (this.tokenIds.has(id));
+      const event: BrokerEvent = {
+        type: 'token.created',
+        at: now.toISOString(),
+        user: identity,
+        tokenHash,
+        id,
+        ...(ttlMs !== undefined ? { expiresAt: new Date(now.getTime() + ttlMs).toISOString() } : {}),
+        ...(groups.length ? { groups } : {}),
+        ...(by ? { by } : {}),
+      };
+      return { events: [event], result: tokenHash };
+    });
+    return { ...this.tokenInfo(this.tokens.get(hash)!), token };
+  }
+
+  /** Every token, newest first: never a secret or a hash. */
+  async listTokens(): Promise<TokenInfo[]> {
+    await this.refresh();
+    if (!this.deps.store.hold) await this.readUsage();
+    return [...this.tokens.values()].map((record) => this.tokenInfo(record)).sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  /** Revokes token `id`: refused at once by the served broker (401, saying it was revoked). */
+  async revokeToken(by: string | undefined, id: string): Promise<TokenInfo> {
+    await this.refresh();
+    const hash = await this.transact(() => {
+      const hash = this.tokenIds.get(id);
+      const record = hash === undefined ? undefined : this.tokens.get(hash);
+      if (!record) throw new UsageError('token_not_found', `no token ${id}`, { hint: 'List tokens with: byoc broker token list' });
+      if (record.revoked) {
+        throw new NotAllowedError('token_revoked', `token ${id} (${record.identity}) was already revoked at ${record.revoked.at} by ${record.revoked.by}`, { hint: 'Nothing to revoke.' });
+      }
+      const event: BrokerEvent = { type: 'token.revoked', at: this.deps.now().toISOString(), id, by: by ?? 'the broker operator' };
+      return { events: [event], result: hash! };
+    });
+    return this.tokenInfo(this.tokens.get(hash)!);
+  }
+
+  /** Whether `identity` may manage tokens through the served API. */
+  isAdmin(identity: string): boolean {
+    return this.deps.admins?.includes(identity) ?? false;
+  }
+
+  /**
+   * Who a static bearer token stands for, or why it is refused. Tokens are random 256-bit secrets, so a plain hash
+   * is enough. The last use is recorded in memory (see {@link TOKEN_USAGE_PERSIST_MS} for when it reaches disk).
+   */
+  async authenticateToken(token: string): Promise<Principal | TokenRefusal> {
     const hash = hashToken(token);
     if (!this.tokens.has(hash)) await this.refresh();
-    return this.tokens.get(hash);
+    const record = this.tokens.get(hash);
+    if (!record) return { reason: 'unknown' };
+    // Checked in place (no view built): this runs on every call a served broker answers.
+    const now = this.deps.now().getTime();
+    if (record.revoked) return { reason: 'revoked', token: this.tokenInfo(record) };
+    if (record.expiresAt !== undefined && now >= Date.parse(record.expiresAt)) return { reason: 'expired', token: this.tokenInfo(record) };
+    this.lastUsed.set(record.id, now);
+    this.usageDirty = true;
+    if (this.deps.store.hold && now - this.usageWritten >= TOKEN_USAGE_PERSIST_MS) this.writeUsageSoon();
+    return { identity: record.identity, groups: record.groups, via: 'token', tokenId: record.id };
   }
 
-  private async review(actor: string, id: string, decision: 'approve' | 'deny', comment?: string): Promise<AccessRequest> {
+  /** The identity a bearer token stands for, or undefined (expired, revoked or unknown). */
+  async authenticate(token: string): Promise<string | undefined> {
+    const found = await this.authenticateToken(token);
+    return 'identity' in found ? found.identity : undefined;
+  }
+
+  private tokenInfo(record: TokenRecord): TokenInfo {
+    const used = this.lastUsed.get(record.id);
+    return tokenView(record, this.deps.now().getTime(), used === undefined ? undefined : new Date(used).toISOString());
+  }
+
+  private writeUsageSoon(): void {
+    if (this.usageWriting) return;
+    this.usageWriting = this.writeUsage()
+      .catch((error: unknown) => this.deps.store.warn(`could not write ${TOKEN_USAGE_FILE}: ${(error as Error).message}`))
+      .finally(() => (this.usageWriting = undefined));
+  }
+
+  private async writeUsage(): Promise<void> {
+    this.usageWritten = this.deps.now().getTime();
+    this.usageDirty = false;
+    const text = JSON.stringify(Object.fromEntries([...this.lastUsed].map(([id, at]) => [id, new Date(at).toISOString()])));
+    await writePrivateFile(path.join(this.dir, TOKEN_USAGE_FILE), `${text}\n`);
+  }
+
+  /** The last uses on disk (what the served broker last wrote), merged with what this process knows (the later wins). */
+  private async readUsage(): Promise<void> {
+    let stored: unknown;
+    try {
+      stored = JSON.parse(await readSmallFile(path.join(this.dir, TOKEN_USAGE_FILE)));
+    } catch {
+      return;
+    }
+    if (typeof stored !== 'object' || stored === null) return;
+    for (const [id, at] of Object.entries(stored)) {
+      const ms = typeof at === 'string' ? Date.parse(at) : Number.NaN;
+      if (Number.isNaN(ms)) continue;
+      const known = this.lastUsed.get(id);
+      if (known === undefined || known < ms) this.lastUsed.set(id, ms);
+    }
+  }
+
+  private async review(caller: Actor, id: string, decision: 'approve' | 'deny', comment?: string): Promise<AccessRequest> {
+    const actor = identityOf(caller);
     await this.loaded(id);
     return this.transact(() => {
-      const request = this.view(this.record(id));
+      const request = this.view(this.visible(caller, id));
       const policy = this.deps.services.policy(request.service);
       if (request.requester === actor) {
         throw new NotAllowedError('self_review', `${actor} requested ${id} and cannot ${decision} it`, {
@@ -555,10 +735,28 @@ export class AccessBroker {
 
   private record(id: string): RequestRecord {
     const record = this.requests.get(id);
-    if (!record) {
-      throw new UsageError('request_not_found', `no access request ${id}`, { hint: 'List requests with: byoc access list' });
-    }
+    if (!record) throw notFound(id);
     return record;
+  }
+
+  /**
+   * Request `id` if `caller` may see it; one they may not is answered exactly as one that does not exist, so ids
+   * cannot be probed (and a reason or ticket never reaches someone with no part in the request).
+   */
+  private visible(caller: Actor, id: string): RequestRecord {
+    const record = this.record(id);
+    if (!this.seer(caller)(record.created)) throw notFound(id);
+    return record;
+  }
+
+  /**
+   * Who sees a request: its requester, the approvers of its service (who must be able to review it), and members of
+   * the auditors group (every request). Anybody else with a token sees nothing of it.
+   */
+  private seer(caller: Actor): (created: { requester: string; service: string }) => boolean {
+    const identity = identityOf(caller);
+    if (typeof caller !== 'string' && caller.groups.includes(this.deps.auditorsGroup ?? DEFAULT_AUDITORS_GROUP)) return () => true;
+    return (created) => created.requester === identity || (this.deps.services.policy(created.service)?.approvers.includes(identity) ?? false);
   }
 
   private unknownService(service: string): ConfigError {
@@ -578,8 +776,8 @@ export class AccessBroker {
   }
 
   private apply(event: BrokerEvent): void {
-    if (event.type === 'token.created') {
-      this.tokens.set(event.tokenHash, event.user);
+    if (!isRequestEvent(event)) {
+      applyToken(this.tokens, this.tokenIds, event);
       return;
     }
     if (event.type !== 'request.created' && !this.complete && !this.requests.has(event.id)) {
@@ -598,7 +796,10 @@ export class AccessBroker {
   /** Installs a snapshot's state (EventLog.open calls it once the log is checked to still hold what it covers). */
   private load(snapshot: BrokerSnapshot): void {
     for (const record of snapshot.state.requests) this.requests.set(record.created.id, record);
-    for (const [hash, user] of snapshot.state.tokens) this.tokens.set(hash, user);
+    for (const token of snapshot.state.tokens) {
+      this.tokens.set(token.hash, token);
+      this.tokenIds.set(token.id, token.hash);
+    }
     this.revocations = snapshot.state.revocations;
     this.notLoaded = snapshot.state.total - snapshot.state.requests.length;
     this.complete = this.notLoaded === 0;
@@ -623,6 +824,7 @@ export class AccessBroker {
     await this.log.rewind(() => {
       this.requests.clear();
       this.tokens.clear();
+      this.tokenIds.clear();
       this.revocations = 0;
       this.notLoaded = 0;
       this.complete = true;
@@ -638,7 +840,7 @@ export class AccessBroker {
     if (this.complete || this.requests.has(id)) return;
     const found = new Map<string, RequestRecord>();
     for (const event of await this.log.scan(JSON.stringify(id))) {
-      if (event.type !== 'token.created' && event.id === id) applyTo(found, event);
+      if (isRequestEvent(event) && event.id === id) applyTo(found, event);
     }
     const record = found.get(id);
     if (record && !this.requests.has(id)) {
@@ -681,7 +883,7 @@ export class AccessBroker {
       const now = this.deps.now();
       const live: RequestRecord[] = [];
       for (const record of this.requests.values()) if (!this.finished(record, now.getTime())) live.push(record);
-      const state = { requests: live, tokens: [...this.tokens], revocations: this.revocations, total: this.requestCount };
+      const state = { requests: live, tokens: [...this.tokens.values()], revocations: this.revocations, total: this.requestCount };
       // serialised here, in the turn: the records are mutated in place by later events
       return { position, text: JSON.stringify({ version: SNAPSHOT_VERSION, asOf: now.toISOString(), position, state }) };
     });
@@ -717,3 +919,11 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+
+function identityOf(caller: Actor): string {
+  return typeof caller === 'string' ? caller : caller.identity;
+}
+
+function notFound(id: string): UsageError {
+  return new UsageError('request_not_found', `no access request ${id}`, { hint: 'List the requests you can see with: byoc access list' });
+}

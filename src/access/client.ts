@@ -1,4 +1,4 @@
-import type { AccessRequest, CertificateIssue, ListFilter, NewRequest, OperatorConfig, OperatorFormat } from './types.js';
+import type { AccessRequest, CertificateIssue, IssuedToken, ListFilter, NewRequest, NewToken, OperatorConfig, OperatorFormat, TokenInfo } from './types.js';
 
 /** The one interface the CLI uses to talk to a broker, embedded in-process or served over HTTP. */
 export interface BrokerClient {
@@ -15,6 +15,10 @@ export interface BrokerClient {
   operatorConfig(id: string, format: OperatorFormat): Promise<OperatorConfig>;
   ca(): Promise<string>;
   crl(): Promise<BrokerCrl>;
+  /** Static tokens (`byoc broker token`): through a served broker, for identities in its `broker.admins` only. */
+  createToken(input: NewToken): Promise<IssuedToken>;
+  listTokens(): Promise<TokenInfo[]>;
+  revokeToken(id: string): Promise<TokenInfo>;
 }
 
 /** The broker's certificate revocation list, with what it says (API v1: add fields, never rename them). */

@@ -3,7 +3,7 @@ import { errorClassOf, NetworkError, NotAllowedError, RemoteError } from '../err
 import { diagnose, failureOf, summarizeBody, type DiagnosisContext } from '../net/failure.js';
 import type { BrokerClient, BrokerCrl } from './client.js';
 import type { AuthDescription } from '../auth/broker-auth.js';
-import type { AccessRequest, CertificateIssue, ListFilter, NewRequest, OperatorConfig, OperatorFormat } from './types.js';
+import type { AccessRequest, CertificateIssue, IssuedToken, ListFilter, NewRequest, NewToken, OperatorConfig, OperatorFormat, TokenInfo } from './types.js';
 
 /**
  * The bearer for a call: a fixed token (BYOC_TOKEN), or the OIDC session's (src/auth/sign-in.ts), which renews itself
@@ -89,6 +89,15 @@ export class HttpBrokerClient implements BrokerClient {
   /** The JSON twin of GET /v1/crl (the CRL and what it lists); needs the token, unlike the bare PEM. */
   crl(): Promise<BrokerCrl> {
     return this.call('GET', 'v1/crl');
+  }
+  createToken(input: NewToken): Promise<IssuedToken> {
+    return this.call('POST', 'v1/tokens', input);
+  }
+  async listTokens(): Promise<TokenInfo[]> {
+    return (await this.call<{ tokens: TokenInfo[] }>('GET', 'v1/tokens')).tokens;
+  }
+  revokeToken(id: string): Promise<TokenInfo> {
+    return this.call('POST', `v1/tokens/${encodeURIComponent(id)}/revoke`, {});
   }
 
   /**

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Context } from '../context.js';
 import { ConfigError } from '../errors.js';
-import { AccessBroker, brokerDir } from './broker.js';
+import { AccessBroker, brokerDir, DEFAULT_AUDITORS_GROUP } from './broker.js';
 import type { BrokerClient } from './client.js';
 import { servicesFromConfig } from './policy.js';
 import type { Configuration } from '../config/configuration.js';
@@ -35,7 +35,9 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
   // A decision taken here is notified from here: this process waits a bounded time for its deliveries (src/notify).
   const notifier = await notifierFor(ctx, configuration, 'embedded');
   const broker = await openBroker(ctx, configuration, notifier ? { notifier } : {});
-  return embeddedClient(broker, identity, brokerDir(ctx.stateDir()));
+  // Embedded, groups come from the configuration (`groups`, BYOC_GROUPS) like the identity: the state folder's
+  // owner can read the event log anyway, so they only choose what `access list` shows.
+  return embeddedClient(broker, { identity, groups: configuration.get<string[]>('groups') ?? [] }, brokerDir(ctx.stateDir()));
 }
 
 /**
@@ -61,6 +63,8 @@ export async function openBroker(
     // node-forge (behind the CA) loads only when a certificate is signed or the CA is served.
     ca: async () => (await import('../pki/ca.js')).loadOrCreateBrokerCa(stateDir, ctx.clock.now(), brokerStoreOptions(ctx)),
     store: { ...brokerStoreOptions(ctx), ...(options.hold ? { hold: true } : {}) },
+    admins: configuration.get<string[]>('broker.admins') ?? [],
+    auditorsGroup: configuration.get<string>('broker.auditorsGroup') ?? DEFAULT_AUDITORS_GROUP,
     ...hooks,
     ...(options.notifier ? { onDecision: (event, request) => options.notifier!.publish(event, request) } : {}),
   });
@@ -101,19 +105,24 @@ export function processLockOwner(): LockOwner {
   };
 }
 
-export function embeddedClient(broker: AccessBroker, identity: string, dir: string): BrokerClient {
+export function embeddedClient(broker: AccessBroker, caller: string | { identity: string; groups: readonly string[] }, dir: string): BrokerClient {
+  const identity = typeof caller === 'string' ? caller : caller.identity;
   return {
     location: `embedded (${dir})`,
     whoami: async () => identity,
     create: (input) => broker.create(identity, input),
-    get: (id) => broker.get(identity, id),
-    list: (filter) => broker.list(identity, filter),
-    approve: (id, comment) => broker.approve(identity, id, comment),
-    deny: (id, comment) => broker.deny(identity, id, comment),
-    revoke: (id, comment) => broker.revoke(identity, id, comment),
-    issueCertificate: (id, csr) => broker.issueCertificate(identity, id, csr),
-    operatorConfig: (id, format) => broker.operatorConfig(identity, id, format),
+    get: (id) => broker.get(caller, id),
+    list: (filter) => broker.list(caller, filter),
+    approve: (id, comment) => broker.approve(caller, id, comment),
+    deny: (id, comment) => broker.deny(caller, id, comment),
+    revoke: (id, comment) => broker.revoke(caller, id, comment),
+    issueCertificate: (id, csr) => broker.issueCertificate(caller, id, csr),
+    operatorConfig: (id, format) => broker.operatorConfig(caller, id, format),
     ca: () => broker.caCertificate(),
     crl: () => broker.crl(),
+    // Embedded, whoever holds the state folder is the broker's operator: no admin list to pass.
+    createToken: (input) => broker.issueToken(identity, input),
+    listTokens: () => broker.listTokens(),
+    revokeToken: (id) => broker.revokeToken(identity, id),
   };
 }

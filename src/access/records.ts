@@ -2,8 +2,8 @@
  * A request as the broker's events make it, and its status at a given time: shared by the broker (replay, lookups,
  * snapshots) and by the lean standing check a query makes (standing.ts), so both answer alike by construction.
  */
-import type { BrokerEvent } from './store.js';
-import type { AccessRequest, RequestStatus } from './types.js';
+import type { BrokerEvent, RequestEvent } from './store.js';
+import type { AccessRequest, RequestStatus, TokenInfo } from './types.js';
 
 type Created = Extract<BrokerEvent, { type: 'request.created' }>;
 
@@ -13,6 +13,69 @@ export interface RequestRecord {
   reviews: { reviewer: string; decision: 'approve' | 'deny'; comment?: string; at: string }[];
   revoked?: { at: string; by: string };
   certificates: { serial: string; notAfter: string; issuedAt: string }[];
+}
+
+/** Whether an event is about a request (not a token). */
+export function isRequestEvent(event: BrokerEvent): event is RequestEvent {
+  return event.type !== 'token.created' && event.type !== 'token.revoked';
+}
+
+/** @internal a static token as its events make it (the snapshot holds these as they are) */
+export interface TokenRecord {
+  id: string;
+  identity: string;
+  /** SHA-256 of the secret, hex: what a bearer is checked against */
+  hash: string;
+  groups: string[];
+  createdAt: string;
+  createdBy?: string;
+  expiresAt?: string;
+  revoked?: { at: string; by: string };
+}
+
+/**
+ * The id of a token created before tokens had ids: stable (from its hash, which the log has), and in the same form
+ * as a new one. Sixty bits of a SHA-256 of a 256-bit secret say nothing usable about the secret.
+ */
+function tokenIdOf(tokenHash: string): string {
+  return `t-${tokenHash.slice(0, 15)}`;
+}
+
+/** One token event's effect on the tokens (by hash); `byId` maps ids to hashes. */
+export function applyToken(tokens: Map<string, TokenRecord>, byId: Map<string, string>, event: Extract<BrokerEvent, { type: 'token.created' | 'token.revoked' }>): void {
+  if (event.type === 'token.created') {
+    const id = event.id ?? tokenIdOf(event.tokenHash);
+    tokens.set(event.tokenHash, {
+      id,
+      identity: event.user,
+      hash: event.tokenHash,
+      groups: event.groups ?? [],
+      createdAt: event.at,
+      ...(event.by ? { createdBy: event.by } : {}),
+      ...(event.expiresAt ? { expiresAt: event.expiresAt } : {}),
+    });
+    byId.set(id, event.tokenHash);
+    return;
+  }
+  const hash = byId.get(event.id);
+  const record = hash === undefined ? undefined : tokens.get(hash);
+  if (record && !record.revoked) record.revoked = { at: event.at, by: event.by };
+}
+
+/** A token as listed at time `now` (ms): its state is computed, never stored. */
+export function tokenView(record: TokenRecord, now: number, lastUsedAt?: string): TokenInfo {
+  const state = record.revoked ? 'revoked' : record.expiresAt && now >= Date.parse(record.expiresAt) ? 'expired' : 'active';
+  return {
+    id: record.id,
+    identity: record.identity,
+    groups: record.groups,
+    createdAt: record.createdAt,
+    ...(record.createdBy ? { createdBy: record.createdBy } : {}),
+    ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}),
+    ...(lastUsedAt ? { lastUsedAt } : {}),
+    ...(record.revoked ? { revokedAt: record.revoked.at, revokedBy: record.revoked.by } : {}),
+    state,
+  };
 }
 
 /** The request a record makes at time `now` (ms): statuses that depend on time are computed here, never stored. */
@@ -48,7 +111,7 @@ export function viewOf(record: RequestRecord, now: number): AccessRequest {
 }
 
 /** One event's effect on the requests (shared by the replay and by a lookup of one request). */
-export function applyTo(requests: Map<string, RequestRecord>, event: Exclude<BrokerEvent, { type: 'token.created' }>): void {
+export function applyTo(requests: Map<string, RequestRecord>, event: RequestEvent): void {
   switch (event.type) {
     case 'request.created':
       requests.set(event.id, { created: event, reviews: [], certificates: [] });
@@ -78,6 +141,7 @@ const REQUIRED_TEXT: Record<BrokerEvent['type'], readonly string[]> = {
   'request.revoked': ['at', 'id', 'by'],
   'certificate.issued': ['at', 'id', 'serial', 'notAfter', 'identity'],
   'token.created': ['at', 'user', 'tokenHash'],
+  'token.revoked': ['at', 'id', 'by'],
 };
 
 /**
@@ -107,6 +171,11 @@ export function eventProblem(value: unknown): string | undefined {
       return isOptionalString(event.comment) ? undefined : 'request.reviewed with a comment that is not text';
     case 'request.revoked':
       return isOptionalString(event.comment) ? undefined : 'request.revoked with a comment that is not text';
+    case 'token.created':
+      if (!isOptionalString(event.id) || !isOptionalString(event.by)) return 'token.created with an id or creator that is not text';
+      if (event.expiresAt !== undefined && (!isString(event.expiresAt) || Number.isNaN(Date.parse(event.expiresAt)))) return 'token.created with an expiry that is not a time';
+      if (event.groups !== undefined && !(Array.isArray(event.groups) && event.groups.every(isString))) return 'token.created with groups that are not a list of text';
+      return undefined;
     default:
       return undefined;
   }

@@ -4,8 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { ByocError, toErrorDocument, UsageError } from '../errors.js';
 import { bodies, bodyAccepted, describeZodError, listQuery, MAX_BODY_BYTES } from './api.js';
 import type { AccessBroker } from './broker.js';
+import { AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS, FailureLimiter, sourceAddress, type FailureLimiterOptions } from './rate-limit.js';
+import type { Principal } from './types.js';
 import type { z } from 'zod';
-import { looksLikeJwt, type AuthDescription, type Principal } from '../auth/broker-auth.js';
+import { looksLikeJwt, type AuthDescription } from '../auth/broker-auth.js';
 
 export interface ServeOptions {
   host: string;
@@ -14,11 +16,16 @@ export interface ServeOptions {
   log?: (line: string) => void;
   /** what GET /v1/auth publishes (absent: static tokens only) */
   auth?: AuthDescription;
-  /** checks an identity provider's JWT (broker.oidc; src/auth/broker-auth.ts); absent: a JWT is refused */
-  verifyBearer?: (token: string) => Promise<Principal>;
+  /**
+   * Checks a bearer that is a JWT (three dot-separated parts): an identity provider's token (broker.oidc;
+   * src/auth/broker-auth.ts). It returns the principal, or throws a not-allowed ByocError saying why the token is
+   * refused (answered 401); any other error (the provider unreachable) is the broker's, never a pass. Unset: a JWT
+   * is refused as `oidc_not_configured`; undefined, refused without a reason.
+   */
+  verifyBearer?: (token: string) => Promise<Principal | undefined>;
+  /** Failed-authentication limits (rate-limit.ts); `now` defaults to the broker's clock. */
+  rateLimit?: Partial<FailureLimiterOptions>;
 }
-
-type HandlerOptions = Pick<ServeOptions, 'tls' | 'log' | 'auth' | 'verifyBearer'>;
 
 class HttpError extends Error {
   constructor(
@@ -26,18 +33,31 @@ class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly hint?: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
+}
+
+/** What the server needs per request besides the broker. */
+interface Served {
+  auth?: AuthDescription;
+  verifyBearer?: ServeOptions['verifyBearer'];
+  limiter: FailureLimiter;
 }
 
 /**
  * The broker's HTTP+JSON API (v1). Every call but /v1/ca, /v1/crl (PEM or DER), /v1/auth and /v1/health carries a bearer
  * token; the identity is the token's owner and nothing in a request body can change it.
  */
-export function createBrokerServer(broker: AccessBroker, options: Pick<ServeOptions, 'tls' | 'log' | 'auth' | 'verifyBearer'> = {}): Server {
+export function createBrokerServer(broker: AccessBroker, options: Pick<ServeOptions, 'tls' | 'log' | 'auth' | 'verifyBearer' | 'rateLimit'> = {}): Server {
+  const served: Served = {
+    ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.verifyBearer ? { verifyBearer: options.verifyBearer } : {}),
+    limiter: new FailureLimiter({ now: () => broker.now().getTime(), ...options.rateLimit }),
+  };
   const handler = (request: IncomingMessage, response: ServerResponse) => {
-    handle(broker, options, request, response).catch((error: unknown) => {
+    handle(broker, served, request, response).catch((error: unknown) => {
       sendError(response, error);
     }).finally(() => options.log?.(`${request.method} ${request.url} ${response.statusCode}`));
   };
@@ -64,7 +84,7 @@ function target(raw: string): { pathname: string; searchParams: URLSearchParams 
   return query === -1 ? { pathname: raw, searchParams: new URLSearchParams() } : { pathname: raw.slice(0, query), searchParams: new URLSearchParams(raw.slice(query + 1)) };
 }
 
-async function handle(broker: AccessBroker, options: HandlerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
+async function handle(broker: AccessBroker, served: Served, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const url = target(request.url ?? '/');
   const method = request.method ?? 'GET';
   const route = `${method} ${url.pathname}`;
@@ -75,13 +95,14 @@ async function handle(broker: AccessBroker, options: HandlerOptions, request: In
     return;
   }
   // How to sign in here (public: the CLI needs only the broker's URL to start byoc login)
-  if (route === 'GET /v1/auth') return send(response, 200, options.auth ?? { methods: ['token'] });
-  if (route === 'GET /v1/crl') return sendCrl(broker, options, request, response);
+  if (route === 'GET /v1/auth') return send(response, 200, served.auth ?? { methods: ['token'] });
+  if (route === 'GET /v1/crl') return sendCrl(broker, served, request, response);
   if (!url.pathname.startsWith('/v1/')) throw new HttpError(404, 'not_found', `no such endpoint: ${route}`);
 
-  const actor = await authenticate(broker, options, request);
+  const actor = await authenticate(broker, served, request);
 
-  if (route === 'GET /v1/whoami') return send(response, 200, { identity: actor });
+  if (route === 'GET /v1/whoami') return send(response, 200, { identity: actor.identity, groups: actor.groups, via: actor.via, ...(actor.tokenId ? { tokenId: actor.tokenId } : {}) });
+  if (url.pathname === '/v1/tokens' || url.pathname.startsWith('/v1/tokens/')) return handleTokens(broker, actor, method, url.pathname, request, response);
   if (route === 'POST /v1/requests') {
     const body = await readBody(request, 'create');
     return send(response, 201, await broker.create(actor, body));
@@ -126,7 +147,7 @@ async function handle(broker: AccessBroker, options: HandlerOptions, request: In
  * The CRL, for servers to fetch without a token: PEM by default, DER with `Accept: application/pkix-crl`. The
  * JSON twin (`Accept: application/json`, what byoc asks for) also maps serials to requests, so it takes a token.
  */
-async function sendCrl(broker: AccessBroker, options: HandlerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
+async function sendCrl(broker: AccessBroker, served: Served, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const accept = request.headers.accept ?? '';
   // Fresh on every fetch: a revoke must reach a server that polls, never a cached list.
   const headers = { 'cache-control': 'no-cache' };
@@ -137,7 +158,7 @@ async function sendCrl(broker: AccessBroker, options: HandlerOptions, request: I
     return;
   }
   if (accept.includes('application/json')) {
-    await authenticate(broker, options, request);
+    await authenticate(broker, served, request);
     const text = JSON.stringify(await broker.crl());
     response.writeHead(200, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
     return;
@@ -146,30 +167,73 @@ async function sendCrl(broker: AccessBroker, options: HandlerOptions, request: I
   response.writeHead(200, { ...headers, 'content-type': 'application/x-pem-file', 'content-length': Buffer.byteLength(pem) }).end(pem);
 }
 
-async function authenticate(broker: AccessBroker, options: HandlerOptions, request: IncomingMessage): Promise<string> {
-  const header = request.headers.authorization ?? '';
-  const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-  const hint = options.verifyBearer
-    ? 'Sign in with byoc login, or set BYOC_TOKEN to the token from `byoc broker token create <you>` (ask the broker operator).'
-    : 'Set BYOC_TOKEN to the token from `byoc broker token create <you>` (ask the broker operator).';
-  if (!token) throw new HttpError(401, 'unauthenticated', 'no bearer token was sent', hint);
-  if (looksLikeJwt(token)) return (await verifiedJwt(options, token)).identity;
-  const identity = await broker.authenticate(token);
-  if (!identity) throw new HttpError(401, 'unauthenticated', 'the bearer token is not valid', hint);
-  return identity;
+/** Token administration (`byoc broker token` through the served API): identities in `broker.admins` only. */
+async function handleTokens(broker: AccessBroker, actor: Principal, method: string, pathname: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const revoke = /^\/v1\/tokens\/(t-[a-z0-9]{1,20})\/revoke$/.exec(pathname);
+  if (pathname !== '/v1/tokens' && !revoke) throw new HttpError(404, 'not_found', `no such endpoint: ${method} ${pathname}`);
+  const allowed = revoke ? method === 'POST' : method === 'GET' || method === 'POST';
+  if (!allowed) throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${pathname}`);
+  if (!broker.isAdmin(actor.identity)) {
+    throw new HttpError(403, 'not_an_admin', `${actor.identity} may not manage tokens: token administration is for the broker's admins`, 'Ask an identity listed in broker.admins of the served broker, or have the broker operator add you there.');
+  }
+  if (revoke) {
+    await readBody(request, 'none');
+    return send(response, 200, await broker.revokeToken(actor.identity, revoke[1]!));
+  }
+  if (method === 'GET') return send(response, 200, { tokens: await broker.listTokens() });
+  return send(response, 201, await broker.issueToken(actor.identity, await readBody(request, 'token')));
 }
 
-/** An identity provider's token: checked by broker.oidc's verifier; every refusal is a 401 that says why. */
-async function verifiedJwt(options: HandlerOptions, token: string): Promise<Principal> {
-  if (!options.verifyBearer) {
-    throw new HttpError(401, 'oidc_not_configured', 'this broker takes no identity-provider tokens (broker.oidc is not configured)', 'Set BYOC_TOKEN to a token from `byoc broker token create <you>` (ask the broker operator).');
+const TOKEN_HINT = 'Set BYOC_TOKEN to a token from a broker admin (`byoc broker token create <you>`), or sign in with `byoc login` where the broker offers it.';
+
+/**
+ * Who the bearer is. A JWT (three dot-separated parts) goes to the identity provider's check when the broker has
+ * one; anything else is a static token. Refusals are 401 and count against the source address (rate-limit.ts);
+ * an address over the limit gets 429 before its credentials are looked at.
+ */
+async function authenticate(broker: AccessBroker, served: Served, request: IncomingMessage): Promise<Principal> {
+  const header = request.headers.authorization ?? '';
+  const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+  const address = sourceAddress(request.socket.remoteAddress);
+  const retryAfter = served.limiter.retryAfter(address);
+  if (retryAfter !== undefined) {
+    throw new HttpError(
+      429,
+      'too_many_failures',
+      `too many failed authentications from ${address} (${AUTH_FAILURE_LIMIT} within ${AUTH_FAILURE_WINDOW_MS / 1000} s): refused for ${retryAfter} s more, whatever the credentials`,
+      `Check BYOC_TOKEN (or byoc login) and retry after ${retryAfter} s.`,
+      { 'retry-after': String(retryAfter) },
+    );
   }
-  try {
-    return await options.verifyBearer(token);
-  } catch (error) {
-    if (error instanceof ByocError && error.kind === 'not-allowed') throw new HttpError(401, error.code, error.message, error.hint);
-    throw error;
+  // No credentials at all guess nothing: not counted (a client that forgot its token is told so, not blocked).
+  if (!token) throw new HttpError(401, 'unauthenticated', 'no bearer token was sent', TOKEN_HINT);
+  const refuse = (code: string, message: string, hint: string) => {
+    served.limiter.fail(address);
+    return new HttpError(401, code, message, hint);
+  };
+  if (looksLikeJwt(token)) {
+    if (!served.verifyBearer) {
+      throw refuse('oidc_not_configured', 'this broker takes no identity-provider tokens (broker.oidc is not configured)', 'Set BYOC_TOKEN to a token from `byoc broker token create <you>` (ask the broker operator).');
+    }
+    let principal: Principal | undefined;
+    try {
+      principal = await served.verifyBearer(token);
+    } catch (error) {
+      if (error instanceof ByocError && error.kind === 'not-allowed') throw refuse(error.code, error.message, error.hint ?? 'Sign in again: byoc login');
+      throw error;
+    }
+    if (!principal) throw refuse('unauthenticated', 'the identity-provider token is not valid', 'Sign in again: byoc login');
+    return principal;
   }
+  const found = await broker.authenticateToken(token);
+  if ('identity' in found) return found;
+  if (found.reason === 'expired') {
+    throw refuse('token_expired', `the bearer token ${found.token.id} (${found.token.identity}) expired at ${found.token.expiresAt}`, `Ask a broker admin for a new one: byoc broker token create ${found.token.identity} --ttl 30d`);
+  }
+  if (found.reason === 'revoked') {
+    throw refuse('token_revoked', `the bearer token ${found.token.id} (${found.token.identity}) was revoked at ${found.token.revokedAt} by ${found.token.revokedBy}`, `Ask a broker admin for a new one (byoc broker token create ${found.token.identity}), and remove the old one from wherever it is stored.`);
+  }
+  throw refuse('unauthenticated', 'the bearer token is not valid', TOKEN_HINT);
 }
 
 async function readBody<K extends keyof typeof bodies>(request: IncomingMessage, kind: K): Promise<z.infer<(typeof bodies)[K]>> {
@@ -204,9 +268,9 @@ async function readBody<K extends keyof typeof bodies>(request: IncomingMessage,
   return parsed.data as z.infer<(typeof bodies)[K]>;
 }
 
-function send(response: ServerResponse, status: number, body: unknown): void {
+function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+  response.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 }
 
 const STATUS_BY_KIND: Record<string, number> = { usage: 400, config: 422, 'not-allowed': 403, remote: 502, network: 502, pending: 409 };
@@ -217,7 +281,8 @@ function sendError(response: ServerResponse, error: unknown): void {
     return;
   }
   if (error instanceof HttpError) {
-    return send(response, error.status, { error: { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}), kind: error.status === 401 ? 'not-allowed' : 'usage' } });
+    const kind = error.status === 401 || error.status === 403 || error.status === 429 ? 'not-allowed' : 'usage';
+    return send(response, error.status, { error: { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}), kind } }, error.headers);
   }
   if (error instanceof ByocError) {
     const status = error instanceof UsageError && error.code.endsWith('not_found') ? 404 : (STATUS_BY_KIND[error.kind] ?? 500);

@@ -18,12 +18,15 @@
  */
 import path from 'node:path';
 import { writePrivateFile } from '../util/secure-fs.js';
-import type { RequestRecord } from './records.js';
+import type { RequestRecord, TokenRecord } from './records.js';
 import type { LogPosition } from './store.js';
 import { readSmallFile } from '../util/read.js';
 
-/** Bumped whenever what a snapshot holds changes meaning: a snapshot of another version is rebuilt. */
-export const SNAPSHOT_VERSION = 1;
+/**
+ * Bumped whenever what a snapshot holds changes meaning: a snapshot of another version is rebuilt. 2: tokens are
+ * records (id, groups, expiry, revocation) rather than hash -> identity pairs.
+ */
+export const SNAPSHOT_VERSION = 2;
 
 const SNAPSHOT_FILE = 'events.snapshot.json';
 
@@ -35,8 +38,8 @@ export interface BrokerSnapshot {
   state: {
     /** the live requests */
     requests: RequestRecord[];
-    /** token hash -> identity */
-    tokens: [string, string][];
+    /** every token, revoked and expired ones included (a handful per person: `token list` shows them all) */
+    tokens: TokenRecord[];
     /** requests with a revocation, finished ones included */
     revocations: number;
     /** every request, finished ones included */
@@ -82,6 +85,9 @@ function isSnapshot(value: unknown): value is BrokerSnapshot {
     const r = record as Partial<RequestRecord> | null;
     return typeof r === 'object' && r !== null && typeof r.created?.id === 'string' && Array.isArray(r.reviews) && Array.isArray(r.certificates);
   };
-  const tokenOk = (token: unknown) => Array.isArray(token) && token.length === 2 && typeof token[0] === 'string' && typeof token[1] === 'string';
+  const tokenOk = (token: unknown) => {
+    const t = token as Partial<TokenRecord> | null;
+    return typeof t === 'object' && t !== null && typeof t.id === 'string' && typeof t.identity === 'string' && typeof t.hash === 'string' && Array.isArray(t.groups) && typeof t.createdAt === 'string';
+  };
   return state.requests.every(recordOk) && state.tokens.every(tokenOk);
 }

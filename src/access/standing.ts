@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { applyTo, eventProblem, type RequestRecord } from './records.js';
+import { applyTo, eventProblem, isRequestEvent, type RequestRecord } from './records.js';
 import { readSnapshot } from './snapshot.js';
 import type { BrokerEvent } from './store.js';
 
@@ -72,7 +72,7 @@ export async function leanRecord(dir: string, id: string, now: number): Promise<
     }
     if (eventProblem(value)) return undefined;
     const event = value as BrokerEvent;
-    if (event.type === 'token.created' || event.id !== id) continue;
+    if (!isRequestEvent(event) || event.id !== id) continue;
     // A decision on a request the snapshot put away as finished: the broker replays the whole log for it.
     if (event.type !== 'request.created' && !records.has(id)) return undefined;
     applyTo(records, event);

@@ -13,7 +13,15 @@ export type BrokerEvent =
   | { type: 'request.reviewed'; at: string; id: string; reviewer: string; decision: 'approve' | 'deny'; comment?: string }
   | { type: 'request.revoked'; at: string; id: string; by: string; comment?: string }
   | { type: 'certificate.issued'; at: string; id: string; serial: string; notAfter: string; identity: string }
-  | { type: 'token.created'; at: string; user: string; tokenHash: string };
+  /**
+   * `id`, `expiresAt`, `groups` and `by` came with token lifecycle (#16): a token created before has none of them,
+   * never expires, has no groups, and its id is derived from its hash (tokenIdOf).
+   */
+  | { type: 'token.created'; at: string; user: string; tokenHash: string; id?: string; expiresAt?: string; groups?: string[]; by?: string }
+  | { type: 'token.revoked'; at: string; id: string; by: string };
+
+/** The events about requests (the others are about tokens). */
+export type RequestEvent = Exclude<BrokerEvent, { type: 'token.created' | 'token.revoked' }>;
 
 interface Transaction {
   decide: () => { events: BrokerEvent[]; result: unknown };

@@ -85,3 +85,51 @@ export interface OperatorConfig {
   /** xml only: the users.d file to save (create) or delete (drop) */
   file?: string;
 }
+
+/**
+ * Who a served broker's caller is, once authenticated: a static bearer token (its id in `tokenId`) or an identity
+ * provider's token (OpenID Connect). `groups` come from the token (`broker token create --group`) or the provider's
+ * groups claim; they decide visibility (the auditors group sees every request), never approval (policy approvers
+ * are identities).
+ */
+export interface Principal {
+  identity: string;
+  groups: readonly string[];
+  via: 'token' | 'oidc';
+  tokenId?: string;
+}
+
+/**
+ * What the broker needs of its caller to decide: the identity and its groups. A bare string is an identity without
+ * groups (embedded callers and code written before groups existed).
+ */
+export type Actor = string | Pick<Principal, 'identity' | 'groups'>;
+
+/** A static bearer token as `broker token list` shows it: never the secret, never its hash. */
+export interface TokenInfo {
+  id: string;
+  identity: string;
+  groups: string[];
+  createdAt: string;
+  /** who created it (an admin through the served API, the `user` setting embedded); absent for old tokens */
+  createdBy?: string;
+  /** absent: it never expires */
+  expiresAt?: string;
+  /** the last successful authentication the broker knows of (see AccessBroker.authenticateToken for how fresh) */
+  lastUsedAt?: string;
+  revokedAt?: string;
+  revokedBy?: string;
+  state: 'active' | 'expired' | 'revoked';
+}
+
+export interface NewToken {
+  identity: string;
+  /** how long it is valid, e.g. `90d`; absent: no expiry */
+  ttl?: string;
+  groups?: string[];
+}
+
+/** A token just created: the secret is in this answer only. */
+export interface IssuedToken extends TokenInfo {
+  token: string;
+}

@@ -4,6 +4,7 @@
  * once and cached, issuer, audience, expiry). Loaded only by a broker configured with `broker.oidc`.
  */
 import { ConfigError, NotAllowedError, RemoteError } from '../errors.js';
+import type { Principal } from '../access/types.js';
 
 /** `broker.oidc` as configured. */
 export interface OidcSettings {
@@ -14,14 +15,6 @@ export interface OidcSettings {
   identityClaim: string;
   groupsClaim?: string;
   scopes: string[];
-}
-
-/** Who a bearer stands for (the shared contract of #16; helper "team" declares the same in src/access/types.ts). */
-export interface Principal {
-  identity: string;
-  groups: readonly string[];
-  via: 'token' | 'oidc';
-  tokenId?: string;
 }
 
 /** What `GET /v1/auth` answers: everything the CLI needs to sign in against this broker. */

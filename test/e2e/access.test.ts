@@ -36,11 +36,14 @@ describe('access and certificates end to end (embedded broker, identities switch
     expect(request).toMatchObject({ status: 'pending', service: 'acme-prod', requester: 'alice@vendor.example', reason: 'merges stuck', ticket: 'INC-42', duration: '2h' });
     expect(JSON.parse(requested.stderr).error.code).toBe('request_pending');
 
-    // When she tries to approve it herself, or dave (not an approver) does, Then exit 4 with the reason
+    // When she tries to approve it herself, Then exit 4 with the reason; when dave (no part in it) does, the
+    // request does not exist for him (exit 2), so he learns nothing of it
     const self = await as('alice@vendor.example', ['access', 'approve', request.id]);
     expect(self.exitCode).toBe(4);
     expect(self.stderr).toContain('cannot approve it');
-    expect((await as('dave@vendor.example', ['access', 'approve', request.id])).exitCode).toBe(4);
+    const stranger = await as('dave@vendor.example', ['access', 'approve', request.id]);
+    expect(stranger.exitCode).toBe(2);
+    expect(stranger.stderr).toContain(`no access request ${request.id}`);
     // And a certificate is refused while pending, with the next step
     const early = await as('alice@vendor.example', ['cert', 'get', 'acme-prod']);
     expect(early.exitCode).toBe(4);

@@ -56,11 +56,16 @@ describe('the access lifecycle', () => {
     await expect(broker.approve(ALICE, created.id)).rejects.toMatchObject({ code: 'self_review', exitCode: 4 });
   });
 
-  it('refuses approval and denial by a non-approver', async () => {
+  it('refuses approval and denial by a non-approver: as not found to one who cannot see it, 403 to an auditor', async () => {
     const { broker, request } = await setup();
     const created = await request();
-    await expect(broker.approve(DAVE, created.id)).rejects.toMatchObject({ code: 'not_an_approver', hint: expect.stringContaining(BOB) });
-    await expect(broker.deny(DAVE, created.id, 'no')).rejects.toMatchObject({ code: 'not_an_approver' });
+    // Given dave, neither requester nor approver: the request does not exist for him
+    await expect(broker.approve(DAVE, created.id)).rejects.toMatchObject({ code: 'request_not_found', exitCode: 2 });
+    await expect(broker.deny(DAVE, created.id, 'no')).rejects.toMatchObject({ code: 'request_not_found' });
+    // Given dave in the auditors group: he sees it, and is told he is no approver
+    const auditor = { identity: DAVE, groups: ['auditors'] };
+    await expect(broker.approve(auditor, created.id)).rejects.toMatchObject({ code: 'not_an_approver', hint: expect.stringContaining(BOB) });
+    await expect(broker.deny(auditor, created.id, 'no')).rejects.toMatchObject({ code: 'not_an_approver' });
   });
 
   it('refuses a duration above the maximum, naming the maximum', async () => {
@@ -145,7 +150,8 @@ describe('the access lifecycle', () => {
     const { broker, request } = await setup();
     const created = await request();
     await broker.approve(BOB, created.id);
-    await expect(broker.revoke(DAVE, created.id)).rejects.toMatchObject({ code: 'not_allowed_to_revoke' });
+    await expect(broker.revoke(DAVE, created.id)).rejects.toMatchObject({ code: 'request_not_found' });
+    await expect(broker.revoke({ identity: DAVE, groups: ['auditors'] }, created.id)).rejects.toMatchObject({ code: 'not_allowed_to_revoke' });
     const revoked = await broker.revoke(CAROL, created.id, 'incident closed');
     expect(revoked).toMatchObject({ status: 'revoked', revokedBy: CAROL });
     await expect(broker.revoke(ALICE, created.id)).rejects.toMatchObject({ code: 'request_closed' });

@@ -240,6 +240,7 @@ describe('the broker snapshot: reads independent of the log size', () => {
   it('the state from snapshot + tail equals the state from a full replay, for random logs cut anywhere (property)', { timeout: 120_000 }, async () => {
     const T0 = Date.parse('2026-06-01T00:00:00.000Z');
     const ids = ['r-a', 'r-b', 'r-c'];
+    const tokenIds = ['t-000000000001', 't-000000000002'];
     const at = fc.integer({ min: 0, max: 12 * 60 }).map((minutes) => new Date(T0 + minutes * MINUTE).toISOString());
     const event: fc.Arbitrary<BrokerEvent> = fc.oneof(
       { arbitrary: fc.record({ id: fc.constantFrom(...ids), at, hours: fc.integer({ min: 1, max: 4 }), pending: fc.integer({ min: 10, max: 240 }), approvals: fc.integer({ min: 1, max: 2 }) }).map(
@@ -252,7 +253,12 @@ describe('the broker snapshot: reads independent of the log size', () => {
       { arbitrary: fc.record({ id: fc.constantFrom(...ids), at, serial: fc.integer({ min: 1, max: 1 << 30 }), hours: fc.integer({ min: 0, max: 6 }) }).map(
         ({ id, at, serial, hours }): BrokerEvent => ({ type: 'certificate.issued', at, id, serial: serial.toString(16).padStart(8, '1'), notAfter: new Date(Date.parse(at) + hours * HOUR).toISOString(), identity: ALICE }),
       ), weight: 3 },
+      // tokens of before #16 (no id, expiry or groups) and after, and revocations of the latter
       { arbitrary: fc.record({ at, user: fc.constantFrom(ALICE, BOB) }).map(({ at, user }): BrokerEvent => ({ type: 'token.created', at, user, tokenHash: hashToken(`${user}/${at}`) })), weight: 1 },
+      { arbitrary: fc.record({ at, user: fc.constantFrom(ALICE, BOB), id: fc.constantFrom(...tokenIds), hours: fc.option(fc.integer({ min: 1, max: 12 })), groups: fc.subarray(['auditors', 'team:db']) }).map(
+        ({ at, user, id, hours, groups }): BrokerEvent => ({ type: 'token.created', at, user, tokenHash: hashToken(`${user}/${at}`), id, ...(hours ? { expiresAt: new Date(Date.parse(at) + hours * HOUR).toISOString() } : {}), ...(groups.length ? { groups } : {}) }),
+      ), weight: 1 },
+      { arbitrary: fc.record({ at, id: fc.constantFrom(...tokenIds) }).map(({ at, id }): BrokerEvent => ({ type: 'token.revoked', at, id, by: BOB })), weight: 1 },
     );
     await fc.assert(
       fc.asyncProperty(
@@ -281,7 +287,8 @@ describe('the broker snapshot: reads independent of the log size', () => {
           for (const status of ['pending', 'approved'] as const) expect(await resumed.list(ALICE, { status })).toEqual(await replayed.list(ALICE, { status }));
           const [a, b] = [await resumed.crl(), await replayed.crl()];
           expect({ number: a.number, revoked: a.revoked }).toEqual({ number: b.number, revoked: b.revoked });
-          for (const event of events) if (event.type === 'token.created') expect(await resumed.authenticate(`${event.user}/${event.at}`)).toBe(await replayed.authenticate(`${event.user}/${event.at}`));
+          for (const event of events) if (event.type === 'token.created') expect(await resumed.authenticateToken(`${event.user}/${event.at}`)).toEqual(await replayed.authenticateToken(`${event.user}/${event.at}`));
+          expect(await resumed.listTokens()).toEqual(await replayed.listTokens());
           for (const id of ids) {
             expect(await resumed.get(ALICE, id).catch((error: { code: string }) => error.code)).toEqual(await replayed.get(ALICE, id).catch((error: { code: string }) => error.code));
           }

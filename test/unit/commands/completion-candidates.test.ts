@@ -44,7 +44,7 @@ describe('completion candidates: commands and flags', () => {
   it('offers subcommands matching the typed prefix', async () => {
     const { values } = workspace();
     expect(await values(['access', 'r'])).toEqual(['request', 'revoke']);
-    expect(await values(['broker', 'token', ''])).toEqual(['create']);
+    expect(await values(['broker', 'token', ''])).toEqual(['create', 'list', 'revoke']);
   });
 
   it("offers each command's own flags only: cert list never gets access list's", async () => {
