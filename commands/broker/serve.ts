@@ -1,11 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Server } from 'node:http';
 import { defineCommand, option } from '../../src/command.js';
+import type { Context } from '../../src/context.js';
 import { UsageError } from '../../src/errors.js';
 
 const SWEEP_EVERY_MS = 30_000;
+/** How long a stopping broker lets requests in flight finish before it closes their connections. */
+const DRAIN_MS = 10_000;
+const DRAIN_POLL_MS = 20;
 
 export default defineCommand({
+  stopsOnSignal: true,
   examples: ['byoc broker serve --listen 127.0.0.1:8787', 'byoc broker serve --listen 0.0.0.0:8443 --tls-cert broker.crt --tls-key broker.key'],
   options: {
     listen: option.string({ flag: '--listen <host:port>', key: 'broker.listen', env: 'BYOC_BROKER_LISTEN', default: '127.0.0.1:8787', description: 'address to listen on' }),
@@ -30,8 +36,18 @@ export default defineCommand({
         ctx.log.warn(`serving plain HTTP on ${address.host}: bearer tokens would cross the network in clear; pass --tls-cert and --tls-key`);
       }
       let server: ReturnType<typeof createBrokerServer>;
+      // Requests being handled: the server logs each one once its handler has settled (answered or failed),
+      // which is when its decision is on disk or was refused; the drain waits for that, not only for the socket.
+      let inFlight = 0;
       try {
-        server = createBrokerServer(broker, { ...(tls ? { tls } : {}), log: (line) => ctx.log.verbose(line) });
+        server = createBrokerServer(broker, {
+          ...(tls ? { tls } : {}),
+          log: (line) => {
+            inFlight--;
+            ctx.log.verbose(line);
+          },
+        });
+        server.on('request', () => inFlight++);
       } catch (error) {
         // Node checks the PEM pair when the HTTPS server is created: a wrong file or a key of another certificate.
         throw new UsageError('tls_invalid', `--tls-cert ${tlsCert} and --tls-key ${tlsKey} cannot serve HTTPS: ${(error as Error).message}`, {
@@ -53,17 +69,45 @@ export default defineCommand({
         await ctx.clock.sleep(SWEEP_EVERY_MS, ctx.signal).catch(() => undefined);
         if (!ctx.signal.aborted) await broker.sweep();
       }
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return { url, stopped: true };
+      const drained = await drain(server, () => inFlight, ctx);
+      ctx.log.info(
+        drained.cut === 0
+          ? `byoc broker stopped: every request in flight was answered; the store is closed`
+          : `byoc broker stopped: ${drained.cut} request(s) still running after ${DRAIN_MS / 1000} s were cut off (their clients got no answer); the store is closed`,
+      );
+      return { url, stopped: true, cutOff: drained.cut };
     } finally {
       await broker.close();
     }
   },
   text: (result) => `broker on ${result.url} stopped`,
 });
+
+/**
+ * Stops the server gracefully: no new connections, idle keep-alive connections closed as soon as they are idle
+ * (a client between two requests), requests in flight answered, for at most DRAIN_MS; then whatever is left is
+ * cut off. Polling rather than events: Node closes idle connections only when asked, and a keep-alive
+ * connection becomes idle after each answer.
+ */
+async function drain(server: Server, inFlight: () => number, ctx: Pick<Context, 'clock' | 'log'>): Promise<{ cut: number }> {
+  let closed = false;
+  server.close(() => (closed = true));
+  const busy = inFlight();
+  if (busy > 0) ctx.log.info(`stopping: no new connections; finishing ${busy} request(s) in flight (at most ${DRAIN_MS / 1000} s)`);
+  const deadline = ctx.clock.now().getTime() + DRAIN_MS;
+  while (!(closed && inFlight() === 0) && ctx.clock.now().getTime() < deadline) {
+    server.closeIdleConnections();
+    await ctx.clock.sleep(DRAIN_POLL_MS);
+  }
+  const cut = inFlight();
+  if (closed && cut === 0) return { cut: 0 };
+  server.closeAllConnections();
+  // A handler whose connection is gone may still be committing: the store is closed only after it settled, so a
+  // decision is never half-written by this process (bounded: a commit is one write and one fdatasync).
+  const settleBy = ctx.clock.now().getTime() + DRAIN_MS;
+  while (inFlight() > 0 && ctx.clock.now().getTime() < settleBy) await ctx.clock.sleep(DRAIN_POLL_MS);
+  return { cut };
+}
 
 async function readTlsFile(cwd: string, file: string, flag: string): Promise<string> {
   const resolved = path.resolve(cwd, file);

@@ -94,13 +94,15 @@ describe('byoc broker serve: bind errors', () => {
   });
 
   it('a free port serves until interrupted, sweeping on the clock, then says it stopped', async () => {
-    // Given a clock whose sleep waits for Ctrl-C (a FakeClock would advance at once and spin)
+    // Given a clock whose sweep sleep waits for Ctrl-C (a FakeClock would advance at once and spin), and whose
+    // short waits without a signal (the drain polling for requests in flight) really wait
     const controller = new AbortController();
     const clock = new FakeClock();
     let sleeps = 0;
-    clock.sleep = (_ms, signal) => {
+    clock.sleep = (ms, signal) => {
+      if (!signal) return new Promise<void>((resolve) => setTimeout(resolve, ms));
       sleeps++;
-      return new Promise<void>((_resolve, reject) => signal?.addEventListener('abort', () => reject(abortReason(signal)), { once: true }));
+      return new Promise<void>((_resolve, reject) => signal.addEventListener('abort', () => reject(abortReason(signal)), { once: true }));
     };
     const harness = testBase({ cwd: tempDir(), clock, env: { BYOC_STATE_DIR: tempDir() }, signal: controller.signal });
     // When the broker serves on a port the system picks
