@@ -17,11 +17,23 @@ export default defineCommand({
     listen: option.string({ flag: '--listen <host:port>', key: 'broker.listen', env: 'BYOC_BROKER_LISTEN', default: '127.0.0.1:8787', description: 'address to listen on' }),
     tlsCert: option.path({ flag: '--tls-cert <file>', key: 'broker.tlsCert', env: 'BYOC_BROKER_TLS_CERT', description: 'serve HTTPS with this certificate (PEM)' }),
     tlsKey: option.path({ flag: '--tls-key <file>', key: 'broker.tlsKey', env: 'BYOC_BROKER_TLS_KEY', description: 'private key for --tls-cert (PEM)' }),
+    insecureHttp: option.boolean({
+      flag: '--insecure-http', key: 'broker.insecureHttp', env: 'BYOC_BROKER_INSECURE_HTTP', default: false,
+      description: 'allow plain HTTP on an address other than loopback (tokens cross the network in clear)',
+    }),
   },
-  async run({ listen, tlsCert, tlsKey }, ctx) {
+  async run({ listen, tlsCert, tlsKey, insecureHttp }, ctx) {
     const { parseListenAddress, listenError, formatHostPort, isLoopback } = await import('../../src/access/listen.js');
     const address = parseListenAddress(listen);
     if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new UsageError('tls_incomplete', '--tls-cert and --tls-key go together', { hint: 'Pass both, or neither for plain HTTP on loopback.' });
+    // Refused before anything is opened: a bearer token (or an identity provider's token) sent in clear over a
+    // network is a credential handed to whoever is on the path.
+    const plainOnNetwork = !tlsCert && !isLoopback(address.host);
+    if (plainOnNetwork && !insecureHttp) {
+      throw new UsageError('plain_http_refused', `refusing to serve plain HTTP on ${address.host}: bearer tokens would cross the network in clear`, {
+        hint: `Serve HTTPS: --tls-cert broker.crt --tls-key broker.key (then clients trust it with broker.caFile or byoc broker trust), listen on loopback (--listen 127.0.0.1:${address.port || 8787}) behind a TLS proxy, or, on a network you trust, pass --insecure-http.`,
+      });
+    }
     const tls = tlsCert && tlsKey ? { cert: await readTlsFile(ctx.cwd, tlsCert, '--tls-cert'), key: await readTlsFile(ctx.cwd, tlsKey, '--tls-key') } : undefined;
     const [{ openBroker }, { createBrokerServer, listen: startListening }] = await Promise.all([
       import('../../src/access/open.js'),
@@ -32,8 +44,8 @@ export default defineCommand({
     const broker = await openBroker(ctx, configuration, { hold: true });
     // Given back on every way out (a failed listen too), so embedded commands can write again at once.
     try {
-      if (!tls && !isLoopback(address.host)) {
-        ctx.log.warn(`serving plain HTTP on ${address.host}: bearer tokens would cross the network in clear; pass --tls-cert and --tls-key`);
+      if (plainOnNetwork) {
+        ctx.log.warn(`--insecure-http: serving plain HTTP on ${address.host}: bearer tokens cross the network in clear; prefer --tls-cert and --tls-key`);
       }
       let server: ReturnType<typeof createBrokerServer>;
       // Requests being handled: the server logs each one once its handler has settled (answered or failed),
