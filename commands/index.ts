@@ -56,6 +56,7 @@ export const manifest: readonly ManifestEntry[] = [
   entry('cert/list', "List your stored certificates (the current identity's only)", () => import('./cert/list.js')),
   entry('cert/rm', "Delete your stored key and certificate for a service", () => import('./cert/rm.js')),
   entry('broker/serve', "Serve the access broker over HTTP(S) for a team (same config and state folder as the embedded one)", () => import('./broker/serve.js')),
+  entry('broker/trust', "Trust a served broker's certificate (a private CA's or self-signed) after checking its SHA-256 fingerprint; stored for that broker URL only", () => import('./broker/trust.js')),
   entry('broker/crl', "Print the broker's certificate revocation list (PEM), or write it to a file for a server's ssl_crl", () => import('./broker/crl.js')),
   entry('broker/token/create', "Create a bearer token for a user of the served broker (printed once; only its hash is stored)", () => import('./broker/token/create.js')),
   entry('connect/check', "Which Tailscale path reaches the service (direct or DERP relay) and why; DNS, TCP and TLS per endpoint", () => import('./connect/check.js')),

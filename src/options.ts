@@ -32,6 +32,10 @@ export const SHARED = {
     key: 'broker.url', env: 'BYOC_BROKER_URL', schemes: ['http', 'https'], defaultNote: 'the embedded broker',
     description: 'URL of a served access broker; absent: the embedded broker in the state folder',
   }),
+  brokerCaFile: option.path({
+    key: 'broker.caFile', env: 'BYOC_BROKER_CA',
+    description: "PEM file of the CA that signed a served broker's certificate (a private CA); see also byoc broker trust",
+  }),
   proxy: option.url({
     key: 'network.proxy', env: 'BYOC_PROXY', schemes: ['socks5', 'socks5h', 'http', 'https'],
     description: 'proxy for tailnet traffic',

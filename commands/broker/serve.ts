@@ -76,6 +76,13 @@ export default defineCommand({
       const url = `${tls ? 'https' : 'http'}://${formatHostPort(bound.address, bound.port)}`;
       await broker.announce(url);
       ctx.log.info(`byoc broker listening on ${url} (state: ${ctx.stateDir()}); Ctrl-C stops it`);
+      if (tls) {
+        // What a client checks before pinning this certificate (the operator hands it over out of band).
+        const { X509Certificate } = await import('node:crypto');
+        const { fingerprintOf } = await import('../../src/net/broker-trust.js');
+        const { base64 } = fingerprintOf(new X509Certificate(tls.cert).raw);
+        ctx.log.info(`certificate fingerprint ${base64}; a client that does not trust its CA (broker.caFile) can pin it: byoc broker trust ${url} --fingerprint ${base64}`);
+      }
       // Expiry holds on the customer's side even when nobody calls the broker: sweep on a timer too.
       while (!ctx.signal.aborted) {
         await ctx.clock.sleep(SWEEP_EVERY_MS, ctx.signal).catch(() => undefined);

@@ -20,8 +20,8 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
   const url = configuration.get<string>('broker.url');
   if (url) {
     const { HttpBrokerClient } = await import('./http-client.js');
-    const { agentFor } = await import('../net/agents.js');
-    return new HttpBrokerClient({ url, token: ctx.env.BYOC_TOKEN, agent: await agentFor(ctx, new URL(url)), signal: ctx.signal });
+    const { brokerAgentFor } = await import('../net/agents.js');
+    return new HttpBrokerClient({ url, token: ctx.env.BYOC_TOKEN, agent: await brokerAgentFor(ctx, new URL(url)), signal: ctx.signal });
   }
   const identity = configuration.get<string>('user');
   if (!identity) {

@@ -25,7 +25,7 @@ afterEach(async () => {
 });
 
 /** Runs the built CLI once in `cwd` with a clean environment plus `env`. */
-async function byocIn(cwd: string, env: Record<string, string>, args: string[]) {
+export async function byocIn(cwd: string, env: Record<string, string>, args: string[]) {
   const result = await execa(process.execPath, [BYOC_BIN, ...args], {
     reject: false,
     extendEnv: false,
