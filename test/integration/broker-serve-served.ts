@@ -11,7 +11,7 @@ import { BYOC_BIN } from '../e2e/helpers.js';
 import { spawnByoc, type SpawnedByoc } from '../fakes/spawn-byoc.js';
 import { tempDir } from '../fakes/fs.js';
 
-const ALICE = 'alice@vendor.example';
+export const ALICE = 'alice@vendor.example';
 const BOB = 'bob@vendor.example';
 const CONFIG = `policy: { approvers: [${BOB}] }\nservices: { acme-prod: {} }\n`;
 
@@ -48,13 +48,15 @@ export interface Served {
   stderr: () => string;
 }
 
-/** A workspace (state folder + config) with a token for alice, and `broker serve` started on a free loopback port. */
-export async function startServedBroker(extraArgs: string[] = [], files: Record<string, string> = {}): Promise<Served & { token: string }> {
+/** A workspace (state folder + config) with tokens for alice (requester) and bob (approver), and `broker serve` started on a free loopback port. */
+export async function startServedBroker(extraArgs: string[] = [], files: Record<string, string> = {}): Promise<Served & { token: string; bobToken: string }> {
   const stateDir = tempDir();
   const cwd = tempDir({ 'byoc.config.yaml': CONFIG, ...files });
   const env = { BYOC_STATE_DIR: stateDir };
   const created = await byocIn(cwd, env, ['broker', 'token', 'create', ALICE]);
   if (created.exitCode !== 0) throw new Error(`token create failed: ${created.stderr}`);
+  const approver = await byocIn(cwd, env, ['broker', 'token', 'create', BOB]);
+  if (approver.exitCode !== 0) throw new Error(`token create failed: ${approver.stderr}`);
   const served = spawnByoc(['broker', 'serve', '--listen', '127.0.0.1:0', ...extraArgs], { cwd, env, timeoutMs: 60_000 });
   running.push(served);
   let stderr = '';
@@ -67,6 +69,7 @@ export async function startServedBroker(extraArgs: string[] = [], files: Record<
     stateDir,
     env,
     token: created.stdout.trim(),
+    bobToken: approver.stdout.trim(),
     events: () => readFileSync(path.join(stateDir, 'broker', 'events.jsonl'), 'utf8'),
     stderr: () => stderr,
   };
