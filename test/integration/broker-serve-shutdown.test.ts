@@ -92,4 +92,27 @@ describe('byoc broker serve: graceful shutdown', () => {
       socket.destroy();
     }
   });
+
+  it('a request that does not finish within 10 s is cut off, and the broker still stops with exit 0', { timeout: 40_000 }, async () => {
+    // Given a served broker with a request whose body never arrives
+    const { served, url, token, stderr } = await startServedBroker();
+    const socket = await hangingRequest(url, token);
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+    try {
+      // When it gets one SIGTERM
+      const signalled = Date.now();
+      served.child.kill('SIGTERM');
+      await expect.poll(stderr, { timeout: 5_000 }).toContain('finishing 1 request(s) in flight (at most 10 s)');
+      // Then it waits the 10 s out, closes that connection, and stops cleanly, saying what it cut
+      const exit = await served.exited;
+      const elapsed = Date.now() - signalled;
+      expect(exit.exitCode).toBe(0);
+      expect(exit.stderr).toContain('byoc broker stopped: 1 request(s) still running after 10 s were cut off');
+      expect(elapsed).toBeGreaterThanOrEqual(9_500);
+      expect(elapsed).toBeLessThan(20_000);
+      expect((await closed) - signalled).toBeGreaterThanOrEqual(9_500);
+    } finally {
+      socket.destroy();
+    }
+  });
 });
