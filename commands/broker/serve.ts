@@ -43,6 +43,7 @@ export default defineCommand({
     // Held for as long as it serves: no lock round trip per decision, and embedded writers are told where it is.
     const broker = await openBroker(ctx, configuration, { hold: true });
     // Given back on every way out (a failed listen too), so embedded commands can write again at once.
+    let closed = false;
     try {
       if (plainOnNetwork) {
         ctx.log.warn(`--insecure-http: serving plain HTTP on ${address.host}: bearer tokens cross the network in clear; prefer --tls-cert and --tls-key`);
@@ -89,6 +90,9 @@ export default defineCommand({
         if (!ctx.signal.aborted) await broker.sweep();
       }
       const drained = await drain(server, () => inFlight, ctx);
+      // The last snapshot written and the lock given back before saying so.
+      closed = true;
+      await broker.close();
       ctx.log.info(
         drained.cut === 0
           ? `byoc broker stopped: every request in flight was answered; the store is closed`
@@ -96,7 +100,7 @@ export default defineCommand({
       );
       return { url, stopped: true, cutOff: drained.cut };
     } finally {
-      await broker.close();
+      if (!closed) await broker.close();
     }
   },
   text: (result) => `broker on ${result.url} stopped`,

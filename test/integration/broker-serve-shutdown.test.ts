@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startServedBroker } from './broker-serve-served.js';
 
@@ -21,7 +23,7 @@ async function hangingRequest(url: string, token: string): Promise<net.Socket> {
 describe('byoc broker serve: graceful shutdown', () => {
   it('the first SIGTERM under load stops it with exit 0, and every acknowledged request is on disk, no torn line', async () => {
     // Given a served broker and 8 clients creating requests as fast as it answers (bounded: 300 requests or 5 s)
-    const { served, url, token, events } = await startServedBroker();
+    const { served, url, token, events, stateDir } = await startServedBroker();
     const acknowledged: string[] = [];
     let sent = 0;
     const started = Date.now();
@@ -70,6 +72,8 @@ describe('byoc broker serve: graceful shutdown', () => {
     );
     const missing = acknowledged.filter((id) => !created.has(id));
     expect(missing).toEqual([]);
+    // And the store was given back: no serving marker left for embedded commands to trip on
+    expect(existsSync(path.join(stateDir, 'broker', 'serving.json'))).toBe(false);
   });
 
   it('a request still in flight is waited for; a second signal during that wait ends it at once (130)', async () => {
