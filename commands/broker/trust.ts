@@ -58,7 +58,9 @@ export default defineCommand({
     }
     const file = pinnedCertificateFile(ctx.stateDir(), url);
     const { writePrivateFile } = await import('../../src/util/secure-fs.js');
-    const { rm } = await import('node:fs/promises');
+    const { readFile, rm } = await import('node:fs/promises');
+    // A pin being replaced (the broker renewed its certificate) comes back if the new one does not work.
+    const previous = await readFile(file, 'utf8').catch(() => undefined);
     await writePrivateFile(file, presented.pem);
     // The pin alone must now carry a verified connection (host name, validity): proven with the broker's
     // CA endpoint (no token needed), through the same agent every broker call uses; a pin that cannot is not kept.
@@ -66,7 +68,7 @@ export default defineCommand({
       const { HttpBrokerClient } = await import('../../src/access/http-client.js');
       await new HttpBrokerClient({ url: url.origin, token: undefined, agent: await brokerAgentFor(ctx, url), signal: ctx.signal }).ca();
     } catch (error) {
-      await rm(file, { force: true });
+      await (previous === undefined ? rm(file, { force: true }) : writePrivateFile(file, previous));
       throw error;
     }
     return { url: url.origin, fingerprint: presented.fingerprint.base64, fingerprintHex: presented.fingerprint.hex, subject: presented.subject, issuer: presented.issuer, validTo: presented.validTo, file };

@@ -1,31 +1,31 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../fakes/fs.js';
 import { byocIn, startServedBroker } from './broker-serve-served.js';
 
 /** A private CA and a certificate it signed for 127.0.0.1 and broker.test, made by openssl (never by byoc). */
-function privateCa(): { dir: string; caFile: string; certFile: string; keyFile: string; fingerprintHex: string } {
+function privateCa(san = 'IP:127.0.0.1,DNS:broker.test'): { dir: string; caFile: string; certFile: string; keyFile: string; fingerprintHex: string } {
   const dir = tempDir();
   const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Vendor Private CA');
   run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'broker.key', '-out', 'broker.csr', '-subj', '/CN=broker');
-  run('x509', '-req', '-in', 'broker.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'broker.crt', '-days', '2', '-extfile', writeExt(dir));
+  run('x509', '-req', '-in', 'broker.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'broker.crt', '-days', '2', '-extfile', writeExt(dir, san));
   // "sha256 Fingerprint=AB:CD:..." (the label's case differs between OpenSSL versions)
   const fingerprintHex = run('x509', '-in', 'broker.crt', '-noout', '-fingerprint', '-sha256').trim().split('=')[1]!;
   return { dir, caFile: path.join(dir, 'ca.crt'), certFile: path.join(dir, 'broker.crt'), keyFile: path.join(dir, 'broker.key'), fingerprintHex };
 }
 
-function writeExt(dir: string): string {
+function writeExt(dir: string, san: string): string {
   const file = path.join(dir, 'ext.cnf');
-  execFileSync('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1,DNS:broker.test\\nbasicConstraints=CA:FALSE\\n' > ${file}`]);
+  writeFileSync(file, `subjectAltName=${san}\nbasicConstraints=CA:FALSE\n`);
   return file;
 }
 
 /** A served broker on HTTPS with that certificate, and a client workspace of its own (its own state folder). */
-async function httpsBroker() {
-  const pki = privateCa();
+async function httpsBroker(san?: string) {
+  const pki = privateCa(san);
   const broker = await startServedBroker(['--tls-cert', pki.certFile, '--tls-key', pki.keyFile]);
   // broker.test is another name (another origin) for the same server, through the network layer's resolve override
   const client = { cwd: tempDir({ 'byoc.config.yaml': 'network:\n  resolve:\n    broker.test: 127.0.0.1\n' }), stateDir: tempDir() };
@@ -105,6 +105,17 @@ describe('trusting a served broker with a private CA certificate', () => {
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('nothing was trusted');
     expect(result.stderr).toContain(pki.fingerprintHex.toUpperCase());
+    expect(pinFiles(client.stateDir)).toEqual([]);
+  });
+
+  it('a matching pin for a certificate that does not name the URL\'s host is not kept: TLS still checks the name', async () => {
+    // Given a broker whose certificate names only another host
+    const { pki, broker, client, env } = await httpsBroker('DNS:elsewhere.test');
+    // When the client pins it with the right fingerprint for https://127.0.0.1:PORT
+    const result = await byocIn(client.cwd, env(), ['broker', 'trust', broker.url, '--fingerprint', pki.fingerprintHex, '--json']);
+    // Then the verified connection that follows fails on the name (exit 6), and no pin is left behind
+    expect(result.exitCode).toBe(6);
+    expect(JSON.parse(result.stderr).error.message).toContain('127.0.0.1');
     expect(pinFiles(client.stateDir)).toEqual([]);
   });
 });
