@@ -114,12 +114,12 @@ export default defineCommand({
     let broker: BrokerState;
     try {
       identity = await client.whoami();
-      broker = { mode: url ? 'served' : 'embedded', location: url ?? client.location, reachable: true, latencyMs: ctx.clock.now().getTime() - started };
+      broker = { mode: url ? 'served' : 'embedded', location: url ?? embeddedFolder(client.location), reachable: true, latencyMs: ctx.clock.now().getTime() - started };
     } catch (error) {
       // A token the broker does not accept is "not signed in" (exit 4), said by the broker itself.
       if (!(error instanceof ByocError) || error.kind === 'not-allowed' || error.kind === 'usage' || error.kind === 'config') throw error;
       const kind = error.kind === 'network' ? 'network' : 'remote';
-      broker = { mode: url ? 'served' : 'embedded', location: url ?? client.location, reachable: false, error: { code: error.code, kind, message: error.message } };
+      broker = { mode: url ? 'served' : 'embedded', location: url ?? embeddedFolder(client.location), reachable: false, error: { code: error.code, kind, message: error.message } };
       return { identity: session?.identity, signedIn, broker, grants: [], certificates: [] };
     }
 
@@ -130,6 +130,10 @@ export default defineCommand({
     return { identity, signedIn, broker, grants, certificates };
   },
   text: (status) => statusText(status),
+  async view(status, render) {
+    const { StatusView } = await import('../src/ui/views/status.js');
+    return StatusView({ status, how: signInText(status.signedIn), color: render.color });
+  },
   outcome(status) {
     // The view is printed first; a broker that could not be asked still ends non-zero, as any call to it would.
     if (status.broker.reachable) return undefined;
@@ -138,6 +142,11 @@ export default defineCommand({
     return new ErrorClass(code, message, { hint: 'Check broker.url (BYOC_BROKER_URL), that the broker is running, and the way to it: byoc doctor.' });
   },
 });
+
+/** The embedded client's location is `embedded (FOLDER)`; the mode is said apart. */
+function embeddedFolder(location: string): string {
+  return /^embedded \((.*)\)$/.exec(location)?.[1] ?? location;
+}
 
 /** The identity's certificates, with what the broker says now about each one's request (as `cert show` asks). */
 async function heldCertificates(ctx: Context, identity: string): Promise<HeldCertificate[]> {
@@ -166,14 +175,17 @@ async function heldCertificates(ctx: Context, identity: string): Promise<HeldCer
   );
 }
 
+/** How the identity was established, in words (the text and the TTY view say the same). */
+function signInText(signedIn: SignIn): string {
+  if (signedIn.via === 'token') return 'a bearer token (BYOC_TOKEN), checked by the broker';
+  if (signedIn.via === 'user') return `${signedIn.source} (embedded broker; nothing to sign in to)`;
+  const left = signedIn.remainingMs! > 0 ? `token valid for ${formatCoarse(signedIn.remainingMs!)}` : 'token expired';
+  return `an OIDC session with ${signedIn.issuer} (byoc login), ${left}${signedIn.refreshable ? ', refreshed silently' : ', not refreshable: run byoc login when it ends'}`;
+}
+
 function statusText(status: Status): string {
-  const { signedIn, broker } = status;
-  const how =
-    signedIn.via === 'token'
-      ? 'a bearer token (BYOC_TOKEN), checked by the broker'
-      : signedIn.via === 'oidc'
-        ? `an OIDC session with ${signedIn.issuer} (byoc login), ${signedIn.remainingMs! > 0 ? `token valid for ${formatCoarse(signedIn.remainingMs!)}` : 'token expired'}${signedIn.refreshable ? ', refreshed silently' : ', not refreshable: run byoc login when it ends'}`
-        : `${signedIn.source} (embedded broker; nothing to sign in to)`;
+  const { broker } = status;
+  const how = signInText(status.signedIn);
   const lines = [`identity: ${status.identity ?? 'unknown (the broker could not be asked)'}`, `signed in with: ${how}`];
   lines.push(
     broker.reachable

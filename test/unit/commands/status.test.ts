@@ -49,6 +49,13 @@ describe('byoc status against a served broker', () => {
     // And it asked the broker for her approved requests only
     expect(broker.calls.list).toEqual([[{ mine: true, status: 'approved' }]]);
     broker.assertAllCalled();
+    // And on a terminal the same facts are laid out as a view, without tabs
+    const tty = await runCli(['status'], { ...setup, stdoutTTY: true });
+    expect(tty.exitCode).toBe(0);
+    expect(tty.stdout).not.toContain('\t');
+    expect(tty.stdout).toContain(`${ALICE} signed in with a bearer token (BYOC_TOKEN), checked by the broker`);
+    expect(tty.stdout).toContain(`broker  served ${URL} reachable (0 ms)`);
+    expect(tty.stdout).toMatch(/SERVICE\s+REQUEST\s+LEFT\s+UNTIL\n\s+acme-prod\s+r-0000000001\s+1h30m\s+2026-11-21T11:30:00.000Z/i);
     // And --json is the same, as one document
     const json = await runCli(['status', '--json'], setup);
     expect(json.exitCode).toBe(0);
@@ -141,5 +148,9 @@ describe('byoc status with the embedded broker', () => {
     expect(after.exitCode).toBe(0);
     expect(after.stdout).toContain('grants: none');
     expect(after.stdout).toContain(`acme-prod\t${created.id}\t1h left (until 2026-11-21T11:00:00.000Z)\tNOT honoured: request ${created.id} is revoked`);
+    // And the terminal view says the same about the certificate
+    const tty = await runCli(['status'], { ...setup, stdoutTTY: true });
+    expect(tty.stdout).toMatch(new RegExp(`acme-prod\\s+${created.id}\\s+1h\\s+NOT honoured: revoked`));
+    expect(tty.stdout).toContain('none (byoc access request SERVICE --reason "...")');
   });
 });
