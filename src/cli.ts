@@ -17,9 +17,15 @@ export async function runFromProcess(scriptPath: string): Promise<void> {
   const stop = () => {
     interrupted = true;
     controller.abort(new DOMException('interrupted', 'AbortError'));
-    // A second signal, or work that ignores the first, still ends the process.
-    process.once('SIGINT', () => process.exit(130));
-    process.once('SIGTERM', () => process.exit(130));
+    // A second signal, or work that ignores the first, still ends the process: at once, as interrupted (130 for
+    // SIGTERM too: the one code scripts handle for "stopped from outside"). A served broker draining its requests
+    // loses nothing it acknowledged (each decision is on disk before its answer); what was in flight gets no answer.
+    const now = () => {
+      process.stderr.write('byoc: stopping at once (second signal)\n');
+      process.exit(130);
+    };
+    process.once('SIGINT', now);
+    process.once('SIGTERM', now);
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -45,6 +51,7 @@ export async function runFromProcess(scriptPath: string): Promise<void> {
     clients: defaultClients(),
   };
   const code = await main(argv, base);
-  process.exitCode = consumerGone ? 0 : interrupted ? 130 : code;
+  // main decides whether finishing after a signal is success (a server stopping) or interrupted work (130).
+  process.exitCode = consumerGone ? 0 : interrupted && code !== 0 ? 130 : code;
 }
 

@@ -7,7 +7,7 @@ import type { Configuration, FlagValue } from './config/configuration.js';
 import { checkValue, expected } from './config/kinds.js';
 import { describeDefault } from './config/settings.js';
 import { configurationModules, createContext, decideColor, loadConfiguration, type ContextBase, type OutputMode, type OutputStream } from './context.js';
-import { ByocError, ConfigError, exitCodeFor, toErrorDocument, UsageError } from './errors.js';
+import { abortReason, ByocError, ConfigError, exitCodeFor, toErrorDocument, UsageError } from './errors.js';
 import { catalogFor, GLOBAL_OPTIONS } from './options.js';
 import { HELP_WIDTH } from './precomputed-help.js';
 import { ConsumerGone } from './util/stream.js';
@@ -96,6 +96,8 @@ export async function main(argv: readonly string[], base: ContextBase, tree: Com
       reportError(outcome, base, reporting);
       return outcome.exitCode;
     }
+    // Finished after Ctrl-C or SIGTERM: cut short (130), unless stopping on a signal is how the command ends.
+    if (base.signal.aborted && !definition.stopsOnSignal && !(base.signal.reason instanceof ConsumerGone)) return exitCodeFor(abortReason(base.signal));
     return 0;
   } catch (error) {
     // Nobody reads stdout any more (`| head`): what the command was doing no longer matters, and is not an error.

@@ -60,6 +60,10 @@ export const SHARED = {
     key: 'broker.oidc.scopes', env: 'BYOC_OIDC_SCOPES', default: ['openid', 'email', 'offline_access'],
     description: 'served broker: the scopes byoc login asks for (offline_access: a refresh token, so sessions renew silently)',
   }),
+  brokerCaFile: option.path({
+    key: 'broker.caFile', env: 'BYOC_BROKER_CA',
+    description: "PEM file of the CA that signed a served broker's certificate (a private CA); see also byoc broker trust",
+  }),
   proxy: option.url({
     key: 'network.proxy', env: 'BYOC_PROXY', schemes: ['socks5', 'socks5h', 'http', 'https'],
     description: 'proxy for tailnet traffic',

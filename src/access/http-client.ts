@@ -115,8 +115,8 @@ export class HttpBrokerClient implements BrokerClient {
       host,
       port,
       urlSetting: 'broker.url (BYOC_BROKER_URL)',
-      // The broker is checked against the system trust store; Node adds a private CA from this variable.
-      caSetting: 'NODE_EXTRA_CA_CERTS',
+      // The broker is checked against the system trust store, broker.caFile and a certificate pinned for its URL.
+      caSetting: 'broker.caFile (BYOC_BROKER_CA)',
     };
     const failure = failureOf(error, context);
     if (!failure) {
@@ -130,7 +130,11 @@ export class HttpBrokerClient implements BrokerClient {
       return new RemoteError('broker_unreachable', diagnosis.message, { hint: `${diagnosis.hint.replace(/\.$/, '')}; check that the broker is running (byoc doctor checks the way to it).`, cause: error });
     }
     const ErrorClass = diagnosis.kind === 'not-allowed' ? NotAllowedError : diagnosis.kind === 'remote' ? RemoteError : NetworkError;
-    return new ErrorClass(diagnosis.code, diagnosis.message, { hint: diagnosis.hint, cause: error });
+    const hint =
+      diagnosis.code === 'tls_untrusted'
+        ? `${diagnosis.hint.replace(/\.$/, '')}, or pin the broker's own certificate: byoc broker trust ${this.location} --fingerprint SHA256:<its fingerprint, from the broker's operator>.`
+        : diagnosis.hint;
+    return new ErrorClass(diagnosis.code, diagnosis.message, { hint, cause: error });
   }
 
   private async call<T>(method: string, path: string, body?: unknown, json = true, authenticated = true): Promise<T> {

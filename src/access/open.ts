@@ -21,10 +21,10 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
   const url = configuration.get<string>('broker.url');
   if (url) {
     const { HttpBrokerClient } = await import('./http-client.js');
-    const { agentFor } = await import('../net/agents.js');
+    const { brokerAgentFor } = await import('../net/agents.js');
     // A static token (automation) when given, else the OIDC session of this state folder (byoc login), renewed silently.
     const token = ctx.env.BYOC_TOKEN || (await import('../auth/sign-in.js')).sessionBearer(ctx, url);
-    return new HttpBrokerClient({ url, token, agent: await agentFor(ctx, new URL(url)), signal: ctx.signal });
+    return new HttpBrokerClient({ url, token, agent: await brokerAgentFor(ctx, new URL(url)), signal: ctx.signal });
   }
   const identity = configuration.get<string>('user');
   if (!identity) {

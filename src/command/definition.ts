@@ -106,6 +106,11 @@ export interface CommandDefinition<
    * it still runs, output settings come from flags and variables, and `ctx.config()` rejects with the error.
    */
   reportsConfigErrors?: boolean;
+  /**
+   * A server whose normal end is Ctrl-C or SIGTERM (`broker serve`): when it finishes after the signal it exits 0.
+   * Any other command that finishes after a signal exits 130 (interrupted), since its work was cut short.
+   */
+  stopsOnSignal?: boolean;
   run(input: ArgValues<A> & OptionValues<O>, ctx: Context): Promise<R>;
   /** The --json document (default: the result). An async iterable prints NDJSON. */
   json?(result: R): unknown;

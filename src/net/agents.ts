@@ -17,3 +17,12 @@ export async function agentFor(ctx: Context, url: URL, connection: ConnectionOpt
   const { createAgent } = await import('./network.js');
   return createAgent(url, await networkOptions(ctx), connection);
 }
+
+/**
+ * The agent for a served broker at `url`: agentFor's, trusting broker.caFile (BYOC_BROKER_CA) and the certificate
+ * pinned for this URL's origin by `byoc broker trust`, besides the system's roots when neither is set.
+ */
+export async function brokerAgentFor(ctx: Context, url: URL): Promise<Agent> {
+  const { brokerConnection } = await import('./broker-trust.js');
+  return agentFor(ctx, url, await brokerConnection(ctx, url));
+}

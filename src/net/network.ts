@@ -61,6 +61,11 @@ export interface ConnectionOptions {
   servername?: string | undefined;
   /** Defaults to true. Only an explicit false turns verification off. */
   rejectUnauthorized?: boolean | undefined;
+  /**
+   * Node's option: a certificate in `ca` is a trust anchor even when it is not a CA's own (self-signed) one, so a
+   * pinned server certificate is trusted by itself (`byoc broker trust`). The chain up to it is still verified.
+   */
+  allowPartialTrustChain?: boolean | undefined;
   keepAlive?: boolean | undefined;
 }
 
@@ -391,6 +396,7 @@ function tlsOptionsOf(connection: ConnectionOptions): TlsConnectionOptions & { r
   if (connection.cert !== undefined) tls.cert = connection.cert;
   if (connection.key !== undefined) tls.key = connection.key;
   if (connection.servername !== undefined) tls.servername = connection.servername;
+  if (connection.allowPartialTrustChain !== undefined) tls.allowPartialTrustChain = connection.allowPartialTrustChain;
   return { ...tls, rejectUnauthorized: connection.rejectUnauthorized !== false };
 }
 

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../../../src/main.js';
 import { FakeClock, runCli, testBase } from '../../../fakes/context.js';
@@ -73,7 +75,7 @@ describe('byoc broker serve: bind errors', () => {
 
   it('an address this machine does not have exits 2, pointing at one it has', async () => {
     // 192.0.2.0/24 is TEST-NET-1: never assigned to a real interface
-    const result = await runCli(['broker', 'serve', '--listen', '192.0.2.1:8787'], setupFor(new FakeClock()));
+    const result = await runCli(['broker', 'serve', '--listen', '192.0.2.1:8787', '--insecure-http'], setupFor(new FakeClock()));
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('error: cannot listen on 192.0.2.1:8787: no interface of this machine has the address 192.0.2.1');
     expect(result.stderr).toContain('--listen 127.0.0.1:8787');
@@ -93,14 +95,59 @@ describe('byoc broker serve: bind errors', () => {
     expect(result.stderr).toContain('error: --tls-cert broker.crt and --tls-key broker.key cannot serve HTTPS:');
   });
 
+  it('plain HTTP on an address other than loopback is refused (exit 2) before anything is opened', async () => {
+    // Given no certificate and an address every interface answers on
+    const clock = new CountingClock();
+    const setup = setupFor(clock);
+    // When the broker is asked to serve there
+    const result = await runCli(['broker', 'serve', '--listen', '0.0.0.0:0'], setup);
+    // Then it refuses, saying why and the ways out (TLS, loopback, or the explicit flag)
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('error: refusing to serve plain HTTP on 0.0.0.0: bearer tokens would cross the network in clear');
+    expect(result.stderr).toContain('--tls-cert broker.crt --tls-key broker.key');
+    expect(result.stderr).toContain('--insecure-http');
+    // And nothing was opened: no broker store, no sweep
+    expect(existsSync(path.join(setup.env.BYOC_STATE_DIR, 'broker'))).toBe(false);
+    expect(clock.sleeps).toBe(0);
+    // And --json carries the same refusal as a document
+    const json = await runCli(['broker', 'serve', '--listen', '0.0.0.0:0', '--json'], setupFor(new FakeClock()));
+    expect(JSON.parse(json.stderr).error).toMatchObject({ code: 'plain_http_refused', hint: expect.stringContaining('--insecure-http') });
+  });
+
+  it('--insecure-http serves plain HTTP on every interface, with a warning', async () => {
+    // Given the explicit flag
+    const controller = new AbortController();
+    const clock = new FakeClock();
+    clock.sleep = (ms, signal) =>
+      signal
+        ? new Promise<void>((_resolve, reject) => signal.addEventListener('abort', () => reject(abortReason(signal)), { once: true }))
+        : new Promise<void>((resolve) => setTimeout(resolve, ms));
+    const harness = testBase({ cwd: tempDir(), clock, env: { BYOC_STATE_DIR: tempDir() }, signal: controller.signal });
+    // When the broker serves on 0.0.0.0
+    const exit = main(['broker', 'serve', '--listen', '0.0.0.0:0', '--insecure-http'], harness.base);
+    let port: string | undefined;
+    for (let attempt = 0; attempt < 200 && !port; attempt++) {
+      port = /listening on http:\/\/0\.0\.0\.0:(\d+)/.exec(harness.stderr.text)?.[1];
+      if (!port) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // Then it answers, and stderr warned that tokens cross the network in clear
+    expect(port).toBeDefined();
+    expect((await fetch(`http://127.0.0.1:${port}/v1/health`)).status).toBe(200);
+    expect(harness.stderr.text).toContain('warning: --insecure-http: serving plain HTTP on 0.0.0.0: bearer tokens cross the network in clear');
+    controller.abort();
+    expect(await exit).toBe(0);
+  });
+
   it('a free port serves until interrupted, sweeping on the clock, then says it stopped', async () => {
-    // Given a clock whose sleep waits for Ctrl-C (a FakeClock would advance at once and spin)
+    // Given a clock whose sweep sleep waits for Ctrl-C (a FakeClock would advance at once and spin), and whose
+    // short waits without a signal (the drain polling for requests in flight) really wait
     const controller = new AbortController();
     const clock = new FakeClock();
     let sleeps = 0;
-    clock.sleep = (_ms, signal) => {
+    clock.sleep = (ms, signal) => {
+      if (!signal) return new Promise<void>((resolve) => setTimeout(resolve, ms));
       sleeps++;
-      return new Promise<void>((_resolve, reject) => signal?.addEventListener('abort', () => reject(abortReason(signal)), { once: true }));
+      return new Promise<void>((_resolve, reject) => signal.addEventListener('abort', () => reject(abortReason(signal)), { once: true }));
     };
     const harness = testBase({ cwd: tempDir(), clock, env: { BYOC_STATE_DIR: tempDir() }, signal: controller.signal });
     // When the broker serves on a port the system picks
