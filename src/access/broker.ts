@@ -282,6 +282,15 @@ export class AccessBroker {
     return this.view(this.visible(caller, id));
   }
 
+  /**
+   * The approved requests of a service, for the deployment that operates it (its authority, src/sandbox): not a
+   * person, so no visibility rule applies. Approved requests are live, always in memory.
+   */
+  async approvedFor(service: string): Promise<AccessRequest[]> {
+    await this.refresh();
+    return [...this.requests.values()].map((record) => this.view(record)).filter((request) => request.service === service && request.status === 'approved');
+  }
+
   async list(caller: Actor, filter: ListFilter = {}): Promise<AccessRequest[]> {
     const actor = identityOf(caller);
     await this.swept();

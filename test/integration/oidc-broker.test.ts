@@ -71,7 +71,7 @@ describe('served broker with broker.oidc: which tokens it takes', () => {
     // When she calls the broker with her access token
     const response = await raw('/v1/whoami', { token: accessToken });
     // Then she is alice@vendor.example, and a request she creates is hers
-    expect(await response.json()).toEqual({ identity: 'alice@vendor.example' });
+    expect(await response.json()).toEqual({ identity: 'alice@vendor.example', groups: ['oncall'], via: 'oidc' });
     const created = await raw('/v1/requests', { method: 'POST', token: accessToken, body: { service: 'acme-prod', reason: 'disk full', duration: '1h' } });
     expect(created.status).toBe(201);
     expect(await created.json()).toMatchObject({ requester: 'alice@vendor.example' });
@@ -161,7 +161,7 @@ describe('served broker with broker.oidc: which tokens it takes', () => {
     const idp = await provider();
     const { raw } = await serveOidcBroker({ oidc: { issuer: idp.issuer, clientId: idp.clientId } });
     const { idToken, accessToken } = await tokensFor(idp, 'alice');
-    expect(await (await raw('/v1/whoami', { token: idToken })).json()).toEqual({ identity: 'alice@vendor.example' });
+    expect(await (await raw('/v1/whoami', { token: idToken })).json()).toEqual({ identity: 'alice@vendor.example', groups: [], via: 'oidc' });
     expect((await raw('/v1/whoami', { token: accessToken })).status).toBe(401);
   });
 

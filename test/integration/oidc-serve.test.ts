@@ -48,7 +48,7 @@ describe('byoc broker serve with broker.oidc (a real process)', () => {
     expect(auth.oidc).toMatchObject({ issuer: idp.issuer, clientId: 'byoc-cli', audience: AUDIENCE, bearer: 'access_token', groupsClaim: 'groups' });
     // and alice's access token is alice, while the other provider's token is refused
     const whoami = (token: string) => fetch(`${url}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } });
-    expect(await (await whoami((await tokensFor(idp, 'alice')).accessToken)).json()).toEqual({ identity: 'alice@vendor.example' });
+    expect(await (await whoami((await tokensFor(idp, 'alice')).accessToken)).json()).toEqual({ identity: 'alice@vendor.example', groups: [], via: 'oidc' });
     const refused = await whoami((await tokensFor(other, 'alice')).accessToken);
     expect(refused.status).toBe(401);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('token_wrong_issuer');

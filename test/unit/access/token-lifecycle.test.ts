@@ -171,9 +171,9 @@ describe('last used', () => {
 describe('the JWT seam', () => {
   const jwt = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln';
 
-  it('without an identity provider, a JWT is checked as a static token (and refused 401)', async () => {
+  it('without an identity provider, a JWT is refused 401, saying the broker takes none', async () => {
     const { raw } = await serveTeamBroker();
-    expect((await raw('GET', '/v1/whoami', { token: jwt })).body.error).toMatchObject({ code: 'unauthenticated' });
+    expect((await raw('GET', '/v1/whoami', { token: jwt })).body.error).toMatchObject({ code: 'oidc_not_configured' });
   });
 
   it('with one, only a JWT goes to it; a static token still goes to the broker; a refusal without a reason is 401', async () => {

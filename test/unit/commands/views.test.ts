@@ -19,6 +19,8 @@ const TEXT_IS_THE_VIEW: Record<string, string> = {
   'broker/serve': 'one sentence when it stops; it logs on stderr while serving',
   'broker/crl': 'PEM for a file, or one sentence with --out',
   'broker/trust': 'one sentence',
+  login: 'one sentence (the sign-in steps go to stderr)',
+  logout: 'one sentence',
   'broker/token/create': 'the token alone, to be copied once',
   'broker/token/revoke': 'one sentence',
   'access/operator-config': 'SQL or XML for the customer to apply',
