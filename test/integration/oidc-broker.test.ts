@@ -180,3 +180,40 @@ describe('served broker with broker.oidc: which tokens it takes', () => {
   });
 });
 
+
+describe('served broker with broker.oidc: who sees what, by the identity and groups in the provider\'s tokens', () => {
+  it('the requester, the approver and the auditors group see a request; another engineer gets 404 as for no request', async () => {
+    // Given a provider with a requester, the service's approver, an auditor (group auditors) and another engineer
+    const idp = await startTestProvider({
+      audience: AUDIENCE,
+      accounts: {
+        alice: { email: 'alice@vendor.example', groups: ['oncall'] },
+        bob: { email: 'bob@vendor.example', groups: ['oncall'] },
+        carol: { email: 'carol@vendor.example', groups: ['auditors'] },
+        dave: { email: 'dave@vendor.example', groups: ['oncall'] },
+      },
+    });
+    providers.push(idp);
+    const { raw } = await accessTokenBroker(idp);
+    const token = async (login: string) => (await tokensFor(idp, login)).accessToken;
+    const [alice, bob, carol, dave] = await Promise.all(['alice', 'bob', 'carol', 'dave'].map(token));
+    // and alice's request
+    const created = (await (await raw('/v1/requests', { method: 'POST', token: alice!, body: { service: 'acme-prod', reason: 'card data in a slow query', duration: '1h' } })).json()) as { id: string };
+    const seen = async (who: string) => {
+      const listed = (await (await raw('/v1/requests', { token: who })).json()) as { requests: { id: string }[] };
+      return { listed: listed.requests.map((request) => request.id), shown: (await raw(`/v1/requests/${created.id}`, { token: who })).status };
+    };
+    // When each of them lists the requests and asks for hers by id
+    // Then alice, bob (approver of acme-prod) and carol (auditors) see it; dave sees nothing of it
+    expect(await seen(alice!)).toEqual({ listed: [created.id], shown: 200 });
+    expect(await seen(bob!)).toEqual({ listed: [created.id], shown: 200 });
+    expect(await seen(carol!)).toEqual({ listed: [created.id], shown: 200 });
+    expect(await seen(dave!)).toEqual({ listed: [], shown: 404 });
+    // and dave's 404 is the one a request that does not exist gets, word for word but the id
+    const missing = await (await raw('/v1/requests/r-doesnotexist', { token: dave! })).json();
+    const hidden = await (await raw(`/v1/requests/${created.id}`, { token: dave! })).json();
+    expect(JSON.stringify(hidden).replaceAll(created.id, 'ID')).toBe(JSON.stringify(missing).replaceAll('r-doesnotexist', 'ID'));
+    // and an auditor who is not an approver still cannot approve
+    expect((await raw(`/v1/requests/${created.id}/approve`, { method: 'POST', token: carol!, body: {} })).status).toBe(403);
+  });
+});
