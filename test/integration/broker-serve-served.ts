@@ -75,6 +75,13 @@ export async function startServedBroker(extraArgs: string[] = [], files: Record<
   };
 }
 
+/** `byoc broker serve` in `cwd` on a free loopback port, stopped after the test; with its URL once it listens. */
+export async function serveIn(cwd: string, env: Record<string, string>, extraArgs: string[] = []): Promise<{ served: SpawnedByoc; url: string }> {
+  const served = spawnByoc(['broker', 'serve', '--listen', '127.0.0.1:0', ...extraArgs], { cwd, env, timeoutMs: 120_000 });
+  running.push(served);
+  return { served, url: await listeningUrl(served) };
+}
+
 /** The URL from the "listening on" line on stderr, once it is there (or the process's stderr if it exits first). */
 async function listeningUrl(served: SpawnedByoc): Promise<string> {
   let stderr = '';

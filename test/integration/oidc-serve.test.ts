@@ -3,18 +3,14 @@
  * GET /v1/auth and checks the provider's tokens, proven with raw HTTP from outside.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnByoc, type SpawnedByoc } from '../fakes/spawn-byoc.js';
+import { spawnByoc } from '../fakes/spawn-byoc.js';
 import { tempDir } from '../fakes/fs.js';
+import { serveIn } from './broker-serve-served.js';
 import { startTestProvider, tokensFor, type TestProvider } from '../support/oidc-provider.js';
 
 const AUDIENCE = 'https://broker.vendor.example';
 const providers: TestProvider[] = [];
-const children: SpawnedByoc[] = [];
 afterEach(async () => {
-  for (const spawned of children.splice(0)) {
-    spawned.child.kill('SIGKILL');
-    await spawned.exited;
-  }
   await Promise.all(providers.splice(0).map((provider) => provider.close()));
 });
 
@@ -22,17 +18,7 @@ async function served(issuer: string, clientId: string): Promise<string> {
   const cwd = tempDir({
     'byoc.config.yaml': `policy: { approvers: [bob@vendor.example] }\nservices: { acme-prod: {} }\nbroker:\n  oidc: { issuer: "${issuer}", clientId: ${clientId}, audience: "${AUDIENCE}", groupsClaim: groups }\n`,
   });
-  const spawned = spawnByoc(['broker', 'serve', '--listen', '127.0.0.1:0'], { cwd, env: { BYOC_STATE_DIR: tempDir() }, timeoutMs: 60_000 });
-  children.push(spawned);
-  let stderr = '';
-  return new Promise<string>((resolve, reject) => {
-    spawned.child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const url = /listening on (http:\/\/\S+)/.exec(stderr)?.[1];
-      if (url) resolve(url);
-    });
-    void spawned.exited.then(({ exitCode }) => reject(new Error(`byoc broker serve exited ${exitCode}: ${stderr}`)));
-  });
+  return (await serveIn(cwd, { BYOC_STATE_DIR: tempDir() })).url;
 }
 
 describe('byoc broker serve with broker.oidc (a real process)', () => {

@@ -7,8 +7,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnByoc, type SpawnedByoc } from '../fakes/spawn-byoc.js';
 import { tempDir } from '../fakes/fs.js';
+import { serveIn } from './broker-serve-served.js';
 import { loginWithBrowser, loginWithDevice, person } from '../support/oidc-people.js';
 import { startTestProvider, type TestProvider } from '../support/oidc-provider.js';
 import { signatureValid, startReceiver, type Received } from '../unit/notify/receiver.js';
@@ -16,12 +16,7 @@ import { signatureValid, startReceiver, type Received } from '../unit/notify/rec
 const AUDIENCE = 'https://broker.vendor.example';
 const SECRET = 'a-webhook-secret-of-32-characters';
 const providers: TestProvider[] = [];
-const children: SpawnedByoc[] = [];
 afterEach(async () => {
-  for (const spawned of children.splice(0)) {
-    spawned.child.kill('SIGKILL');
-    await spawned.exited;
-  }
   await Promise.all(providers.splice(0).map((provider) => provider.close()));
 });
 
@@ -41,21 +36,7 @@ async function brokerHost(issuer: string, clientId: string, webhook: string, sla
       '',
     ].join('\n'),
   });
-  const spawned = spawnByoc(['broker', 'serve', '--listen', '127.0.0.1:0'], {
-    cwd,
-    env: { BYOC_STATE_DIR: tempDir(), SLACK_ONCALL_WEBHOOK: slack, BYOC_NOTIFY_SECRET: SECRET },
-    timeoutMs: 120_000,
-  });
-  children.push(spawned);
-  let stderr = '';
-  return new Promise<string>((resolve, reject) => {
-    spawned.child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const url = /listening on (http:\/\/\S+)/.exec(stderr)?.[1];
-      if (url) resolve(url);
-    });
-    void spawned.exited.then(({ exitCode }) => reject(new Error(`byoc broker serve exited ${exitCode}: ${stderr}`)));
-  });
+  return (await serveIn(cwd, { BYOC_STATE_DIR: tempDir(), SLACK_ONCALL_WEBHOOK: slack, BYOC_NOTIFY_SECRET: SECRET })).url;
 }
 
 const eventOf = (entry: Received) => entry.headers['x-byoc-event'];
