@@ -33,7 +33,10 @@ export async function post(url: URL, headers: Record<string, string>, body: stri
           const said = answer.trim().replace(/\s+/g, ' ').slice(0, 120);
           if (status >= 200 && status < 300) resolve({ ok: true, detail: `HTTP ${status}` });
           // 408 and 429 say "later"; other 4xx are the receiver refusing this delivery (a wrong URL, a bad signature)
-          else resolve({ ok: false, retry: status >= 500 || status === 408 || status === 429, problem: `HTTP ${status}${said ? ` ${said}` : ''}` });
+          else {
+            const retryAfterMs = retryAfter(res.headers['retry-after']);
+            resolve({ ok: false, retry: status >= 500 || status === 408 || status === 429, problem: `HTTP ${status}${said ? ` ${said}` : ''}`, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+          }
         });
       },
     );
@@ -41,4 +44,9 @@ export async function post(url: URL, headers: Record<string, string>, body: stri
     req.on('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, retry: true, problem: error.code && !error.message.includes(error.code) ? `${error.code}: ${error.message}` : error.message }));
     req.end(body);
   });
+}
+
+/** Retry-After in its delay-seconds form (what Slack and most receivers send); the HTTP-date form is left to the backoff. */
+function retryAfter(value: string | undefined): number | undefined {
+  return value !== undefined && /^\d{1,6}$/.test(value.trim()) ? Number(value.trim()) * 1000 : undefined;
 }

@@ -1,5 +1,12 @@
 /** What one attempt to deliver came to. */
-export type AttemptResult = { ok: true; detail: string } | { ok: false; retry: boolean; problem: string };
+/** `retryAfterMs`: how long the receiver asked to be left alone (a 429's or 503's Retry-After). */
+export type AttemptResult = { ok: true; detail: string } | { ok: false; retry: boolean; problem: string; retryAfterMs?: number };
+
+/**
+ * The longest Retry-After honoured: Slack asks for seconds to a minute; a receiver asking for hours would hold a
+ * delivery (and the queue's room) that long, so beyond this the usual backoff applies.
+ */
+const RETRY_AFTER_CAP_MS = 5 * 60_000;
 
 export interface Delivery {
   /** how the log names it: `approved r-0k3j9x2m1q to oncall` */
@@ -95,7 +102,9 @@ export class DeliveryQueue {
         return;
       }
       const last = !result.retry || attempt >= maxAttempts;
-      const delay = this.backoff(attempt);
+      // never sooner than the receiver asked (within the cap): retrying earlier only earns another 429
+      const asked = !result.ok && result.retryAfterMs !== undefined && result.retryAfterMs <= RETRY_AFTER_CAP_MS ? result.retryAfterMs : 0;
+      const delay = Math.max(this.backoff(attempt), asked);
       const pastDeadline = this.options.deadlineMs !== undefined && this.options.now() + delay - queuedAt > this.options.deadlineMs;
       if (last || pastDeadline || signal.aborted) {
         const why = !result.retry

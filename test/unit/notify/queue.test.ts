@@ -64,6 +64,23 @@ describe('the delivery queue', () => {
     await queue.close();
   });
 
+  it('waits at least what a Retry-After asked (up to 5 minutes), else the backoff', async () => {
+    // Given a receiver answering 429 with Retry-After 30 s, then 10 hours, then 1 s
+    const clock = new GatedClock();
+    const { queue } = queueWith(clock, { baseDelayMs: 1000, maxDelayMs: 5000, random: () => 1 });
+    const busy = (retryAfterMs: number): AttemptResult => ({ ok: false, retry: true, problem: 'HTTP 429', retryAfterMs });
+    queue.enqueue(scripted('x', [busy(30_000), busy(36_000_000), busy(1000), ok]).delivery);
+    // When it is retried
+    const waits: number[] = [];
+    for (let index = 0; index < 3; index++) {
+      waits.push(await clock.nextSleep());
+      clock.wake();
+    }
+    // Then the first wait is the 30 s asked, the absurd one falls back to the backoff, a short one to the backoff too
+    expect(waits).toEqual([30_000, 2000, 4000]);
+    await queue.close();
+  });
+
   it('bounds what waits: beyond maxQueued a delivery is dropped with a warning', async () => {
     const clock = new GatedClock();
     const { queue, lines } = queueWith(clock, { maxQueued: 2 });
