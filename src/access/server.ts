@@ -206,10 +206,11 @@ async function authenticate(broker: AccessBroker, served: Served, request: Incom
     );
   }
   // No credentials at all guess nothing: not counted (a client that forgot its token is told so, not blocked).
-  if (!token) throw new HttpError(401, 'unauthenticated', 'no bearer token was sent', TOKEN_HINT);
+  // RFC 6750 §3: a 401 names the scheme; a bearer that was sent and refused is an invalid_token (the code in the body says which way).
+  if (!token) throw new HttpError(401, 'unauthenticated', 'no bearer token was sent', TOKEN_HINT, { 'www-authenticate': 'Bearer realm="byoc"' });
   const refuse = (code: string, message: string, hint: string) => {
     served.limiter.fail(address);
-    return new HttpError(401, code, message, hint);
+    return new HttpError(401, code, message, hint, { 'www-authenticate': `Bearer realm="byoc", error="invalid_token"` });
   };
   if (looksLikeJwt(token)) {
     if (!served.verifyBearer) {

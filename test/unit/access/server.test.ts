@@ -42,6 +42,12 @@ describe('served broker: authentication', () => {
     await expect(as(undefined, 'byoc_not-a-real-token').list()).rejects.toMatchObject({ code: 'unauthenticated', exitCode: 4 });
   });
 
+  it('names the Bearer scheme on every 401 (RFC 6750): invalid_token once a bearer was sent and refused', async () => {
+    const { raw } = await serve();
+    expect((await raw('/v1/requests')).headers.get('www-authenticate')).toBe('Bearer realm="byoc"');
+    expect((await raw('/v1/requests', { token: 'byoc_not-a-real-token' })).headers.get('www-authenticate')).toBe('Bearer realm="byoc", error="invalid_token"');
+  });
+
   it('serves the CA and health without a token', async () => {
     const { as, raw } = await serve();
     expect(await as(undefined).ca()).toContain('BEGIN CERTIFICATE');
