@@ -6,6 +6,7 @@ import { ConfigError, RemoteError } from '../errors.js';
 import { ensurePrivateDir, writePrivateFile } from '../util/secure-fs.js';
 import { FileLock, type LockOptions, type ReleaseLock } from './store-lock.js';
 import { eventProblem } from './records.js';
+import { chainedText, GENESIS, recordHash, unchained, type StoredRecord } from './chain.js';
 import type { AccessRequest } from './types.js';
 
 export type BrokerEvent =
@@ -75,6 +76,11 @@ export class EventLog {
   private lines = 0;
   /** the last complete line read or written (with its newline), which a snapshot of this position names */
   private lastLine: Buffer = Buffer.alloc(0);
+  /**
+   * The hash of the last event line read or written: the `prev` the next appended line names (see chain.ts). A
+   * legacy line (written before the chain) counts too, so the first chained line links to the unchained prefix.
+   */
+  private head = GENESIS;
   private readonly file: string;
   private readonly lock: FileLock;
   private pending: Transaction[] = [];
@@ -155,7 +161,12 @@ export class EventLog {
       const line = Buffer.alloc(lastLineLength);
       const { bytesRead } = await handle.read(line, 0, lastLineLength, offset - lastLineLength);
       if (bytesRead !== lastLineLength || sha256(line) !== lastLineHash || line[lastLineLength - 1] !== 0x0a) return false;
+      // The chain continues from this line's hash; a blank last line (never written by byoc) says nothing about
+      // the event before it, so such a log is replayed in full instead.
+      const text = line.toString('utf8', 0, lastLineLength - 1);
+      if (text.trim() === '') return false;
       this.lastLine = line;
+      this.head = recordHash(text);
       return true;
     } finally {
       await handle.close();
@@ -178,6 +189,7 @@ export class EventLog {
       this.offset = 0;
       this.lines = 0;
       this.lastLine = Buffer.alloc(0);
+      this.head = GENESIS;
       await this.catchUp(false);
     });
   }
@@ -220,6 +232,14 @@ export class EventLog {
       if (this.broken) throw this.broken;
       return fn(this.position());
     });
+  }
+
+  /**
+   * The raw stored texts in order, for `byoc broker verify` (and moving a store): read without the writer lock,
+   * up to the log's size when the walk starts, so it works while a broker serves. See readLogRecords.
+   */
+  records(): AsyncIterable<LogRecord> {
+    return readLogRecords(this.dir);
   }
 
   /** Lets go of a held store (the served broker stopping): the lock and the append handle. */
@@ -285,12 +305,16 @@ export class EventLog {
       }
       const decided: { transaction: Transaction; result: unknown }[] = [];
       const lines: string[] = [];
+      // Caught up under the lock (or holding the store), `head` is the log's last line: the batch chains from it.
+      let prev = this.head;
       for (const transaction of batch) {
         try {
           const { events, result } = transaction.decide();
           for (const event of events) {
             this.apply(event);
-            lines.push(`${JSON.stringify(event)}\n`);
+            const text = chainedText(event, prev);
+            prev = recordHash(text);
+            lines.push(`${text}\n`);
           }
           decided.push({ transaction, result });
         } catch (error) {
@@ -298,7 +322,10 @@ export class EventLog {
         }
       }
       try {
-        if (lines.length > 0) await this.append(lines.join(''));
+        if (lines.length > 0) {
+          await this.append(lines.join(''));
+          this.head = prev;
+        }
       } catch (error) {
         // Memory already holds decisions the disk may not: refuse everything until a restart replays the log.
         this.broken = new RemoteError('store_write_failed', `the broker could not write its event log: ${(error as Error).message}`, {
@@ -350,6 +377,8 @@ export class EventLog {
     } catch {
       throw this.corrupt(lineNumber(), 'is not JSON');
     }
+    // The link is the store's, not the event's: `apply` and the event checks never see it.
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) value = unchained(value as Record<string, unknown>);
     const problem = eventProblem(value);
     if (problem) throw this.corrupt(lineNumber(), `is not a broker event: ${problem}`);
     return value as BrokerEvent;
@@ -395,6 +424,7 @@ export class EventLog {
       if (line.trim() === '') continue;
       const number = lineNumber;
       this.apply(this.parse(line, () => number));
+      this.head = recordHash(line);
     }
     this.lines = lineNumber;
     this.offset += complete;
@@ -404,6 +434,53 @@ export class EventLog {
       if (initial || locked) this.options.warn(`ignoring a torn last line in ${this.file} (${buffer.length - complete} bytes, left by an interrupted write)`);
       if (locked) await truncateTo(this.file, this.offset);
     }
+  }
+}
+
+/** A stored line; `torn` marks a last line without its newline (an interrupted write, or one under way). */
+export interface LogRecord extends StoredRecord {
+  torn?: true;
+}
+
+const RECORDS_CHUNK = 1 << 20;
+
+/**
+ * The event lines of the log in `dir` in file order (`where`: "line N", blank lines skipped but counted), read in
+ * chunks without the writer lock and up to the size the file had when the walk started: appends after that are
+ * not seen, and a last line without its newline comes marked `torn` (a crash mid-write, which the next writer
+ * cuts off, or a write still under way), so a reader can tell it from tampering. No log yields nothing.
+ */
+export async function* readLogRecords(dir: string): AsyncGenerator<LogRecord> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path.join(dir, LOG_FILE), 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    const size = (await handle.stat()).size;
+    let position = 0;
+    let line = 0;
+    let carry: Buffer = Buffer.alloc(0);
+    while (position < size) {
+      const chunk = Buffer.alloc(Math.min(RECORDS_CHUNK, size - position));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      const buffer = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      let start = 0;
+      for (let end = buffer.indexOf(0x0a); end !== -1; end = buffer.indexOf(0x0a, start)) {
+        line++;
+        const text = buffer.toString('utf8', start, end);
+        start = end + 1;
+        if (text.trim() !== '') yield { where: `line ${line}`, text };
+      }
+      carry = Buffer.from(buffer.subarray(start));
+    }
+    if (carry.length > 0) yield { where: `line ${line + 1}`, text: carry.toString('utf8'), torn: true };
+  } finally {
+    await handle.close();
   }
 }
 
@@ -479,5 +556,11 @@ async function truncateTo(file: string, length: number): Promise<void> {
  */
 export async function writeEventLog(dir: string, events: BrokerEvent[]): Promise<void> {
   await ensurePrivateDir(dir);
-  await writeFile(path.join(dir, LOG_FILE), events.map((event) => `${JSON.stringify(event)}\n`).join(''), { mode: 0o600 });
+  let prev = GENESIS;
+  const lines = events.map((event) => {
+    const text = chainedText(event, prev);
+    prev = recordHash(text);
+    return `${text}\n`;
+  });
+  await writeFile(path.join(dir, LOG_FILE), lines.join(''), { mode: 0o600 });
 }
