@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { fdatasync, writeSync } from 'node:fs';
+import { fdatasync, watch, writeSync, type FSWatcher } from 'node:fs';
 import { open, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, RemoteError } from '../errors.js';
@@ -58,6 +58,10 @@ export interface LogPosition {
 }
 
 const LOG_FILE = 'events.jsonl';
+/** How long changed() lets a burst of watch events settle before it looks at the log's size. */
+const GROWTH_DEBOUNCE_MS = 15;
+/** How often changed() looks at the log's size anyway, in case watch events were lost (see changed()). */
+const GROWTH_FALLBACK_MS = 5000;
 const LOCK_FILE = 'events.lock';
 /** Who holds the store for good (`byoc broker serve`), for the refusal an embedded writer gets meanwhile. */
 const SERVING_FILE = 'serving.json';
@@ -81,6 +85,11 @@ export class EventLog {
    * legacy line (written before the chain) counts too, so the first chained line links to the unchained prefix.
    */
   private head = GENESIS;
+  /**
+   * The log's size when this reader last looked (a torn tail included, which `offset` stops before): changed()
+   * wakes when the file's size differs from it, so a torn tail alone never wakes a waiter over and over.
+   */
+  private observed = 0;
   private readonly file: string;
   private readonly lock: FileLock;
   private pending: Transaction[] = [];
@@ -242,6 +251,76 @@ export class EventLog {
     return readLogRecords(this.dir);
   }
 
+  /**
+   * Resolves once the log differs from what this reader last saw (another process appended, or cut a torn tail),
+   * so a waiter reads again only then (refresh() catches up); rejects with `signal`'s reason when it aborts.
+   * Woken by fs.watch on the folder (the log may not exist yet, and a watch on the file would lose a replaced
+   * file), debounced since a group commit is one write but an editor or a copy may be several; and checked every
+   * GROWTH_FALLBACK_MS anyway, because watch events can be lost (inotify's queue overflowing, a network or FUSE
+   * filesystem that does not report other hosts' writes): that bounds how late a waiter can be, at the cost of
+   * one stat() per GROWTH_FALLBACK_MS, never a tight poll.
+   */
+  changed(signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(asError(signal.reason));
+        return;
+      }
+      let watcher: FSWatcher | undefined;
+      let debounce: NodeJS.Timeout | undefined;
+      const fallback = setInterval(() => void check(), GROWTH_FALLBACK_MS);
+      let done = false;
+      let checking = false;
+      let again = false;
+      const finish = (error?: Error) => {
+        if (done) return;
+        done = true;
+        watcher?.close();
+        clearTimeout(debounce);
+        clearInterval(fallback);
+        signal?.removeEventListener('abort', onAbort);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onAbort = () => finish(asError(signal?.reason));
+      const check = async () => {
+        if (done) return;
+        if (checking) {
+          again = true;
+          return;
+        }
+        checking = true;
+        try {
+          this.growthChecks++;
+          if ((await stat(this.file)).size !== this.observed) finish();
+        } catch {
+          // no log yet: nothing appended
+        } finally {
+          checking = false;
+          if (again && !done) {
+            again = false;
+            void check();
+          }
+        }
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        watcher = watch(this.dir, { persistent: false }, (_event, name) => {
+          if (name && name !== LOG_FILE) return;
+          clearTimeout(debounce);
+          debounce = setTimeout(() => void check(), GROWTH_DEBOUNCE_MS);
+        });
+        watcher.on('error', () => undefined); // the fallback check carries on
+      } catch {
+        // no watching here (the folder is gone, or no inotify instances left): the fallback check carries on
+      }
+      void check();
+    });
+  }
+
+  /** How many times changed() looked at the log's size (for tests that prove waiting is not polling). */
+  growthChecks = 0;
+
   /** Lets go of a held store (the served broker stopping): the lock and the append handle. */
   async close(): Promise<void> {
     const held = this.held;
@@ -364,6 +443,8 @@ export class EventLog {
       }
     }
     this.offset += bytes.length;
+    // appending under the lock (or holding the store): the file ends where this write did
+    this.observed = this.offset;
     // one event per line: JSON.stringify never writes a raw newline
     for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) this.lines++;
     this.lastLine = bytes.subarray(bytes.lastIndexOf(0x0a, bytes.length - 2) + 1);
@@ -402,6 +483,7 @@ export class EventLog {
         hint: 'Another program changed the broker store; restore it from backup. byoc only ever appends to it.',
       });
     }
+    this.observed = size;
     if (size === this.offset) return;
     const handle = await open(this.file, 'r');
     let buffer: Buffer;
@@ -432,7 +514,10 @@ export class EventLog {
       // A tail without its newline was never acknowledged: the writer died mid-write (or, without the
       // lock, is still writing). Under the lock nobody else writes, so it is safe to cut it off.
       if (initial || locked) this.options.warn(`ignoring a torn last line in ${this.file} (${buffer.length - complete} bytes, left by an interrupted write)`);
-      if (locked) await truncateTo(this.file, this.offset);
+      if (locked) {
+        await truncateTo(this.file, this.offset);
+        this.observed = this.offset;
+      }
     }
   }
 }
@@ -522,6 +607,8 @@ async function servedRefusal(dir: string, holder: { pid: number; host?: string }
 async function writePrivateJson(file: string, value: unknown): Promise<void> {
   await writePrivateFile(file, `${JSON.stringify(value)}\n`);
 }
+
+const asError = (reason: unknown): Error => (reason instanceof Error ? reason : new Error(reason === undefined ? 'aborted' : String(reason)));
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
