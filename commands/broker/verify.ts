@@ -34,13 +34,7 @@ export default defineCommand({
     const dir = brokerDir(ctx.stateDir());
     const store = path.join(dir, 'events.jsonl');
     let torn: VerifyResult['torn'];
-    async function* whole() {
-      for await (const record of readLogRecords(dir)) {
-        if (record.torn) torn = { where: record.where, bytes: Buffer.byteLength(record.text) };
-        else yield record;
-      }
-    }
-    const report = await verifyChain(whole());
+    const report = await verifyChain(readLogRecords(dir, (record) => (torn = { where: record.where, bytes: Buffer.byteLength(record.text) })));
     if (torn) ctx.log.warn(`${torn.where} of ${store} is torn (${torn.bytes} bytes without a newline): an interrupted write, or one under way; it was never acknowledged, is not an event, and the next writer cuts it off`);
     const result: VerifyResult = report.intact
       ? { store, intact: true, events: report.events, unchained: report.unchained, head: report.head }

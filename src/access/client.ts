@@ -21,7 +21,7 @@ export interface BrokerClient {
   revokeToken(id: string): Promise<TokenInfo>;
   /**
    * Resolves when the broker's store may have changed (another writer appended), so a waiter reads again only
-   * then; rejects when `signal` aborts. Absent (a served broker over HTTP), a waiter asks again on a timer.
+   * then, or when `signal` aborts. Absent (a served broker over HTTP), a waiter asks again on a timer.
    */
   changed?(signal: AbortSignal): Promise<void>;
 }

@@ -244,16 +244,17 @@ export class EventLog {
   }
 
   /**
-   * The raw stored texts in order, for `byoc broker verify` (and moving a store): read without the writer lock,
-   * up to the log's size when the walk starts, so it works while a broker serves. See readLogRecords.
+   * The raw stored texts in order, for `byoc broker verify` and moving a store: read without the writer lock, up
+   * to the log's size when the walk starts, so it works while a broker serves. A torn last line is left out (it
+   * was never acknowledged); see readLogRecords.
    */
-  records(): AsyncIterable<LogRecord> {
+  records(): AsyncIterable<StoredRecord> {
     return readLogRecords(this.dir);
   }
 
   /**
    * Resolves once the log differs from what this reader last saw (another process appended, or cut a torn tail),
-   * so a waiter reads again only then (refresh() catches up); rejects with `signal`'s reason when it aborts.
+   * so a waiter reads again only then (refresh() catches up), or when `signal` aborts (the caller checks it).
    * Woken by fs.watch on the folder (the log may not exist yet, and a watch on the file would lose a replaced
    * file), debounced since a group commit is one write but an editor or a copy may be several; and checked every
    * GROWTH_FALLBACK_MS anyway, because watch events can be lost (inotify's queue overflowing, a network or FUSE
@@ -261,9 +262,9 @@ export class EventLog {
    * one stat() per GROWTH_FALLBACK_MS, never a tight poll.
    */
   changed(signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve) => {
       if (signal?.aborted) {
-        reject(asError(signal.reason));
+        resolve();
         return;
       }
       let watcher: FSWatcher | undefined;
@@ -272,17 +273,15 @@ export class EventLog {
       let done = false;
       let checking = false;
       let again = false;
-      const finish = (error?: Error) => {
+      const finish = () => {
         if (done) return;
         done = true;
         watcher?.close();
         clearTimeout(debounce);
         clearInterval(fallback);
-        signal?.removeEventListener('abort', onAbort);
-        if (error === undefined) resolve();
-        else reject(error);
+        signal?.removeEventListener('abort', finish);
+        resolve();
       };
-      const onAbort = () => finish(asError(signal?.reason));
       const check = async () => {
         if (done) return;
         if (checking) {
@@ -303,7 +302,7 @@ export class EventLog {
           }
         }
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      signal?.addEventListener('abort', finish, { once: true });
       try {
         watcher = watch(this.dir, { persistent: false }, (_event, name) => {
           if (name && name !== LOG_FILE) return;
@@ -522,20 +521,16 @@ export class EventLog {
   }
 }
 
-/** A stored line; `torn` marks a last line without its newline (an interrupted write, or one under way). */
-export interface LogRecord extends StoredRecord {
-  torn?: true;
-}
-
 const RECORDS_CHUNK = 1 << 20;
 
 /**
  * The event lines of the log in `dir` in file order (`where`: "line N", blank lines skipped but counted), read in
  * chunks without the writer lock and up to the size the file had when the walk started: appends after that are
- * not seen, and a last line without its newline comes marked `torn` (a crash mid-write, which the next writer
- * cuts off, or a write still under way), so a reader can tell it from tampering. No log yields nothing.
+ * not seen. A last line without its newline (a crash mid-write, which the next writer cuts off, or a write still
+ * under way) is not an event: it is left out and handed to `torn`, so a reader can tell it from tampering. No log
+ * yields nothing.
  */
-export async function* readLogRecords(dir: string): AsyncGenerator<LogRecord> {
+export async function* readLogRecords(dir: string, torn?: (record: StoredRecord) => void): AsyncGenerator<StoredRecord> {
   let handle: FileHandle;
   try {
     handle = await open(path.join(dir, LOG_FILE), 'r');
@@ -563,7 +558,7 @@ export async function* readLogRecords(dir: string): AsyncGenerator<LogRecord> {
       }
       carry = Buffer.from(buffer.subarray(start));
     }
-    if (carry.length > 0) yield { where: `line ${line + 1}`, text: carry.toString('utf8'), torn: true };
+    if (carry.length > 0) torn?.({ where: `line ${line + 1}`, text: carry.toString('utf8') });
   } finally {
     await handle.close();
   }
@@ -607,8 +602,6 @@ async function servedRefusal(dir: string, holder: { pid: number; host?: string }
 async function writePrivateJson(file: string, value: unknown): Promise<void> {
   await writePrivateFile(file, `${JSON.stringify(value)}\n`);
 }
-
-const asError = (reason: unknown): Error => (reason instanceof Error ? reason : new Error(reason === undefined ? 'aborted' : String(reason)));
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 

@@ -58,6 +58,8 @@ async function untilChanged(ctx: Context, changed: (signal: AbortSignal) => Prom
   try {
     ctx.signal.throwIfAborted();
     await Promise.race([changed(round.signal), ctx.clock.sleep(ms, round.signal)]);
+    // a store's changed() resolves (not rejects) when aborted: Ctrl-C must still stop the wait
+    ctx.signal.throwIfAborted();
   } finally {
     ctx.signal.removeEventListener('abort', stop);
     // the loser of the race stops too (its watcher closed, its timer cleared); its rejection is nobody's business

@@ -58,12 +58,24 @@ describe('waiting on the JSONL log (woken by its growth, not by polling)', () =>
     await waiting;
   });
 
-  it('Given a waiter, When its signal aborts, Then it stops with the signal\'s reason (its watcher closed)', async () => {
+  it('Given a waiter, When its signal aborts, Then it returns at once without having seen a change (its caller checks the signal)', async () => {
     const reader = await openLog(tempDir());
     const abort = new AbortController();
     const waiting = reader.changed(abort.signal);
     abort.abort(new Error('stop waiting'));
-    await expect(waiting).rejects.toThrow('stop waiting');
+    await expect(waiting).resolves.toBeUndefined();
+  });
+
+  it('Given `access wait` woken by changes, When the command is interrupted, Then it stops (exit 130 path) instead of reading on', async () => {
+    const stateDir = tempDir();
+    const clock = new MovableClock(new Date());
+    const { broker } = await openRealBroker(stateDir, clock);
+    const created = await broker.create(ALICE, { service: 'acme-prod', reason: 'merges stuck', duration: '1h' });
+    const interrupt = new AbortController();
+    const { ctx } = testContext({ env: { BYOC_STATE_DIR: stateDir }, clock, signal: interrupt.signal });
+    const waiting = waitForDecision(ctx, embeddedClient(broker, ALICE, path.join(stateDir, 'broker')), created, 600_000);
+    setTimeout(() => interrupt.abort(new Error('interrupted')), 100);
+    await expect(waiting).rejects.toThrow('interrupted');
   });
 
   it('Given `access wait` on the embedded broker, When another byoc process approves, Then the waiter wakes at once and read the broker once, not every 2 s', async () => {
