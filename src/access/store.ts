@@ -496,6 +496,7 @@ export class EventLog {
     const complete = lastNewline + 1;
     let lineStart = 0;
     let lineNumber = this.lines;
+    let lastEvent: string | undefined;
     while (lineStart < complete) {
       const end = buffer.indexOf(0x0a, lineStart);
       lineNumber++;
@@ -505,8 +506,10 @@ export class EventLog {
       if (line.trim() === '') continue;
       const number = lineNumber;
       this.apply(this.parse(line, () => number));
-      this.head = recordHash(line);
+      lastEvent = line;
     }
+    // Only the last line's hash is ever needed (the next line's prev): one hash per catch-up, not one per line replayed.
+    if (lastEvent !== undefined) this.head = recordHash(lastEvent);
     this.lines = lineNumber;
     this.offset += complete;
     if (complete < buffer.length) {

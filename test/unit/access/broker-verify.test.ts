@@ -71,12 +71,17 @@ describe('byoc broker verify', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ intact: false, brokenAt: 'line 4', expected, found, events: 4 });
   });
 
-  it('Given a deleted line, When verified, Then exit 4 naming the line that took its place', async () => {
+  it('Given a deleted line, When the byoc binary verifies it, Then exit 4 naming the line that took its place', async () => {
+    // Given the approval (line 2) removed with plain fs
     const { stateDir, file, lines } = await brokerWithEvents();
-    rewrite(file, lines().filter((_, i) => i !== 1));
-    const result = await verify(stateDir, true);
+    const before = lines();
+    rewrite(file, before.filter((_, i) => i !== 1));
+    // When the built CLI verifies, as a person's shell runs it
+    const result = await spawnByoc(['broker', 'verify', '--json'], { cwd: tempDir(), env: { BYOC_STATE_DIR: stateDir } }).exited;
+    // Then line 2 (formerly line 3) is named: it links to the deleted line, not to line 1
     expect(result.exitCode).toBe(4);
-    expect(JSON.parse(result.stdout)).toMatchObject({ brokenAt: 'line 2' });
+    expect(JSON.parse(result.stdout)).toMatchObject({ brokenAt: 'line 2', expected: recordHash(before[0]!), found: recordHash(before[1]!) });
+    expect(JSON.parse(result.stderr).error).toMatchObject({ code: 'chain_broken' });
   });
 
   it('Given two lines swapped, When verified, Then exit 4 naming the first of them', async () => {
