@@ -49,6 +49,10 @@ export default defineCommand({
     result.intact
       ? `${result.store}: chain intact, ${result.events} event${result.events === 1 ? '' : 's'} (${result.unchained} written before the chain)\nhead ${result.head}`
       : `${result.store}: chain broken at ${result.brokenAt} (${result.events - 1} event${result.events === 2 ? '' : 's'} before it intact)\nexpected prev ${result.expected}\nfound prev    ${result.found ?? '(none)'}`,
+  async view(result, render) {
+    const { VerifyView } = await import('../../src/ui/views/verify.js');
+    return VerifyView({ ...result, color: render.color });
+  },
   outcome: (result) =>
     result.intact
       ? undefined

@@ -71,6 +71,22 @@ describe('byoc broker verify', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ intact: false, brokenAt: 'line 4', expected, found, events: 4 });
   });
 
+  it('Given a terminal, When verified, Then the verdict comes first and the hashes whole (intact and broken)', async () => {
+    const { stateDir, file, lines } = await brokerWithEvents();
+    const head = recordHash(lines().at(-1)!);
+    const intact = await runCli(['broker', 'verify'], { env: { BYOC_STATE_DIR: stateDir }, cwd: tempDir(), stdoutTTY: true });
+    expect(intact.stdout).toMatch(/^✓ chain intact /);
+    expect(intact.stdout).toContain(`head ${head}`);
+    expect(intact.stdout).toContain('4 events');
+    const [a, b, c, d] = lines();
+    rewrite(file, [a!, c!, b!, d!]);
+    const broken = await runCli(['broker', 'verify'], { env: { BYOC_STATE_DIR: stateDir }, cwd: tempDir(), stdoutTTY: true });
+    expect(broken.exitCode).toBe(4);
+    expect(broken.stdout).toMatch(/^✗ chain broken at line 2 /);
+    expect(broken.stdout).toContain(`expected prev ${recordHash(a!)}`);
+    expect(broken.stdout).toContain(`found prev    ${recordHash(b!)}`);
+  });
+
   it('Given a deleted line, When the byoc binary verifies it, Then exit 4 naming the line that took its place', async () => {
     // Given the approval (line 2) removed with plain fs
     const { stateDir, file, lines } = await brokerWithEvents();
