@@ -215,6 +215,11 @@ export class AccessBroker {
     return this.deps.now();
   }
 
+  /** Resolves when another writer may have changed the store (its log grew), for waiters; see EventLog.changed. */
+  changed(signal?: AbortSignal): Promise<void> {
+    return this.log.changed(signal);
+  }
+
   /** Tells embedded commands on this store which URL serves it (they cannot write while it is held). */
   announce(url: string): Promise<void> {
     return this.log.announce(url);

@@ -19,6 +19,11 @@ export interface BrokerClient {
   createToken(input: NewToken): Promise<IssuedToken>;
   listTokens(): Promise<TokenInfo[]>;
   revokeToken(id: string): Promise<TokenInfo>;
+  /**
+   * Resolves when the broker's store may have changed (another writer appended), so a waiter reads again only
+   * then, or when `signal` aborts. Absent (a served broker over HTTP), a waiter asks again on a timer.
+   */
+  changed?(signal: AbortSignal): Promise<void>;
 }
 
 /** The broker's certificate revocation list, with what it says (API v1: add fields, never rename them). */

@@ -124,5 +124,6 @@ export function embeddedClient(broker: AccessBroker, caller: string | { identity
     createToken: (input) => broker.issueToken(identity, input),
     listTokens: () => broker.listTokens(),
     revokeToken: (id) => broker.revokeToken(identity, id),
+    changed: (signal) => broker.changed(signal),
   };
 }

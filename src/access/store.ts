@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { fdatasync, writeSync } from 'node:fs';
+import { fdatasync, watch, writeSync, type FSWatcher } from 'node:fs';
 import { open, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, RemoteError } from '../errors.js';
 import { ensurePrivateDir, writePrivateFile } from '../util/secure-fs.js';
 import { FileLock, type LockOptions, type ReleaseLock } from './store-lock.js';
 import { eventProblem } from './records.js';
+import { chainedText, GENESIS, recordHash, unchained, type StoredRecord } from './chain.js';
 import type { AccessRequest } from './types.js';
 
 export type BrokerEvent =
@@ -57,6 +58,10 @@ export interface LogPosition {
 }
 
 const LOG_FILE = 'events.jsonl';
+/** How long changed() lets a burst of watch events settle before it looks at the log's size. */
+const GROWTH_DEBOUNCE_MS = 15;
+/** How often changed() looks at the log's size anyway, in case watch events were lost (see changed()). */
+const GROWTH_FALLBACK_MS = 5000;
 const LOCK_FILE = 'events.lock';
 /** Who holds the store for good (`byoc broker serve`), for the refusal an embedded writer gets meanwhile. */
 const SERVING_FILE = 'serving.json';
@@ -75,6 +80,16 @@ export class EventLog {
   private lines = 0;
   /** the last complete line read or written (with its newline), which a snapshot of this position names */
   private lastLine: Buffer = Buffer.alloc(0);
+  /**
+   * The hash of the last event line read or written: the `prev` the next appended line names (see chain.ts). A
+   * legacy line (written before the chain) counts too, so the first chained line links to the unchained prefix.
+   */
+  private head = GENESIS;
+  /**
+   * The log's size when this reader last looked (a torn tail included, which `offset` stops before): changed()
+   * wakes when the file's size differs from it, so a torn tail alone never wakes a waiter over and over.
+   */
+  private observed = 0;
   private readonly file: string;
   private readonly lock: FileLock;
   private pending: Transaction[] = [];
@@ -155,7 +170,12 @@ export class EventLog {
       const line = Buffer.alloc(lastLineLength);
       const { bytesRead } = await handle.read(line, 0, lastLineLength, offset - lastLineLength);
       if (bytesRead !== lastLineLength || sha256(line) !== lastLineHash || line[lastLineLength - 1] !== 0x0a) return false;
+      // The chain continues from this line's hash; a blank last line (never written by byoc) says nothing about
+      // the event before it, so such a log is replayed in full instead.
+      const text = line.toString('utf8', 0, lastLineLength - 1);
+      if (text.trim() === '') return false;
       this.lastLine = line;
+      this.head = recordHash(text);
       return true;
     } finally {
       await handle.close();
@@ -178,6 +198,7 @@ export class EventLog {
       this.offset = 0;
       this.lines = 0;
       this.lastLine = Buffer.alloc(0);
+      this.head = GENESIS;
       await this.catchUp(false);
     });
   }
@@ -221,6 +242,83 @@ export class EventLog {
       return fn(this.position());
     });
   }
+
+  /**
+   * The raw stored texts in order, for `byoc broker verify` and moving a store: read without the writer lock, up
+   * to the log's size when the walk starts, so it works while a broker serves. A torn last line is left out (it
+   * was never acknowledged); see readLogRecords.
+   */
+  records(): AsyncIterable<StoredRecord> {
+    return readLogRecords(this.dir);
+  }
+
+  /**
+   * Resolves once the log differs from what this reader last saw (another process appended, or cut a torn tail),
+   * so a waiter reads again only then (refresh() catches up), or when `signal` aborts (the caller checks it).
+   * Woken by fs.watch on the folder (the log may not exist yet, and a watch on the file would lose a replaced
+   * file), debounced since a group commit is one write but an editor or a copy may be several; and checked every
+   * GROWTH_FALLBACK_MS anyway, because watch events can be lost (inotify's queue overflowing, a network or FUSE
+   * filesystem that does not report other hosts' writes): that bounds how late a waiter can be, at the cost of
+   * one stat() per GROWTH_FALLBACK_MS, never a tight poll.
+   */
+  changed(signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (signal?.aborted) {
+        resolve();
+        return;
+      }
+      let watcher: FSWatcher | undefined;
+      let debounce: NodeJS.Timeout | undefined;
+      const fallback = setInterval(() => void check(), GROWTH_FALLBACK_MS);
+      let done = false;
+      let checking = false;
+      let again = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        watcher?.close();
+        clearTimeout(debounce);
+        clearInterval(fallback);
+        signal?.removeEventListener('abort', finish);
+        resolve();
+      };
+      const check = async () => {
+        if (done) return;
+        if (checking) {
+          again = true;
+          return;
+        }
+        checking = true;
+        try {
+          this.growthChecks++;
+          if ((await stat(this.file)).size !== this.observed) finish();
+        } catch {
+          // no log yet: nothing appended
+        } finally {
+          checking = false;
+          if (again && !done) {
+            again = false;
+            void check();
+          }
+        }
+      };
+      signal?.addEventListener('abort', finish, { once: true });
+      try {
+        watcher = watch(this.dir, { persistent: false }, (_event, name) => {
+          if (name && name !== LOG_FILE) return;
+          clearTimeout(debounce);
+          debounce = setTimeout(() => void check(), GROWTH_DEBOUNCE_MS);
+        });
+        watcher.on('error', () => undefined); // the fallback check carries on
+      } catch {
+        // no watching here (the folder is gone, or no inotify instances left): the fallback check carries on
+      }
+      void check();
+    });
+  }
+
+  /** How many times changed() looked at the log's size (for tests that prove waiting is not polling). */
+  growthChecks = 0;
 
   /** Lets go of a held store (the served broker stopping): the lock and the append handle. */
   async close(): Promise<void> {
@@ -285,12 +383,16 @@ export class EventLog {
       }
       const decided: { transaction: Transaction; result: unknown }[] = [];
       const lines: string[] = [];
+      // Caught up under the lock (or holding the store), `head` is the log's last line: the batch chains from it.
+      let prev = this.head;
       for (const transaction of batch) {
         try {
           const { events, result } = transaction.decide();
           for (const event of events) {
             this.apply(event);
-            lines.push(`${JSON.stringify(event)}\n`);
+            const text = chainedText(event, prev);
+            prev = recordHash(text);
+            lines.push(`${text}\n`);
           }
           decided.push({ transaction, result });
         } catch (error) {
@@ -298,7 +400,10 @@ export class EventLog {
         }
       }
       try {
-        if (lines.length > 0) await this.append(lines.join(''));
+        if (lines.length > 0) {
+          await this.append(lines.join(''));
+          this.head = prev;
+        }
       } catch (error) {
         // Memory already holds decisions the disk may not: refuse everything until a restart replays the log.
         this.broken = new RemoteError('store_write_failed', `the broker could not write its event log: ${(error as Error).message}`, {
@@ -337,6 +442,8 @@ export class EventLog {
       }
     }
     this.offset += bytes.length;
+    // appending under the lock (or holding the store): the file ends where this write did
+    this.observed = this.offset;
     // one event per line: JSON.stringify never writes a raw newline
     for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) this.lines++;
     this.lastLine = bytes.subarray(bytes.lastIndexOf(0x0a, bytes.length - 2) + 1);
@@ -350,6 +457,8 @@ export class EventLog {
     } catch {
       throw this.corrupt(lineNumber(), 'is not JSON');
     }
+    // The link is the store's, not the event's: `apply` and the event checks never see it.
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) value = unchained(value as Record<string, unknown>);
     const problem = eventProblem(value);
     if (problem) throw this.corrupt(lineNumber(), `is not a broker event: ${problem}`);
     return value as BrokerEvent;
@@ -373,6 +482,7 @@ export class EventLog {
         hint: 'Another program changed the broker store; restore it from backup. byoc only ever appends to it.',
       });
     }
+    this.observed = size;
     if (size === this.offset) return;
     const handle = await open(this.file, 'r');
     let buffer: Buffer;
@@ -386,6 +496,7 @@ export class EventLog {
     const complete = lastNewline + 1;
     let lineStart = 0;
     let lineNumber = this.lines;
+    let lastEvent: string | undefined;
     while (lineStart < complete) {
       const end = buffer.indexOf(0x0a, lineStart);
       lineNumber++;
@@ -395,15 +506,64 @@ export class EventLog {
       if (line.trim() === '') continue;
       const number = lineNumber;
       this.apply(this.parse(line, () => number));
+      lastEvent = line;
     }
+    // Only the last line's hash is ever needed (the next line's prev): one hash per catch-up, not one per line replayed.
+    if (lastEvent !== undefined) this.head = recordHash(lastEvent);
     this.lines = lineNumber;
     this.offset += complete;
     if (complete < buffer.length) {
       // A tail without its newline was never acknowledged: the writer died mid-write (or, without the
       // lock, is still writing). Under the lock nobody else writes, so it is safe to cut it off.
       if (initial || locked) this.options.warn(`ignoring a torn last line in ${this.file} (${buffer.length - complete} bytes, left by an interrupted write)`);
-      if (locked) await truncateTo(this.file, this.offset);
+      if (locked) {
+        await truncateTo(this.file, this.offset);
+        this.observed = this.offset;
+      }
     }
+  }
+}
+
+const RECORDS_CHUNK = 1 << 20;
+
+/**
+ * The event lines of the log in `dir` in file order (`where`: "line N", blank lines skipped but counted), read in
+ * chunks without the writer lock and up to the size the file had when the walk started: appends after that are
+ * not seen. A last line without its newline (a crash mid-write, which the next writer cuts off, or a write still
+ * under way) is not an event: it is left out and handed to `torn`, so a reader can tell it from tampering. No log
+ * yields nothing.
+ */
+export async function* readLogRecords(dir: string, torn?: (record: StoredRecord) => void): AsyncGenerator<StoredRecord> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path.join(dir, LOG_FILE), 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    const size = (await handle.stat()).size;
+    let position = 0;
+    let line = 0;
+    let carry: Buffer = Buffer.alloc(0);
+    while (position < size) {
+      const chunk = Buffer.alloc(Math.min(RECORDS_CHUNK, size - position));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      const buffer = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      let start = 0;
+      for (let end = buffer.indexOf(0x0a); end !== -1; end = buffer.indexOf(0x0a, start)) {
+        line++;
+        const text = buffer.toString('utf8', start, end);
+        start = end + 1;
+        if (text.trim() !== '') yield { where: `line ${line}`, text };
+      }
+      carry = Buffer.from(buffer.subarray(start));
+    }
+    if (carry.length > 0) torn?.({ where: `line ${line + 1}`, text: carry.toString('utf8') });
+  } finally {
+    await handle.close();
   }
 }
 
@@ -479,5 +639,11 @@ async function truncateTo(file: string, length: number): Promise<void> {
  */
 export async function writeEventLog(dir: string, events: BrokerEvent[]): Promise<void> {
   await ensurePrivateDir(dir);
-  await writeFile(path.join(dir, LOG_FILE), events.map((event) => `${JSON.stringify(event)}\n`).join(''), { mode: 0o600 });
+  let prev = GENESIS;
+  const lines = events.map((event) => {
+    const text = chainedText(event, prev);
+    prev = recordHash(text);
+    return `${text}\n`;
+  });
+  await writeFile(path.join(dir, LOG_FILE), lines.join(''), { mode: 0o600 });
 }
