@@ -36,7 +36,7 @@ export default defineCommand({
       });
     }
     const tls = tlsCert && tlsKey ? { cert: await readTlsFile(ctx.cwd, tlsCert, '--tls-cert'), key: await readTlsFile(ctx.cwd, tlsKey, '--tls-key') } : undefined;
-    const [{ openBroker, notifierFor }, { createBrokerServer, listen: startListening }] = await Promise.all([
+    const [{ openBroker, notifierFor }, { createBrokerServer, listen: startListening, stopLongPolls }] = await Promise.all([
       import('../../src/access/open.js'),
       import('../../src/access/server.js'),
     ]);
@@ -97,6 +97,8 @@ export default defineCommand({
         if (!ctx.signal.aborted) await broker.sweep();
         if (!ctx.signal.aborted) await notifier?.tick(broker.requestsInMemory());
       }
+      // long-polls (access wait) answer now with the request as it stands, rather than hold the drain
+      stopLongPolls(server);
       const drained = await drain(server, () => inFlight, ctx);
       // The last snapshot written and the lock given back before saying so.
       closed = true;

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ByocError, ConfigError, NotAllowedError, UsageError } from '../errors.js';
 import type { CertificateAuthority, IssuedCertificate } from '../pki/ca.js';
 import type { SigningThread } from '../pki/signer.js';
@@ -127,6 +128,8 @@ export class AccessBroker {
    */
   private readonly requests = new Map<string, RequestRecord>();
   /** token hash -> token */
+  /** long-polls waiting for the next decision taken here (untilChange) */
+  private readonly decisionWaiters = new Set<() => void>();
   private readonly tokens = new Map<string, TokenRecord>();
   /** token id -> hash */
   private readonly tokenIds = new Map<string, string>();
@@ -219,6 +222,33 @@ export class AccessBroker {
   changed(signal?: AbortSignal): Promise<void> {
     return this.log.changed(signal);
   }
+
+  /**
+   * Resolves when a decision is taken through this broker, another writer changed the store, `ms` passed or
+   * `signal` aborted, whichever is first: what a served broker's long-poll (GET /v1/requests/ID?wait=S) sleeps on.
+   * Its own decisions do not show as the store's growth (the served broker is its only writer), hence both.
+   */
+  async untilChange(ms: number, signal: AbortSignal): Promise<'changed' | 'timeout' | 'stopped'> {
+    const round = new AbortController();
+    const stop = () => round.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      if (signal.aborted) return 'stopped';
+      return await Promise.race([
+        this.log.changed(round.signal).then((): 'changed' | 'stopped' => (signal.aborted ? 'stopped' : 'changed')),
+        new Promise<'changed'>((resolve) => {
+          const wake = () => resolve('changed');
+          this.decisionWaiters.add(wake);
+          round.signal.addEventListener('abort', () => this.decisionWaiters.delete(wake), { once: true });
+        }),
+        sleep(ms, 'timeout' as const, { signal: round.signal }).catch(() => 'stopped' as const),
+      ]);
+    } finally {
+      signal.removeEventListener('abort', stop);
+      round.abort();
+    }
+  }
+
 
   /** Tells embedded commands on this store which URL serves it (they cannot write while it is held). */
   announce(url: string): Promise<void> {
@@ -370,6 +400,9 @@ export class AccessBroker {
   }
 
   private decided(event: Parameters<NonNullable<BrokerDeps['onDecision']>>[0], request: AccessRequest): AccessRequest {
+    const waiting = [...this.decisionWaiters];
+    this.decisionWaiters.clear();
+    for (const wake of waiting) wake();
     try {
       this.deps.onDecision?.(event, request);
     } catch (error) {

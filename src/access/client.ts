@@ -24,6 +24,11 @@ export interface BrokerClient {
    * then, or when `signal` aborts. Absent (a served broker over HTTP), a waiter asks again on a timer.
    */
   changed?(signal: AbortSignal): Promise<void>;
+  /**
+   * The request once it is decided, lapses or `seconds` pass, held by the broker (a served one's long-poll), so a
+   * waiter hears of a decision when it happens. Absent: the waiter asks again every few seconds.
+   */
+  awaitChange?(id: string, seconds: number): Promise<AccessRequest>;
 }
 
 /** The broker's certificate revocation list, with what it says (API v1: add fields, never rename them). */

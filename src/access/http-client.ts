@@ -3,7 +3,7 @@ import { errorClassOf, NetworkError, NotAllowedError, RemoteError } from '../err
 import { diagnose, failureOf, summarizeBody, type DiagnosisContext } from '../net/failure.js';
 import type { BrokerClient, BrokerCrl } from './client.js';
 import type { AuthDescription } from '../auth/broker-auth.js';
-import type { AccessRequest, CertificateIssue, IssuedToken, ListFilter, NewRequest, NewToken, OperatorConfig, OperatorFormat, TokenInfo } from './types.js';
+import { MAX_WAIT_SECONDS, type AccessRequest, type CertificateIssue, type IssuedToken, type ListFilter, type NewRequest, type NewToken, type OperatorConfig, type OperatorFormat, type TokenInfo } from './types.js';
 
 /**
  * The bearer for a call: a fixed token (BYOC_TOKEN), or the OIDC session's (src/auth/sign-in.ts), which renews itself
@@ -54,6 +54,10 @@ export class HttpBrokerClient implements BrokerClient {
   }
   get(id: string): Promise<AccessRequest> {
     return this.call('GET', `v1/requests/${encodeURIComponent(id)}`);
+  }
+  /** The request once decided, lapsed or `seconds` passed: the broker holds its answer until then (a long-poll). */
+  awaitChange(id: string, seconds: number): Promise<AccessRequest> {
+    return this.call('GET', `v1/requests/${encodeURIComponent(id)}?wait=${Math.max(1, Math.min(MAX_WAIT_SECONDS, Math.round(seconds)))}`);
   }
   async list(filter: ListFilter = {}): Promise<AccessRequest[]> {
     const query = new URLSearchParams();

@@ -5,7 +5,7 @@ import { ByocError, toErrorDocument, UsageError } from '../errors.js';
 import { bodies, bodyAccepted, describeZodError, listQuery, MAX_BODY_BYTES } from './api.js';
 import type { AccessBroker } from './broker.js';
 import { AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS, FailureLimiter, sourceAddress, type FailureLimiterOptions } from './rate-limit.js';
-import type { Principal } from './types.js';
+import { MAX_WAIT_SECONDS, type Principal } from './types.js';
 import type { z } from 'zod';
 import { looksLikeJwt, type AuthDescription } from '../auth/broker-auth.js';
 
@@ -41,6 +41,8 @@ class HttpError extends Error {
 
 /** What the server needs per request besides the broker. */
 interface Served {
+  /** aborted by stopLongPolls (the server stopping): held answers go out at once */
+  stopping: AbortController;
   auth?: AuthDescription;
   verifyBearer?: ServeOptions['verifyBearer'];
   limiter: FailureLimiter;
@@ -52,6 +54,7 @@ interface Served {
  */
 export function createBrokerServer(broker: AccessBroker, options: Pick<ServeOptions, 'tls' | 'log' | 'auth' | 'verifyBearer' | 'rateLimit'> = {}): Server {
   const served: Served = {
+    stopping: new AbortController(),
     ...(options.auth ? { auth: options.auth } : {}),
     ...(options.verifyBearer ? { verifyBearer: options.verifyBearer } : {}),
     limiter: new FailureLimiter({ now: () => broker.now().getTime(), ...options.rateLimit }),
@@ -61,7 +64,16 @@ export function createBrokerServer(broker: AccessBroker, options: Pick<ServeOpti
       sendError(response, error);
     }).finally(() => options.log?.(`${request.method} ${request.url} ${response.statusCode}`));
   };
-  return options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
+  const server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
+  stoppers.set(server, served.stopping);
+  return server;
+}
+
+const stoppers = new WeakMap<Server, AbortController>();
+
+/** Answers every held long-poll now (with the request as it stands), so a stopping server drains at once. */
+export function stopLongPolls(server: Server): void {
+  stoppers.get(server)?.abort();
 }
 
 export async function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
@@ -124,7 +136,7 @@ async function handle(broker: AccessBroker, served: Served, request: IncomingMes
   const [, id, action] = match as unknown as [string, string, string | undefined];
   switch (`${method} ${action ?? ''}`) {
     case 'GET ':
-      return send(response, 200, await broker.get(actor, id));
+      return send(response, 200, await longPoll(broker, served, actor, id, url.searchParams.get('wait'), response));
     case 'POST approve':
       return send(response, 200, await broker.approve(actor, id, (await readBody(request, 'approve')).comment));
     case 'POST deny':
@@ -140,6 +152,35 @@ async function handle(broker: AccessBroker, served: Served, request: IncomingMes
     }
     default:
       throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${url.pathname}`);
+  }
+}
+
+/**
+ * A request, answered at once unless `?wait=S` asks to hold a pending one until it is decided (here or by another
+ * replica), lapses, S seconds pass, the client goes away or the server stops: `access wait` against a served broker
+ * is told of the decision when it happens instead of asking every few seconds.
+ */
+async function longPoll(broker: AccessBroker, served: Served, actor: Principal, id: string, wait: string | null, response: ServerResponse): Promise<unknown> {
+  if (wait !== null && !/^\d{1,2}$/.test(wait)) throw new HttpError(400, 'invalid_query', `query.wait: expected whole seconds from 0 to ${MAX_WAIT_SECONDS}; got ${JSON.stringify(wait)}`);
+  const seconds = wait === null ? 0 : Math.min(Number(wait), MAX_WAIT_SECONDS);
+  let request = await broker.get(actor, id);
+  if (seconds === 0 || request.status !== 'pending') return request;
+  const gone = new AbortController();
+  const stop = () => gone.abort();
+  response.once('close', stop);
+  served.stopping.signal.addEventListener('abort', stop, { once: true });
+  try {
+    // a pending request lapses at pendingUntil without any write announcing it: no longer than that
+    const deadline = Math.min(broker.now().getTime() + seconds * 1000, Date.parse(request.pendingUntil) + 100);
+    for (let left = deadline - broker.now().getTime(); request.status === 'pending' && left > 0; left = deadline - broker.now().getTime()) {
+      const why = await broker.untilChange(left, gone.signal);
+      request = await broker.get(actor, id);
+      if (why !== 'changed') break;
+    }
+    return request;
+  } finally {
+    response.off('close', stop);
+    served.stopping.signal.removeEventListener('abort', stop);
   }
 }
 

@@ -133,3 +133,6 @@ export interface NewToken {
 export interface IssuedToken extends TokenInfo {
   token: string;
 }
+
+/** The longest a GET /v1/requests/ID?wait=S holds its answer: under the client's 30 s socket timeout and common proxies' idle limits. */
+export const MAX_WAIT_SECONDS = 25;

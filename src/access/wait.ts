@@ -1,10 +1,10 @@
 import type { Context } from '../context.js';
 import { formatCoarse } from '../util/duration.js';
 import type { BrokerClient } from './client.js';
-import type { AccessRequest } from './types.js';
+import { MAX_WAIT_SECONDS, type AccessRequest } from './types.js';
 
 const TICK_MS = 250;
-/** How often a waiter asks a broker that cannot say when it changed (a served one, over HTTP). */
+/** How often a waiter asks a broker that can neither say when it changed nor hold its answer (an older served one). */
 const POLL_MS = 2000;
 /**
  * The least a waiter that is told of changes sleeps between reads when nothing changes: the request still lapses
@@ -16,7 +16,7 @@ const LAPSE_RECHECK_MS = 1000;
 /**
  * Waits until a request is decided, lapses, or `timeoutMs` passes; returns the last state seen. A broker that says
  * when its store changed (the embedded one: the event log's growth) is read again only then, or when the request
- * lapses; a served one is asked every POLL_MS.
+ * lapses; a served one holds its answer until the request changes (awaitChange, a long-poll).
  * On a TTY an ink spinner on stderr shows how long it has been pending and when it lapses.
  */
 export async function waitForDecision(ctx: Context, broker: BrokerClient, initial: AccessRequest, timeoutMs: number): Promise<AccessRequest> {
@@ -31,6 +31,7 @@ export async function waitForDecision(ctx: Context, broker: BrokerClient, initia
   });
   // A strict fake or an HTTP client has no `changed`: the `in` check never calls into it.
   const changed = 'changed' in broker && typeof broker.changed === 'function' ? broker.changed.bind(broker) : undefined;
+  const awaitChange = 'awaitChange' in broker && typeof broker.awaitChange === 'function' ? broker.awaitChange.bind(broker) : undefined;
   const done = new AbortController();
   const ticking = progress.live ? tick(ctx, progress, done.signal) : Promise.resolve();
   try {
@@ -38,6 +39,13 @@ export async function waitForDecision(ctx: Context, broker: BrokerClient, initia
       const now = ctx.clock.now().getTime();
       const left = started + timeoutMs - now;
       if (left <= 0) break;
+      if (awaitChange && left >= 1000) {
+        // the served broker holds its answer until something happens (Ctrl-C aborts the call through ctx.signal)
+        request = await awaitChange(request.id, Math.min(left, MAX_WAIT_SECONDS * 1000) / 1000);
+        // a broker that answered at once with nothing new does not hold answers (one from before long-polls)
+        if (request.status === 'pending' && ctx.clock.now().getTime() - now < LAPSE_RECHECK_MS) await ctx.clock.sleep(Math.min(POLL_MS, left), ctx.signal);
+        continue;
+      }
       if (changed) await untilChanged(ctx, changed, Math.min(left, Math.max(LAPSE_RECHECK_MS, Date.parse(request.pendingUntil) - now)));
       else await ctx.clock.sleep(Math.min(POLL_MS, left), ctx.signal);
       request = await broker.get(request.id);

@@ -104,3 +104,40 @@ describe('waiting on the JSONL log (woken by its growth, not by polling)', () =>
     expect(reads).toBe(1);
   });
 });
+
+describe('access wait against a served broker (its long-poll)', () => {
+  const pending = { id: 'r-1', status: 'pending', createdAt: new Date().toISOString(), pendingUntil: new Date(Date.now() + 3_600_000).toISOString() } as const;
+
+  it('Given a broker that holds its answer, When the decision comes, Then the waiter returns it without sleeping between asks', async () => {
+    const asked: number[] = [];
+    const broker = { awaitChange: async (_id: string, seconds: number) => (asked.push(seconds), { ...pending, status: asked.length < 2 ? 'pending' : 'approved' }) } as unknown as BrokerClient;
+    // a clock whose time moves only by its own sleeps: a held answer is 25 s of it
+    const clock = new MovableClock(new Date());
+    const held = broker.awaitChange!.bind(broker);
+    (broker as { awaitChange: typeof held }).awaitChange = async (id, seconds) => {
+      clock.advance(seconds * 1000);
+      return held(id, seconds);
+    };
+    const slept: number[] = [];
+    clock.sleep = async (ms: number) => void slept.push(ms);
+    const { ctx } = testContext({ clock });
+    const result = await waitForDecision(ctx, broker, pending as never, 600_000);
+    expect(result.status).toBe('approved');
+    expect(asked).toEqual([25, 25]);
+    expect(slept).toEqual([]);
+  });
+
+  it('Given a broker from before long-polls (it answers at once), When waiting, Then the waiter asks every 2 s, not in a tight loop', async () => {
+    let asks = 0;
+    const broker = { awaitChange: async () => ({ ...pending, status: ++asks < 4 ? 'pending' : 'approved' }) } as unknown as BrokerClient;
+    const clock = new MovableClock(new Date());
+    const slept: number[] = [];
+    clock.sleep = async (ms: number) => {
+      slept.push(ms);
+      clock.advance(ms);
+    };
+    const { ctx } = testContext({ clock });
+    expect((await waitForDecision(ctx, broker, pending as never, 600_000)).status).toBe('approved');
+    expect(slept).toEqual([2000, 2000, 2000]);
+  });
+});

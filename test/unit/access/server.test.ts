@@ -183,3 +183,52 @@ describe('served broker: concurrency and durability', () => {
     expect(restarted).toBeInstanceOf(AccessBroker);
   });
 });
+
+describe('served broker: waiting for a decision (GET /v1/requests/ID?wait=S)', () => {
+  it('holds a pending request until an approver decides, then answers at once with the decision', async () => {
+    // Given alice's pending request
+    const { as, raw, tokens } = await serve();
+    const request = await as('alice').create(newRequest);
+    // When she waits for it and bob approves 300 ms later
+    const started = performance.now();
+    const waiting = raw(`/v1/requests/${request.id}?wait=10`, { token: tokens.alice });
+    setTimeout(() => void as('bob').approve(request.id), 300);
+    const answer = await waiting;
+    // Then her wait ends with the approval, long before the 10 s she allowed
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({ id: request.id, status: 'approved' });
+    expect(performance.now() - started).toBeLessThan(3000);
+  });
+
+  it('answers at once for a decided request, and after the wait with it still pending', async () => {
+    const { as, tokens, raw } = await serve();
+    const request = await as('alice').create(newRequest);
+    const started = performance.now();
+    expect(await (await raw(`/v1/requests/${request.id}?wait=1`, { token: tokens.alice })).json()).toMatchObject({ status: 'pending' });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(900);
+    await as('bob').deny(request.id, 'not now');
+    expect(await (await raw(`/v1/requests/${request.id}?wait=20`, { token: tokens.alice })).json()).toMatchObject({ status: 'denied' });
+  });
+
+  it('refuses a wait that is not whole seconds (400), and answers held waits when the server stops', async () => {
+    const { as, tokens, raw } = await serve();
+    const request = await as('alice').create(newRequest);
+    expect((await raw(`/v1/requests/${request.id}?wait=soon`, { token: tokens.alice })).status).toBe(400);
+    const started = performance.now();
+    const waiting = raw(`/v1/requests/${request.id}?wait=20`, { token: tokens.alice });
+    const { stopLongPolls } = await import('../../../src/access/server.js');
+    setTimeout(() => stopLongPolls(servers.at(-1)!), 200);
+    expect(await (await waiting).json()).toMatchObject({ status: 'pending' });
+    expect(performance.now() - started).toBeLessThan(3000);
+  });
+
+  it('a waiting requester (byoc access wait through the client) hears of the approval when it happens', async () => {
+    const { as } = await serve();
+    const alice = as('alice');
+    const request = await alice.create(newRequest);
+    setTimeout(() => void as('bob').approve(request.id), 300);
+    const started = performance.now();
+    expect(await alice.awaitChange(request.id, 10)).toMatchObject({ status: 'approved' });
+    expect(performance.now() - started).toBeLessThan(3000);
+  });
+});
