@@ -10,6 +10,7 @@ import { CRL_LIFETIME_MS } from '../pki/crl-lifetime.js';
 import { applyTo, applyToken, isRequestEvent, tokenView, viewOf, type RequestRecord, type TokenRecord } from './records.js';
 import { readSnapshot, SNAPSHOT_VERSION, writeSnapshot, type BrokerSnapshot } from './snapshot.js';
 import { EventLog, type BrokerEvent, type StoreOptions } from './store.js';
+import type { EventStore, OpenEventStore } from './event-store.js';
 import { readSmallFile } from '../util/read.js';
 import { writePrivateFile } from '../util/secure-fs.js';
 import {
@@ -39,6 +40,11 @@ export interface BrokerDeps {
    */
   ca: () => Promise<CertificateAuthority>;
   store: StoreOptions;
+  /**
+   * Opens the store the events live in; by default the JSONL event log in the state folder's broker folder (with
+   * `store`'s options). PostgreSQL: src/access/postgres/store.ts.
+   */
+  openStore?: OpenEventStore;
   /**
    * Called (and awaited) once a review has made a request approved, after the decision is committed: the
    * operator step where the broker can apply it (the sandbox). A failure is a warning, never a lost approval.
@@ -143,7 +149,7 @@ export class AccessBroker {
   private complete = true;
   /** an event for a request not in memory came after the snapshot (a clock that went back): replay everything */
   private needsReplay = false;
-  private log!: EventLog & { readonly resumed: boolean };
+  private log!: EventStore;
   private readonly dir: string;
   /** the log offset the newest snapshot (read or written) covers, and that snapshot's size */
   private snapshotOffset = 0;
@@ -172,15 +178,12 @@ export class AccessBroker {
   static async open(stateDir: string, deps: BrokerDeps): Promise<AccessBroker> {
     const broker = new AccessBroker(stateDir, deps);
     if (deps.store.hold) await broker.ca();
-    const found = await readSnapshot(broker.dir);
+    const open: OpenEventStore = deps.openStore ?? ((apply, resume) => EventLog.open(broker.dir, apply, deps.store, resume));
+    // A store that answers its own queries (PostgreSQL) has no snapshot beside it.
+    const found = deps.openStore ? undefined : await readSnapshot(broker.dir);
     // A snapshot from a later time than now (a clock set back) may have put away requests that are live again.
     const usable = found && Date.parse(found.snapshot.asOf) <= deps.now().getTime() ? found.snapshot : undefined;
-    broker.log = await EventLog.open(
-      broker.dir,
-      (event) => broker.apply(event),
-      deps.store,
-      usable && { position: usable.position, load: () => broker.load(usable) },
-    );
+    broker.log = await open((event) => broker.apply(event), usable && { position: usable.position, load: () => broker.load(usable) });
     // Serving, last uses start from what the previous run wrote; anybody else reads them when listing tokens.
     if (deps.store.hold) await broker.readUsage();
     if (broker.log.resumed) {
@@ -206,7 +209,7 @@ export class AccessBroker {
     await this.usageWriting;
     if (this.usageDirty) await this.writeUsage().catch((error: unknown) => this.deps.store.warn(`could not write ${TOKEN_USAGE_FILE}: ${(error as Error).message}`));
     await this.signer?.close();
-    if (this.deps.store.hold && this.log.position().offset > this.snapshotOffset) await this.snapshot().catch(() => undefined);
+    if (this.deps.store.hold && this.log.snapshots && this.log.position().offset > this.snapshotOffset) await this.snapshot().catch(() => undefined);
     await this.log.close();
   }
 
@@ -871,6 +874,7 @@ export class AccessBroker {
    * served broker never spends more on snapshots than on the log itself (not quadratic in the live requests).
    */
   private dueForSnapshot(serving = false): boolean {
+    if (!this.log.snapshots) return false;
     const ahead = this.log.position().offset - this.snapshotOffset;
     return ahead > 0 && ahead >= Math.max(this.deps.store.snapshotAfterBytes ?? SNAPSHOT_AFTER_BYTES, serving ? this.snapshotBytes : 0);
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { fdatasync, writeSync } from 'node:fs';
+import { fdatasync, watch, writeSync } from 'node:fs';
 import { open, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, RemoteError } from '../errors.js';
@@ -7,6 +7,8 @@ import { ensurePrivateDir, writePrivateFile } from '../util/secure-fs.js';
 import { FileLock, type LockOptions, type ReleaseLock } from './store-lock.js';
 import { eventProblem } from './records.js';
 import type { AccessRequest } from './types.js';
+import type { StoredRecord } from './chain.js';
+import type { EventStore } from './event-store.js';
 
 export type BrokerEvent =
   | ({ type: 'request.created'; at: string } & Pick<AccessRequest, 'id' | 'service' | 'scopes' | 'requester' | 'reason' | 'ticket' | 'duration' | 'durationMs' | 'approvalsRequired' | 'pendingUntil'>)
@@ -69,7 +71,11 @@ const SERVING_FILE = 'serving.json';
  * the last line, which is dropped. The served broker takes the lock once and holds it while it serves
  * (StoreOptions.hold), so its commits are a write and an fdatasync.
  */
-export class EventLog {
+export class EventLog implements EventStore {
+  /** A long log replays slowly: the broker keeps a snapshot beside it (snapshot.ts). */
+  readonly snapshots = true;
+  /** Whether open() installed a snapshot's state. */
+  resumed = false;
   private offset = 0;
   /** complete lines read so far, so an error names the line's number in the file */
   private lines = 0;
@@ -105,7 +111,7 @@ export class EventLog {
     apply: (event: BrokerEvent) => void,
     options: StoreOptions,
     resume?: { position: LogPosition; load: () => void },
-  ): Promise<EventLog & { readonly resumed: boolean }> {
+  ): Promise<EventLog> {
     await ensurePrivateDir(dir);
     const log = new EventLog(dir, apply, options);
     if (options.hold) {
@@ -118,20 +124,19 @@ export class EventLog {
         throw error;
       }
     }
-    let resumed = false;
     try {
       if (resume && (await log.holds(resume.position))) {
         log.offset = resume.position.offset;
         log.lines = resume.position.lines;
         resume.load();
-        resumed = true;
+        log.resumed = true;
       }
       await log.catchUp(true, options.hold === true);
     } catch (error) {
       await log.close();
       throw error;
     }
-    return Object.assign(log, { resumed });
+    return log;
   }
 
   /** Where this log has read (and written) to: what a snapshot of the state applied so far covers. */
@@ -340,6 +345,47 @@ export class EventLog {
     // one event per line: JSON.stringify never writes a raw newline
     for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) this.lines++;
     this.lastLine = bytes.subarray(bytes.lastIndexOf(0x0a, bytes.length - 2) + 1);
+  }
+
+  /**
+   * The log's complete lines in order, read without the writer lock (a torn last line is left out). A minimal
+   * version for the store interface; helper "chain" owns the JSONL chain and replaces it.
+   */
+  async *records(): AsyncIterable<StoredRecord> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const lines = text.split('\n');
+    lines.pop();
+    for (const [index, line] of lines.entries()) if (line.trim() !== '') yield { where: `line ${index + 1}`, text: line };
+  }
+
+  /** Resolves when the log file changes (fs.watch on its folder) or after a bounded second, or when `signal` aborts. */
+  changed(signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        watcher?.close();
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      // The fallback: fs.watch can miss events (network file systems); a second is no tight poll.
+      const timer = setTimeout(done, 1000);
+      let watcher: ReturnType<typeof watch> | undefined;
+      try {
+        watcher = watch(this.dir, (_kind, name) => {
+          if (name === LOG_FILE) done();
+        });
+      } catch {
+        watcher = undefined;
+      }
+      if (signal?.aborted) done();
+      else signal?.addEventListener('abort', done, { once: true });
+    });
   }
 
   /** A line as an event, or store_corrupt naming its line number (asked for only then). */
