@@ -45,6 +45,8 @@ export interface BrokerDeps {
    * `store`'s options). PostgreSQL: src/access/postgres/store.ts.
    */
   openStore?: OpenEventStore;
+  /** The folder of the JSONL store, its snapshot and token uses (broker.store); by default the state folder's broker folder. */
+  dir?: string;
   /**
    * Called (and awaited) once a review has made a request approved, after the decision is committed: the
    * operator step where the broker can apply it (the sandbox). A failure is a warning, never a lost approval.
@@ -166,7 +168,7 @@ export class AccessBroker {
     stateDir: string,
     private readonly deps: BrokerDeps,
   ) {
-    this.dir = brokerDir(stateDir);
+    this.dir = deps.dir ?? brokerDir(stateDir);
   }
 
   /**
