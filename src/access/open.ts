@@ -94,7 +94,7 @@ export async function brokerStore(ctx: Pick<Context, 'env' | 'cwd' | 'stateDir'>
 }
 
 /** The database password: from the environment or a file, never a flag (a flag shows in ps and shell history). */
-async function storePassword(ctx: Pick<Context, 'env' | 'cwd'>, configuration: Configuration): Promise<string | undefined> {
+export async function storePassword(ctx: Pick<Context, 'env' | 'cwd'>, configuration: Configuration): Promise<string | undefined> {
   const fromEnv = ctx.env.BYOC_BROKER_STORE_PASSWORD || ctx.env.PGPASSWORD;
   if (fromEnv) return fromEnv;
   const file = configuration.get<string>('broker.storePasswordFile');

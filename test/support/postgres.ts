@@ -51,7 +51,7 @@ export function postgresTier(name: string): boolean {
   return false;
 }
 
-export const PG_USER = 'postgres';
+const PG_USER = 'postgres';
 
 export interface PostgresCluster {
   port: number;
@@ -77,7 +77,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts a cluster in a temp folder. Always pair with stop() (postgresCluster() does, in afterAll). */
-export async function startPostgres(): Promise<PostgresCluster> {
+async function startPostgres(): Promise<PostgresCluster> {
   const bin = findPostgresBin();
   if (!bin) throw new Error('PostgreSQL binaries not found');
   const root = mkdtempSync(path.join(os.tmpdir(), 'byoc-pg-'));

@@ -55,13 +55,13 @@ const MIGRATIONS: readonly Migration[] = [
 ];
 
 /** The schema version this byoc knows (and writes). */
-export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
+const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
 
 /** Serialises migrations across processes: an arbitrary constant, the same in every byoc. */
 const MIGRATION_LOCK = 0x6279_6f63;
 
 /** The schema version of the database (0: nothing of byoc's yet). */
-export async function schemaVersion(client: Pick<pg.ClientBase, 'query'>): Promise<number> {
+async function schemaVersion(client: Pick<pg.ClientBase, 'query'>): Promise<number> {
   const table = await client.query<{ exists: boolean }>(`SELECT to_regclass('byoc_schema') IS NOT NULL AS exists`);
   if (!table.rows[0]?.exists) return 0;
   const { rows } = await client.query<{ version: number }>('SELECT version FROM byoc_schema WHERE id = 1');

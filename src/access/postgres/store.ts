@@ -89,6 +89,7 @@ export class PostgresStore implements EventStore {
   private announced = 0;
   private waiters = new Set<() => void>();
   private closed = false;
+  private catching = false;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -131,6 +132,7 @@ export class PostgresStore implements EventStore {
     client.on('notification', (message) => {
       const seq = Number(message.payload);
       if (Number.isSafeInteger(seq) && seq > this.announced) this.announced = seq;
+      this.catchUpSoon();
       this.wake();
     });
     client.on('error', (error) => {
@@ -141,6 +143,22 @@ export class PostgresStore implements EventStore {
     await client.connect();
     await client.query(`LISTEN ${CHANNEL}`);
     this.listener = client;
+  }
+
+  /**
+   * Applies another replica's commit as soon as it is announced, not only at this replica's next read: a token
+   * revoked through one replica is refused by every other within the NOTIFY's latency (a served broker checks a
+   * known token from memory).
+   */
+  private catchUpSoon(): void {
+    if (this.catching || this.closed || this.announced <= this.seq) return;
+    this.catching = true;
+    void this.inTurn(() => this.catchUp(this.pool))
+      .catch((error: unknown) => this.options.warn(`broker store: catching up failed: ${(error as Error).message}`))
+      .finally(() => {
+        this.catching = false;
+        this.catchUpSoon();
+      });
   }
 
   private wake(): void {
@@ -200,7 +218,7 @@ export class PostgresStore implements EventStore {
       this.waiters.add(done);
       signal?.addEventListener('abort', done, { once: true });
       // Without a LISTEN connection (lost), a bounded poll; with one, a NOTIFY wakes it (the timer only in case).
-      const timer = setTimeout(done, this.listener ? 30_000 : FALLBACK_WAIT_MS);
+      const timer = setTimeout(done, this.listener ? 5000 : FALLBACK_WAIT_MS);
       if (!this.listener && !this.closed) void this.listen().catch(() => undefined);
     });
   }
