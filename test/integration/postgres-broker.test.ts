@@ -3,10 +3,12 @@
  * pool, its own memory; opened through the real wiring, openBroker with `broker.store: postgres://...` and the
  * password from the environment). Proven from the database's side where it matters: rows counted with SQL.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AccessBroker } from '../../src/access/broker.js';
 import { verifyChain } from '../../src/access/chain.js';
-import { openBroker } from '../../src/access/open.js';
+import { openBroker, processLockOwner } from '../../src/access/open.js';
 import { PostgresStore } from '../../src/access/postgres/store.js';
 import { createCsr, generateKeyPairPem } from '../../src/pki/x509.js';
 import { runCli, testContext } from '../fakes/context.js';
@@ -160,6 +162,53 @@ if (postgresTier('broker on PostgreSQL')) {
       } finally {
         await t.closeAll();
       }
+    });
+
+    it('copies a JSONL store into PostgreSQL: every event verbatim, the chain and count verified, the CA; a second run finds its copy', async () => {
+      // Given an embedded broker's state folder with two requests, one approved, and its CA
+      const stateDir = tempDir();
+      const cwd = tempDir({ 'byoc.config.yaml': `services:\n  acme-prod: { policy: { approvers: [${BOB}] } }\n` });
+      const clock = new MovableClock(new Date());
+      const embedded = (user: string, args: string[]) => runCli([...args, '--json'], { cwd, clock, env: { BYOC_STATE_DIR: stateDir, BYOC_USER: user } });
+      const first = JSON.parse((await embedded(ALICE, ['access', 'request', 'acme-prod', '--duration', '30m', '--reason', 'INC-7'])).stdout) as { id: string };
+      await embedded(ALICE, ['access', 'request', 'acme-prod', '--duration', '1h', '--reason', 'INC-8']);
+      expect((await embedded(BOB, ['access', 'approve', first.id])).exitCode).toBe(0);
+      const caFiles = (await import('../../src/pki/ca.js')).caFiles(path.join(stateDir, 'broker', 'ca'));
+      await (await import('../../src/pki/ca.js')).loadOrCreateBrokerCa(stateDir, new Date(), { warn: () => undefined, owner: processLockOwner() });
+      const lines = readFileSync(path.join(stateDir, 'broker', 'events.jsonl'), 'utf8').split('\n').filter(Boolean);
+      // When it is migrated into a new database
+      const t = await team({ migrate: false });
+      const migrated = await t.cli(['broker', 'migrate', '--from', path.join(stateDir, 'broker'), '--to', t.url, '--json']);
+      // Then every line is there, verbatim and in order, and the CA is the folder's
+      expect(migrated.exitCode, migrated.stderr).toBe(0);
+      expect(JSON.parse(migrated.stdout)).toMatchObject({ copied: { events: lines.length, already: false, ca: 'copied' } });
+      const rows = await cluster.current.sql<{ text: string }>(t.database, 'SELECT text FROM byoc_events ORDER BY seq');
+      expect(rows.map((row) => row.text)).toEqual(lines);
+      try {
+        const broker = await t.open();
+        expect((await broker.get(ALICE, first.id)).status).toBe('approved');
+        expect(await broker.list(BOB)).toHaveLength(2);
+        expect(await broker.caCertificate()).toBe(readFileSync(caFiles.cert, 'utf8'));
+        // And the store goes on chaining from the copied log's head
+        await request(broker);
+        const store = await PostgresStore.connect({ url: t.url, password: cluster.current.password, warn: () => undefined });
+        const records = [];
+        for await (const record of store.records()) records.push(record);
+        await store.close();
+        expect(await verifyChain(records)).toMatchObject({ intact: true, events: lines.length + 1 });
+      } finally {
+        await t.closeAll();
+      }
+      // When the same copy is asked for again into a store that went on, Then it is refused (exit 3): never merged
+      const again = await t.cli(['broker', 'migrate', '--from', path.join(stateDir, 'broker'), '--to', t.url]);
+      expect(again.exitCode).toBe(3);
+      expect(again.stderr).toMatch(/not a copy of/);
+      // And into a store holding exactly that copy, a second run says so and succeeds
+      const t2 = await team({ migrate: false });
+      const args = ['broker', 'migrate', '--from', path.join(stateDir, 'broker'), '--to', t2.url, '--json'];
+      expect((await t2.cli(args)).exitCode).toBe(0);
+      const second = await t2.cli(args);
+      expect(JSON.parse(second.stdout)).toMatchObject({ copied: { events: lines.length, already: true, ca: 'same' } });
     });
 
     it('keeps the chain in the database: it verifies, and a changed row is found', async () => {
