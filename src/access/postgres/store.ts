@@ -99,7 +99,9 @@ export class PostgresStore implements EventStore {
 
   /** Connects and checks the schema (refusing one not migrated, or newer than this byoc knows); replays nothing yet. */
   static async connect(options: PostgresStoreOptions): Promise<PostgresStore> {
-    const pool = new pg.Pool({ ...connectionConfig(options.url, options.password), max: options.poolSize ?? 4 });
+    // allowExitOnIdle: an embedded command (no close() at its end) exits once its queries are done; a served broker
+    // is kept alive by its HTTP server, not by its database connections.
+    const pool = new pg.Pool({ ...connectionConfig(options.url, options.password), max: options.poolSize ?? 4, allowExitOnIdle: true });
     // An idle connection the server drops must not crash the process: the next query reconnects.
     pool.on('error', (error) => options.warn(`broker store connection lost: ${error.message}`));
     const store = new PostgresStore(pool, redact(options.url), options);
@@ -142,6 +144,8 @@ export class PostgresStore implements EventStore {
     });
     await client.connect();
     await client.query(`LISTEN ${CHANNEL}`);
+    // Listening never keeps the process alive by itself (pg has no option for it; its socket is unref'd instead).
+    (client as unknown as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.();
     this.listener = client;
   }
 
