@@ -185,7 +185,7 @@ export class AccessBroker {
     const found = deps.openStore ? undefined : await readSnapshot(broker.dir);
     // A snapshot from a later time than now (a clock set back) may have put away requests that are live again.
     const usable = found && Date.parse(found.snapshot.asOf) <= deps.now().getTime() ? found.snapshot : undefined;
-    broker.log = await open((event) => broker.apply(event), usable && { position: usable.position, load: () => broker.load(usable) });
+    broker.log = await open((event) => broker.apply(event), usable && { position: usable.position, load: () => broker.load(usable) }, () => broker.reset());
     // Serving, last uses start from what the previous run wrote; anybody else reads them when listing tokens.
     if (deps.store.hold) await broker.readUsage();
     if (broker.log.resumed) {
@@ -835,15 +835,18 @@ export class AccessBroker {
   /** Every request in memory: the whole log replayed once (what list() of finished requests needs). */
   private async completed(): Promise<void> {
     if (this.complete && !this.needsReplay) return;
-    await this.log.rewind(() => {
-      this.requests.clear();
-      this.tokens.clear();
-      this.tokenIds.clear();
-      this.revocations = 0;
-      this.notLoaded = 0;
-      this.complete = true;
-      this.needsReplay = false;
-    });
+    await this.log.rewind(() => this.reset());
+  }
+
+  /** Empties the state the store's events rebuild (before a replay of the whole store). */
+  private reset(): void {
+    this.requests.clear();
+    this.tokens.clear();
+    this.tokenIds.clear();
+    this.revocations = 0;
+    this.notLoaded = 0;
+    this.complete = true;
+    this.needsReplay = false;
   }
 
   /**

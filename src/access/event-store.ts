@@ -46,8 +46,13 @@ export interface EventStore {
   close(): Promise<void>;
 }
 
-/** Opens a store, replaying its events into `apply` (from a snapshot's state when `resume` fits the store). */
+/**
+ * Opens a store, replaying its events into `apply` (from a snapshot's state when `resume` fits the store). `reset`
+ * empties that state: a store whose commit failed after its events were applied (PostgreSQL: a rolled-back
+ * transaction) rebuilds it from what the store really holds instead of refusing everything until a restart.
+ */
 export type OpenEventStore = (
   apply: (event: BrokerEvent) => void,
   resume?: { position: LogPosition; load: () => void },
+  reset?: () => void,
 ) => Promise<EventStore>;

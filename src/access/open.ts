@@ -117,7 +117,7 @@ async function postgresDeps(
   const { PostgresStore } = await import('./postgres/store.js');
   const store = await PostgresStore.connect({ url: where.url, ...(where.password === undefined ? {} : { password: where.password }), warn: (message) => ctx.log.warn(message) });
   return {
-    openStore: (apply) => store.open(apply),
+    openStore: (apply, _resume, reset) => store.open(apply, reset),
     ca: async () => (await import('../pki/ca.js')).loadOrCreateCaIn(store, ctx.clock.now()),
     close: () => store.close(),
   };

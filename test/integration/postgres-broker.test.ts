@@ -211,6 +211,26 @@ if (postgresTier('broker on PostgreSQL')) {
       expect(JSON.parse(second.stdout)).toMatchObject({ copied: { events: lines.length, already: true, ca: 'same' } });
     });
 
+    it('forgets a decision whose commit the database refused, and goes on deciding on what the database holds', async () => {
+      const t = await team();
+      try {
+        // Given a replica, and a database that refuses any row naming POISON (a stand-in for a failed commit)
+        const a = await t.open(false);
+        const kept = await request(a);
+        await cluster.current.sql(t.database, `ALTER TABLE byoc_events ADD CONSTRAINT no_poison CHECK (strpos(text, 'POISON') = 0)`);
+        // When a request the database refuses is made
+        await expect(a.create(ALICE, { service: 'acme-prod', duration: '30m', reason: 'POISON' })).rejects.toThrow(/no_poison/);
+        // Then the replica does not hold it, and the next decisions go on from the database's state
+        const next = await request(a);
+        expect((await a.list(BOB)).map((r) => r.id).sort()).toEqual([kept.id, next.id].sort());
+        expect((await a.approve(BOB, next.id)).status).toBe('approved');
+        const rows = await cluster.current.sql<{ n: number }>(t.database, 'SELECT count(*)::int AS n FROM byoc_events');
+        expect(rows).toEqual([{ n: 3 }]);
+      } finally {
+        await t.closeAll();
+      }
+    });
+
     it('keeps the chain in the database: it verifies, and a changed row is found', async () => {
       const t = await team();
       try {

@@ -80,6 +80,10 @@ export class PostgresStore implements EventStore {
   private seq = 0;
   private hash = GENESIS;
   private apply: (event: BrokerEvent) => void = () => undefined;
+  /** empties the applied state, for a rebuild after a commit that failed once its events were applied */
+  private reset: (() => void) | undefined;
+  /** a commit failed after applying its events: memory must be rebuilt from the database before anything else */
+  private stale = false;
   private pending: Transaction[] = [];
   private flushing = false;
   private broken: Error | undefined;
@@ -115,8 +119,9 @@ export class PostgresStore implements EventStore {
   }
 
   /** Replays every event into `apply` and starts listening for other replicas' commits. */
-  async open(apply: (event: BrokerEvent) => void): Promise<this> {
+  async open(apply: (event: BrokerEvent) => void, reset?: () => void): Promise<this> {
     this.apply = apply;
+    if (reset) this.reset = reset;
     try {
       // Listening before the first read: a commit between the two is then not missed by a waiter.
       await this.listen();
@@ -196,6 +201,7 @@ export class PostgresStore implements EventStore {
   atRest<T>(fn: (position: LogPosition) => T): Promise<T> {
     return this.inTurn(async () => {
       if (this.broken) throw this.broken;
+      if (this.stale) await this.catchUp(this.pool);
       return fn(this.position());
     });
   }
@@ -386,8 +392,12 @@ export class PostgresStore implements EventStore {
       for (const { transaction, result } of decided) settled.push(() => transaction.resolve(result));
     } catch (error) {
       await client?.query('ROLLBACK').catch(() => undefined);
-      if (applied) {
-        // Memory holds decisions the database may not have: refuse everything until a restart replays the store.
+      if (applied && this.reset) {
+        // Memory holds decisions the database does not (or, if COMMIT itself was cut, may not): the next read or
+        // commit rebuilds it from the database first, so nothing is ever decided on a decision that was not kept.
+        this.stale = true;
+      } else if (applied) {
+        // Nobody to rebuild the state: refuse everything until a restart replays the store.
         this.broken = new RemoteError('store_write_failed', `the broker could not commit to its store ${this.where}: ${(error as Error).message}`, {
           hint: 'Check the database and restart this broker; every acknowledged decision is in the database.',
           cause: error,
@@ -404,6 +414,13 @@ export class PostgresStore implements EventStore {
 
   /** Applies the rows after this store's position, checking that they follow on and chain. */
   private async catchUp(client: Pick<pg.ClientBase, 'query'>): Promise<void> {
+    if (this.stale) {
+      // Rebuilt from scratch: what memory held past the database is gone with the failed commit.
+      this.reset!();
+      this.seq = 0;
+      this.hash = GENESIS;
+      this.stale = false;
+    }
     const { rows } = await client.query<{ seq: string; text: string }>('SELECT seq, text FROM byoc_events WHERE seq > $1 ORDER BY seq', [this.seq]);
     for (const row of rows) {
       const seq = Number(row.seq);
