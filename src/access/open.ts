@@ -39,7 +39,8 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
   const broker = await openBroker(ctx, configuration, notifier ? { notifier } : {});
   // Embedded, groups come from the configuration (`groups`, BYOC_GROUPS) like the identity: the state folder's
   // owner can read the event log anyway, so they only choose what `access list` shows.
-  return embeddedClient(broker, { identity, groups: configuration.get<string[]>('groups') ?? [] }, brokerDir(ctx.stateDir()));
+  const where = await brokerStore(ctx, configuration);
+  return embeddedClient(broker, { identity, groups: configuration.get<string[]>('groups') ?? [] }, where.kind === 'folder' ? where.dir : withoutPassword(where.url));
 }
 
 /**
@@ -91,6 +92,17 @@ export async function brokerStore(ctx: Pick<Context, 'env' | 'cwd' | 'stateDir'>
   const value = configuration.get<string>('broker.store');
   if (value && /^postgres(ql)?:\/\//i.test(value)) return { kind: 'postgres', url: value, password: await storePassword(ctx, configuration) };
   return { kind: 'folder', dir: value ? path.resolve(ctx.cwd, value) : brokerDir(ctx.stateDir()) };
+}
+
+/** A store URL for messages (pg's own helper would load pg, which the query path never needs). */
+function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
 }
 
 /** The database password: from the environment or a file, never a flag (a flag shows in ps and shell history). */
