@@ -33,20 +33,14 @@ export default defineCommand({
         hint: 'Name the database: --to postgres://user@host:5432/byoc, or set broker.store (BYOC_BROKER_STORE) to it.',
       });
     }
-    const [{ storePassword, brokerStoreOptions }, { migrate }, { PostgresStore, connectionConfig, redact }] = await Promise.all([
+    const [{ storePassword, brokerStoreOptions }, { migrateStore }, { PostgresStore }, { redact }] = await Promise.all([
       import('../../src/access/open.js'),
       import('../../src/access/postgres/migrations.js'),
       import('../../src/access/postgres/store.js'),
+      import('../../src/access/postgres/connection.js'),
     ]);
     const password = await storePassword(ctx, configuration);
-    const { default: pg } = await import('pg');
-    const pool = new pg.Pool({ ...connectionConfig(target, password), max: 1 });
-    let schema: MigrateResult['schema'];
-    try {
-      schema = await migrate(pool);
-    } finally {
-      await pool.end();
-    }
+    const schema = await migrateStore(target, password);
     ctx.log.info(schema.applied.length ? `schema of ${redact(target)}: version ${schema.from} -> ${schema.to}` : `schema of ${redact(target)}: version ${schema.to}, up to date`);
     if (!from) return { store: redact(target), schema };
     const copied = await copyFolder(ctx, from, { url: target, password, warn: (message) => ctx.log.warn(message) }, { PostgresStore, brokerStoreOptions });

@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { ConfigError } from '../../errors.js';
 import { GENESIS } from '../chain.js';
+import { connectionConfig } from './connection.js';
 
 interface Migration {
   version: number;
@@ -68,8 +69,22 @@ async function schemaVersion(client: Pick<pg.ClientBase, 'query'>): Promise<numb
   return rows[0]?.version ?? 0;
 }
 
+/**
+ * Applies the migrations the database at `url` lacks (`byoc broker migrate`).
+ * @public (also what bench/ calls from dist/ to prepare a database)
+ */
+export async function migrateStore(url: string, password: string | undefined): Promise<{ from: number; to: number; applied: number[] }> {
+  const { default: pg } = await import('pg');
+  const pool = new pg.Pool({ ...connectionConfig(url, password), max: 1 });
+  try {
+    return await migrate(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
 /** Applies the migrations the database lacks; returns the versions before and after. Safe to run concurrently. */
-export async function migrate(pool: pg.Pool): Promise<{ from: number; to: number; applied: number[] }> {
+async function migrate(pool: pg.Pool): Promise<{ from: number; to: number; applied: number[] }> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { verifyChain } from '../../../src/access/chain.js';
 import type { EventStore } from '../../../src/access/event-store.js';
 import { processLockOwner } from '../../../src/access/open.js';
-import { migrate } from '../../../src/access/postgres/migrations.js';
+import { migrateStore } from '../../../src/access/postgres/migrations.js';
 import { PostgresStore } from '../../../src/access/postgres/store.js';
 import { EventLog, type BrokerEvent } from '../../../src/access/store.js';
 import { tempDir } from '../../fakes/fs.js';
@@ -47,11 +47,7 @@ function postgres(cluster: { readonly current: PostgresCluster }): StoreKind {
       const options = { url: cluster.current.url(database), password: cluster.current.password, warn: () => undefined };
       const admin = await PostgresStore.connect(options).catch(() => undefined);
       expect(admin).toBeUndefined(); // not migrated yet: refused
-      const { default: pg } = await import('pg');
-      const { connectionConfig } = await import('../../../src/access/postgres/store.js');
-      const pool = new pg.Pool(connectionConfig(options.url, options.password));
-      await migrate(pool);
-      await pool.end();
+      await migrateStore(options.url, options.password);
       return {
         async open() {
           const seen: BrokerEvent[] = [];
