@@ -427,7 +427,9 @@ export class AccessBroker {
     if (this.deps.store.hold && (await this.signsOnThread())) {
       // Serving, the state in memory is the store's (nobody else writes): the request is checked, the CSR checked and
       // the certificate signed on the signing thread, then the request is checked again in the commit's turn; a
-      // certificate for a request revoked (or expired) meanwhile is dropped, never logged nor returned.
+      // certificate for a request revoked (or expired) meanwhile is dropped, never logged nor returned. A store shared
+      // by replicas (PostgreSQL) is read first: the approval may have come through another one a moment ago.
+      await this.refresh();
       const prepared = (() => {
         try {
           return prepareClientCertificate(ca, spec(this.issuable(caller, id)));
