@@ -72,6 +72,21 @@ if (postgresTier('broker on PostgreSQL')) {
       expect(newer.stderr).toMatch(/schema version 7, newer than 1/);
     });
 
+    it('takes the password from broker.storePasswordFile, and refuses a wrong one (exit 3) naming where to set it', async () => {
+      // Given a database and its password in a file named by the configuration, none in the environment
+      const database = await cluster.current.createDatabase('password');
+      const url = cluster.current.url(database);
+      const cwd = tempDir({ 'byoc.config.yaml': `broker: { store: "${url}", storePasswordFile: pw }\n`, pw: `${cluster.current.password}\n` });
+      // When migrate runs, Then it connects with it
+      const ok = await runCli(['broker', 'migrate'], { cwd, env: { BYOC_STATE_DIR: tempDir() } });
+      expect(ok.exitCode, ok.stderr).toBe(0);
+      // When the environment gives a wrong one (it wins over the file), Then it is refused with what to check
+      const wrong = await runCli(['broker', 'migrate'], { cwd, env: { BYOC_STATE_DIR: tempDir(), BYOC_BROKER_STORE_PASSWORD: 'wrong' } });
+      expect(wrong.exitCode).toBe(3);
+      expect(wrong.stderr).toMatch(/password authentication failed[\s\S]*BYOC_BROKER_STORE_PASSWORD/);
+      expect(wrong.stderr).not.toContain(cluster.current.password);
+    });
+
     it('serves one team from two replicas: created on one, approved on the other, the certificate from either', async () => {
       const t = await team();
       try {

@@ -1,5 +1,6 @@
 /** How byoc connects to the PostgreSQL broker store: the URL's parts, the password given apart. */
 import type pg from 'pg';
+import { ByocError, ConfigError, RemoteError } from '../../errors.js';
 
 /** The connection settings of a postgres:// URL, with the password given apart (never read from process.env here). */
 export function connectionConfig(url: string, password?: string): pg.PoolConfig {
@@ -29,4 +30,30 @@ export function redact(url: string): string {
   } catch {
     return '(an unparsable URL)';
   }
+}
+
+/**
+ * A connection failure as a refusal that names the store and what to check: a wrong password, user or database is
+ * the configuration's (exit 3); a database that does not answer is remote (exit 5).
+ */
+export function storeFailure(error: unknown, where: string): unknown {
+  if (error instanceof ByocError) return error;
+  const code = (error as { code?: string }).code;
+  const message = (error as Error).message;
+  if (code === '28P01' || code === '28000' || code === '3D000') {
+    return new ConfigError('store_refused', `the broker store ${where} refused byoc: ${message}`, {
+      hint:
+        code === '3D000'
+          ? 'Create the database (CREATE DATABASE ...) or fix its name in broker.store (BYOC_BROKER_STORE), then run byoc broker migrate.'
+          : 'Check the user in broker.store and the password: BYOC_BROKER_STORE_PASSWORD, PGPASSWORD or broker.storePasswordFile.',
+      cause: error,
+    });
+  }
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH') {
+    return new RemoteError('store_unreachable', `cannot reach the broker store ${where}: ${message}`, {
+      hint: 'Check that PostgreSQL runs and that broker.store (BYOC_BROKER_STORE) names its host and port.',
+      cause: error,
+    });
+  }
+  return error;
 }

@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { ConfigError } from '../../errors.js';
 import { GENESIS } from '../chain.js';
-import { connectionConfig } from './connection.js';
+import { connectionConfig, redact, storeFailure } from './connection.js';
 
 interface Migration {
   version: number;
@@ -78,6 +78,8 @@ export async function migrateStore(url: string, password: string | undefined): P
   const pool = new pg.Pool({ ...connectionConfig(url, password), max: 1 });
   try {
     return await migrate(pool);
+  } catch (error) {
+    throw storeFailure(error, redact(url));
   } finally {
     await pool.end();
   }

@@ -11,13 +11,13 @@
  * the state the ones before it produced, as the JSONL store does.
  */
 import pg from 'pg';
-import { ByocError, RemoteError } from '../../errors.js';
+import { RemoteError } from '../../errors.js';
 import { chainedText, GENESIS, recordHash, unchained, type StoredRecord } from '../chain.js';
 import type { EventStore } from '../event-store.js';
 import { eventProblem } from '../records.js';
 import type { BrokerEvent, LogPosition } from '../store.js';
 import { checkSchema } from './migrations.js';
-import { connectionConfig, redact } from './connection.js';
+import { connectionConfig, redact, storeFailure as unreachable } from './connection.js';
 
 const CHANNEL = 'byoc_events';
 /** How long a waiter sleeps when the LISTEN connection is down (the fallback; a NOTIFY normally wakes it at once). */
@@ -420,20 +420,4 @@ export class PostgresStore implements EventStore {
       hint: 'Run byoc broker verify to find the first broken link, and restore the database from backup. byoc only ever appends to it.',
     });
   }
-}
-
-/** A connection failure as a refusal that names the store and what to check. */
-function unreachable(error: unknown, where: string): unknown {
-  if (error instanceof ByocError) return error;
-  const code = (error as { code?: string }).code;
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '28P01' || code === '3D000' || code === '28000') {
-    return new RemoteError('store_unreachable', `cannot use the broker store ${where}: ${(error as Error).message}`, {
-      hint:
-        code === '28P01' || code === '28000'
-          ? 'Check the password: BYOC_BROKER_STORE_PASSWORD, PGPASSWORD or broker.storePasswordFile.'
-          : 'Check broker.store (BYOC_BROKER_STORE): host, port and database, and that PostgreSQL is running.',
-      cause: error,
-    });
-  }
-  return error;
 }
