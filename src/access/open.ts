@@ -8,6 +8,7 @@ import type { BrokerClient } from './client.js';
 import { servicesFromConfig } from './policy.js';
 import type { Configuration } from '../config/configuration.js';
 import type { LockOwner, StoreOptions } from './store.js';
+import type { StoredRecord } from './chain.js';
 import { operatorHooks } from './operators.js';
 import type { Notifier } from '../notify/notifier.js';
 
@@ -92,6 +93,21 @@ export async function brokerStore(ctx: Pick<Context, 'env' | 'cwd' | 'stateDir'>
   const value = configuration.get<string>('broker.store');
   if (value && /^postgres(ql)?:\/\//i.test(value)) return { kind: 'postgres', url: value, password: await storePassword(ctx, configuration) };
   return { kind: 'folder', dir: value ? path.resolve(ctx.cwd, value) : brokerDir(ctx.stateDir()) };
+}
+
+/**
+ * The stored records of a PostgreSQL broker store, for `byoc broker verify` (read without replaying anything), or
+ * undefined for a folder store (whose log verify reads itself). Close it after reading.
+ */
+export async function postgresRecords(
+  ctx: Pick<Context, 'env' | 'cwd' | 'stateDir' | 'log'>,
+  configuration: Configuration,
+): Promise<{ where: string; records: () => AsyncIterable<StoredRecord>; close: () => Promise<void> } | undefined> {
+  const where = await brokerStore(ctx, configuration);
+  if (where.kind !== 'postgres') return undefined;
+  const { PostgresStore } = await import('./postgres/store.js');
+  const store = await PostgresStore.connect({ url: where.url, ...(where.password === undefined ? {} : { password: where.password }), warn: (message) => ctx.log.warn(message) });
+  return { where: store.where, records: () => store.records(), close: () => store.close() };
 }
 
 /** A store URL for messages (pg's own helper would load pg, which the query path never needs). */

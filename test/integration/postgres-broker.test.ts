@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AccessBroker } from '../../src/access/broker.js';
 import { verifyChain } from '../../src/access/chain.js';
-import { openBroker, processLockOwner } from '../../src/access/open.js';
+import { openBroker, postgresRecords, processLockOwner } from '../../src/access/open.js';
 import { PostgresStore } from '../../src/access/postgres/store.js';
 import { createCsr, generateKeyPairPem } from '../../src/pki/x509.js';
 import { runCli, testContext } from '../fakes/context.js';
@@ -37,6 +37,7 @@ if (postgresTier('broker on PostgreSQL')) {
       return {
         database,
         url,
+        cwd,
         cli,
         async open(hold = true): Promise<AccessBroker> {
           const { ctx } = testContext({ cwd, env: { ...env, BYOC_STATE_DIR: tempDir() }, clock: new MovableClock(new Date()) });
@@ -252,7 +253,9 @@ if (postgresTier('broker on PostgreSQL')) {
         // Given a few decisions
         const a = await t.open();
         for (let i = 0; i < 3; i++) await b2(a);
-        const store = await PostgresStore.connect({ url: t.url, password: cluster.current.password, warn: () => undefined });
+        // (read as byoc broker verify reads it: through the configuration, nothing replayed)
+        const { ctx } = testContext({ cwd: t.cwd, env: { BYOC_STATE_DIR: tempDir(), BYOC_BROKER_STORE_PASSWORD: cluster.current.password } });
+        const store = (await postgresRecords(ctx, await ctx.config()))!;
         try {
           const records = [];
           for await (const record of store.records()) records.push(record);
