@@ -111,6 +111,29 @@ if (postgresTier('broker on PostgreSQL')) {
       }
     });
 
+    it('refuses a token revoked through another replica within moments, also after its LISTEN connection was cut', async () => {
+      const t = await team();
+      try {
+        // Given two replicas, and a token B has already accepted
+        const [a, b] = [await t.open(), await t.open()];
+        const first = await a.issueToken(undefined, { identity: ALICE });
+        expect(await b.authenticateToken(first.token)).toMatchObject({ identity: ALICE });
+        // When it is revoked through A, Then B refuses it within a second, with no read of its own in between
+        await a.revokeToken(undefined, first.id);
+        await expect.poll(async () => b.authenticateToken(first.token), { timeout: 1000, interval: 20 }).toMatchObject({ reason: 'revoked' });
+        // Given a second token B accepted, and every LISTEN connection cut by the database
+        const second = await a.issueToken(undefined, { identity: ALICE });
+        expect(await b.authenticateToken(second.token)).toMatchObject({ identity: ALICE });
+        await cluster.current.sql(t.database, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'`, [t.database]);
+        // When it is revoked through A, Then B still learns it (it listens again and catches up)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await a.revokeToken(undefined, second.id);
+        await expect.poll(async () => b.authenticateToken(second.token), { timeout: 5000, interval: 50 }).toMatchObject({ reason: 'revoked' });
+      } finally {
+        await t.closeAll();
+      }
+    });
+
     it('counts two racing approvals of one approver once, with a threshold of 2', async () => {
       const t = await team({ approvals: 2 });
       try {

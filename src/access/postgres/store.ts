@@ -114,15 +114,34 @@ export class PostgresStore implements EventStore {
       this.wake();
     });
     client.on('error', (error) => {
-      if (this.listener === client) this.listener = undefined;
-      if (!this.closed) this.options.warn(`broker store: the LISTEN connection failed (${error.message}); waiters fall back to a ${FALLBACK_WAIT_MS} ms poll`);
+      if (this.listener !== client) return;
+      this.listener = undefined;
+      void client.end().catch(() => undefined);
+      if (this.closed) return;
+      this.options.warn(`broker store: the LISTEN connection failed (${error.message}); reconnecting, waiters poll every ${FALLBACK_WAIT_MS} ms meanwhile`);
       this.wake();
+      this.relisten();
     });
     await client.connect();
     await client.query(`LISTEN ${CHANNEL}`);
     // Listening never keeps the process alive by itself (pg has no option for it; its socket is unref'd instead).
     (client as unknown as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.();
     this.listener = client;
+  }
+
+  /**
+   * Listens again after the LISTEN connection was lost, every second until it works, then catches up with what was
+   * announced meanwhile (and missed): without it, a revocation through another replica would wait for this one's
+   * next read.
+   */
+  private relisten(): void {
+    const timer = setTimeout(() => {
+      if (this.closed || this.listener) return;
+      this.listen()
+        .then(() => this.inTurn(() => this.catchUp(this.pool)))
+        .catch(() => this.relisten());
+    }, FALLBACK_WAIT_MS);
+    timer.unref();
   }
 
   /**
@@ -200,7 +219,6 @@ export class PostgresStore implements EventStore {
       signal?.addEventListener('abort', done, { once: true });
       // Without a LISTEN connection (lost), a bounded poll; with one, a NOTIFY wakes it (the timer only in case).
       const timer = setTimeout(done, this.listener ? 5000 : FALLBACK_WAIT_MS);
-      if (!this.listener && !this.closed) void this.listen().catch(() => undefined);
     });
   }
 
