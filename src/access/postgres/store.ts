@@ -331,9 +331,11 @@ export class PostgresStore implements EventStore {
     let applied = false;
     try {
       client = await this.pool.connect();
-      await client.query('BEGIN');
-      // The head row's lock serialises every replica's commits until COMMIT.
-      const head = (await client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM byoc_head WHERE id = 1 FOR UPDATE')).rows[0];
+      // The head row's lock serialises every replica's commits until COMMIT. BEGIN and the lock go in one round trip
+      // (no parameters: the simple protocol takes both). The catch-up is a statement of its own, after the lock: in
+      // READ COMMITTED, only a statement started once the lock is granted sees the rows its previous holder added.
+      const began = (await client.query('BEGIN; SELECT seq, hash FROM byoc_head WHERE id = 1 FOR UPDATE')) as unknown as pg.QueryResult<{ seq: string; hash: string }>[];
+      const head = began[1]?.rows[0];
       if (!head) throw new Error('byoc_head has no row');
       await this.catchUp(client);
       if (Number(head.seq) !== this.seq || head.hash !== this.hash) {
@@ -364,16 +366,15 @@ export class PostgresStore implements EventStore {
         }
       }
       if (seqs.length > 0) {
-        await client.query('INSERT INTO byoc_events (seq, text) SELECT * FROM unnest($1::bigint[], $2::text[])', [seqs, texts]);
-        if (serials.length > 0) {
-          await client.query('INSERT INTO byoc_certificates (serial, request_id, seq) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])', [
-            serials.map((s) => s.serial),
-            serials.map((s) => s.id),
-            serials.map((s) => s.seq),
-          ]);
-        }
-        await client.query('UPDATE byoc_head SET seq = $1, hash = $2 WHERE id = 1', [seq, hash]);
-        await client.query(`SELECT pg_notify('${CHANNEL}', $1)`, [String(seq)]);
+        // One statement, one round trip: the rows, the serials (UNIQUE: the backstop), the head, the NOTIFY (sent
+        // at COMMIT, never for a transaction rolled back).
+        await client.query(
+          `WITH events AS (INSERT INTO byoc_events (seq, text) SELECT * FROM unnest($1::bigint[], $2::text[])),
+                serials AS (INSERT INTO byoc_certificates (serial, request_id, seq) SELECT * FROM unnest($3::text[], $4::text[], $5::bigint[])),
+                head AS (UPDATE byoc_head SET seq = $6, hash = $7 WHERE id = 1)
+           SELECT pg_notify('${CHANNEL}', $8)`,
+          [seqs, texts, serials.map((s) => s.serial), serials.map((s) => s.id), serials.map((s) => s.seq), seq, hash, String(seq)],
+        );
       }
       await client.query('COMMIT');
       this.seq = seq;
