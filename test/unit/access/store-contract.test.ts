@@ -3,6 +3,8 @@
  * cluster, test/support/postgres.ts; skipped with a message where PostgreSQL is not installed, a failure under
  * CI=true). Each case opens two handles on one store, as two processes or two broker replicas would.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyChain } from '../../../src/access/chain.js';
 import type { EventStore } from '../../../src/access/event-store.js';
@@ -10,7 +12,9 @@ import { processLockOwner } from '../../../src/access/open.js';
 import { migrateStore } from '../../../src/access/postgres/migrations.js';
 import { PostgresStore } from '../../../src/access/postgres/store.js';
 import { EventLog, type BrokerEvent } from '../../../src/access/store.js';
+import { runCli } from '../../fakes/context.js';
 import { tempDir } from '../../fakes/fs.js';
+import { MovableClock } from './served-broker.js';
 import { findPostgresBin, postgresCluster, postgresTier, type PostgresCluster } from '../../support/postgres.js';
 
 type Token = Extract<BrokerEvent, { type: 'token.created' }>;
@@ -199,5 +203,24 @@ describe.each(kinds)('the %s store', (_name, kind) => {
     } finally {
       await closeAll();
     }
+  });
+});
+
+describe('broker.store', () => {
+  it('names the folder of the JSONL store, relative to the working folder; the state folder holds none of it', async () => {
+    // Given broker.store set to a folder of the working folder
+    const stateDir = tempDir();
+    const cwd = tempDir({ 'byoc.config.yaml': `services:\n  acme-prod: { policy: { approvers: [bob@vendor.example] } }\nbroker: { store: team-store }\n` });
+    const clock = new MovableClock(new Date());
+    // When a request is made and approved embedded
+    const created = await runCli(['access', 'request', 'acme-prod', '--duration', '30m', '--reason', 'INC-1', '--json'], { cwd, clock, env: { BYOC_STATE_DIR: stateDir, BYOC_USER: 'alice@vendor.example' } });
+    // (exit 8: accepted, still pending; the request's id is in the error document)
+    expect(created.exitCode, created.stderr).toBe(8);
+    const id = /r-[a-z0-9]+/.exec(created.stderr)![0];
+    expect((await runCli(['access', 'approve', id], { cwd, clock, env: { BYOC_STATE_DIR: stateDir, BYOC_USER: 'bob@vendor.example' } })).exitCode).toBe(0);
+    // Then both events are in that folder's log, and the state folder has no broker log
+    const lines = readFileSync(path.join(cwd, 'team-store', 'events.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.map((line) => (JSON.parse(line) as { type: string }).type)).toEqual(['request.created', 'request.reviewed']);
+    expect(existsSync(path.join(stateDir, 'broker', 'events.jsonl'))).toBe(false);
   });
 });
