@@ -5,7 +5,7 @@
  * tests are about durability. The cluster requires a password (scram-sha-256), so the store's password path is the
  * one tests go through.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -97,7 +97,20 @@ async function startPostgres(): Promise<PostgresCluster> {
   if (owner) chownSync(pwfile, owner.uid, owner.gid);
   const data = path.join(root, 'data');
   let started = false;
+  // A test process that dies without its afterAll (a crash, vitest killed) still takes its server down.
+  const onExit = () => {
+    if (!started) return;
+    const args = [path.join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop'];
+    try {
+      if (asRoot) execFileSync('runuser', ['-u', PG_USER, '--', ...args], { stdio: 'ignore' });
+      else execFileSync(args[0]!, args.slice(1), { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', onExit);
   const stop = async () => {
+    process.off('exit', onExit);
     if (started) {
       started = false;
       await as('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']).catch(() => as('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']).catch(() => undefined));
