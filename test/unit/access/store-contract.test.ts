@@ -223,4 +223,13 @@ describe('broker.store', () => {
     expect(lines.map((line) => (JSON.parse(line) as { type: string }).type)).toEqual(['request.created', 'request.reviewed']);
     expect(existsSync(path.join(stateDir, 'broker', 'events.jsonl'))).toBe(false);
   });
+
+  it('is what byoc broker migrate works on: a folder store is refused (exit 2) saying how to name a database', async () => {
+    // Given no broker.store (the JSONL folder)
+    const cwd = tempDir({ 'byoc.config.yaml': 'services: { acme-prod: {} }\n' });
+    // When migrate runs, Then it is a usage error naming the setting and the flag
+    const result = await runCli(['broker', 'migrate'], { cwd, env: { BYOC_STATE_DIR: tempDir() } });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/works on a postgres:\/\/ store[\s\S]*--to postgres:\/\//);
+  });
 });
