@@ -89,8 +89,8 @@ async function startPostgres(): Promise<PostgresCluster> {
     owner = { uid: Number(stdout.trim()), gid: Number(gid.trim()) };
     chownSync(root, owner.uid, owner.gid);
   }
-  const as = (command: string, args: string[]) =>
-    asRoot ? run('runuser', ['-u', PG_USER, '--', path.join(bin, command), ...args], { cwd: root }) : run(path.join(bin, command), args, { cwd: root });
+  // As the postgres user: Node switches uid and gid for the child itself (no runuser or su needed).
+  const as = (command: string, args: string[]) => run(path.join(bin, command), args, { cwd: root, ...(owner ?? {}) });
   const password = `pw-${Math.random().toString(36).slice(2)}`;
   const pwfile = path.join(root, 'pwfile');
   writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
@@ -100,10 +100,8 @@ async function startPostgres(): Promise<PostgresCluster> {
   // A test process that dies without its afterAll (a crash, vitest killed) still takes its server down.
   const onExit = () => {
     if (!started) return;
-    const args = [path.join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop'];
     try {
-      if (asRoot) execFileSync('runuser', ['-u', PG_USER, '--', ...args], { stdio: 'ignore' });
-      else execFileSync(args[0]!, args.slice(1), { stdio: 'ignore' });
+      execFileSync(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'], { stdio: 'ignore', cwd: root, ...(owner ?? {}) });
     } catch {
       // already gone
     }
