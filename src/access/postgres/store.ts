@@ -65,6 +65,7 @@ export class PostgresStore implements EventStore {
   private waiters = new Set<() => void>();
   private closed = false;
   private catching = false;
+  private queuedRefresh: Promise<void> | undefined;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -168,8 +169,19 @@ export class PostgresStore implements EventStore {
     return { offset: this.seq, lines: this.seq, lastLineLength: 0, lastLineHash: this.hash };
   }
 
+  /**
+   * Catches up. Callers arriving while a catch-up is queued and not yet started share it: it starts after each of
+   * them called, so it still reads everything committed before any of them asked (a served replica answering many
+   * reads at once makes one query for all of them, not one each in turn).
+   */
   refresh(): Promise<void> {
-    return this.inTurn(() => this.catchUp(this.pool));
+    if (this.queuedRefresh) return this.queuedRefresh;
+    const queued: Promise<void> = this.inTurn(async () => {
+      if (this.queuedRefresh === queued) this.queuedRefresh = undefined;
+      await this.catchUp(this.pool);
+    });
+    this.queuedRefresh = queued;
+    return queued;
   }
 
   rewind(reset: () => void): Promise<void> {
