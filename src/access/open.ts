@@ -143,6 +143,9 @@ async function postgresDeps(
   where: { url: string; password: string | undefined },
 ): Promise<Pick<BrokerDeps, 'ca' | 'openStore'> & { close: () => Promise<void> }> {
   const { PostgresStore } = await import('./postgres/store.js');
+  if (URL.canParse(where.url) && new URL(where.url).password !== '') {
+    ctx.log.warn('broker.store carries a password: byoc config show prints it and logs keep it; set BYOC_BROKER_STORE_PASSWORD or broker.storePasswordFile instead');
+  }
   const store = await PostgresStore.connect({ url: where.url, ...(where.password === undefined ? {} : { password: where.password }), warn: (message) => ctx.log.warn(message) });
   return {
     openStore: (apply, _resume, reset) => store.open(apply, reset),

@@ -86,6 +86,12 @@ if (postgresTier('broker on PostgreSQL')) {
       expect(wrong.exitCode).toBe(3);
       expect(wrong.stderr).toMatch(/password authentication failed[\s\S]*BYOC_BROKER_STORE_PASSWORD/);
       expect(wrong.stderr).not.toContain(cluster.current.password);
+      // And a password written into the URL works, with a warning saying where it belongs
+      const inUrl = url.replace('postgres@', `postgres:${cluster.current.password}@`);
+      const bare = tempDir({ 'byoc.config.yaml': 'services: { acme-prod: {} }\n' });
+      const warned = await runCli(['access', 'list'], { cwd: bare, env: { BYOC_STATE_DIR: tempDir(), BYOC_USER: ALICE, BYOC_BROKER_STORE: inUrl } });
+      expect(warned.exitCode, warned.stderr).toBe(0);
+      expect(warned.stderr).toMatch(/broker.store carries a password[\s\S]*BYOC_BROKER_STORE_PASSWORD/);
     });
 
     it('serves one team from two replicas: created on one, approved on the other, the certificate from either', async () => {
