@@ -1,16 +1,26 @@
-// A PostgreSQL cluster for the benchmarks: Debian's binaries, initdb into a folder owned by the `postgres` user
-// (PostgreSQL refuses to run as root), on loopback and a free port, trust authentication (nothing but loopback
-// can reach it), stopped by stop().
+// A PostgreSQL cluster for the benchmarks, as test/support/postgres.ts starts one for the tests (the bench runs on
+// dist and plain node, so it cannot import that TypeScript): Debian's binaries, a temp folder, loopback and a free
+// port, run as the `postgres` user when we are root (PostgreSQL refuses root), trust authentication (only loopback
+// reaches it), stopped by stop().
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
 function binaries() {
   const root = '/usr/lib/postgresql';
-  const version = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a))[0] : undefined;
+  const version = existsSync(root) ? readdirSync(root).filter((name) => /^\d+$/.test(name)).sort((a, b) => Number(b) - Number(a))[0] : undefined;
   if (!version) throw new Error('PostgreSQL is not installed (apt-get install postgresql)');
   return path.join(root, version, 'bin');
+}
+
+/** The postgres user's uid and gid from /etc/passwd, when this process is root. */
+function owner() {
+  if (process.getuid?.() !== 0) return {};
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((entry) => entry.startsWith('postgres:'));
+  if (!line) throw new Error('no postgres user (the postgresql package creates it)');
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
 }
 
 function freePort() {
@@ -26,28 +36,29 @@ function freePort() {
 
 export async function startCluster(dir) {
   const bin = binaries();
-  const asPostgres = (command, args) => execFileSync('runuser', ['-u', 'postgres', '--', path.join(bin, command), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const user = owner();
   mkdirSync(dir, { recursive: true });
-  const { uid, gid } = (() => {
-    const [, , u, g] = execFileSync('getent', ['passwd', 'postgres'], { encoding: 'utf8' }).trim().split(':');
-    return { uid: Number(u), gid: Number(g) };
-  })();
-  // the folders above must let the postgres user through
-  chmodSync(path.dirname(dir), 0o755);
-  chownSync(dir, uid, gid);
+  if (user.uid !== undefined) chownSync(dir, user.uid, user.gid);
+  const as = (command, args) => execFileSync(path.join(bin, command), args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], ...user });
   const data = path.join(dir, 'data');
-  asPostgres('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+  as('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
   const port = await freePort();
-  asPostgres('pg_ctl', ['-D', data, '-l', path.join(dir, 'log'), '-w', '-o', `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir} -c max_connections=200`, 'start']);
-  const psql = (sql) => execFileSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', sql], { stdio: ['ignore', 'ignore', 'pipe'] });
+  as('pg_ctl', ['-D', data, '-l', path.join(dir, 'log'), '-w', '-o', `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir} -c max_connections=200`, 'start']);
+  const { default: pg } = await import('pg');
   return {
     port,
     async database(name) {
-      psql(`CREATE DATABASE ${name}`);
+      const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+      await client.connect();
+      try {
+        await client.query(`CREATE DATABASE ${name}`);
+      } finally {
+        await client.end();
+      }
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
     },
     async stop() {
-      asPostgres('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+      as('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
     },
   };
 }

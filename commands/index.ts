@@ -57,6 +57,7 @@ export const manifest: readonly ManifestEntry[] = [
   entry('cert/rm', "Delete your stored key and certificate for a service", () => import('./cert/rm.js')),
   entry('broker/serve', "Serve the access broker over HTTP(S) for a team (same config and state folder as the embedded one)", () => import('./broker/serve.js')),
   entry('broker/trust', "Trust a served broker's certificate (a private CA's or self-signed) after checking its SHA-256 fingerprint; stored for that broker URL only", () => import('./broker/trust.js')),
+  entry('broker/migrate', "Apply the PostgreSQL broker store's schema migrations; with --from, copy a JSONL broker store (event log verbatim, chain and count verified, and the CA) into it", () => import('./broker/migrate.js')),
   entry('broker/crl', "Print the broker's certificate revocation list (PEM), or write it to a file for a server's ssl_crl", () => import('./broker/crl.js')),
   entry('broker/verify', "Check the broker's event log is the one byoc appended: walks its hash chain, exit 4 naming the first changed, removed or reordered event; prints the event count and the head hash", () => import('./broker/verify.js')),
   entry('broker/token/create', "Create a bearer token for a user of the served broker (printed once; only its hash is stored), optionally expiring and carrying groups", () => import('./broker/token/create.js')),

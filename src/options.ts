@@ -40,6 +40,14 @@ export const SHARED = {
     key: 'broker.auditorsGroup', env: 'BYOC_BROKER_AUDITORS_GROUP', default: 'auditors',
     description: 'members of this group (token or identity-provider groups) see every request',
   }),
+  brokerStore: option.string({
+    key: 'broker.store', env: 'BYOC_BROKER_STORE', defaultNote: 'the broker folder of the state folder',
+    description: "where the broker keeps its events and CA: a folder (the JSONL log) or a postgres:// URL (several broker replicas on one database; password from BYOC_BROKER_STORE_PASSWORD, PGPASSWORD or broker.storePasswordFile)",
+  }),
+  brokerStorePasswordFile: option.path({
+    key: 'broker.storePasswordFile', env: 'BYOC_BROKER_STORE_PASSWORD_FILE',
+    description: 'a file holding the password of the postgres:// broker store (when BYOC_BROKER_STORE_PASSWORD and PGPASSWORD are unset)',
+  }),
   brokerUrl: option.url({
     key: 'broker.url', env: 'BYOC_BROKER_URL', schemes: ['http', 'https'], defaultNote: 'the embedded broker',
     description: 'URL of a served access broker; absent: the embedded broker in the state folder',

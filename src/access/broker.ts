@@ -11,6 +11,7 @@ import { CRL_LIFETIME_MS } from '../pki/crl-lifetime.js';
 import { applyTo, applyToken, isRequestEvent, tokenView, viewOf, type RequestRecord, type TokenRecord } from './records.js';
 import { readSnapshot, SNAPSHOT_VERSION, writeSnapshot, type BrokerSnapshot } from './snapshot.js';
 import { EventLog, type BrokerEvent, type StoreOptions } from './store.js';
+import type { EventStore, OpenEventStore } from './event-store.js';
 import { readSmallFile } from '../util/read.js';
 import { writePrivateFile } from '../util/secure-fs.js';
 import {
@@ -40,6 +41,13 @@ export interface BrokerDeps {
    */
   ca: () => Promise<CertificateAuthority>;
   store: StoreOptions;
+  /**
+   * Opens the store the events live in; by default the JSONL event log in the state folder's broker folder (with
+   * `store`'s options). PostgreSQL: src/access/postgres/store.ts.
+   */
+  openStore?: OpenEventStore;
+  /** The folder of the JSONL store, its snapshot and token uses (broker.store); by default the state folder's broker folder. */
+  dir?: string;
   /**
    * Called (and awaited) once a review has made a request approved, after the decision is committed: the
    * operator step where the broker can apply it (the sandbox). A failure is a warning, never a lost approval.
@@ -146,7 +154,7 @@ export class AccessBroker {
   private complete = true;
   /** an event for a request not in memory came after the snapshot (a clock that went back): replay everything */
   private needsReplay = false;
-  private log!: EventLog & { readonly resumed: boolean };
+  private log!: EventStore;
   private readonly dir: string;
   /** the log offset the newest snapshot (read or written) covers, and that snapshot's size */
   private snapshotOffset = 0;
@@ -163,7 +171,7 @@ export class AccessBroker {
     stateDir: string,
     private readonly deps: BrokerDeps,
   ) {
-    this.dir = brokerDir(stateDir);
+    this.dir = deps.dir ?? brokerDir(stateDir);
   }
 
   /**
@@ -175,15 +183,12 @@ export class AccessBroker {
   static async open(stateDir: string, deps: BrokerDeps): Promise<AccessBroker> {
     const broker = new AccessBroker(stateDir, deps);
     if (deps.store.hold) await broker.ca();
-    const found = await readSnapshot(broker.dir);
+    const open: OpenEventStore = deps.openStore ?? ((apply, resume) => EventLog.open(broker.dir, apply, deps.store, resume));
+    // A store that answers its own queries (PostgreSQL) has no snapshot beside it.
+    const found = deps.openStore ? undefined : await readSnapshot(broker.dir);
     // A snapshot from a later time than now (a clock set back) may have put away requests that are live again.
     const usable = found && Date.parse(found.snapshot.asOf) <= deps.now().getTime() ? found.snapshot : undefined;
-    broker.log = await EventLog.open(
-      broker.dir,
-      (event) => broker.apply(event),
-      deps.store,
-      usable && { position: usable.position, load: () => broker.load(usable) },
-    );
+    broker.log = await open((event) => broker.apply(event), usable && { position: usable.position, load: () => broker.load(usable) }, () => broker.reset());
     // Serving, last uses start from what the previous run wrote; anybody else reads them when listing tokens.
     if (deps.store.hold) await broker.readUsage();
     if (broker.log.resumed) {
@@ -209,7 +214,7 @@ export class AccessBroker {
     await this.usageWriting;
     if (this.usageDirty) await this.writeUsage().catch((error: unknown) => this.deps.store.warn(`could not write ${TOKEN_USAGE_FILE}: ${(error as Error).message}`));
     await this.signer?.close();
-    if (this.deps.store.hold && this.log.position().offset > this.snapshotOffset) await this.snapshot().catch(() => undefined);
+    if (this.deps.store.hold && this.log.snapshots && this.log.position().offset > this.snapshotOffset) await this.snapshot().catch(() => undefined);
     await this.log.close();
   }
 
@@ -460,7 +465,9 @@ export class AccessBroker {
     if (this.deps.store.hold && (await this.signsOnThread())) {
       // Serving, the state in memory is the store's (nobody else writes): the request is checked, the CSR checked and
       // the certificate signed on the signing thread, then the request is checked again in the commit's turn; a
-      // certificate for a request revoked (or expired) meanwhile is dropped, never logged nor returned.
+      // certificate for a request revoked (or expired) meanwhile is dropped, never logged nor returned. A store shared
+      // by replicas (PostgreSQL) is read first: the approval may have come through another one a moment ago.
+      await this.refresh();
       const prepared = (() => {
         try {
           return prepareClientCertificate(ca, spec(this.issuable(caller, id)));
@@ -868,15 +875,18 @@ export class AccessBroker {
   /** Every request in memory: the whole log replayed once (what list() of finished requests needs). */
   private async completed(): Promise<void> {
     if (this.complete && !this.needsReplay) return;
-    await this.log.rewind(() => {
-      this.requests.clear();
-      this.tokens.clear();
-      this.tokenIds.clear();
-      this.revocations = 0;
-      this.notLoaded = 0;
-      this.complete = true;
-      this.needsReplay = false;
-    });
+    await this.log.rewind(() => this.reset());
+  }
+
+  /** Empties the state the store's events rebuild (before a replay of the whole store). */
+  private reset(): void {
+    this.requests.clear();
+    this.tokens.clear();
+    this.tokenIds.clear();
+    this.revocations = 0;
+    this.notLoaded = 0;
+    this.complete = true;
+    this.needsReplay = false;
   }
 
   /**
@@ -909,6 +919,7 @@ export class AccessBroker {
    * served broker never spends more on snapshots than on the log itself (not quadratic in the live requests).
    */
   private dueForSnapshot(serving = false): boolean {
+    if (!this.log.snapshots) return false;
     const ahead = this.log.position().offset - this.snapshotOffset;
     return ahead > 0 && ahead >= Math.max(this.deps.store.snapshotAfterBytes ?? SNAPSHOT_AFTER_BYTES, serving ? this.snapshotBytes : 0);
   }

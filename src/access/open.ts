@@ -1,11 +1,14 @@
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import type { Context } from '../context.js';
 import { ConfigError } from '../errors.js';
-import { AccessBroker, brokerDir, DEFAULT_AUDITORS_GROUP } from './broker.js';
+import { AccessBroker, brokerDir, DEFAULT_AUDITORS_GROUP, type BrokerDeps } from './broker.js';
 import type { BrokerClient } from './client.js';
 import { servicesFromConfig } from './policy.js';
 import type { Configuration } from '../config/configuration.js';
 import type { LockOwner, StoreOptions } from './store.js';
+import type { StoredRecord } from './chain.js';
 import { operatorHooks } from './operators.js';
 import type { Notifier } from '../notify/notifier.js';
 
@@ -37,7 +40,8 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
   const broker = await openBroker(ctx, configuration, notifier ? { notifier } : {});
   // Embedded, groups come from the configuration (`groups`, BYOC_GROUPS) like the identity: the state folder's
   // owner can read the event log anyway, so they only choose what `access list` shows.
-  return embeddedClient(broker, { identity, groups: configuration.get<string[]>('groups') ?? [] }, brokerDir(ctx.stateDir()));
+  const where = await brokerStore(ctx, configuration);
+  return embeddedClient(broker, { identity, groups: configuration.get<string[]>('groups') ?? [] }, where.kind === 'folder' ? where.dir : withoutPassword(where.url));
 }
 
 /**
@@ -56,19 +60,98 @@ export async function openBroker(
   const registry = options.operatorHooks === false ? [] : await ctx.client('operators');
   // The hooks reach the broker only once it is open (they run on its decisions, never while it replays).
   const hooks = operatorHooks(registry, ctx, () => broker);
+  const where = await brokerStore(ctx, configuration);
+  const { close: closeStore, ...storeDeps }: Pick<BrokerDeps, 'ca' | 'openStore' | 'dir'> & { close?: () => Promise<void> } =
+    where.kind === 'postgres'
+      ? await postgresDeps(ctx, where)
+      : {
+          dir: where.dir,
+          // node-forge (behind the CA) loads only when a certificate is signed or the CA is served.
+          ca: async () => (await import('../pki/ca.js')).loadOrCreateCaInFolder(where.dir, ctx.clock.now(), brokerStoreOptions(ctx)),
+        };
   const broker: AccessBroker = await AccessBroker.open(stateDir, {
     // The global policy by flag > env > file > default like any setting (BYOC_POLICY_* included).
     services: servicesFromConfig({ ...configuration.data, policy: configuration.policy() }, configuration.registeredPolicies()),
     now: () => ctx.clock.now(),
-    // node-forge (behind the CA) loads only when a certificate is signed or the CA is served.
-    ca: async () => (await import('../pki/ca.js')).loadOrCreateBrokerCa(stateDir, ctx.clock.now(), brokerStoreOptions(ctx)),
+    ...storeDeps,
     store: { ...brokerStoreOptions(ctx), ...(options.hold ? { hold: true } : {}) },
     admins: configuration.get<string[]>('broker.admins') ?? [],
     auditorsGroup: configuration.get<string>('broker.auditorsGroup') ?? DEFAULT_AUDITORS_GROUP,
     ...hooks,
     ...(options.notifier ? { onDecision: (event, request) => options.notifier!.publish(event, request) } : {}),
+  }).catch(async (error: unknown) => {
+    await closeStore?.();
+    throw error;
   });
   return broker;
+}
+
+/** Where the broker keeps its events and CA (broker.store): a folder (the JSONL log) or PostgreSQL. */
+export type BrokerStoreLocation = { kind: 'folder'; dir: string } | { kind: 'postgres'; url: string; password: string | undefined };
+
+export async function brokerStore(ctx: Pick<Context, 'env' | 'cwd' | 'stateDir'>, configuration: Configuration): Promise<BrokerStoreLocation> {
+  const value = configuration.get<string>('broker.store');
+  if (value && /^postgres(ql)?:\/\//i.test(value)) return { kind: 'postgres', url: value, password: await storePassword(ctx, configuration) };
+  return { kind: 'folder', dir: value ? path.resolve(ctx.cwd, value) : brokerDir(ctx.stateDir()) };
+}
+
+/**
+ * The stored records of a PostgreSQL broker store, for `byoc broker verify` (read without replaying anything), or
+ * undefined for a folder store (whose log verify reads itself). Close it after reading.
+ */
+export async function postgresRecords(
+  ctx: Pick<Context, 'env' | 'cwd' | 'stateDir' | 'log'>,
+  configuration: Configuration,
+): Promise<{ where: string; records: () => AsyncIterable<StoredRecord>; close: () => Promise<void> } | undefined> {
+  const where = await brokerStore(ctx, configuration);
+  if (where.kind !== 'postgres') return undefined;
+  const { PostgresStore } = await import('./postgres/store.js');
+  const store = await PostgresStore.connect({ url: where.url, ...(where.password === undefined ? {} : { password: where.password }), warn: (message) => ctx.log.warn(message) });
+  return { where: store.where, records: () => store.records(), close: () => store.close() };
+}
+
+/** A store URL for messages (pg's own helper would load pg, which the query path never needs). */
+function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
+}
+
+/** The database password: from the environment or a file, never a flag (a flag shows in ps and shell history). */
+export async function storePassword(ctx: Pick<Context, 'env' | 'cwd'>, configuration: Configuration): Promise<string | undefined> {
+  const fromEnv = ctx.env.BYOC_BROKER_STORE_PASSWORD || ctx.env.PGPASSWORD;
+  if (fromEnv) return fromEnv;
+  const file = configuration.get<string>('broker.storePasswordFile');
+  if (!file) return undefined;
+  const resolved = path.resolve(ctx.cwd, file);
+  try {
+    return (await readFile(resolved, 'utf8')).trim();
+  } catch (error) {
+    throw new ConfigError('store_password_unreadable', `broker.storePasswordFile ${file}: cannot read ${resolved} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
+      hint: `Check the path and that this user can read it (ls -l ${resolved}), or set BYOC_BROKER_STORE_PASSWORD.`,
+    });
+  }
+}
+
+/** The broker's store and CA in PostgreSQL (pg and node-forge load only here). */
+async function postgresDeps(
+  ctx: Pick<Context, 'log' | 'clock'>,
+  where: { url: string; password: string | undefined },
+): Promise<Pick<BrokerDeps, 'ca' | 'openStore'> & { close: () => Promise<void> }> {
+  const { PostgresStore } = await import('./postgres/store.js');
+  if (URL.canParse(where.url) && new URL(where.url).password !== '') {
+    ctx.log.warn('broker.store carries a password: byoc config show prints it and logs keep it; set BYOC_BROKER_STORE_PASSWORD or broker.storePasswordFile instead');
+  }
+  const store = await PostgresStore.connect({ url: where.url, ...(where.password === undefined ? {} : { password: where.password }), warn: (message) => ctx.log.warn(message) });
+  return {
+    openStore: (apply, _resume, reset) => store.open(apply, reset),
+    ca: async () => (await import('../pki/ca.js')).loadOrCreateCaIn(store, ctx.clock.now()),
+    close: () => store.close(),
+  };
 }
 
 /**

@@ -8,6 +8,7 @@ import { FileLock, type LockOptions, type ReleaseLock } from './store-lock.js';
 import { eventProblem } from './records.js';
 import { chainedText, GENESIS, recordHash, unchained, type StoredRecord } from './chain.js';
 import type { AccessRequest } from './types.js';
+import type { EventStore } from './event-store.js';
 
 export type BrokerEvent =
   | ({ type: 'request.created'; at: string } & Pick<AccessRequest, 'id' | 'service' | 'scopes' | 'requester' | 'reason' | 'ticket' | 'duration' | 'durationMs' | 'approvalsRequired' | 'pendingUntil'>)
@@ -74,7 +75,11 @@ const SERVING_FILE = 'serving.json';
  * the last line, which is dropped. The served broker takes the lock once and holds it while it serves
  * (StoreOptions.hold), so its commits are a write and an fdatasync.
  */
-export class EventLog {
+export class EventLog implements EventStore {
+  /** A long log replays slowly: the broker keeps a snapshot beside it (snapshot.ts). */
+  readonly snapshots = true;
+  /** Whether open() installed a snapshot's state. */
+  resumed = false;
   private offset = 0;
   /** complete lines read so far, so an error names the line's number in the file */
   private lines = 0;
@@ -120,7 +125,7 @@ export class EventLog {
     apply: (event: BrokerEvent) => void,
     options: StoreOptions,
     resume?: { position: LogPosition; load: () => void },
-  ): Promise<EventLog & { readonly resumed: boolean }> {
+  ): Promise<EventLog> {
     await ensurePrivateDir(dir);
     const log = new EventLog(dir, apply, options);
     if (options.hold) {
@@ -133,20 +138,19 @@ export class EventLog {
         throw error;
       }
     }
-    let resumed = false;
     try {
       if (resume && (await log.holds(resume.position))) {
         log.offset = resume.position.offset;
         log.lines = resume.position.lines;
         resume.load();
-        resumed = true;
+        log.resumed = true;
       }
       await log.catchUp(true, options.hold === true);
     } catch (error) {
       await log.close();
       throw error;
     }
-    return Object.assign(log, { resumed });
+    return log;
   }
 
   /** Where this log has read (and written) to: what a snapshot of the state applied so far covers. */
@@ -448,6 +452,7 @@ export class EventLog {
     for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) this.lines++;
     this.lastLine = bytes.subarray(bytes.lastIndexOf(0x0a, bytes.length - 2) + 1);
   }
+
 
   /** A line as an event, or store_corrupt naming its line number (asked for only then). */
   private parse(line: string, lineNumber: () => number): BrokerEvent {

@@ -28,7 +28,11 @@ export const caFiles = (dir: string) => ({ cert: path.join(dir, 'ca.crt'), key: 
  * everything that signs with or trusts the broker CA (the broker, the sandbox's server certificate).
  */
 export async function loadOrCreateBrokerCa(stateDir: string, now: Date, options: LockOptions, name = BROKER_CA_NAME): Promise<CertificateAuthority> {
-  const dir = brokerDir(stateDir);
+  return loadOrCreateCaInFolder(brokerDir(stateDir), now, options, name);
+}
+
+/** The CA of the JSONL broker store in `dir` (its `ca` folder), created there once under the store's lock. */
+export async function loadOrCreateCaInFolder(dir: string, now: Date, options: LockOptions, name = BROKER_CA_NAME): Promise<CertificateAuthority> {
   const caDir = path.join(dir, 'ca');
   // Files appear by rename, key before certificate: a certificate on disk always has its key beside it.
   const existing = await loadCa(caDir);
@@ -46,29 +50,59 @@ async function loadCa(dir: string): Promise<CertificateAuthority | undefined> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  const broken = (what: string, cause?: unknown) =>
-    new RemoteError('ca_corrupt', `the broker CA in ${dir} is unusable: ${what}`, {
-      hint: `Restore ${files.cert} and ${files.key} from backup, or move ${dir} aside to create a new CA (then give servers the new ca.crt: byoc sandbox up, or GET /v1/ca).`,
-      ...(cause === undefined ? {} : { cause }),
-    });
   let keyPem: string;
   try {
     keyPem = await readFile(files.key, 'utf8');
   } catch (error) {
-    throw broken(`${files.key} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, error);
+    throw caBroken(dir, caHint(dir), `${files.key} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, error);
   }
+  return caFromPem(certPem, keyPem, dir, caHint(dir), { key: files.key, cert: files.cert });
+}
+
+const caHint = (dir: string) =>
+  `Restore ${caFiles(dir).cert} and ${caFiles(dir).key} from backup, or move ${dir} aside to create a new CA (then give servers the new ca.crt: byoc sandbox up, or GET /v1/ca).`;
+
+function caBroken(where: string, hint: string, what: string, cause?: unknown): RemoteError {
+  return new RemoteError('ca_corrupt', `the broker CA in ${where} is unusable: ${what}`, { hint, ...(cause === undefined ? {} : { cause }) });
+}
+
+/** A CA from its PEM texts, checked: the key parses and is the certificate's. */
+function caFromPem(certPem: string, keyPem: string, where: string, hint: string, names = { key: 'the key', cert: 'the certificate' }): CertificateAuthority {
   let key: KeyObject;
   let certificate: X509Certificate;
   try {
     key = createPrivateKey(keyPem);
     certificate = new X509Certificate(certPem);
   } catch (error) {
-    throw broken((error as Error).message, error);
+    throw caBroken(where, hint, (error as Error).message, error);
   }
   const publicKey = createPublicKey(key);
   // An older byoc could race two creations and leave one's key beside the other's certificate.
-  if (!certificate.publicKey.equals(publicKey)) throw broken(`${files.key} is not the key of ${files.cert}`);
+  if (!certificate.publicKey.equals(publicKey)) throw caBroken(where, hint, `${names.key} is not the key of ${names.cert}`);
   return { certPem, key, subject: subjectOf(certificate), keyIdHex: keyIdentifierHex(publicKey) };
+}
+
+/** A store that keeps the CA itself (PostgreSQL: one row, inserted once by whichever replica gets there first). */
+export interface CaStore {
+  readonly where: string;
+  loadOrCreateCa(create: () => Promise<{ certPem: string; keyPem: string }>): Promise<{ certPem: string; keyPem: string }>;
+}
+
+/** The broker CA kept in `store`, created there exactly once (every replica, concurrent or later, loads that one). */
+export async function loadOrCreateCaIn(store: CaStore, now: Date, name = BROKER_CA_NAME): Promise<CertificateAuthority> {
+  const { certPem, keyPem } = await store.loadOrCreateCa(async () => {
+    const { ca, keyPem: pem } = await createCa(now, name);
+    return { certPem: ca.certPem, keyPem: pem };
+  });
+  return caFromPem(certPem, keyPem, store.where, `Restore the byoc_ca row of ${store.where} from backup.`);
+}
+
+/** The CA files in a JSONL store's folder as text (migration copies them), or undefined when there is none. */
+export async function readCaFiles(storeDir: string): Promise<{ certPem: string; keyPem: string } | undefined> {
+  const caDir = path.join(storeDir, 'ca');
+  const ca = await loadCa(caDir);
+  if (!ca) return undefined;
+  return { certPem: ca.certPem, keyPem: await readFile(caFiles(caDir).key, 'utf8') };
 }
 
 async function createAndStoreCa(dir: string, now: Date, name: string): Promise<CertificateAuthority> {

@@ -18,6 +18,7 @@ const TEXT_IS_THE_VIEW: Record<string, string> = {
   'cert/rm': 'one sentence',
   'broker/serve': 'one sentence when it stops; it logs on stderr while serving',
   'broker/crl': 'PEM for a file, or one sentence with --out',
+  'broker/migrate': 'one or two sentences: the schema version, and what was copied',
   'broker/trust': 'one sentence',
   login: 'one sentence (the sign-in steps go to stderr)',
   logout: 'one sentence',
