@@ -2,7 +2,7 @@ import { defineCommand } from '../../src/command.js';
 import { NotAllowedError } from '../../src/errors.js';
 
 interface VerifyResult {
-  /** where the events are: the JSONL log's file (a database at merge with the PostgreSQL store) */
+  /** where the events are: the JSONL log's file, or the PostgreSQL store (its URL without the password) */
   store: string;
   intact: boolean;
   /** events walked (the torn tail not included) */
@@ -23,18 +23,31 @@ interface VerifyResult {
 export default defineCommand({
   examples: ['byoc broker verify', 'byoc broker verify --json | jq -r .head'],
   async run(_options, ctx): Promise<VerifyResult> {
-    const [{ brokerDir }, { readLogRecords }, { verifyChain }, path] = await Promise.all([
+    const [{ brokerDir }, { readLogRecords }, { verifyChain }, { postgresRecords }, path] = await Promise.all([
       import('../../src/access/broker.js'),
       import('../../src/access/store.js'),
       import('../../src/access/chain.js'),
+      import('../../src/access/open.js'),
       import('node:path'),
     ]);
     // Reads the records without the writer lock (each store's records() is a consistent prefix), so this works
-    // while `byoc broker serve` holds the store.
-    const dir = brokerDir(ctx.stateDir());
-    const store = path.join(dir, 'events.jsonl');
+    // while `byoc broker serve` holds the store, or while replicas write to the database.
+    let store: string;
     let torn: VerifyResult['torn'];
-    const report = await verifyChain(readLogRecords(dir, (record) => (torn = { where: record.where, bytes: Buffer.byteLength(record.text) })));
+    let report: Awaited<ReturnType<typeof verifyChain>>;
+    const database = await postgresRecords(ctx, await ctx.config());
+    if (database) {
+      store = database.where;
+      try {
+        report = await verifyChain(database.records());
+      } finally {
+        await database.close();
+      }
+    } else {
+      const dir = brokerDir(ctx.stateDir());
+      store = path.join(dir, 'events.jsonl');
+      report = await verifyChain(readLogRecords(dir, (record) => (torn = { where: record.where, bytes: Buffer.byteLength(record.text) })));
+    }
     if (torn) ctx.log.warn(`${torn.where} of ${store} is torn (${torn.bytes} bytes without a newline): an interrupted write, or one under way; it was never acknowledged, is not an event, and the next writer cuts it off`);
     const result: VerifyResult = report.intact
       ? { store, intact: true, events: report.events, unchained: report.unchained, head: report.head }
@@ -57,6 +70,8 @@ export default defineCommand({
     result.intact
       ? undefined
       : new NotAllowedError('chain_broken', `the event log ${result.store} was changed: ${result.brokenAt} ${result.problem} (it names prev ${result.found ?? '(none)'}, the record before it hashes to ${result.expected})`, {
-          hint: `byoc only appends, so something else edited, removed or reordered events at or just before ${result.brokenAt}. Stop the broker and restore ${result.store} from backup. To see what changed, compare it with the backup (diff <backup>/events.jsonl ${result.store}), starting at ${result.brokenAt}; the records before it are intact.`,
+          hint: result.store.startsWith('postgres')
+            ? `byoc only appends (and byoc_events refuses UPDATE and DELETE), so somebody with the table owner's rights changed events at or just before ${result.brokenAt}. Stop the brokers and restore the database from backup. To see what changed, compare SELECT seq, text FROM byoc_events ORDER BY seq with the backup's, starting at ${result.brokenAt}; the records before it are intact.`
+            : `byoc only appends, so something else edited, removed or reordered events at or just before ${result.brokenAt}. Stop the broker and restore ${result.store} from backup. To see what changed, compare it with the backup (diff <backup>/events.jsonl ${result.store}), starting at ${result.brokenAt}; the records before it are intact.`,
         }),
 });

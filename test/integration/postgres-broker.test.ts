@@ -289,12 +289,21 @@ if (postgresTier('broker on PostgreSQL')) {
           const records = [];
           for await (const record of store.records()) records.push(record);
           expect(await verifyChain(records)).toMatchObject({ intact: true, events: 6 });
+          const verify = () => runCli(['broker', 'verify', '--json'], { cwd: t.cwd, env: { BYOC_STATE_DIR: tempDir(), BYOC_BROKER_STORE_PASSWORD: cluster.current.password } });
+          const intact = await verify();
+          expect(intact.exitCode, intact.stderr).toBe(0);
+          expect(JSON.parse(intact.stdout)).toMatchObject({ intact: true, events: 6, store: expect.stringMatching(/^postgres:\/\//) });
           // When somebody with the database's superuser rewrites a reason in row 3
           await cluster.current.sql(t.database, `ALTER TABLE byoc_events DISABLE TRIGGER byoc_events_append_only; UPDATE byoc_events SET text = replace(text, 'INC-1', 'INC-2') WHERE seq = 3; ALTER TABLE byoc_events ENABLE TRIGGER byoc_events_append_only`);
           const tampered = [];
           for await (const record of store.records()) tampered.push(record);
           // Then the chain breaks at the row after it
           expect(await verifyChain(tampered)).toMatchObject({ intact: false, brokenAt: 'row 4' });
+          // and byoc broker verify says so from the command line (exit 4), pointing at the table
+          const broken = await verify();
+          expect(broken.exitCode).toBe(4);
+          expect(JSON.parse(broken.stderr).error).toMatchObject({ code: 'chain_broken', hint: expect.stringContaining('byoc_events') });
+          expect(JSON.parse(broken.stderr).error.message).toContain('row 4');
           // And the table refuses changes through the schema (append-only)
           await expect(cluster.current.sql(t.database, 'DELETE FROM byoc_events WHERE seq = 1')).rejects.toThrow(/append-only/);
         } finally {
