@@ -91,11 +91,11 @@ export default defineCommand({
         ctx.log.info(`certificate fingerprint ${base64}; a client that does not trust its CA (broker.caFile) can pin it: byoc broker trust ${url} --fingerprint ${base64}`);
       }
       // Expiry holds on the customer's side even when nobody calls the broker: sweep on a timer too.
-      await notifier?.tick(broker.requestsInMemory());
+      await notifier?.tick(broker.requestsInMemory(), broker.noticeClaim());
       while (!ctx.signal.aborted) {
         await ctx.clock.sleep(SWEEP_EVERY_MS, ctx.signal).catch(() => undefined);
         if (!ctx.signal.aborted) await broker.sweep();
-        if (!ctx.signal.aborted) await notifier?.tick(broker.requestsInMemory());
+        if (!ctx.signal.aborted) await notifier?.tick(broker.requestsInMemory(), broker.noticeClaim());
       }
       // long-polls (access wait) answer now with the request as it stands, rather than hold the drain
       stopLongPolls(server);

@@ -229,6 +229,15 @@ export class AccessBroker {
   }
 
   /**
+   * How the timer's notices are sent once across replicas: the store's claim (PostgreSQL), or undefined when this
+   * broker is its store's only writer (the notifier remembers them itself).
+   */
+  noticeClaim(): ((keys: readonly string[]) => Promise<Set<string>>) | undefined {
+    const claimOnce = this.log.claimOnce?.bind(this.log);
+    return claimOnce ? (keys) => claimOnce(keys, this.deps.now()) : undefined;
+  }
+
+  /**
    * Resolves when a decision is taken through this broker, another writer changed the store, `ms` passed or
    * `signal` aborted, whichever is first: what a served broker's long-poll (GET /v1/requests/ID?wait=S) sleeps on.
    * Its own decisions do not show as the store's growth (the served broker is its only writer), hence both.

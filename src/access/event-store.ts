@@ -40,6 +40,12 @@ export interface EventStore {
    * when `signal` aborts: what waiters sleep on instead of polling. Callers refresh() after it and check again.
    */
   changed(signal?: AbortSignal): Promise<void>;
+  /**
+   * Of `keys` (notices the timer would send: `expiring-soon:<id>`), the ones no writer of this store claimed
+   * before, now claimed by this one: with several replicas on one store, each notice goes out once. Absent (the
+   * JSONL store, which has one writer while served): the notifier remembers them itself.
+   */
+  claimOnce?(keys: readonly string[], at: Date): Promise<Set<string>>;
   /** Tells embedded commands which URL serves this store (JSONL: they cannot write while it is served). */
   announce(url: string): Promise<void>;
   /** Lets go of what the store holds (a lock, connections). */

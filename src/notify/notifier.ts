@@ -38,6 +38,8 @@ export interface NotifierDeps {
 export class Notifier {
   private readonly queue: DeliveryQueue;
   private sent: Map<string, string> | undefined;
+  /** with a store's claim: the notices this replica has seen claimed (by itself or another), so it asks once */
+  private claimed: Map<string, string> | undefined;
 
   constructor(private readonly deps: NotifierDeps) {
     this.queue = new DeliveryQueue(deps.queue);
@@ -50,11 +52,12 @@ export class Notifier {
 
   /**
    * The timer's events for the requests the served broker holds. Each is sent once, even across restarts: its key
-   * (`expiring-soon:<id>`, `lapsed:<id>`) is written to <state>/notify/sent.json before it is queued.
+   * (`expiring-soon:<id>`, `lapsed:<id>`) is written to <state>/notify/sent.json before it is queued. With `claim`
+   * (replicas on one PostgreSQL store), the store decides instead: only the replica whose claim wins sends it.
    */
-  async tick(requests: Iterable<AccessRequest>): Promise<void> {
+  async tick(requests: Iterable<AccessRequest>, claim?: (keys: readonly string[]) => Promise<Set<string>>): Promise<void> {
     const now = this.deps.queue.now();
-    const sent = await this.sentKeys();
+    const sent = claim ? (this.claimed ??= new Map()) : await this.sentKeys();
     const due: Notice[] = [];
     for (const request of requests) {
       const notice = timerNotice(request, now);
@@ -68,6 +71,20 @@ export class Notifier {
     let pruned = false;
     for (const [key, at] of sent) {
       if (Date.parse(at) < now - 2 * CATCH_UP_MS) pruned = sent.delete(key);
+    }
+    if (claim) {
+      if (due.length === 0) return;
+      let won: Set<string>;
+      try {
+        won = await claim(due.map((notice) => `${notice.event}:${notice.request.id}`));
+      } catch (error) {
+        // not sent rather than sent twice: the next tick claims them again
+        for (const notice of due) sent.delete(`${notice.event}:${notice.request.id}`);
+        this.deps.queue.log.warn(`notify: could not claim the timer's notifications in the store (${(error as Error).message}); trying again at the next tick`);
+        return;
+      }
+      for (const notice of due) if (won.has(`${notice.event}:${notice.request.id}`)) this.send(notice);
+      return;
     }
     if (due.length === 0 && !pruned) return;
     try {

@@ -62,15 +62,19 @@ if (postgresTier('broker on PostgreSQL')) {
       // When migrate runs twice
       const first = await t.cli(['broker', 'migrate', '--json']);
       const second = await t.cli(['broker', 'migrate', '--json']);
-      // Then the first applies version 1 and the second has nothing to do
-      expect(JSON.parse(first.stdout)).toMatchObject({ schema: { from: 0, to: 1, applied: [1] } });
-      expect(JSON.parse(second.stdout)).toMatchObject({ schema: { from: 1, to: 1, applied: [] } });
+      // Then the first applies every version and the second has nothing to do
+      expect(JSON.parse(first.stdout)).toMatchObject({ schema: { from: 0, to: 2, applied: [1, 2] } });
+      expect(JSON.parse(second.stdout)).toMatchObject({ schema: { from: 2, to: 2, applied: [] } });
+      // And a database of the first version (a broker from before the notices table) gets only what it lacks
+      await cluster.current.sql(t.database, 'DROP TABLE byoc_notices; UPDATE byoc_schema SET version = 1');
+      expect((await t.cli(['access', 'list'], { BYOC_USER: ALICE })).stderr).toMatch(/run byoc broker migrate|byoc broker migrate/);
+      expect(JSON.parse((await t.cli(['broker', 'migrate', '--json'])).stdout)).toMatchObject({ schema: { from: 1, to: 2, applied: [2] } });
       expect(first.stdout).not.toContain(cluster.current.password);
       // And a schema from a newer byoc is refused, naming both versions
       await cluster.current.sql(t.database, 'UPDATE byoc_schema SET version = 7');
       const newer = await t.cli(['access', 'list'], { BYOC_USER: ALICE });
       expect(newer.exitCode).toBe(3);
-      expect(newer.stderr).toMatch(/schema version 7, newer than 1/);
+      expect(newer.stderr).toMatch(/schema version 7, newer than 2/);
     });
 
     it('takes the password from broker.storePasswordFile, and refuses a wrong one (exit 3) naming where to set it', async () => {
@@ -271,6 +275,23 @@ if (postgresTier('broker on PostgreSQL')) {
         expect((await a.approve(BOB, next.id)).status).toBe('approved');
         const rows = await cluster.current.sql<{ n: number }>(t.database, 'SELECT count(*)::int AS n FROM byoc_events');
         expect(rows).toEqual([{ n: 3 }]);
+      } finally {
+        await t.closeAll();
+      }
+    });
+
+    it("sends each timer notice once across replicas: of two replicas claiming the same notices, each is won by exactly one", async () => {
+      const t = await team();
+      try {
+        // Given two replicas on one database
+        const [a, b] = [await t.open(), await t.open()];
+        const keys = Array.from({ length: 20 }, (_, i) => `expiring-soon:r-${i}`);
+        // When both claim the same notices at once
+        const [wonByA, wonByB] = await Promise.all([a.noticeClaim()!(keys), b.noticeClaim()!(keys)]);
+        // Then every notice is won once, by one of them, and nobody wins it again later
+        expect([...wonByA, ...wonByB].sort()).toEqual([...keys].sort());
+        expect([...wonByA].filter((key) => wonByB.has(key))).toEqual([]);
+        expect(await a.noticeClaim()!(keys)).toEqual(new Set());
       } finally {
         await t.closeAll();
       }

@@ -53,6 +53,16 @@ const MIGRATIONS: readonly Migration[] = [
         FOR EACH STATEMENT EXECUTE FUNCTION byoc_events_append_only();
     `,
   },
+  {
+    version: 2,
+    description: 'notices the brokers send once across replicas (expiring-soon, lapsed)',
+    sql: `
+      CREATE TABLE byoc_notices (
+        key text PRIMARY KEY,
+        claimed_at timestamptz NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this byoc knows (and writes). */

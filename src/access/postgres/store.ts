@@ -44,6 +44,9 @@ export interface StoredCa {
   keyPem: string;
 }
 
+/** How long a claimed notice is remembered: longer than any timer could raise it again (the notifier's catch-up window is an hour). */
+const NOTICE_MEMORY_MS = 2 * 60 * 60_000;
+
 export class PostgresStore implements EventStore {
   readonly resumed = false;
   readonly snapshots = false;
@@ -250,6 +253,14 @@ export class PostgresStore implements EventStore {
   }
 
   /** The CA in the store, or the one `create` makes stored now: exactly once, whichever replica gets there first. */
+  /** One row per notice, inserted by whichever replica's timer gets there first; kept two hours, then forgotten. */
+  async claimOnce(keys: readonly string[], at: Date): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    await this.pool.query('DELETE FROM byoc_notices WHERE claimed_at < $1', [new Date(at.getTime() - NOTICE_MEMORY_MS)]);
+    const { rows } = await this.pool.query<{ key: string }>('INSERT INTO byoc_notices (key, claimed_at) SELECT unnest($1::text[]), $2 ON CONFLICT (key) DO NOTHING RETURNING key', [keys, at]);
+    return new Set(rows.map((row) => row.key));
+  }
+
   async loadOrCreateCa(create: () => Promise<StoredCa>): Promise<StoredCa> {
     const load = async () => (await this.pool.query<{ cert_pem: string; key_pem: string }>('SELECT cert_pem, key_pem FROM byoc_ca WHERE id = 1')).rows[0];
     let row = await load();

@@ -118,3 +118,41 @@ describe("the served broker's timer notifications", () => {
     await served.notifier.close(1000);
   });
 });
+
+describe("the timer's notifications with replicas on one store (a claim decides who sends)", () => {
+  it('sends only what its claim won, asks once per notice, and on a failed claim sends nothing and asks again next tick', async () => {
+    // Given an approved grant in its last 10 minutes, and a store whose claim another replica partly won
+    const receiver = await startReceiver();
+    const { open, clock, stateDir } = await servedBroker(receiver.url);
+    const served = await open();
+    const first = await served.broker.create(ALICE, { service: 'acme-prod', reason: 'incident', duration: '1h' });
+    const second = await served.broker.create(ALICE, { service: 'acme-prod', reason: 'incident 2', duration: '1h' });
+    await served.broker.approve(BOB, first.id);
+    await served.broker.approve(BOB, second.id);
+    clock.advance(51 * MINUTE);
+    const asked: string[][] = [];
+    let failing = true;
+    const claim = async (keys: readonly string[]) => {
+      asked.push([...keys]);
+      if (failing) throw new Error('connection terminated');
+      return new Set(keys.filter((key) => key.endsWith(first.id)));
+    };
+    // When the claim fails / Then nothing is sent, and a warning says it is tried again
+    await served.notifier.tick(served.broker.requestsInMemory(), claim);
+    await settle();
+    expect(receiver.received).toHaveLength(0);
+    expect(served.stderr()).toContain('could not claim');
+    // When it works / Then only the notice this replica won goes out, and the next tick asks nothing more
+    failing = false;
+    await served.notifier.tick(served.broker.requestsInMemory(), claim);
+    await served.notifier.tick(served.broker.requestsInMemory(), claim);
+    await receiver.until(1);
+    await settle();
+    expect(receiver.received.map((entry) => (JSON.parse(entry.body) as { request: { id: string } }).request.id)).toEqual([first.id]);
+    expect(asked.map((keys) => keys.length)).toEqual([2, 2]);
+    // and no sent.json: the store is the memory
+    expect(() => statSync(path.join(stateDir, 'notify', 'sent.json'))).toThrow();
+    await served.broker.close();
+    await served.notifier.close(1000);
+  });
+});
