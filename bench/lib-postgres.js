@@ -3,7 +3,8 @@
 // port, run as the `postgres` user when we are root (PostgreSQL refuses root), trust authentication (only loopback
 // reaches it), stopped by stop().
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
@@ -34,10 +35,11 @@ function freePort() {
   });
 }
 
-export async function startCluster(dir) {
+/** A cluster in a temp folder of its own (the postgres user must reach it), removed by stop(). */
+export async function startCluster() {
   const bin = binaries();
   const user = owner();
-  mkdirSync(dir, { recursive: true });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'byoc-bench-pg-'));
   if (user.uid !== undefined) chownSync(dir, user.uid, user.gid);
   const as = (command, args) => execFileSync(path.join(bin, command), args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], ...user });
   const data = path.join(dir, 'data');
@@ -58,7 +60,11 @@ export async function startCluster(dir) {
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
     },
     async stop() {
-      as('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+      try {
+        as('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }

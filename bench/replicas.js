@@ -116,7 +116,7 @@ try {
   const jsonl = host();
   const jsonlUrl = await serve(jsonl.dir, jsonl.env);
 
-  cluster = await startCluster(path.join(work, 'pg'));
+  cluster = await startCluster();
   const pgStore = await cluster.database('byoc_bench');
   const pg = host(pgStore);
   const pgUrls = [await serve(pg.dir, pg.env), await serve(pg.dir, pg.env)];
