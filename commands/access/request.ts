@@ -2,6 +2,7 @@ import { defineCommand, option } from '../../src/command.js';
 import { requestOutcome, requestText, requestView } from '../../src/access/present.js';
 import type { AccessRequest, Scope } from '../../src/access/types.js';
 import { UsageError } from '../../src/errors.js';
+import { SCOPES } from '../../src/access/types.js';
 
 export default defineCommand({
   examples: [
@@ -14,7 +15,7 @@ export default defineCommand({
     ticket: option.string({ flag: '--ticket <id>', key: 'access.ticket', env: 'BYOC_TICKET', description: 'incident or ticket id to attach to the request' }),
     duration: option.durationText({ flag: '--duration <duration>', key: 'access.duration', env: 'BYOC_DURATION', default: '1h', description: 'how long the access should last, e.g. 2h' }),
     scope: option.list({
-      flag: '--scope <scopes>', key: 'access.scope', env: 'BYOC_SCOPE', choices: ['clickhouse', 'kubernetes'], default: ['clickhouse', 'kubernetes'],
+      flag: '--scope <scopes>', key: 'access.scope', env: 'BYOC_SCOPE', choices: [...SCOPES], default: [...SCOPES],
       description: 'what the access covers',
     }),
     wait: option.boolean({ flag: '--[no-]wait', key: 'access.wait', env: 'BYOC_WAIT', defaultNote: 'on a TTY', description: 'wait for the decision' }),

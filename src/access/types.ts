@@ -1,5 +1,5 @@
 /** The broker's wire types (API v1). Add fields, never rename them. */
-export const SCOPES = ['clickhouse', 'kubernetes'] as const;
+export const SCOPES = ['clickhouse', 'kubernetes', 'metrics'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const STATUSES = ['pending', 'approved', 'denied', 'expired', 'revoked'] as const;

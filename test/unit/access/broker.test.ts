@@ -36,7 +36,7 @@ describe('the access lifecycle', () => {
   it('creates a pending request with the requester from the authenticated identity', async () => {
     const { request } = await setup();
     const created = await request();
-    expect(created).toMatchObject({ status: 'pending', requester: ALICE, service: 'acme-prod', duration: '2h', scopes: ['clickhouse', 'kubernetes'], ticket: 'INC-1', approvalsRequired: 1 });
+    expect(created).toMatchObject({ status: 'pending', requester: ALICE, service: 'acme-prod', duration: '2h', scopes: ['clickhouse', 'kubernetes', 'metrics'], ticket: 'INC-1', approvalsRequired: 1 });
     expect(created.id).toMatch(/^r-[0-9a-z]{10}$/);
     expect(created.pendingUntil).toBe('2026-11-21T11:00:00.000Z');
   });
