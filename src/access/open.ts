@@ -41,7 +41,7 @@ export async function connectBroker(ctx: Context): Promise<BrokerClient> {
   // Embedded, groups come from the configuration (`groups`, BYOC_GROUPS) like the identity: the state folder's
   // owner can read the event log anyway, so they only choose what `access list` shows.
   const where = await brokerStore(ctx, configuration);
-  return embeddedClient(broker, { identity, groups: configuration.get<string[]>('groups') ?? [] }, where.kind === 'folder' ? where.dir : withoutPassword(where.url));
+  return embeddedClient(broker, { identity, groups: configuration.get<string[]>('groups') ?? [] }, where.kind === 'folder' ? where.dir : (await import('./postgres/connection.js')).redact(where.url));
 }
 
 /**
@@ -108,17 +108,6 @@ export async function postgresRecords(
   const { PostgresStore } = await import('./postgres/store.js');
   const store = await PostgresStore.connect({ url: where.url, ...(where.password === undefined ? {} : { password: where.password }), warn: (message) => ctx.log.warn(message) });
   return { where: store.where, records: () => store.records(), close: () => store.close() };
-}
-
-/** A store URL for messages (pg's own helper would load pg, which the query path never needs). */
-function withoutPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'postgres://(unparsable URL)';
-  }
 }
 
 /** The database password: from the environment or a file, never a flag (a flag shows in ps and shell history). */

@@ -9,6 +9,7 @@ import { eventProblem } from './records.js';
 import { chainedText, GENESIS, recordHash, unchained, type StoredRecord } from './chain.js';
 import type { AccessRequest } from './types.js';
 import type { EventStore } from './event-store.js';
+import { Turns, type Transaction } from './turns.js';
 
 export type BrokerEvent =
   | ({ type: 'request.created'; at: string } & Pick<AccessRequest, 'id' | 'service' | 'scopes' | 'requester' | 'reason' | 'ticket' | 'duration' | 'durationMs' | 'approvalsRequired' | 'pendingUntil'>)
@@ -25,11 +26,6 @@ export type BrokerEvent =
 /** The events about requests (the others are about tokens). */
 export type RequestEvent = Exclude<BrokerEvent, { type: 'token.created' | 'token.revoked' }>;
 
-interface Transaction {
-  decide: () => { events: BrokerEvent[]; result: unknown };
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-}
 
 export type { LockOptions, LockOwner } from './store-lock.js';
 
@@ -97,11 +93,9 @@ export class EventLog implements EventStore {
   private observed = 0;
   private readonly file: string;
   private readonly lock: FileLock;
-  private pending: Transaction[] = [];
-  private flushing = false;
   private broken: Error | undefined;
-  /** Reads, commits and rewinds run one at a time: two catch-ups from the same offset would apply events twice. */
-  private turn: Promise<unknown> = Promise.resolve();
+  /** reads, commits and rewinds one at a time; transactions committed in batches (turns.ts) */
+  private readonly turns = new Turns((batch) => this.commit(batch));
   /** While holding the store (StoreOptions.hold): the lock's release and the one handle appends go through. */
   private held: { release: ReleaseLock; handle: FileHandle } | undefined;
 
@@ -189,7 +183,7 @@ export class EventLog implements EventStore {
   /** Reads events other processes appended since the last read (nothing to read while this process holds the store). */
   async refresh(): Promise<void> {
     if (this.held) return;
-    await this.inTurn(() => this.catchUp(false));
+    await this.turns.run(() => this.catchUp(false));
   }
 
   /**
@@ -197,7 +191,7 @@ export class EventLog implements EventStore {
    * read interleaves, so nothing decides on a half-rebuilt state.
    */
   rewind(reset: () => void): Promise<void> {
-    return this.inTurn(async () => {
+    return this.turns.run(async () => {
       reset();
       this.offset = 0;
       this.lines = 0;
@@ -213,7 +207,7 @@ export class EventLog implements EventStore {
    * damaged line elsewhere goes unnoticed here; a full replay still finds it.
    */
   async scan(needle: string): Promise<BrokerEvent[]> {
-    return this.inTurn(async () => {
+    return this.turns.run(async () => {
       const end = this.offset;
       if (end === 0) return [];
       const handle = await open(this.file, 'r');
@@ -241,7 +235,7 @@ export class EventLog implements EventStore {
    * once a write failed: memory then holds decisions the log may not, and nothing may copy them anywhere.
    */
   atRest<T>(fn: (position: LogPosition) => T): Promise<T> {
-    return this.inTurn(async () => {
+    return this.turns.run(async () => {
       if (this.broken) throw this.broken;
       return fn(this.position());
     });
@@ -329,7 +323,7 @@ export class EventLog implements EventStore {
     const held = this.held;
     if (!held) return;
     this.held = undefined;
-    await this.inTurn(async () => {
+    await this.turns.run(async () => {
       await held.handle.close().catch(() => undefined);
       await rm(path.join(this.dir, SERVING_FILE), { force: true });
       await held.release();
@@ -342,34 +336,13 @@ export class EventLog implements EventStore {
     await writePrivateJson(path.join(this.dir, SERVING_FILE), { pid: this.options.owner.pid, host: this.options.owner.host, url });
   }
 
-  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.turn.then(fn);
-    this.turn = run.catch(() => undefined);
-    return run;
-  }
-
   /**
    * Runs `decide` with the writer lock held and the state current, then appends the events it returns.
    * Transactions queued while a write is in flight are committed together (one lock, one write, one fsync),
    * each deciding on the state the ones before it produced; none is acknowledged before the fsync.
    */
   transact<T>(decide: () => { events: BrokerEvent[]; result: T }): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.pending.push({ decide, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.flushing) void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.pending.length > 0) {
-        const batch = this.pending.splice(0);
-        await this.inTurn(() => this.commit(batch));
-      }
-    } finally {
-      this.flushing = false;
-    }
+    return this.turns.transact(decide);
   }
 
   private async commit(batch: Transaction[]): Promise<void> {

@@ -18,16 +18,12 @@ import { eventProblem } from '../records.js';
 import type { BrokerEvent, LogPosition } from '../store.js';
 import { checkSchema } from './migrations.js';
 import { connectionConfig, redact, storeFailure as unreachable } from './connection.js';
+import { Turns, type Transaction } from '../turns.js';
 
 const CHANNEL = 'byoc_events';
 /** How long a waiter sleeps when the LISTEN connection is down (the fallback; a NOTIFY normally wakes it at once). */
 const FALLBACK_WAIT_MS = 1000;
 
-interface Transaction {
-  decide: () => { events: BrokerEvent[]; result: unknown };
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-}
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database (a password in it is taken, but belongs in the environment or a file) */
@@ -58,10 +54,9 @@ export class PostgresStore implements EventStore {
   private reset: (() => void) | undefined;
   /** a commit failed after applying its events: memory must be rebuilt from the database before anything else */
   private stale = false;
-  private pending: Transaction[] = [];
-  private flushing = false;
   private broken: Error | undefined;
-  private turn: Promise<unknown> = Promise.resolve();
+  /** reads, commits and rewinds one at a time; transactions committed in batches (turns.ts) */
+  private readonly turns = new Turns((batch) => this.commit(batch));
   private listener: pg.Client | undefined;
   /** the highest seq a NOTIFY announced */
   private announced = 0;
@@ -142,7 +137,7 @@ export class PostgresStore implements EventStore {
     const timer = setTimeout(() => {
       if (this.closed || this.listener) return;
       this.listen()
-        .then(() => this.inTurn(() => this.catchUp(this.pool)))
+        .then(() => this.turns.run(() => this.catchUp(this.pool)))
         .catch(() => this.relisten());
     }, FALLBACK_WAIT_MS);
     timer.unref();
@@ -156,7 +151,7 @@ export class PostgresStore implements EventStore {
   private catchUpSoon(): void {
     if (this.catching || this.closed || this.announced <= this.seq) return;
     this.catching = true;
-    void this.inTurn(() => this.catchUp(this.pool))
+    void this.turns.run(() => this.catchUp(this.pool))
       .catch((error: unknown) => this.options.warn(`broker store: catching up failed: ${(error as Error).message}`))
       .finally(() => {
         this.catching = false;
@@ -179,7 +174,7 @@ export class PostgresStore implements EventStore {
    */
   refresh(): Promise<void> {
     if (this.queuedRefresh) return this.queuedRefresh;
-    const queued: Promise<void> = this.inTurn(async () => {
+    const queued: Promise<void> = this.turns.run(async () => {
       if (this.queuedRefresh === queued) this.queuedRefresh = undefined;
       await this.catchUp(this.pool);
     });
@@ -188,7 +183,7 @@ export class PostgresStore implements EventStore {
   }
 
   rewind(reset: () => void): Promise<void> {
-    return this.inTurn(async () => {
+    return this.turns.run(async () => {
       reset();
       this.seq = 0;
       this.hash = GENESIS;
@@ -197,14 +192,14 @@ export class PostgresStore implements EventStore {
   }
 
   scan(needle: string): Promise<BrokerEvent[]> {
-    return this.inTurn(async () => {
+    return this.turns.run(async () => {
       const { rows } = await this.pool.query<{ seq: string; text: string }>('SELECT seq, text FROM byoc_events WHERE seq <= $1 AND strpos(text, $2) > 0 ORDER BY seq', [this.seq, needle]);
       return rows.map((row) => this.parse(row.text, row.seq));
     });
   }
 
   atRest<T>(fn: (position: LogPosition) => T): Promise<T> {
-    return this.inTurn(async () => {
+    return this.turns.run(async () => {
       if (this.broken) throw this.broken;
       if (this.stale) await this.catchUp(this.pool);
       return fn(this.position());
@@ -244,7 +239,8 @@ export class PostgresStore implements EventStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.turn;
+    // whatever was queued before closing finishes first
+    await this.turns.run(async () => undefined);
     const listener = this.listener;
     this.listener = undefined;
     this.wake();
@@ -320,28 +316,7 @@ export class PostgresStore implements EventStore {
   }
 
   transact<T>(decide: () => { events: BrokerEvent[]; result: T }): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.pending.push({ decide, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.flushing) void this.flush();
-    });
-  }
-
-  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.turn.then(fn);
-    this.turn = run.catch(() => undefined);
-    return run;
-  }
-
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.pending.length > 0) {
-        const batch = this.pending.splice(0);
-        await this.inTurn(() => this.commit(batch));
-      }
-    } finally {
-      this.flushing = false;
-    }
+    return this.turns.transact(decide);
   }
 
   private async commit(batch: Transaction[]): Promise<void> {
