@@ -97,7 +97,7 @@ describe('byoc --version and --help load only the entry point', () => {
 const QUERY_MODULES = [
   'bin/byoc.js', 'bin/early.js', 'bin/own-modules.js', 'dist/commands/index.js', 'dist/commands/query.js',
   'dist/src/access/broker.js', 'dist/src/access/chain.js', 'dist/src/access/credentials.js', 'dist/src/access/open.js', 'dist/src/access/operators.js', 'dist/src/access/policy.js',
-  'dist/src/access/records.js', 'dist/src/access/server-user.js', 'dist/src/access/snapshot.js', 'dist/src/access/store-lock.js', 'dist/src/access/store.js', 'dist/src/access/types.js',
+  'dist/src/access/records.js', 'dist/src/access/server-user.js', 'dist/src/access/snapshot.js', 'dist/src/access/store-lock.js', 'dist/src/access/store.js', 'dist/src/access/turns.js', 'dist/src/access/types.js',
   'dist/src/cli.js', 'dist/src/clickhouse/client.js', 'dist/src/clickhouse/engineer.js', 'dist/src/clickhouse/guard.js', 'dist/src/clickhouse/http.js',
   'dist/src/clickhouse/lexer.js', 'dist/src/clickhouse/parser.js', 'dist/src/clickhouse/result-stream.js', 'dist/src/clickhouse/run.js',
   'dist/src/clickhouse/settings-memory.js', 'dist/src/clients.js', 'dist/src/command.js', 'dist/src/command/definition.js', 'dist/src/command/input.js',
