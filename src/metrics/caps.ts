@@ -72,7 +72,7 @@ export function checkSeriesCount(count: number, maxSeries: number): void {
 }
 
 /** The highest --max-series accepts. */
-export const MAX_SERIES_LIMIT = 10_000;
+const MAX_SERIES_LIMIT = 10_000;
 
 /** --time: RFC 3339, Unix seconds, or a duration ago (`30m`); milliseconds since the epoch. */
 export function parseTime(text: string, nowMs: number): number {

@@ -19,7 +19,7 @@ export interface PrometheusTarget {
 }
 
 /** Prometheus's answer envelope, `data` as the endpoint shapes it. */
-export interface PrometheusAnswer<T = unknown> {
+interface PrometheusAnswer<T = unknown> {
   data: T;
   warnings: string[];
 }
@@ -31,7 +31,7 @@ export interface MetricsClient {
 }
 
 /** Prometheus's own error (`{"status":"error","errorType":...}`): the server refused or failed the query itself. */
-export class PrometheusError extends RemoteError {
+class PrometheusError extends RemoteError {
   constructor(
     readonly errorType: string,
     message: string,
