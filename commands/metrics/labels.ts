@@ -32,6 +32,6 @@ export default defineCommand({
   },
   json: metricsJson,
   // piped plain: one per line, as grep wants it
-  text: (output, render) => (output.format === 'tsv' ? output.rows.map((row) => `${Object.values(row)[0]}\n`).join('') : metricsText(output, render)),
+  text: (output) => (output.format === 'tsv' ? output.rows.map((row) => `${Object.values(row)[0]}\n`).join('') : metricsText(output)),
   view: metricsView,
 });

@@ -33,6 +33,6 @@ export default defineCommand({
   },
   // NDJSON: each series as its label set, which a tool reads without parsing the selector syntax
   json: metricsJson,
-  text: (output, render) => (output.format === 'ndjson' ? (output.document.series as Labels[]).map((labels) => `${JSON.stringify(labels)}\n`).join('') : metricsText(output, render)),
+  text: (output) => (output.format === 'ndjson' ? (output.document.series as Labels[]).map((labels) => `${JSON.stringify(labels)}\n`).join('') : metricsText(output)),
   view: metricsView,
 });

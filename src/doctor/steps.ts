@@ -240,7 +240,7 @@ export const DOCTOR_STEPS: DoctorStep[] = [
       try {
         const started = ctx.clock.now().getTime();
         const { data } = await client.call<{ version?: string; revision?: string }>({ endpoint: 'buildinfo' }, ctx.signal);
-        const version = data.version ? `Prometheus API ${data.version}${data.revision ? ` (${data.revision.slice(0, 8)})` : ''}` : 'the Prometheus API';
+        const version = data.version ? `Prometheus API ${data.version}${data.revision && /^[0-9a-f]{8,}$/.test(data.revision) ? ` (${data.revision.slice(0, 8)})` : ''}` : 'the Prometheus API';
         return pass(`${prometheus.url} answers as ${certificate.meta.subject}: ${version} in ${ctx.clock.now().getTime() - started}ms`);
       } finally {
         client.close();

@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import type { RenderContext } from '../command/render.js';
 import type { MetricsClient } from './client.js';
+import type { MetricsCall } from './endpoints.js';
 import { formatRows, short, type MetricsFormat, type SeriesSummary } from './present.js';
 import { openMetricsSession, type MetricsSession } from './session.js';
 
@@ -28,10 +29,10 @@ export async function withMetrics<T>(ctx: Context, service: string, timeoutMs: n
     session = await openMetricsSession(ctx, service, { timeoutMs });
     const { client } = session;
     const warned: MetricsClient = {
-      async call(call, signal) {
-        const answer = await client.call(call, signal ?? ctx.signal);
+      async call<T>(call: MetricsCall, signal?: AbortSignal) {
+        const answer = await client.call<T>(call, signal ?? ctx.signal);
         answer.warnings.forEach((warning) => ctx.log.warn(`Prometheus: ${warning}`));
-        return answer as never;
+        return answer;
       },
       close: () => client.close(),
     };
@@ -45,9 +46,8 @@ export async function withMetrics<T>(ctx: Context, service: string, timeoutMs: n
 export const metricsJson = (output: MetricsOutput) => output.document;
 
 /** Piped or --format: the rows; the table format of a range: a sparkline per series. */
-export function metricsText(output: MetricsOutput, render: RenderContext): string {
+export function metricsText(output: MetricsOutput): string {
   if (output.format === 'table' && output.summaries) return formatRows(summaryRows(output.summaries), SUMMARY_COLUMNS, 'table');
-  void render;
   return formatRows(output.rows, output.columns, output.format);
 }
 

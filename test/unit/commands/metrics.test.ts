@@ -24,14 +24,14 @@ beforeAll(async () => {
 afterAll(() => prometheus.close());
 
 /** An engineer with an approved 2h grant for acme-prod (scopes as given), whose Prometheus is the fake (resolve override). */
-async function engineer(options: { scopes?: Scope[]; prometheus?: boolean } = {}) {
+async function engineer(options: { scopes?: Scope[]; prometheus?: boolean; caFile?: boolean } = {}) {
   const stateDir = tempDir();
   const clock = new FakeClock(new Date());
   const { broker } = await openTestBroker(stateDir, clock);
   const request = await broker.create('alice@vendor.example', { service: 'acme-prod', reason: 'merges stuck', duration: '2h', ...(options.scopes ? { scopes: options.scopes } : {}) });
   await broker.approve('bob@vendor.example', request.id);
   const cwd = tempDir({ 'ca.pem': (await testBrokerCa()).certPem });
-  const block = options.prometheus === false ? `clickhouse: { url: "https://${HOST}:1" }` : `prometheus: { url: "https://${HOST}:${prometheus.port}", caFile: ./ca.pem }`;
+  const block = options.prometheus === false ? `clickhouse: { url: "https://${HOST}:1" }` : `prometheus: { url: "https://${HOST}:${prometheus.port}"${options.caFile === false ? '' : ', caFile: ./ca.pem'} }`;
   writeFileSync(path.join(cwd, 'byoc.config.yaml'), `network:\n  resolve: { ${HOST}: 127.0.0.1 }\nservices:\n  acme-prod:\n    ${block}\n`);
   const setup = { cwd, clock, env: { BYOC_STATE_DIR: stateDir }, clients: { broker: async () => embeddedClient(broker, 'alice@vendor.example', stateDir) } };
   return { setup, requestId: request.id, nowSeconds: clock.now().getTime() / 1000 };
@@ -112,6 +112,14 @@ describe('byoc metrics query', () => {
     const failed = await runCli(['metrics', 'query', 'acme-prod', 'up'], setup);
     expect(failed.exitCode).toBe(5);
     expect(failed.stderr).toContain('too many samples');
+  });
+
+  it('says an untrusted server certificate is the path (exit 6), naming the caFile setting', async () => {
+    // Given a Prometheus whose certificate's CA is not configured
+    const { setup } = await engineer({ caFile: false });
+    const result = await runCli(['metrics', 'query', 'acme-prod', 'up'], setup);
+    expect(result.exitCode).toBe(6);
+    expect(result.stderr).toContain('services.acme-prod.prometheus.caFile');
   });
 
   it('refuses more series than --max-series (exit 2, naming the flag)', async () => {
