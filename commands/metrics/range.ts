@@ -3,6 +3,7 @@ import { UsageError } from '../../src/errors.js';
 import { METRICS_OPTIONS } from '../../src/options.js';
 import { formatFor, metricsJson, metricsText, metricsView, withMetrics, type MetricsOutput } from '../../src/metrics/output.js';
 import type { QueryData } from '../../src/metrics/present.js';
+import { findMetricsPreset, METRICS_PRESETS } from '../../src/metrics/presets.js';
 
 export default defineCommand({
   examples: [
@@ -20,13 +21,14 @@ export default defineCommand({
       flag: '--step <duration>', key: 'metrics.step', env: 'BYOC_METRICS_STEP', defaultNote: 'about 720 points over --since (30s for 6h)',
       description: 'the resolution; refused below the step that keeps each series within 11,000 points',
     }),
-    preset: option.string({ flag: '--preset <name>', key: 'metrics.preset', env: 'BYOC_METRICS_PRESET', description: 'a curated ClickHouse health view (see: byoc metrics presets)' }),
+    // Choices, so a wrong name is refused with the list and the shell completes the names (the table is small).
+    preset: option.choice({ flag: '--preset <name>', key: 'metrics.preset', env: 'BYOC_METRICS_PRESET', choices: METRICS_PRESETS.map((entry) => entry.name), description: 'a curated ClickHouse health view instead of PROMQL (see: byoc metrics presets)' }),
     format: METRICS_OPTIONS.format,
     timeout: METRICS_OPTIONS.timeout,
     maxSeries: METRICS_OPTIONS.maxSeries,
   },
   async run(input, ctx): Promise<MetricsOutput> {
-    const promql = await expressionOf(input.service, input.promql, input.preset);
+    const promql = expressionOf(input.service, input.promql, input.preset);
     const [{ planRange, checkSeriesCount }, { sampleRows, seriesCount, summarize }] = await Promise.all([import('../../src/metrics/caps.js'), import('../../src/metrics/present.js')]);
     const format = formatFor(ctx, input.format);
     return withMetrics(ctx, input.service, input.timeout, async (session, client) => {
@@ -65,16 +67,12 @@ export default defineCommand({
 });
 
 /** The PromQL from the argument or a preset, exactly one of them. */
-async function expressionOf(service: string, promql: string | undefined, preset: string | undefined): Promise<string> {
+function expressionOf(service: string, promql: string | undefined, preset: string | undefined): string {
   if (promql !== undefined && preset !== undefined) {
     throw new UsageError('promql_sources', 'give the PromQL one way: as an argument or with --preset', { hint: `Keep one: byoc metrics range ${service} --preset ${preset}` });
   }
-  if (preset !== undefined) {
-    const { findMetricsPreset, METRICS_PRESETS } = await import('../../src/metrics/presets.js');
-    const found = findMetricsPreset(preset);
-    if (!found) throw new UsageError('preset_unknown', `no metrics preset named "${preset}"`, { hint: `Presets: ${METRICS_PRESETS.map((entry) => entry.name).join(', ')} (byoc metrics presets).` });
-    return found.promql;
-  }
+  // --preset is a choice: a name outside the table was refused before run
+  if (preset !== undefined) return findMetricsPreset(preset)!.promql;
   if (promql === undefined || promql.trim() === '') {
     throw new UsageError('promql_required', 'no PromQL to run', { hint: `Pass it as an argument or name a preset: byoc metrics range ${service} --preset memory` });
   }
