@@ -60,11 +60,11 @@ export function endpointUrl(base: string, call: MetricsCall): URL {
 }
 
 /**
- * Whether a request path (after the base's prefix) is one of the table's, spelled exactly: no percent-encoding,
- * no dot segments, no doubled or trailing slashes, nothing a proxy or router could read as another path.
+ * Whether a request path (after the base's prefix) is one of the table's, spelled exactly: compared as a whole
+ * string, so percent-encoding, dot segments, doubled or trailing slashes (anything a proxy or router could read as
+ * another path) never match; the one variable segment must be a label name, which has none of those characters.
  */
 export function allowedPath(path: string): boolean {
-  if (/%|\/\/|\/\.\.?(\/|$)|\\|[?#;]/.test(path)) return false;
   if ((Object.values(ENDPOINTS) as string[]).includes(path)) return true;
   const label = /^\/api\/v1\/label\/([^/]+)\/values$/.exec(path);
   return label !== null && LABEL_NAME.test(label[1]!);

@@ -199,6 +199,8 @@ describe('byoc metrics series and labels', () => {
     expect(JSON.parse(ndjson.stdout)).toEqual({ __name__: 'up', job: 'prometheus', instance: 'localhost:9090' });
     const json = await runCli(['metrics', 'series', 'acme-prod', 'up', '--json'], setup);
     expect(JSON.parse(json.stdout)).toMatchObject({ matchers: ['up'], series: [{ job: 'prometheus' }] });
+    const tty = await runCli(['metrics', 'series', 'acme-prod', 'up'], { ...setup, stdoutTTY: true });
+    expect(stripVTControlCharacters(tty.stdout)).toMatch(/SERIES\s*\n\s*up\{instance="localhost:9090",job="prometheus"\}/);
   });
 
   it('lists label names, a label’s values, and refuses a name that could change the path (exit 2) without calling', async () => {

@@ -7,7 +7,7 @@ const ALLOWED = new Set<string>(Object.values(ENDPOINTS).filter((path) => !path.
 describe('the metrics endpoint allowlist', () => {
   it('builds only the fixed read paths, the user input in encoded query parameters', () => {
     // Given PromQL holding every character that could end or change a path
-    const promql = 'up{job="/-/quit"} / on() ../api/v1/admin/tsdb/delete_series?match[]=x#frag %2F..%2F//write';
+    const promql = 'up{job="/-/quit"} / on() ../api/v1/admin/tsdb/delete_series?match[]=x&time=0&step=1#frag %2F..%2F//write';
     // When each endpoint is built with it
     for (const endpoint of Object.keys(ENDPOINTS) as Endpoint[]) {
       const url = endpointUrl(BASE, { endpoint, params: [['query', promql], ['match[]', promql]], label: 'job' });
@@ -17,6 +17,8 @@ describe('the metrics endpoint allowlist', () => {
       expect(url.searchParams.get('query')).toBe(promql);
       expect(url.searchParams.getAll('match[]')).toEqual([promql]);
       expect(url.href).not.toMatch(/-\/quit(?!%)|\/admin\/|\/write/);
+      // and no parameter of its own: time and step stay absent
+      expect([...url.searchParams.keys()].sort()).toEqual(['match[]', 'query']);
     }
   });
 
