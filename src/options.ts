@@ -99,6 +99,19 @@ export const SHARED = {
 };
 
 /** The settings known before any command module loads. */
+/** Options of every `byoc metrics` command that reads Prometheus (declared once here, used by each). */
+export const METRICS_OPTIONS = {
+  format: option.choice({
+    flag: '--format <format>', key: 'metrics.format', env: 'BYOC_METRICS_FORMAT', choices: ['table', 'ndjson', 'csv', 'tsv'],
+    defaultNote: 'table on a TTY, tsv piped', description: 'metrics output format (--json for the Prometheus answer as one document)',
+  }),
+  timeout: option.duration({ flag: '--timeout <duration>', key: 'metrics.timeout', env: 'BYOC_METRICS_TIMEOUT', default: '60s', description: 'time limit for a Prometheus call (sent as its timeout too)' }),
+  maxSeries: option.integer({
+    flag: '--max-series <n>', key: 'metrics.maxSeries', env: 'BYOC_METRICS_MAX_SERIES', default: 500, min: 1, max: 10_000,
+    description: 'refuse an answer with more series than this (exit 2) rather than print a part of it',
+  }),
+};
+
 export const SHARED_SETTINGS: readonly OptionSpec[] = [...Object.values(GLOBAL_OPTIONS), ...Object.values(SHARED)];
 
 /** Something that loads a command module: a manifest entry. */

@@ -23,6 +23,8 @@ export interface PolicyConfig {
 export interface ServiceConfig {
   clickhouse?: { url?: string; caFile?: string };
   kubernetes?: { server?: string; caFile?: string; tlsServerName?: string };
+  /** the Prometheus (or Thanos) HTTP API behind the customer's proxy, for `byoc metrics` */
+  prometheus?: { url?: string; caFile?: string; tlsServerName?: string };
   policy?: PolicyConfig;
   /** the customer's own connection for `byoc audit query-log <service>`; a password never lives here */
   audit?: { url?: string; user?: string; passwordEnv?: string; passwordFile?: string; caFile?: string };
@@ -180,6 +182,7 @@ export function configSchema(settings: readonly Setting[]): ConfigSchema {
   const service = object({
     clickhouse: object({ url: httpUrl, caFile: text() }),
     kubernetes: object({ server: httpUrl, caFile: text(), tlsServerName: text() }),
+    prometheus: object({ url: httpUrl, caFile: text(), tlsServerName: text() }),
     policy: objectOf(policy),
     audit: object({ url: httpUrl, user: text(), passwordEnv: text(), passwordFile: text(), caFile: text() }),
     notify: nameList(targetName),

@@ -226,4 +226,25 @@ export const DOCTOR_STEPS: DoctorStep[] = [
       return pass(`${server} answers: Kubernetes ${version.gitVersion}${user ? `, you are ${user}` : ''}`);
     },
   },
+  {
+    id: 'metrics',
+    title: 'Prometheus (metrics)',
+    perService: true,
+    needs: ['certificate'],
+    async run(ctx, service) {
+      const { prometheusOf, openMetricsSession } = await import('../metrics/session.js');
+      const prometheus = await prometheusOf(ctx, service!);
+      if (!prometheus) return { status: 'SKIPPED', evidence: `no services.${service}.prometheus.url configured` };
+      // Reachable, TLS both ways and the grant's metrics scope in one read: the build info, the cheapest call.
+      const { client, certificate } = await openMetricsSession(ctx, service!, { timeoutMs: 10_000 });
+      try {
+        const started = ctx.clock.now().getTime();
+        const { data } = await client.call<{ version?: string; revision?: string }>({ endpoint: 'buildinfo' }, ctx.signal);
+        const version = data.version ? `Prometheus API ${data.version}${data.revision && /^[0-9a-f]{8,}$/.test(data.revision) ? ` (${data.revision.slice(0, 8)})` : ''}` : 'the Prometheus API';
+        return pass(`${prometheus.url} answers as ${certificate.meta.subject}: ${version} in ${ctx.clock.now().getTime() - started}ms`);
+      } finally {
+        client.close();
+      }
+    },
+  },
 ];

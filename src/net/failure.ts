@@ -196,7 +196,7 @@ export interface DiagnosisContext extends FailurePlace {
   what: string;
   url: string;
   /** the code prefix for the failures that keep a per-service code (`clickhouse_unreachable`, `k8s_timeout`) */
-  prefix: 'clickhouse' | 'k8s' | 'broker';
+  prefix: 'clickhouse' | 'k8s' | 'broker' | 'metrics';
   /** the setting that holds the URL, e.g. `services.acme.clickhouse.url` */
   urlSetting: string;
   /** the setting that holds the CA to trust, e.g. `services.acme.clickhouse.caFile` */

@@ -55,7 +55,7 @@ describe('byoc doctor', () => {
     // Then every step passes, in chain order
     const report = JSON.parse(result.stdout);
     expect(report.steps.map((step: { id: string; status: string }) => `${step.id}:${step.status}`)).toEqual([
-      'config:PASS', 'broker:PASS', 'request:PASS', 'certificate:PASS', 'tailscale:PASS', 'dns:PASS', 'tcp:PASS', 'tls:PASS', 'clickhouse:PASS', 'kubernetes:SKIPPED',
+      'config:PASS', 'broker:PASS', 'request:PASS', 'certificate:PASS', 'tailscale:PASS', 'dns:PASS', 'tcp:PASS', 'tls:PASS', 'clickhouse:PASS', 'kubernetes:SKIPPED', 'metrics:SKIPPED',
     ]);
     expect(report.steps.find((step: { id: string }) => step.id === 'clickhouse').evidence).toContain('ClickHouse 24.8.1.1');
     expect(server.queries.at(-1)!.commonName).toBe('alice@vendor.example');
