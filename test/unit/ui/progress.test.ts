@@ -32,8 +32,8 @@ describe('a progress spinner on stderr', () => {
     // Given a terminal on stderr
     const stderr = new CapturedStream(true, 80);
     const progress = createProgress({ stream: stderr, enabled: true, color: false });
-    // When a slow wait is tracked
-    expect(await progress.track('checking the path to acme-prod', slow('done'))).toBe('done');
+    // When a slow wait is tracked (600 ms past the spinner's 300: several frames even on a loaded machine)
+    expect(await progress.track('checking the path to acme-prod', slow('done', 900))).toBe('done');
     // Then the label was drawn, in more than one frame, and the last thing written erases the line
     expect(stderr.text).toContain('checking the path to acme-prod');
     expect(stderr.chunks.filter((chunk) => chunk.includes('checking the path')).length).toBeGreaterThan(1);
