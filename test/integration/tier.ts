@@ -11,19 +11,34 @@ import { FakeClock, runCli } from '../fakes/context.js';
  * CI=true, where a missing binary is a failure: this tier may never be skipped silently in CI.
  */
 export function sandboxTier(name: string): boolean {
-  const binaries = findSandboxBinaries(process.env, { clickhouse: process.env.BYOC_SANDBOX_CLICKHOUSE_BIN, nginx: process.env.BYOC_SANDBOX_NGINX_BIN });
-  const missing = [!binaries.clickhouse && 'clickhouse-server', !binaries.nginx && 'nginx'].filter(Boolean).join(' and ');
+  const binaries = findSandboxBinaries(process.env, sandboxBinSettings());
+  const missing = [
+    !binaries.clickhouse && 'clickhouse-server',
+    !binaries.nginx && 'nginx',
+    !binaries.prometheus && 'prometheus',
+    !binaries.nodeExporter && 'prometheus-node-exporter',
+  ].filter(Boolean).join(' and ');
   if (!missing) return true;
   if (process.env.CI === 'true') {
     describe(name, () => {
       it('runs under CI=true', () => {
-        throw new Error(`CI=true but ${missing} is missing; .ci/run installs clickhouse-server and nginx-light`);
+        throw new Error(`CI=true but ${missing} is missing; .ci/run installs clickhouse-server, nginx-light, prometheus and prometheus-node-exporter`);
       });
     });
   } else {
-    console.warn(`${name} skipped: ${missing} not installed (apt-get update && apt-get install -y clickhouse-server nginx-light)`);
+    console.warn(`${name} skipped: ${missing} not installed (apt-get update && apt-get install -y clickhouse-server nginx-light prometheus prometheus-node-exporter)`);
   }
   return false;
+}
+
+/** The binaries' settings as `byoc sandbox up` reads them, so a CI image can point at binaries outside the usual folders. */
+export function sandboxBinSettings() {
+  return {
+    clickhouse: process.env.BYOC_SANDBOX_CLICKHOUSE_BIN,
+    nginx: process.env.BYOC_SANDBOX_NGINX_BIN,
+    prometheus: process.env.BYOC_SANDBOX_PROMETHEUS_BIN,
+    nodeExporter: process.env.BYOC_SANDBOX_NODE_EXPORTER_BIN,
+  };
 }
 
 /** A clock that really waits: the sandbox and the certificates live in real time. */
