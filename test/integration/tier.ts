@@ -52,7 +52,8 @@ function realClock(): FakeClock {
 /** What `byoc sandbox up --json` reports, as far as these tests read it. */
 interface SandboxUp {
   clickhouse: { httpPort: number };
-  nginx: { url: string };
+  nginx: { url: string; metricsUrl: string; metricsPort: number };
+  prometheus: { url: string; port: number };
   customer: { user: string; passwordFile: string };
   caFile: string;
 }
@@ -79,9 +80,10 @@ export function sandboxWorkspace(name: string) {
       return text;
     },
     /** A new engineer with a sandbox request bob approved (pending first: --no-wait exits 8). */
-    async approvedEngineer(prefix: string, reason = 'integration'): Promise<{ identity: string; requestId: string }> {
+    async approvedEngineer(prefix: string, reason = 'integration', scopes?: string[]): Promise<{ identity: string; requestId: string }> {
       const identity = `${prefix}${++engineers}@vendor.example`;
-      const requested = await workspace.as(identity, ['access', 'request', 'sandbox', '--reason', reason, '--ticket', 'INC-9', '--no-wait', '--json']);
+      const scope = scopes ? ['--scope', scopes.join(',')] : [];
+      const requested = await workspace.as(identity, ['access', 'request', 'sandbox', '--reason', reason, '--ticket', 'INC-9', ...scope, '--no-wait', '--json']);
       const { id: requestId, status } = JSON.parse(requested.stdout) as { id: string; status: string };
       expect(status, requested.stderr).toBe('pending');
       const approved = await workspace.as('bob@vendor.example', ['access', 'approve', requestId]);
