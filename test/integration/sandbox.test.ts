@@ -313,7 +313,7 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
     expect(answer.status, answer.body).toBe(200);
     expect(Number(answer.body?.trim())).toBeGreaterThan(10);
     // and the sandbox lists the grant with its own user
-    expect((await sandboxStatus(stateDir, host)).grants).toContainEqual({ requestId: grant.id, identity: ALICE, service: 'sandbox', user: grant.user, notAfter: expect.any(String) });
+    expect((await sandboxStatus(stateDir, host)).grants).toContainEqual({ requestId: grant.id, identity: ALICE, service: 'sandbox', user: grant.user, notAfter: expect.any(String), scopes: ['clickhouse'] });
   });
 
   it('nginx sees the request in the certificate subject (what users.map is keyed by)', async () => {
