@@ -59,7 +59,7 @@ export function SandboxStatusView({ status, color }: SandboxStatusViewProps) {
       {line('nginx', status.nginx, [status.nginx.url, status.nginx.metricsUrl].filter(Boolean).join(', '))}
       {line('prometheus', status.prometheus, status.prometheus.url ?? '')}
       {line('exporter', status.nodeExporter, status.nodeExporter.port !== undefined ? `127.0.0.1:${status.nodeExporter.port}` : '')}
-      <Field label="grants">{status.grants.length ? status.grants.map((grant) => `${grant.requestId} ${grant.identity} (${(grant.scopes ?? ['clickhouse']).join(', ')}) -> ${grant.user} until ${grant.notAfter}`).join(', ') : 'none approved'}</Field>
+      <Field label="grants">{status.grants.length ? status.grants.map((grant) => `${grant.requestId} ${grant.identity} (${(grant.scopes ?? ['clickhouse']).join(', ')})${(grant.scopes ?? ['clickhouse']).includes('clickhouse') ? ` -> ${grant.user}` : ''} until ${grant.notAfter}`).join(', ') : 'none approved'}</Field>
       <Field label="folder">{status.paths.root}</Field>
     </Box>
   );
