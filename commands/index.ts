@@ -31,7 +31,7 @@ const entry = (file: string, description: string, load: () => Promise<{ default:
 
 export const groups: Record<string, string> = {
   access: 'Request, review and revoke time-bound access',
-  audit: "Customers: audit what engineers did in your ClickHouse",
+  audit: "Customers: audit what engineers did in your ClickHouse and Prometheus",
   broker: 'Run the access broker for a team',
   'broker token': 'Manage bearer tokens of the served broker',
   cert: 'Short-lived client certificates',
@@ -75,6 +75,7 @@ export const manifest: readonly ManifestEntry[] = [
   entry('metrics/series', "List the series that match selectors within the grant's window", () => import('./metrics/series.js')),
   entry('metrics/labels', "List label names, or one label's values (__name__: metric names)", () => import('./metrics/labels.js')),
   entry('metrics/presets', "List the curated ClickHouse health views for byoc metrics range --preset, each explained in a line", () => import('./metrics/presets.js')),
+  entry('audit/metrics', "Audit metrics calls through your proxy (its JSON log: per request and engineer, calls, endpoints, refusals), the sandbox's by default", () => import('./audit/metrics.js')),
   entry('audit/query-log', "Audit what vendor engineers did in your ClickHouse (system.query_log), per request and engineer, with findings", () => import('./audit/query-log.js')),
   entry('status', "Where you stand: identity and how it was established, the broker (reachable?), your grants and certificates with time left; exit 4 when not signed in to a served broker", () => import('./status.js')),
   entry('whoami', "Same as byoc status: identity, broker, grants and certificates", () => import('./whoami.js')),

@@ -3,7 +3,7 @@
 // real nginx doing mutual TLS), narrated step by step. Each step runs the byoc CLI as a user would; on a
 // terminal its ink views show, piped it prints plain text. It leaves nothing running.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,14 +73,47 @@ function directQuery(cert, up, requestId, sql) {
   });
 }
 
+/** The same, to nginx's metrics door in front of Prometheus: a GET of the Prometheus HTTP API. */
+function directMetrics(cert, up, requestId, urlPath, method = 'GET') {
+  const url = new URL(up.nginx.metricsUrl);
+  return new Promise((resolve, reject) => {
+    https
+      .request(
+        {
+          host: '127.0.0.1',
+          port: url.port,
+          servername: url.hostname,
+          method,
+          path: urlPath,
+          headers: { 'X-Byoc-Request': requestId },
+          ca: readFileSync(cert.caPath),
+          cert: readFileSync(cert.certPath),
+          key: readFileSync(cert.keyPath),
+        },
+        (response) => {
+          let body = '';
+          response.on('data', (chunk) => (body += chunk));
+          response.on('end', () => resolve({ status: response.statusCode, body }));
+        },
+      )
+      .on('error', reject)
+      .end();
+  });
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `byoc metrics` once it is built (issue #18's commands); until then the demo asks the metrics door itself. */
+const hasMetricsCommands = existsSync(fileURLToPath(new URL('../dist/commands/metrics/query.js', import.meta.url)));
+
 try {
-  say('Start the sandbox: a customer ClickHouse behind nginx with mutual TLS, on loopback');
+  say('Start the sandbox: a customer ClickHouse and Prometheus behind nginx with mutual TLS, on loopback');
   const installFlag = process.getuid?.() === 0 ? ['--install'] : [];
   const up = JSON.parse(byoc(undefined, ['sandbox', 'up', '--json', ...installFlag], { capture: true }).stdout);
   sandboxUp = true;
   const engineer = up.requester;
   const approver = up.approver;
-  note(`service "${up.service}" at ${up.nginx.url}; engineer ${engineer}, approver ${approver}`);
+  note(`service "${up.service}" at ${up.nginx.url}, metrics at ${up.nginx.metricsUrl}; engineer ${engineer}, approver ${approver}`);
 
   say('The engineer asks for time-bound access, with a reason and a ticket');
   const request = JSON.parse(byoc(engineer, ['access', 'request', 'sandbox', '--reason', 'merges stuck on the orders table', '--ticket', 'INC-4821', '--duration', '1h', '--no-wait', '--json'], { expect: [8], capture: true }).stdout);
@@ -111,6 +144,31 @@ try {
   process.stdout.write(`${dim('    curl-like POST with the engineer certificate ->')} HTTP ${refused.status}: ${refused.body.split(',')[0].trim()}\n`);
   if (refused.status === 200) throw new Error('the server answered a query on default.orders');
 
+  say('Metrics: read-only Prometheus queries through the same grant, certificate and proxy');
+  note('the request names the metrics scope (with clickhouse and kubernetes), so nginx maps its certificate at the metrics door too');
+  // Prometheus scrapes every 2 s: wait for the node exporter's first samples.
+  let load = { status: 0, body: '' };
+  for (let attempt = 0; attempt < 40; attempt++) {
+    load = await directMetrics(cert, up, request.id, '/api/v1/query?query=node_load1');
+    if (load.status === 200 && JSON.parse(load.body).data.result.length > 0) break;
+    await sleep(500);
+  }
+  if (load.status !== 200) throw new Error(`the metrics door answered HTTP ${load.status}: ${load.body}`);
+  if (hasMetricsCommands) {
+    byoc(engineer, ['metrics', 'query', 'sandbox', 'node_load1']);
+    byoc(engineer, ['metrics', 'range', 'sandbox', 'rate(prometheus_http_requests_total[1m])', '--since', '5m']);
+  } else {
+    note('byoc metrics is not in this build yet: the sandbox answers the same call, with the same certificate and X-Byoc-Request header');
+    const series = JSON.parse(load.body).data.result;
+    process.stdout.write(`${dim('    GET /api/v1/query?query=node_load1 ->')} HTTP ${load.status}: ${series.map((row) => `${row.metric.instance} ${row.value[1]}`).join(', ')}\n`);
+  }
+  note('whatever the client sends, nginx passes only the read endpoints: admin and lifecycle paths are refused there');
+  for (const [method, urlPath] of [['POST', '/api/v1/admin/tsdb/snapshot'], ['POST', '/-/quit']]) {
+    const answer = await directMetrics(cert, up, request.id, urlPath, method);
+    process.stdout.write(`${dim(`    ${method} ${urlPath} ->`)} HTTP ${answer.status}: ${answer.body.trim()}\n`);
+    if (answer.status !== 403) throw new Error(`the metrics door let ${method} ${urlPath} through`);
+  }
+
   say("The customer audits the engineer's activity in their own query_log");
   note("the server stamped every query with the grant's own user, so the audit names the engineer and the request by itself");
   byoc(undefined, ['audit', 'query-log', 'sandbox', '--flush', '--since', '1h']);
@@ -118,12 +176,17 @@ try {
   const grants = byoc(approver, ['access', 'list', '--service', 'sandbox', '--json'], { capture: true }).stdout;
   writeFileSync(path.join(cwd, 'grants.json'), grants);
   byoc(undefined, ['audit', 'query-log', 'sandbox', '--since', '1h', '--grants', 'grants.json', '--findings-only'], { expect: [0, 4] });
+  note("and every metrics call, from nginx's log: the request comes from the certificate, not from the header");
+  byoc(undefined, ['audit', 'metrics', '--since', '1h']);
 
   say('Access is revoked; the server refuses the certificate at once, even around byoc, and byoc says what to do next');
   byoc(approver, ['access', 'revoke', request.id, '--comment', 'incident closed']);
   const afterRevoke = await directQuery(cert, up, request.id, 'SELECT 1').catch((error) => ({ status: 0, body: error.message }));
   process.stdout.write(`${dim('    curl-like POST with the revoked certificate ->')} refused (${afterRevoke.status ? `HTTP ${afterRevoke.status}` : `connection closed: ${afterRevoke.body}`})\n`);
   if (afterRevoke.status === 200) throw new Error('the server still answered the revoked certificate');
+  const metricsAfterRevoke = await directMetrics(cert, up, request.id, '/api/v1/query?query=up').catch((error) => ({ status: 0, body: error.message }));
+  process.stdout.write(`${dim('    the same certificate at the metrics door ->')} refused (${metricsAfterRevoke.status ? `HTTP ${metricsAfterRevoke.status}` : `connection closed: ${metricsAfterRevoke.body}`})\n`);
+  if (metricsAfterRevoke.status === 200) throw new Error('the metrics door still answered the revoked certificate');
   byoc(engineer, ['query', 'sandbox', 'SELECT 1 FROM system.one'], { expect: [4] });
 
   say('Stop the sandbox');

@@ -14,6 +14,8 @@ export default defineCommand({
       ['component', 'pid', 'was running', 'stopped with'],
       ['clickhouse', result.clickhouse.pid, result.clickhouse.wasRunning, result.clickhouse.stoppedWith ?? ''],
       ['nginx', result.nginx.pid, result.nginx.wasRunning, result.nginx.stoppedWith ?? ''],
+      ['prometheus', result.prometheus.pid, result.prometheus.wasRunning, result.prometheus.stoppedWith ?? ''],
+      ['node-exporter', result.nodeExporter.pid, result.nodeExporter.wasRunning, result.nodeExporter.stoppedWith ?? ''],
       ['registration', '', result.unregistered ? 'removed' : 'none', ''],
       ['data', '', result.purged ? 'purged' : 'kept', ''],
     ]),

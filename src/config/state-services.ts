@@ -12,6 +12,8 @@ export type StateService = ServiceConfig & {
   /** the CA that signed the service's server certificate */
   caFile?: string;
   policy?: PolicyConfig;
+  /** the service's Prometheus API (the sandbox registers its nginx metrics door) */
+  prometheus?: { url?: string; caFile?: string; tlsServerName?: string };
   /** the customer's own audit connection (the sandbox registers its customer_admin) */
   audit?: { url?: string; user?: string; passwordFile?: string; passwordEnv?: string; caFile?: string };
 };

@@ -47,6 +47,6 @@ export function sandboxAuthority(broker: AccessBroker): SandboxAuthority {
   return {
     ca: () => broker.certificateAuthority(),
     crl: () => broker.crl(),
-    approved: async () => (await broker.approvedFor(SANDBOX_SERVICE)).filter((request) => request.scopes.includes('clickhouse')),
+    approved: async () => (await broker.approvedFor(SANDBOX_SERVICE)).filter((request) => request.scopes.includes('clickhouse') || request.scopes.includes('metrics')),
   };
 }

@@ -15,6 +15,8 @@ export function sandboxPaths(stateDir: string) {
   const root = path.join(stateDir, 'sandbox');
   const clickhouse = path.join(root, 'clickhouse');
   const nginx = path.join(root, 'nginx');
+  const prometheus = path.join(root, 'prometheus');
+  const nodeExporter = path.join(root, 'node-exporter');
   return {
     root,
     state: path.join(root, 'sandbox.json'),
@@ -33,10 +35,27 @@ export function sandboxPaths(stateDir: string) {
       stderr: path.join(clickhouse, 'logs', 'stderr.log'),
       pid: path.join(clickhouse, 'clickhouse-server.pid'),
     },
+    prometheus: {
+      dir: prometheus,
+      config: path.join(prometheus, 'prometheus.yml'),
+      data: path.join(prometheus, 'data'),
+      logs: path.join(prometheus, 'logs'),
+      stdout: path.join(prometheus, 'logs', 'stdout.log'),
+      stderr: path.join(prometheus, 'logs', 'stderr.log'),
+      pid: path.join(prometheus, 'prometheus.pid'),
+    },
+    nodeExporter: {
+      dir: nodeExporter,
+      stdout: path.join(nodeExporter, 'stdout.log'),
+      stderr: path.join(nodeExporter, 'stderr.log'),
+      pid: path.join(nodeExporter, 'node-exporter.pid'),
+    },
     nginx: {
       dir: nginx,
       config: path.join(nginx, 'nginx.conf'),
       usersMap: path.join(nginx, 'users.map'),
+      /** certificate subjects whose request is approved with the metrics scope -> the request id */
+      metricsMap: path.join(nginx, 'metrics.map'),
       keysMap: path.join(nginx, 'keys.map'),
       /** one file per grant (its ClickHouse user's password): what nginx alone holds */
       grants: path.join(nginx, 'grants'),
@@ -49,6 +68,8 @@ export function sandboxPaths(stateDir: string) {
       logs: path.join(nginx, 'logs'),
       errorLog: path.join(nginx, 'logs', 'error.log'),
       accessLog: path.join(nginx, 'logs', 'access.log'),
+      /** one JSON line per call to the metrics door: what `byoc audit metrics` reads */
+      metricsLog: path.join(nginx, 'logs', 'metrics.log'),
       temp: path.join(nginx, 'temp'),
       pid: path.join(nginx, 'nginx.pid'),
       control: path.join(nginx, 'control.sock'),

@@ -18,7 +18,7 @@ import { writePrivateFile } from '../util/secure-fs.js';
 import { grantFile, readStoredGrants, sweepDue, type StoredGrant } from './grants.js';
 import { SANDBOX_SERVICE, sandboxPaths, type SandboxPaths } from './layout.js';
 import { httpCall } from './net.js';
-import { grantFor, renderGrantUserXml, renderKeysMap, renderUsersMap, type SandboxGrant } from './render.js';
+import { grantFor, grantsClickhouse, renderGrantUserXml, renderKeysMap, renderMetricsMap, renderUsersMap, type SandboxGrant } from './render.js';
 import { brokerCaFile, readSandboxState, reloadNginx, sandboxStatus, writeNginxConfig, type SandboxHost, type SandboxState } from './sandbox.js';
 
 const USER_PICKUP_TIMEOUT_MS = 10_000;
@@ -42,7 +42,8 @@ export interface ReconcileReport {
   crlRefreshed: boolean;
 }
 
-const appliesTo = (request: Pick<AccessRequest, 'service' | 'scopes'>) => request.service === SANDBOX_SERVICE && request.scopes.includes('clickhouse');
+const appliesTo = (request: Pick<AccessRequest, 'service' | 'scopes'>) =>
+  request.service === SANDBOX_SERVICE && (request.scopes.includes('clickhouse') || request.scopes.includes('metrics'));
 
 /** The grants the sandbox lets through now, for `sandbox status` (no passwords). */
 export async function liveGrants(stateDir: string, now: Date): Promise<SandboxGrant[]> {
@@ -127,7 +128,9 @@ export async function reconcile(
 ): Promise<ReconcileReport> {
   const paths = sandboxPaths(stateDir);
   const now = host.clock.now().getTime();
-  const wanted = (await readStoredGrants(paths)).filter((grant) => Date.parse(grant.notAfter) > now);
+  const live = (await readStoredGrants(paths)).filter((grant) => Date.parse(grant.notAfter) > now);
+  // Only grants with the clickhouse scope get a ClickHouse user; a metrics-only grant passes the metrics door alone.
+  const wanted = live.filter(grantsClickhouse);
   const present = await usersDirFiles(paths);
   const added: string[] = [];
   for (const grant of wanted) {
@@ -144,9 +147,10 @@ export async function reconcile(
     await writeCrl(paths, authority);
     crlRefreshed = true;
   }
-  const grants = wanted.map(({ password: _password, ...grant }) => grant);
-  await writePrivateFile(paths.nginx.usersMap, renderUsersMap(grants));
+  const grants = live.map(({ password: _password, ...grant }) => grant);
+  await writePrivateFile(paths.nginx.usersMap, renderUsersMap(grants.filter(grantsClickhouse)));
   await writePrivateFile(paths.nginx.keysMap, renderKeysMap(wanted));
+  await writePrivateFile(paths.nginx.metricsMap, renderMetricsMap(grants));
   if (options.running) {
     const generation = await writeNginxConfig(paths, options.running, brokerCaFile(stateDir), host.system.isRoot);
     await reloadNginx(paths, options.running, host, generation);

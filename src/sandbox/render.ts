@@ -5,7 +5,7 @@
  */
 import { READONLY_PROFILE } from '../access/operator.js';
 import { requestUrn, serverUserFor } from '../access/server-user.js';
-import type { AccessRequest } from '../access/types.js';
+import type { AccessRequest, Scope } from '../access/types.js';
 import { UsageError } from '../errors.js';
 import { CUSTOMER_USER, SANDBOX_HOST, type SandboxPaths } from './layout.js';
 
@@ -132,13 +132,26 @@ export interface SandboxGrant {
   service: string;
   user: string;
   notAfter: string;
+  /** what the request was approved for; absent in grants written before #18, which were all ClickHouse grants */
+  scopes?: Scope[];
 }
 
-export function grantFor(request: Pick<AccessRequest, 'id' | 'requester' | 'service' | 'notAfter'>): SandboxGrant {
+export function grantFor(request: Pick<AccessRequest, 'id' | 'requester' | 'service' | 'notAfter'> & { scopes?: readonly Scope[] }): SandboxGrant {
   assertMappableIdentity(request.requester);
   if (!request.notAfter) throw new Error(`${request.id} has no grant end`);
-  return { requestId: request.id, identity: request.requester, service: request.service, user: serverUserFor(request.id, request.requester), notAfter: request.notAfter };
+  return {
+    requestId: request.id,
+    identity: request.requester,
+    service: request.service,
+    user: serverUserFor(request.id, request.requester),
+    notAfter: request.notAfter,
+    scopes: [...(request.scopes ?? ['clickhouse'])],
+  };
 }
+
+/** Whether a grant reaches ClickHouse (its own user) and whether it passes the metrics door. */
+export const grantsClickhouse = (grant: Pick<SandboxGrant, 'scopes'>) => grant.scopes === undefined || grant.scopes.includes('clickhouse');
+export const grantsMetrics = (grant: Pick<SandboxGrant, 'scopes'>) => grant.scopes?.includes('metrics') === true;
 
 /**
  * The operator step for ClickHouse 18.16, which knows no certificate users: a read-only, system-only user per
@@ -171,10 +184,10 @@ ${grantMarker(grant)}
 const GRANT_MARKER = /^<!-- byoc-grant: (\{.*\}) -->$/m;
 
 /** users.d files carry the grant they were written for, so the sandbox can tell its own files from anything else. */
-function grantMarker({ requestId, identity, service, user, notAfter }: SandboxGrant): string {
+function grantMarker({ requestId, identity, service, user, notAfter, scopes }: SandboxGrant): string {
   // Field by field: a caller's object may hold more (the password) than may be written here.
   // `--` may not stand inside an XML comment; JSON's \u escape keeps the value exact.
-  return `<!-- byoc-grant: ${JSON.stringify({ requestId, identity, service, user, notAfter }).replace(/--/g, '\\u002d\\u002d')} -->`;
+  return `<!-- byoc-grant: ${JSON.stringify({ requestId, identity, service, user, notAfter, scopes }).replace(/--/g, '\\u002d\\u002d')} -->`;
 }
 
 export function grantOfUsersFile(content: string): SandboxGrant | undefined {
@@ -192,6 +205,9 @@ export interface NginxConfigInput {
   paths: SandboxPaths;
   port: number;
   clickhouseHttpPort: number;
+  /** the metrics door (mutual TLS, metrics scope, read allowlist) in front of Prometheus */
+  metricsPort: number;
+  prometheusPort: number;
   /** the broker's CA certificate: the only issuer nginx accepts client certificates from */
   caFile: string;
   /** the broker's revocation list: a revoked certificate is refused even while its mapping exists */
@@ -202,7 +218,7 @@ export interface NginxConfigInput {
   generation: string;
 }
 
-export function renderNginxConfig({ paths, port, clickhouseHttpPort, caFile, crlFile, runAsRoot, generation }: NginxConfigInput): string {
+export function renderNginxConfig({ paths, port, clickhouseHttpPort, metricsPort, prometheusPort, caFile, crlFile, runAsRoot, generation }: NginxConfigInput): string {
   const n = paths.nginx;
   const temp = (name: string) => quote(`${n.temp}/${name}`);
   return `# Written by byoc sandbox up (rewritten on every up and operator step). generation ${generation}
@@ -291,6 +307,7 @@ http {
         }
     }
 
+${renderMetricsServer({ paths, metricsPort, prometheusPort, caFile, crlFile })}
     # Local control socket: tells byoc which configuration generation the workers run.
     server {
         listen ${quote(`unix:${n.control}`)};
@@ -303,6 +320,115 @@ http {
         }
     }
 }
+`;
+}
+
+/**
+ * The read endpoints of the Prometheus HTTP API the metrics door passes, the same allowlist byoc calls. Each is
+ * an exact location proxied to a fixed upstream path: whatever spelling a client sends (encoded slashes, `..`,
+ * double slashes), Prometheus only ever sees one of these paths, and anything else is nginx's 403.
+ */
+export const METRICS_READ_ENDPOINTS = ['/api/v1/query', '/api/v1/query_range', '/api/v1/series', '/api/v1/labels', '/api/v1/metadata', '/api/v1/status/buildinfo'] as const;
+
+function renderMetricsServer({ paths, metricsPort, prometheusPort, caFile, crlFile }: Pick<NginxConfigInput, 'paths' | 'metricsPort' | 'prometheusPort' | 'caFile' | 'crlFile'>): string {
+  const n = paths.nginx;
+  const proxy = (upstreamPath: string) => `            limit_except GET POST {
+                deny all;
+            }
+            proxy_pass http://prometheus${upstreamPath}$is_args$args;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host 127.0.0.1;
+            proxy_set_header Authorization "";
+            proxy_read_timeout 120s;`;
+  const exact = METRICS_READ_ENDPOINTS.map((endpoint) => `        location = ${endpoint} {\n${proxy(endpoint)}\n        }`).join('\n');
+  return `    # The metrics door. The certificate's subject must be listed in metrics.map (a request approved with the
+    # metrics scope); the request id logged comes from the certificate itself, the X-Byoc-Request header only
+    # alongside it (a client could send any header).
+    map $ssl_client_s_dn $byoc_metrics_request {
+        default "";
+        include ${quote(n.metricsMap)};
+    }
+    map $ssl_client_s_dn $byoc_cert_request {
+        default "";
+        "~OU=urn:byoc:request:(?<byoc_rid>[0-9a-z-]+)" $byoc_rid;
+    }
+    log_format byoc_metrics escape=json '{"time":"$time_iso8601","remote":"$remote_addr","method":"$request_method","uri":"$request_uri","path":"$uri","status":$status,"bytes":$body_bytes_sent,"verify":"$ssl_client_verify","dn":"$ssl_client_s_dn","request":"$byoc_cert_request","granted":"$byoc_metrics_request","header":"$http_x_byoc_request"}';
+
+    upstream prometheus {
+        server 127.0.0.1:${prometheusPort};
+        keepalive 4;
+        keepalive_timeout 5s;
+    }
+
+    server {
+        listen 127.0.0.1:${metricsPort} ssl;
+        server_name ${SANDBOX_HOST};
+        access_log ${quote(n.metricsLog)} byoc_metrics;
+        ssl_certificate ${quote(n.serverCert)};
+        ssl_certificate_key ${quote(n.serverKey)};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_client_certificate ${quote(caFile)};
+        ssl_verify_client on;
+        ssl_verify_depth 1;
+        ssl_crl ${quote(crlFile)};
+        client_max_body_size 1m;
+        # A slash is part of a path here: never merged or decoded into another endpoint's name.
+        merge_slashes off;
+
+        if ($byoc_metrics_request = "") {
+            return 403 "byoc sandbox: no approved metrics access for this certificate\\n";
+        }
+${exact}
+        location ~ "^/api/v1/label/(?<byoc_label>[a-zA-Z_][a-zA-Z0-9_]*)/values$" {
+${proxy('/api/v1/label/$byoc_label/values')}
+        }
+        # Admin (/api/v1/admin/*), lifecycle (/-/*), remote write (/api/v1/write) and everything else.
+        location / {
+            return 403 "byoc sandbox: only the read endpoints of the Prometheus API are open\\n";
+        }
+    }
+`;
+}
+
+/** metrics.map: the certificate subject of each grant with the metrics scope, and its request id (logged). */
+export function renderMetricsMap(grants: readonly SandboxGrant[]): string {
+  const lines = grants
+    .filter(grantsMetrics)
+    .sort((a, b) => a.requestId.localeCompare(b.requestId))
+    .map((grant) => {
+      assertMappableIdentity(grant.identity);
+      if (!/^[0-9a-z-]+$/.test(grant.requestId)) throw new Error(`unsafe request id ${grant.requestId}`);
+      return `"${subjectDnOf(grant)}" ${grant.requestId};`;
+    });
+  return `# byoc sandbox: certificate subjects allowed through the metrics door (one per request approved with the metrics scope).\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
+}
+
+export interface PrometheusConfigInput {
+  prometheusPort: number;
+  nodeExporterPort: number;
+  /** short, so a test sees samples within seconds of `up` */
+  scrapeInterval: string;
+}
+
+/**
+ * Prometheus scrapes itself and the node exporter. ClickHouse 18.16 has no Prometheus endpoint (it came in
+ * 20.1's <prometheus> section; Debian's 18.16 binary has no trace of it), so there is no ClickHouse job.
+ */
+export function renderPrometheusConfig({ prometheusPort, nodeExporterPort, scrapeInterval }: PrometheusConfigInput): string {
+  return `# Written by byoc sandbox up (rewritten on every up).
+global:
+  scrape_interval: ${scrapeInterval}
+  evaluation_interval: ${scrapeInterval}
+  external_labels:
+    byoc_sandbox: "true"
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ["127.0.0.1:${prometheusPort}"]
+  - job_name: node
+    static_configs:
+      - targets: ["127.0.0.1:${nodeExporterPort}"]
 `;
 }
 

@@ -21,7 +21,7 @@ import {
   type SandboxPaths,
 } from './layout.js';
 import { clickhousePing, freePort, httpCall, portFree, tcpAccepts } from './net.js';
-import { renderClickhouseConfig, renderNginxConfig, renderUsersXml, type SandboxGrant } from './render.js';
+import { renderClickhouseConfig, renderNginxConfig, renderPrometheusConfig, renderUsersXml, type SandboxGrant } from './render.js';
 import type { SandboxSystem } from './system.js';
 
 /** What the sandbox needs from the world; commands build it from the context. */
@@ -43,11 +43,14 @@ function serverEnv(env: Env): Env {
   return Object.fromEntries(keep.filter((name) => env[name] !== undefined).map((name) => [name, env[name]]));
 }
 
-const DEBIAN_PACKAGES = ['clickhouse-server', 'nginx-light'] as const;
+const DEBIAN_PACKAGES = ['clickhouse-server', 'nginx-light', 'prometheus', 'prometheus-node-exporter'] as const;
 const INSTALL_COMMAND = `apt-get update && apt-get install -y ${DEBIAN_PACKAGES.join(' ')}`;
 const SYSTEM_BIN_DIRS = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
 const CLICKHOUSE_START_TIMEOUT_MS = 30_000;
 const NGINX_START_TIMEOUT_MS = 10_000;
+const PROMETHEUS_START_TIMEOUT_MS = 30_000;
+/** short, so a test or the demo sees samples within seconds of `up` */
+const SCRAPE_INTERVAL = '2s';
 const STOP_TIMEOUT_MS = 15_000;
 const POLL_MS = 100;
 const SERVER_CERT_LIFETIME_MS = 365 * 86_400_000;
@@ -57,12 +60,22 @@ export interface SandboxState {
   version: 1;
   createdAt: string;
   clickhouse: { bin: string; httpPort: number; tcpPort: number };
-  nginx: { bin: string; port: number };
+  /** metricsPort: nginx's metrics door (absent in states written before #18; `up` adds it) */
+  nginx: { bin: string; port: number; metricsPort?: number };
+  prometheus?: { bin: string; port: number };
+  nodeExporter?: { bin: string; port: number };
 }
+
+/** A state whose every server has its port (what `up` writes). */
+type FullState = SandboxState & { nginx: { metricsPort: number }; prometheus: { bin: string; port: number }; nodeExporter: { bin: string; port: number } };
+
+const isFull = (state: SandboxState | undefined): state is FullState => state?.nginx.metricsPort !== undefined && state.prometheus !== undefined && state.nodeExporter !== undefined;
 
 export interface SandboxBinaries {
   clickhouse?: string | undefined;
   nginx?: string | undefined;
+  prometheus?: string | undefined;
+  nodeExporter?: string | undefined;
 }
 
 export interface SandboxUpOptions {
@@ -72,6 +85,8 @@ export interface SandboxUpOptions {
   install?: boolean;
   clickhouseBin?: string | undefined;
   nginxBin?: string | undefined;
+  prometheusBin?: string | undefined;
+  nodeExporterBin?: string | undefined;
 }
 
 export interface SandboxUpResult {
@@ -84,7 +99,10 @@ export interface SandboxUpResult {
    */
   clickhouse: { httpUrl: string; httpPort: number; tcpPort: number; pid: number; /** @deprecated use nginx.url */ url: string };
   /** `url` is what engineers use: nginx, mutual TLS with the broker's CA */
-  nginx: { url: string; port: number; pid: number };
+  nginx: { url: string; port: number; pid: number; /** the metrics door: mutual TLS, metrics scope, read endpoints only */ metricsUrl: string; metricsPort: number };
+  /** Prometheus itself (loopback, no TLS): the customer's side; engineers go through nginx.metricsUrl */
+  prometheus: { url: string; port: number; pid: number };
+  nodeExporter: { port: number; pid: number };
   requester: string;
   approver: string;
   approvers: string[];
@@ -110,7 +128,9 @@ export interface SandboxStatus {
   /** `httpUrl`: ClickHouse's own HTTP port; `url` is its deprecated name (0.1), gone in 0.3 */
   clickhouse: ProcessStatus & { httpPort?: number; tcpPort?: number; httpUrl?: string; /** @deprecated use httpUrl */ url?: string };
   /** `url`: what engineers use (nginx, mutual TLS) */
-  nginx: ProcessStatus & { port?: number; url?: string; workers: number[] };
+  nginx: ProcessStatus & { port?: number; url?: string; metricsPort?: number; metricsUrl?: string; workers: number[] };
+  prometheus: ProcessStatus & { port?: number; url?: string };
+  nodeExporter: ProcessStatus & { port?: number };
   /** identities nginx lets through, and the ClickHouse user each becomes (one entry per grant) */
   identities: { identity: string; user: string }[];
   /** the approved requests nginx lets through, each with its own ClickHouse user */
@@ -123,6 +143,10 @@ export interface SandboxStatus {
     nginxConfig: string;
     nginxErrorLog: string;
     usersMap: string;
+    metricsMap: string;
+    metricsLog: string;
+    prometheusConfig: string;
+    prometheusData: string;
     crlFile: string;
     customerPasswordFile: string;
     caFile: string;
@@ -141,6 +165,8 @@ export interface SandboxDownResult {
   service: typeof SANDBOX_SERVICE;
   clickhouse: StopReport;
   nginx: StopReport;
+  prometheus: StopReport;
+  nodeExporter: StopReport;
   unregistered: boolean;
   purged: boolean;
   stateDir: string;
@@ -151,6 +177,8 @@ export function findSandboxBinaries(env: Env, explicit: SandboxBinaries = {}): S
   return {
     clickhouse: findExecutable(explicit.clickhouse ?? 'clickhouse-server', env),
     nginx: findExecutable(explicit.nginx ?? 'nginx', env),
+    prometheus: findExecutable(explicit.prometheus ?? 'prometheus', env),
+    nodeExporter: findExecutable(explicit.nodeExporter ?? 'prometheus-node-exporter', env),
   };
 }
 
@@ -168,17 +196,25 @@ function findExecutable(name: string, env: Env): string | undefined {
   });
 }
 
-async function requireBinaries(host: SandboxHost, options: SandboxUpOptions): Promise<{ clickhouse: string; nginx: string }> {
-  const explicit = { clickhouse: options.clickhouseBin, nginx: options.nginxBin };
+async function requireBinaries(host: SandboxHost, options: SandboxUpOptions): Promise<Required<{ [K in keyof SandboxBinaries]: string }>> {
+  const explicit = { clickhouse: options.clickhouseBin, nginx: options.nginxBin, prometheus: options.prometheusBin, nodeExporter: options.nodeExporterBin };
   let found = findSandboxBinaries(host.env, explicit);
-  if ((!found.clickhouse || !found.nginx) && options.install) {
+  const complete = () => Boolean(found.clickhouse && found.nginx && found.prometheus && found.nodeExporter);
+  if (!complete() && options.install) {
     await installPackages(host);
     found = findSandboxBinaries(host.env, explicit);
   }
-  if (found.clickhouse && found.nginx) return { clickhouse: found.clickhouse, nginx: found.nginx };
-  const missing = [!found.clickhouse && (options.clickhouseBin ?? 'clickhouse-server'), !found.nginx && (options.nginxBin ?? 'nginx')].filter(Boolean);
+  if (found.clickhouse && found.nginx && found.prometheus && found.nodeExporter) {
+    return { clickhouse: found.clickhouse, nginx: found.nginx, prometheus: found.prometheus, nodeExporter: found.nodeExporter };
+  }
+  const missing = [
+    !found.clickhouse && (options.clickhouseBin ?? 'clickhouse-server'),
+    !found.nginx && (options.nginxBin ?? 'nginx'),
+    !found.prometheus && (options.prometheusBin ?? 'prometheus'),
+    !found.nodeExporter && (options.nodeExporterBin ?? 'prometheus-node-exporter'),
+  ].filter(Boolean);
   throw new ConfigError('sandbox_binaries_missing', `the sandbox needs ${missing.join(' and ')}, which ${missing.length > 1 ? 'are' : 'is'} not installed`, {
-    hint: `Install the Debian packages ${DEBIAN_PACKAGES.join(' and ')}: ${INSTALL_COMMAND} (as root), or run byoc sandbox up --install as root; or point byoc at the binaries with BYOC_SANDBOX_CLICKHOUSE_BIN / BYOC_SANDBOX_NGINX_BIN.`,
+    hint: `Install the Debian packages ${DEBIAN_PACKAGES.join(' and ')}: ${INSTALL_COMMAND} (as root), or run byoc sandbox up --install as root; or point byoc at the binaries with BYOC_SANDBOX_CLICKHOUSE_BIN / BYOC_SANDBOX_NGINX_BIN / BYOC_SANDBOX_PROMETHEUS_BIN / BYOC_SANDBOX_NODE_EXPORTER_BIN.`,
   });
 }
 
@@ -222,7 +258,7 @@ async function readPid(file: string): Promise<number | undefined> {
  * The pid in a pid file, when that process is alive and still the server (a stale file's pid may have been
  * reused by an unrelated process, which `down` must never signal).
  */
-async function livePid(file: string, system: SandboxSystem, server: 'clickhouse' | 'nginx'): Promise<number | undefined> {
+async function livePid(file: string, system: SandboxSystem, server: 'clickhouse' | 'nginx' | 'prometheus' | 'node-exporter' | 'node_exporter'): Promise<number | undefined> {
   const pid = await readPid(file);
   if (pid === undefined || !system.isAlive(pid)) return undefined;
   const title = system.processTitle(pid);
@@ -240,19 +276,44 @@ function sandboxUrl(port: number): string {
   return `https://${SANDBOX_HOST}:${port}`;
 }
 
+function prometheusUrl(port: number): string {
+  return `http://127.0.0.1:${port}`;
+}
+
+/** Prometheus's own readiness answer (loopback, no TLS). */
+async function prometheusReady(port: number, timeoutMs = 1000): Promise<boolean> {
+  try {
+    return (await httpCall({ port, path: '/-/ready', timeoutMs })).status === 200;
+  } catch {
+    return false;
+  }
+}
+
+async function nodeExporterLivePid(paths: SandboxPaths, system: SandboxSystem): Promise<number | undefined> {
+  // Debian's binary is prometheus-node-exporter; upstream's is node_exporter.
+  return (await livePid(paths.nodeExporter.pid, system, 'node-exporter')) ?? livePid(paths.nodeExporter.pid, system, 'node_exporter');
+}
+
 export async function sandboxStatus(stateDir: string, host: SandboxHost): Promise<SandboxStatus> {
   const paths = sandboxPaths(stateDir);
   const state = await readSandboxState(stateDir);
-  const [clickhousePid, nginxPid] = await Promise.all([livePid(paths.clickhouse.pid, host.system, 'clickhouse'), livePid(paths.nginx.pid, host.system, 'nginx')]);
+  const [clickhousePid, nginxPid, prometheusPid, nodeExporterPid] = await Promise.all([
+    livePid(paths.clickhouse.pid, host.system, 'clickhouse'),
+    livePid(paths.nginx.pid, host.system, 'nginx'),
+    livePid(paths.prometheus.pid, host.system, 'prometheus'),
+    nodeExporterLivePid(paths, host.system),
+  ]);
   const clickhouseHealthy = clickhousePid !== undefined && state !== undefined && (await clickhousePing(state.clickhouse.httpPort));
-  const nginxHealthy = nginxPid !== undefined && state !== undefined && (await tcpAccepts(state.nginx.port));
+  const nginxHealthy = nginxPid !== undefined && isFull(state) && (await tcpAccepts(state.nginx.port)) && (await tcpAccepts(state.nginx.metricsPort));
+  const prometheusHealthy = prometheusPid !== undefined && state?.prometheus !== undefined && (await prometheusReady(state.prometheus.port));
+  const nodeExporterHealthy = nodeExporterPid !== undefined && state?.nodeExporter !== undefined && (await tcpAccepts(state.nodeExporter.port));
   const [{ stateServices }, { liveGrants }] = await Promise.all([import('../config/state-services.js'), import('./operator.js')]);
   const registered = SANDBOX_SERVICE in (await stateServices(stateDir));
   const grants = await liveGrants(stateDir, host.clock.now());
   return {
     service: SANDBOX_SERVICE,
     configured: state !== undefined,
-    up: clickhouseHealthy && nginxHealthy,
+    up: clickhouseHealthy && nginxHealthy && prometheusHealthy && nodeExporterHealthy,
     registered,
     clickhouse: {
       running: clickhousePid !== undefined,
@@ -266,6 +327,19 @@ export async function sandboxStatus(stateDir: string, host: SandboxHost): Promis
       healthy: nginxHealthy,
       workers: nginxPid !== undefined ? host.system.children(nginxPid) : [],
       ...(state ? { port: state.nginx.port, url: sandboxUrl(state.nginx.port) } : {}),
+      ...(state?.nginx.metricsPort !== undefined ? { metricsPort: state.nginx.metricsPort, metricsUrl: sandboxUrl(state.nginx.metricsPort) } : {}),
+    },
+    prometheus: {
+      running: prometheusPid !== undefined,
+      pid: prometheusPid,
+      healthy: prometheusHealthy,
+      ...(state?.prometheus ? { port: state.prometheus.port, url: prometheusUrl(state.prometheus.port) } : {}),
+    },
+    nodeExporter: {
+      running: nodeExporterPid !== undefined,
+      pid: nodeExporterPid,
+      healthy: nodeExporterHealthy,
+      ...(state?.nodeExporter ? { port: state.nodeExporter.port } : {}),
     },
     identities: grants.map(({ identity, user }) => ({ identity, user })),
     grants,
@@ -277,6 +351,10 @@ export async function sandboxStatus(stateDir: string, host: SandboxHost): Promis
       nginxConfig: paths.nginx.config,
       nginxErrorLog: paths.nginx.errorLog,
       usersMap: paths.nginx.usersMap,
+      metricsMap: paths.nginx.metricsMap,
+      metricsLog: paths.nginx.metricsLog,
+      prometheusConfig: paths.prometheus.config,
+      prometheusData: paths.prometheus.data,
       crlFile: paths.nginx.crl,
       customerPasswordFile: paths.customerPassword,
       caFile: brokerCaFile(stateDir),
@@ -292,20 +370,22 @@ export async function sandboxUp(stateDir: string, host: SandboxHost, options: Sa
   const caFile = brokerCaFile(stateDir);
   const previous = await readSandboxState(stateDir);
   const before = await sandboxStatus(stateDir, host);
-  if (previous && before.up) {
+  if (isFull(previous) && before.up) {
     // Already running: still bring the users in line with the broker (and sweep what expired).
     const { syncWithBroker, reconcile } = await import('./operator.js');
     await syncWithBroker(stateDir, host, options.authority);
     await reconcile(stateDir, host, options.authority, { running: previous, refreshCrl: true });
     await register(stateDir, previous, caFile);
-    return upResult(stateDir, previous, before.clickhouse.pid!, before.nginx.pid!, caFile, true);
+    return upResult(stateDir, previous, { clickhouse: before.clickhouse.pid!, nginx: before.nginx.pid!, prometheus: before.prometheus.pid!, nodeExporter: before.nodeExporter.pid! }, caFile, true);
   }
 
-  for (const dir of [paths.root, paths.clickhouse.dir, paths.clickhouse.data, paths.clickhouse.logs, paths.clickhouse.usersDir, paths.nginx.dir, paths.nginx.certs, paths.nginx.logs, paths.nginx.temp, paths.nginx.grants]) {
+  for (const dir of [paths.root, paths.clickhouse.dir, paths.clickhouse.data, paths.clickhouse.logs, paths.clickhouse.usersDir, paths.nginx.dir, paths.nginx.certs, paths.nginx.logs, paths.nginx.temp, paths.nginx.grants, paths.prometheus.dir, paths.prometheus.data, paths.prometheus.logs, paths.nodeExporter.dir]) {
     await ensurePrivateDir(dir);
   }
   const clickhouseRunning = before.clickhouse.running ? before.clickhouse.pid : undefined;
   const nginxRunning = before.nginx.running ? before.nginx.pid : undefined;
+  const prometheusRunning = before.prometheus.running ? before.prometheus.pid : undefined;
+  const nodeExporterRunning = before.nodeExporter.running ? before.nodeExporter.pid : undefined;
   const taken = new Set<number>();
   const port = async (stored: number | undefined, keep: boolean) => {
     let chosen = stored !== undefined && (keep || (!taken.has(stored) && (await portFree(stored)))) ? stored : await freePort();
@@ -313,7 +393,7 @@ export async function sandboxUp(stateDir: string, host: SandboxHost, options: Sa
     taken.add(chosen);
     return chosen;
   };
-  const state: SandboxState = {
+  const state: FullState = {
     version: 1,
     createdAt: previous?.createdAt ?? host.clock.now().toISOString(),
     clickhouse: {
@@ -321,7 +401,13 @@ export async function sandboxUp(stateDir: string, host: SandboxHost, options: Sa
       httpPort: await port(previous?.clickhouse.httpPort, clickhouseRunning !== undefined),
       tcpPort: await port(previous?.clickhouse.tcpPort, clickhouseRunning !== undefined),
     },
-    nginx: { bin: bins.nginx, port: await port(previous?.nginx.port, nginxRunning !== undefined) },
+    nginx: {
+      bin: bins.nginx,
+      port: await port(previous?.nginx.port, nginxRunning !== undefined),
+      metricsPort: await port(previous?.nginx.metricsPort, nginxRunning !== undefined && previous?.nginx.metricsPort !== undefined),
+    },
+    prometheus: { bin: bins.prometheus, port: await port(previous?.prometheus?.port, prometheusRunning !== undefined) },
+    nodeExporter: { bin: bins.nodeExporter, port: await port(previous?.nodeExporter?.port, nodeExporterRunning !== undefined) },
   };
   await writePrivateFile(paths.state, `${JSON.stringify(state, null, 2)}\n`);
 
@@ -340,6 +426,21 @@ export async function sandboxUp(stateDir: string, host: SandboxHost, options: Sa
     }
     await seedCustomerData(state.clickhouse.httpPort, customerPassword);
 
+    let nodeExporterPid = nodeExporterRunning;
+    if (nodeExporterPid === undefined) {
+      nodeExporterPid = await startNodeExporter(paths, state, host);
+      started.push(nodeExporterPid);
+    }
+    await writePrivateFile(
+      paths.prometheus.config,
+      renderPrometheusConfig({ prometheusPort: state.prometheus.port, nodeExporterPort: state.nodeExporter.port, scrapeInterval: SCRAPE_INTERVAL }),
+    );
+    let prometheusPid = prometheusRunning;
+    if (prometheusPid === undefined) {
+      prometheusPid = await startPrometheus(paths, state, host);
+      started.push(prometheusPid);
+    }
+
     await writeServerCertificate(paths, options.authority, host.clock.now());
     // The users are exactly the broker's approved requests (some may have been approved or revoked while the
     // sandbox was down), and nginx starts with the broker's current CRL.
@@ -355,7 +456,7 @@ export async function sandboxUp(stateDir: string, host: SandboxHost, options: Sa
       await reloadNginx(paths, state, host, generation);
     }
     await register(stateDir, state, caFile);
-    return upResult(stateDir, state, clickhousePid, nginxPid, caFile, false);
+    return upResult(stateDir, state, { clickhouse: clickhousePid, nginx: nginxPid, prometheus: prometheusPid, nodeExporter: nodeExporterPid }, caFile, false);
   } catch (error) {
     // Leave nothing half-started behind: a later `up` starts from a clean slate.
     for (const pid of started) await stopProcess(pid, host, 5000);
@@ -368,14 +469,22 @@ function clickhouseHttpUrl(state: SandboxState): string {
   return `http://127.0.0.1:${state.clickhouse.httpPort}`;
 }
 
-export function upResult(stateDir: string, state: SandboxState, clickhousePid: number, nginxPid: number, caFile: string, alreadyRunning: boolean): SandboxUpResult {
+export function upResult(
+  stateDir: string,
+  state: FullState,
+  pids: { clickhouse: number; nginx: number; prometheus: number; nodeExporter: number },
+  caFile: string,
+  alreadyRunning: boolean,
+): SandboxUpResult {
   const paths = sandboxPaths(stateDir);
   const engineers = sandboxUrl(state.nginx.port);
   return {
     service: SANDBOX_SERVICE,
     alreadyRunning,
-    clickhouse: { httpUrl: clickhouseHttpUrl(state), httpPort: state.clickhouse.httpPort, tcpPort: state.clickhouse.tcpPort, pid: clickhousePid, url: engineers },
-    nginx: { url: engineers, port: state.nginx.port, pid: nginxPid },
+    clickhouse: { httpUrl: clickhouseHttpUrl(state), httpPort: state.clickhouse.httpPort, tcpPort: state.clickhouse.tcpPort, pid: pids.clickhouse, url: engineers },
+    nginx: { url: engineers, port: state.nginx.port, pid: pids.nginx, metricsUrl: sandboxUrl(state.nginx.metricsPort), metricsPort: state.nginx.metricsPort },
+    prometheus: { url: prometheusUrl(state.prometheus.port), port: state.prometheus.port, pid: pids.prometheus },
+    nodeExporter: { port: state.nodeExporter.port, pid: pids.nodeExporter },
     requester: SANDBOX_REQUESTER,
     approver: SANDBOX_APPROVERS[0],
     approvers: [...SANDBOX_APPROVERS],
@@ -385,10 +494,12 @@ export function upResult(stateDir: string, state: SandboxState, clickhousePid: n
   };
 }
 
-async function register(stateDir: string, state: SandboxState, caFile: string): Promise<void> {
+async function register(stateDir: string, state: FullState, caFile: string): Promise<void> {
   const { registerStateService } = await import('../config/state-services.js');
   await registerStateService(stateDir, SANDBOX_SERVICE, {
     clickhouse: { url: sandboxUrl(state.nginx.port) },
+    // The metrics door: nginx's certificate comes from the broker's CA, like the ClickHouse door's.
+    prometheus: { url: sandboxUrl(state.nginx.metricsPort), caFile },
     policy: { approvers: [...SANDBOX_APPROVERS], approvals: 1, maxDuration: '2h', pendingTtl: '30m' },
     resolve: { [SANDBOX_HOST]: '127.0.0.1' },
     caFile,
@@ -472,6 +583,76 @@ async function startClickhouse(paths: SandboxPaths, state: SandboxState, host: S
   }
 }
 
+/** A loopback server we start ourselves and wait for; on failure, the last lines it wrote. */
+async function startServer(
+  host: SandboxHost,
+  spec: { name: string; bin: string; args: string[]; cwd: string; stdout: string; stderr: string; pidFile: string; timeoutMs: number; ready: () => Promise<boolean> },
+): Promise<number> {
+  const offset = await fileSize(spec.stderr);
+  const pid = await host.system.spawnDetached(spec.bin, spec.args, { env: serverEnv(host.env), cwd: spec.cwd, stdoutFile: spec.stdout, stderrFile: spec.stderr });
+  await writePrivateFile(spec.pidFile, `${pid}\n`);
+  const deadline = host.clock.now().getTime() + spec.timeoutMs;
+  for (;;) {
+    if (await spec.ready()) return pid;
+    const alive = host.system.isAlive(pid);
+    if (!alive || host.clock.now().getTime() >= deadline) {
+      if (alive) await stopProcess(pid, host, 5000);
+      await rm(spec.pidFile, { force: true });
+      const log = await tailSince(spec.stderr, offset);
+      throw new RemoteError(`sandbox_${spec.name.replace(/-/g, '_')}_failed`, `${spec.name} ${alive ? `was not ready within ${spec.timeoutMs / 1000} s` : 'exited during start-up'}${log ? `; last lines of its log:\n${log}` : ''}`, {
+        hint: `See ${spec.stderr}; then byoc sandbox up again.`,
+      });
+    }
+    await host.clock.sleep(POLL_MS);
+  }
+}
+
+async function startNodeExporter(paths: SandboxPaths, state: FullState, host: SandboxHost): Promise<number> {
+  host.progress?.(`starting prometheus-node-exporter on 127.0.0.1:${state.nodeExporter.port}`);
+  return startServer(host, {
+    name: 'node-exporter',
+    bin: state.nodeExporter.bin,
+    // A handful of collectors: enough for the presets' node metrics, light on a shared machine.
+    args: [
+      `--web.listen-address=127.0.0.1:${state.nodeExporter.port}`,
+      '--collector.disable-defaults',
+      '--collector.cpu',
+      '--collector.meminfo',
+      '--collector.loadavg',
+      '--collector.filesystem',
+      '--collector.diskstats',
+      '--collector.time',
+    ],
+    cwd: paths.nodeExporter.dir,
+    stdout: paths.nodeExporter.stdout,
+    stderr: paths.nodeExporter.stderr,
+    pidFile: paths.nodeExporter.pid,
+    timeoutMs: PROMETHEUS_START_TIMEOUT_MS,
+    ready: () => tcpAccepts(state.nodeExporter.port, 500),
+  });
+}
+
+async function startPrometheus(paths: SandboxPaths, state: FullState, host: SandboxHost): Promise<number> {
+  host.progress?.(`starting prometheus on 127.0.0.1:${state.prometheus.port}`);
+  return startServer(host, {
+    name: 'prometheus',
+    bin: state.prometheus.bin,
+    // No --web.enable-lifecycle and no --web.enable-admin-api: Prometheus refuses those paths too, behind nginx's allowlist.
+    args: [
+      `--config.file=${paths.prometheus.config}`,
+      `--storage.tsdb.path=${paths.prometheus.data}`,
+      '--storage.tsdb.retention.time=2d',
+      `--web.listen-address=127.0.0.1:${state.prometheus.port}`,
+    ],
+    cwd: paths.prometheus.dir,
+    stdout: paths.prometheus.stdout,
+    stderr: paths.prometheus.stderr,
+    pidFile: paths.prometheus.pid,
+    timeoutMs: PROMETHEUS_START_TIMEOUT_MS,
+    ready: () => prometheusReady(state.prometheus.port, 500),
+  });
+}
+
 async function clickhouseQuery(port: number, password: string, sql: string): Promise<string> {
   const answer = await httpCall({
     port,
@@ -520,9 +701,19 @@ async function writeServerCertificate(paths: SandboxPaths, authority: SandboxUpO
 
 /** Writes nginx.conf and returns its generation: a digest of everything a reload would change. */
 export async function writeNginxConfig(paths: SandboxPaths, state: SandboxState, caFile: string, runAsRoot: boolean): Promise<string> {
-  const input = { paths, port: state.nginx.port, clickhouseHttpPort: state.clickhouse.httpPort, caFile, crlFile: paths.nginx.crl, runAsRoot };
+  if (!isFull(state)) throw new Error('the sandbox state has no metrics ports yet: byoc sandbox up first');
+  const input = {
+    paths,
+    port: state.nginx.port,
+    clickhouseHttpPort: state.clickhouse.httpPort,
+    metricsPort: state.nginx.metricsPort,
+    prometheusPort: state.prometheus.port,
+    caFile,
+    crlFile: paths.nginx.crl,
+    runAsRoot,
+  };
   const digest = createHash('sha256').update(renderNginxConfig({ ...input, generation: '' }));
-  for (const file of [paths.nginx.usersMap, paths.nginx.keysMap, paths.nginx.crl, caFile, paths.nginx.serverCert]) digest.update(await readFile(file, 'utf8').catch(() => ''));
+  for (const file of [paths.nginx.usersMap, paths.nginx.keysMap, paths.nginx.metricsMap, paths.nginx.crl, caFile, paths.nginx.serverCert]) digest.update(await readFile(file, 'utf8').catch(() => ''));
   const generation = digest.digest('hex').slice(0, 16);
   await writePrivateFile(paths.nginx.config, renderNginxConfig({ ...input, generation }));
   return generation;
@@ -642,6 +833,13 @@ export async function sandboxDown(stateDir: string, host: SandboxHost, options: 
     // Workers normally leave with their master; none may outlive the sandbox.
     for (const worker of workers) if (host.system.isAlive(worker)) host.system.kill(worker, 'SIGKILL');
   }
+  const stopServer = async (name: string, pid: number | undefined): Promise<StopReport> => {
+    if (pid === undefined) return { wasRunning: false };
+    host.progress?.(`stopping ${name} (pid ${pid})`);
+    return { pid, wasRunning: true, stoppedWith: await stopProcess(pid, host, STOP_TIMEOUT_MS) };
+  };
+  const prometheus = await stopServer('prometheus', await livePid(paths.prometheus.pid, host.system, 'prometheus'));
+  const nodeExporter = await stopServer('prometheus-node-exporter', await nodeExporterLivePid(paths, host.system));
   const clickhouse: StopReport = { wasRunning: false };
   const clickhousePid = await livePid(paths.clickhouse.pid, host.system, 'clickhouse');
   if (clickhousePid !== undefined) {
@@ -652,10 +850,12 @@ export async function sandboxDown(stateDir: string, host: SandboxHost, options: 
   }
   await rm(paths.clickhouse.pid, { force: true });
   await rm(paths.nginx.pid, { force: true });
+  await rm(paths.prometheus.pid, { force: true });
+  await rm(paths.nodeExporter.pid, { force: true });
   const { unregisterStateService } = await import('../config/state-services.js');
   const unregistered = await unregisterStateService(stateDir, SANDBOX_SERVICE);
   if (options.purge) await rm(paths.root, { recursive: true, force: true });
-  return { service: SANDBOX_SERVICE, clickhouse, nginx, unregistered, purged: options.purge === true, stateDir };
+  return { service: SANDBOX_SERVICE, clickhouse, nginx, prometheus, nodeExporter, unregistered, purged: options.purge === true, stateDir };
 }
 
 /** The customer's password, for the audit and the tests. */

@@ -33,6 +33,7 @@ import {
 } from '../../src/sandbox/sandbox.js';
 import { nodeSandboxSystem } from '../../src/sandbox/system.js';
 import { FakeClock, runCli, testContext } from '../fakes/context.js';
+import { sandboxBinSettings } from './tier.js';
 
 const ALICE = 'alice@vendor.example';
 const BOB = 'bob@vendor.example';
@@ -42,17 +43,20 @@ const DAVE = 'dave@vendor.example';
 const ALICE_TWIN = 'alice.vendor@example';
 
 // The same settings `byoc sandbox up` honours, so a CI image can point at binaries outside the usual folders.
-const explicit = { clickhouse: process.env.BYOC_SANDBOX_CLICKHOUSE_BIN, nginx: process.env.BYOC_SANDBOX_NGINX_BIN };
+const explicit = sandboxBinSettings();
 const binaries = findSandboxBinaries(process.env, explicit);
-const available = Boolean(binaries.clickhouse && binaries.nginx);
-const missing = [!binaries.clickhouse && 'clickhouse-server', !binaries.nginx && 'nginx'].filter(Boolean).join(' and ');
-const skipMessage = `sandbox integration tests skipped: ${missing} not installed (apt-get update && apt-get install -y clickhouse-server nginx-light)`;
+const sandboxUpBins = () => ({ clickhouseBin: explicit.clickhouse, nginxBin: explicit.nginx, prometheusBin: explicit.prometheus, nodeExporterBin: explicit.nodeExporter });
+const available = Boolean(binaries.clickhouse && binaries.nginx && binaries.prometheus && binaries.nodeExporter);
+const missing = [!binaries.clickhouse && 'clickhouse-server', !binaries.nginx && 'nginx', !binaries.prometheus && 'prometheus', !binaries.nodeExporter && 'prometheus-node-exporter']
+  .filter(Boolean)
+  .join(' and ');
+const skipMessage = `sandbox integration tests skipped: ${missing} not installed (apt-get update && apt-get install -y clickhouse-server nginx-light prometheus prometheus-node-exporter)`;
 
 if (!available && process.env.CI === 'true') {
   describe('sandbox integration tier', () => {
     it('runs under CI=true', () => {
       // Given CI / Then the real binaries must be there: this tier may not be skipped silently
-      throw new Error(`CI=true but ${missing} is missing; install clickhouse-server and nginx-light in the CI image`);
+      throw new Error(`CI=true but ${missing} is missing; install clickhouse-server, nginx-light, prometheus and prometheus-node-exporter in the CI image`);
     });
   });
 } else if (!available) {
@@ -102,11 +106,13 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
     env = { BYOC_STATE_DIR: stateDir, PATH: process.env.PATH ?? '/usr/bin:/bin' };
     if (explicit.clickhouse) env.BYOC_SANDBOX_CLICKHOUSE_BIN = explicit.clickhouse;
     if (explicit.nginx) env.BYOC_SANDBOX_NGINX_BIN = explicit.nginx;
+    if (explicit.prometheus) env.BYOC_SANDBOX_PROMETHEUS_BIN = explicit.prometheus;
+    if (explicit.nodeExporter) env.BYOC_SANDBOX_NODE_EXPORTER_BIN = explicit.nodeExporter;
     host = { env, clock: realClock(), system: nodeSandboxSystem() };
     // As `byoc sandbox up` does: the machine's broker, without its operator hooks, is the sandbox's authority.
     const operator = testContext({ env, clock: realClock() });
     authority = sandboxAuthority(await openBroker(operator.ctx, await operator.ctx.config(), { operatorHooks: false }));
-    up = await sandboxUp(stateDir, host, { authority, clickhouseBin: explicit.clickhouse, nginxBin: explicit.nginx });
+    up = await sandboxUp(stateDir, host, { authority, ...sandboxUpBins() });
     ca = readFileSync(up.caFile, 'utf8');
     customerPassword = await readCustomerPassword(stateDir);
     // The broker as byoc opens it (services.json, hooks), with a clock that agrees with nginx's.
@@ -199,6 +205,7 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
       policy: { approvers: [BOB, CAROL], approvals: 1, maxDuration: '2h', pendingTtl: '30m' },
       resolve: { 'ch.sandbox.byoc.internal': '127.0.0.1' },
       caFile: path.join(stateDir, 'broker', 'ca', 'ca.crt'),
+      prometheus: { url: `https://ch.sandbox.byoc.internal:${up.nginx.metricsPort}`, caFile: path.join(stateDir, 'broker', 'ca', 'ca.crt') },
       audit: { url: `http://127.0.0.1:${up.clickhouse.httpPort}`, user: 'customer_admin', passwordFile: path.join(stateDir, 'sandbox', 'customer.password') },
     });
   });
@@ -306,7 +313,7 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
     expect(answer.status, answer.body).toBe(200);
     expect(Number(answer.body?.trim())).toBeGreaterThan(10);
     // and the sandbox lists the grant with its own user
-    expect((await sandboxStatus(stateDir, host)).grants).toContainEqual({ requestId: grant.id, identity: ALICE, service: 'sandbox', user: grant.user, notAfter: expect.any(String) });
+    expect((await sandboxStatus(stateDir, host)).grants).toContainEqual({ requestId: grant.id, identity: ALICE, service: 'sandbox', user: grant.user, notAfter: expect.any(String), scopes: ['clickhouse'] });
   });
 
   it('nginx sees the request in the certificate subject (what users.map is keyed by)', async () => {
@@ -572,7 +579,7 @@ describe.skipIf(!available)('sandbox: ClickHouse 18.16 behind mutual-TLS nginx o
       expect(await sandboxStatus(stateDir, host)).toMatchObject({ up: false, registered: false, configured: true });
     } finally {
       // The other tests of this file share the sandbox, in any order: bring it back (same state, same grants).
-      up = await sandboxUp(stateDir, host, { authority, clickhouseBin: explicit.clickhouse, nginxBin: explicit.nginx });
+      up = await sandboxUp(stateDir, host, { authority, ...sandboxUpBins() });
     }
   });
 });

@@ -11,19 +11,34 @@ import { FakeClock, runCli } from '../fakes/context.js';
  * CI=true, where a missing binary is a failure: this tier may never be skipped silently in CI.
  */
 export function sandboxTier(name: string): boolean {
-  const binaries = findSandboxBinaries(process.env, { clickhouse: process.env.BYOC_SANDBOX_CLICKHOUSE_BIN, nginx: process.env.BYOC_SANDBOX_NGINX_BIN });
-  const missing = [!binaries.clickhouse && 'clickhouse-server', !binaries.nginx && 'nginx'].filter(Boolean).join(' and ');
+  const binaries = findSandboxBinaries(process.env, sandboxBinSettings());
+  const missing = [
+    !binaries.clickhouse && 'clickhouse-server',
+    !binaries.nginx && 'nginx',
+    !binaries.prometheus && 'prometheus',
+    !binaries.nodeExporter && 'prometheus-node-exporter',
+  ].filter(Boolean).join(' and ');
   if (!missing) return true;
   if (process.env.CI === 'true') {
     describe(name, () => {
       it('runs under CI=true', () => {
-        throw new Error(`CI=true but ${missing} is missing; .ci/run installs clickhouse-server and nginx-light`);
+        throw new Error(`CI=true but ${missing} is missing; .ci/run installs clickhouse-server, nginx-light, prometheus and prometheus-node-exporter`);
       });
     });
   } else {
-    console.warn(`${name} skipped: ${missing} not installed (apt-get update && apt-get install -y clickhouse-server nginx-light)`);
+    console.warn(`${name} skipped: ${missing} not installed (apt-get update && apt-get install -y clickhouse-server nginx-light prometheus prometheus-node-exporter)`);
   }
   return false;
+}
+
+/** The binaries' settings as `byoc sandbox up` reads them, so a CI image can point at binaries outside the usual folders. */
+export function sandboxBinSettings() {
+  return {
+    clickhouse: process.env.BYOC_SANDBOX_CLICKHOUSE_BIN,
+    nginx: process.env.BYOC_SANDBOX_NGINX_BIN,
+    prometheus: process.env.BYOC_SANDBOX_PROMETHEUS_BIN,
+    nodeExporter: process.env.BYOC_SANDBOX_NODE_EXPORTER_BIN,
+  };
 }
 
 /** A clock that really waits: the sandbox and the certificates live in real time. */
@@ -37,7 +52,8 @@ function realClock(): FakeClock {
 /** What `byoc sandbox up --json` reports, as far as these tests read it. */
 interface SandboxUp {
   clickhouse: { httpPort: number };
-  nginx: { url: string };
+  nginx: { url: string; metricsUrl: string; metricsPort: number };
+  prometheus: { url: string; port: number };
   customer: { user: string; passwordFile: string };
   caFile: string;
 }
@@ -64,9 +80,10 @@ export function sandboxWorkspace(name: string) {
       return text;
     },
     /** A new engineer with a sandbox request bob approved (pending first: --no-wait exits 8). */
-    async approvedEngineer(prefix: string, reason = 'integration'): Promise<{ identity: string; requestId: string }> {
+    async approvedEngineer(prefix: string, reason = 'integration', scopes?: string[]): Promise<{ identity: string; requestId: string }> {
       const identity = `${prefix}${++engineers}@vendor.example`;
-      const requested = await workspace.as(identity, ['access', 'request', 'sandbox', '--reason', reason, '--ticket', 'INC-9', '--no-wait', '--json']);
+      const scope = scopes ? ['--scope', scopes.join(',')] : [];
+      const requested = await workspace.as(identity, ['access', 'request', 'sandbox', '--reason', reason, '--ticket', 'INC-9', ...scope, '--no-wait', '--json']);
       const { id: requestId, status } = JSON.parse(requested.stdout) as { id: string; status: string };
       expect(status, requested.stderr).toBe('pending');
       const approved = await workspace.as('bob@vendor.example', ['access', 'approve', requestId]);

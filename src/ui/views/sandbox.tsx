@@ -28,7 +28,9 @@ export function SandboxUpView({ result, color }: SandboxUpViewProps) {
       </Text>
       <Field label="engineers">{result.nginx.url} (mutual TLS, broker CA)</Field>
       <Field label="clickhouse">127.0.0.1:{result.clickhouse.httpPort} http, :{result.clickhouse.tcpPort} native (pid {result.clickhouse.pid})</Field>
-      <Field label="nginx">127.0.0.1:{result.nginx.port} (pid {result.nginx.pid})</Field>
+      <Field label="metrics">{result.nginx.metricsUrl} (mutual TLS, metrics scope, read endpoints only)</Field>
+      <Field label="nginx">127.0.0.1:{result.nginx.port}, :{result.nginx.metricsPort} (pid {result.nginx.pid})</Field>
+      <Field label="prometheus">{result.prometheus.url} (pid {result.prometheus.pid}), node exporter :{result.nodeExporter.port} (pid {result.nodeExporter.pid})</Field>
       <Field label="customer">{result.customer.user} at {result.customer.url}, password in {result.customer.passwordFile}</Field>
       <Field label="demo">{result.requester} requests, {result.approver} approves</Field>
       <Text dimColor>  BYOC_USER={result.requester} byoc access request sandbox --reason "demo"</Text>
@@ -54,8 +56,10 @@ export function SandboxStatusView({ status, color }: SandboxStatusViewProps) {
         <Text bold>sandbox</Text> <State ok={status.up} text={status.up ? 'up' : status.configured ? 'down' : 'never started'} color={color} />
       </Text>
       {line('clickhouse', status.clickhouse, status.clickhouse.httpUrl ?? '')}
-      {line('nginx', status.nginx, status.nginx.url ?? '')}
-      <Field label="grants">{status.grants.length ? status.grants.map((grant) => `${grant.requestId} ${grant.identity} -> ${grant.user} until ${grant.notAfter}`).join(', ') : 'none approved'}</Field>
+      {line('nginx', status.nginx, [status.nginx.url, status.nginx.metricsUrl].filter(Boolean).join(', '))}
+      {line('prometheus', status.prometheus, status.prometheus.url ?? '')}
+      {line('exporter', status.nodeExporter, status.nodeExporter.port !== undefined ? `127.0.0.1:${status.nodeExporter.port}` : '')}
+      <Field label="grants">{status.grants.length ? status.grants.map((grant) => `${grant.requestId} ${grant.identity} (${(grant.scopes ?? ['clickhouse']).join(', ')})${(grant.scopes ?? ['clickhouse']).includes('clickhouse') ? ` -> ${grant.user}` : ''} until ${grant.notAfter}`).join(', ') : 'none approved'}</Field>
       <Field label="folder">{status.paths.root}</Field>
     </Box>
   );
@@ -76,6 +80,8 @@ export function SandboxDownView({ result, color }: SandboxDownViewProps) {
       </Text>
       <Field label="clickhouse">{line(result.clickhouse)}</Field>
       <Field label="nginx">{line(result.nginx)}</Field>
+      <Field label="prometheus">{line(result.prometheus)}</Field>
+      <Field label="exporter">{line(result.nodeExporter)}</Field>
       <Field label="service">{result.unregistered ? 'unregistered' : 'was not registered'}</Field>
       <Field label="data">{result.purged ? 'deleted' : `kept in ${result.stateDir}/sandbox (byoc sandbox up reuses it)`}</Field>
     </Box>

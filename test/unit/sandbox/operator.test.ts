@@ -206,3 +206,57 @@ describe('sandbox up brings the users in line with the broker', () => {
     expect(existsSync(path.join(sandboxPaths(stateDir).nginx.grants, 'r-0k3j9x2m1q.json'))).toBe(false);
   });
 });
+
+describe('the metrics scope on the sandbox', () => {
+  const mapLines = (stateDir: string) =>
+    readFileSync(sandboxPaths(stateDir).nginx.metricsMap, 'utf8')
+      .split('\n')
+      .filter((line) => line && !line.startsWith('#'));
+
+  it('a metrics-only request passes the metrics door and gets no ClickHouse user; clickhouse-only is not at the metrics door', async () => {
+    // Given a stopped sandbox
+    const { host, authority } = setup();
+    const stateDir = stoppedSandbox();
+    // When a metrics-only, a clickhouse-only and a request with both are approved
+    await onApproved(stateDir, host, authority)(request({ id: 'r-aaaaaaaaaa', scopes: ['metrics'] })).catch(() => undefined);
+    await onApproved(stateDir, host, authority)(request({ id: 'r-bbbbbbbbbb', scopes: ['clickhouse'] })).catch(() => undefined);
+    await onApproved(stateDir, host, authority)(request({ id: 'r-cccccccccc', scopes: ['clickhouse', 'metrics'] })).catch(() => undefined);
+    // Then metrics.map lists the two with metrics, keyed by the certificate subject
+    expect(mapLines(stateDir)).toEqual([
+      '"OU=urn:byoc:request:r-aaaaaaaaaa,CN=alice@vendor.example" r-aaaaaaaaaa;',
+      '"OU=urn:byoc:request:r-cccccccccc,CN=alice@vendor.example" r-cccccccccc;',
+    ]);
+    // And only the two with clickhouse have a ClickHouse user and a users.map line
+    expect(usersDir(stateDir)).toEqual([`${serverUserFor('r-bbbbbbbbbb', 'alice@vendor.example')}.xml`, `${serverUserFor('r-cccccccccc', 'alice@vendor.example')}.xml`]);
+    expect(readFileSync(sandboxPaths(stateDir).nginx.usersMap, 'utf8')).not.toContain('r-aaaaaaaaaa');
+    // And status shows all three grants with their scopes
+    expect((await liveGrants(stateDir, host.clock.now())).map((grant) => [grant.requestId, grant.scopes])).toEqual([
+      ['r-aaaaaaaaaa', ['metrics']],
+      ['r-bbbbbbbbbb', ['clickhouse']],
+      ['r-cccccccccc', ['clickhouse', 'metrics']],
+    ]);
+  });
+
+  it('revocation and expiry remove the metrics mapping, like the ClickHouse one', async () => {
+    // Given two metrics grants, one ending in an hour and one later
+    const { host, authority, clock } = setup();
+    const stateDir = stoppedSandbox();
+    await onApproved(stateDir, host, authority)(request({ id: 'r-aaaaaaaaaa', scopes: ['metrics'] })).catch(() => undefined);
+    await onApproved(stateDir, host, authority)(request({ id: 'r-dddddddddd', scopes: ['metrics'], notAfter: '2026-11-21T13:00:00.000Z' })).catch(() => undefined);
+    await onApproved(stateDir, host, authority)(request({ id: 'r-eeeeeeeeee', scopes: ['metrics'], notAfter: '2026-11-21T13:00:00.000Z' })).catch(() => undefined);
+    // When one is revoked / Then its line is gone
+    await onRevoked(stateDir, host, authority)(request({ id: 'r-eeeeeeeeee', status: 'revoked' }));
+    expect(mapLines(stateDir).map((line) => line.split(' ').at(-1))).toEqual(['r-aaaaaaaaaa;', 'r-dddddddddd;']);
+    // When the first one's end passes / Then the sweep removes its line, and the later grant stays
+    clock.advance(61 * 60_000);
+    await sweepSandbox(stateDir, host, authority);
+    expect(mapLines(stateDir).map((line) => line.split(' ').at(-1))).toEqual(['r-dddddddddd;']);
+  });
+
+  it('sandbox up keeps a metrics-only approval of the broker', async () => {
+    const { host, authority } = setup();
+    const stateDir = stoppedSandbox();
+    await syncWithBroker(stateDir, host, { ...authority, approved: async () => [request({ id: 'r-ffffffffff', scopes: ['metrics'] })] });
+    expect((await liveGrants(stateDir, host.clock.now())).map((grant) => grant.requestId)).toEqual(['r-ffffffffff']);
+  });
+});

@@ -6,16 +6,22 @@ import {
   grantOfUsersFile,
   renderClickhouseConfig,
   renderGrantUserXml,
+  grantsClickhouse,
+  grantsMetrics,
+  METRICS_READ_ENDPOINTS,
   renderKeysMap,
+  renderMetricsMap,
   renderNginxConfig,
+  renderPrometheusConfig,
   renderUsersMap,
   renderUsersXml,
+  type SandboxGrant,
 } from '../../../src/sandbox/render.js';
 
 const paths = sandboxPaths('/state');
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 const approved = { id: 'r-0k3j9x2m1q', requester: 'alice@vendor.example', service: 'sandbox', notAfter: '2026-11-21T12:00:00.000Z' };
-const nginxInput = { paths, port: 8443, clickhouseHttpPort: 8123, caFile: '/state/broker/ca/ca.crt', crlFile: '/state/sandbox/nginx/crl.pem', runAsRoot: false, generation: 'g1' };
+const nginxInput = { paths, port: 8443, clickhouseHttpPort: 8123, metricsPort: 9443, prometheusPort: 9090, caFile: '/state/broker/ca/ca.crt', crlFile: '/state/sandbox/nginx/crl.pem', runAsRoot: false, generation: 'g1' };
 
 /** The text of every `<tag>...</tag>` in an XML document (enough for these flat, byoc-written files). */
 const elements = (xml: string, tag: string) => [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((match) => match[1]);
@@ -182,5 +188,74 @@ describe('the nginx configuration', () => {
   it('runs workers as root only when started by root', () => {
     expect(conf).not.toMatch(/^user /m);
     expect(renderNginxConfig({ ...nginxInput, runAsRoot: true })).toMatch(/^user root;$/m);
+  });
+});
+
+describe('the metrics door (nginx in front of Prometheus)', () => {
+  const conf = renderNginxConfig(nginxInput);
+  const door = conf.slice(conf.indexOf('listen 127.0.0.1:9443 ssl;'), conf.indexOf('# Local control socket'));
+
+  it('listens on its own loopback port with the same mutual TLS and CRL as the ClickHouse door', () => {
+    // Given the rendered configuration / Then the metrics server block checks the broker CA and CRL
+    expect(door).toContain('ssl_client_certificate "/state/broker/ca/ca.crt";');
+    expect(door).toContain('ssl_verify_client on;');
+    expect(door).toContain('ssl_crl "/state/sandbox/nginx/crl.pem";');
+    expect(door).toContain('access_log "/state/sandbox/nginx/logs/metrics.log" byoc_metrics;');
+    expect(conf).toContain('server 127.0.0.1:9090;');
+    expect(conf).toContain('include "/state/sandbox/nginx/metrics.map";');
+  });
+
+  it('refuses a certificate not in metrics.map before any location is chosen', () => {
+    expect(door).toMatch(/if \(\$byoc_metrics_request = ""\) \{\s+return 403/);
+  });
+
+  it('proxies each read endpoint to that fixed upstream path only, and nothing else', () => {
+    // Then every allowlisted endpoint is an exact location proxied to its own path (user input only in $args)
+    const passes = [...door.matchAll(/proxy_pass (\S+);/g)].map((match) => match[1]);
+    expect(passes).toEqual([...METRICS_READ_ENDPOINTS.map((endpoint) => `http://prometheus${endpoint}$is_args$args`), 'http://prometheus/api/v1/label/$byoc_label/values$is_args$args']);
+    for (const endpoint of METRICS_READ_ENDPOINTS) expect(door).toContain(`location = ${endpoint} {`);
+    // And a label name can only be letters, digits and underscores (no slash, dot or percent sign)
+    expect(door).toContain('location ~ "^/api/v1/label/(?<byoc_label>[a-zA-Z_][a-zA-Z0-9_]*)/values$"');
+    // And only GET and POST, no slash merging, and everything else is nginx's 403
+    expect(door.match(/limit_except GET POST/g)).toHaveLength(METRICS_READ_ENDPOINTS.length + 1);
+    expect(door).toContain('merge_slashes off;');
+    expect(door).toMatch(/location \/ \{\s+return 403 "byoc sandbox: only the read endpoints/);
+    expect(METRICS_READ_ENDPOINTS.some((endpoint) => /admin|write|\/-\//.test(endpoint))).toBe(false);
+  });
+
+  it("logs the certificate's request id and the X-Byoc-Request header as one JSON object per call", () => {
+    const format = /log_format byoc_metrics escape=json '(.*)';/.exec(conf)![1]!;
+    const sample = format.replace(/\$[a-z_]+/g, (name) => (name === '$status' || name === '$body_bytes_sent' ? '200' : 'x'));
+    expect(Object.keys(JSON.parse(sample))).toEqual(['time', 'remote', 'method', 'uri', 'path', 'status', 'bytes', 'verify', 'dn', 'request', 'granted', 'header']);
+    expect(conf).toContain('"~OU=urn:byoc:request:(?<byoc_rid>[0-9a-z-]+)" $byoc_rid;');
+  });
+
+  it('maps only grants with the metrics scope; ClickHouse users only for grants with the clickhouse scope', () => {
+    // Given three grants: metrics only, clickhouse only, and both
+    const metricsOnly = grantFor({ ...approved, id: 'r-aaaaaaaaaa', scopes: ['metrics'] });
+    const clickhouseOnly = grantFor({ ...approved, id: 'r-bbbbbbbbbb', scopes: ['clickhouse'] });
+    const both = grantFor({ ...approved, id: 'r-cccccccccc', scopes: ['clickhouse', 'metrics'] });
+    // When metrics.map is rendered / Then only the two with metrics are in it, keyed by subject, naming the request
+    const lines = renderMetricsMap([clickhouseOnly, both, metricsOnly]).split('\n').filter((line) => line && !line.startsWith('#'));
+    expect(lines).toEqual([
+      '"OU=urn:byoc:request:r-aaaaaaaaaa,CN=alice@vendor.example" r-aaaaaaaaaa;',
+      '"OU=urn:byoc:request:r-cccccccccc,CN=alice@vendor.example" r-cccccccccc;',
+    ]);
+    expect([metricsOnly, clickhouseOnly, both].map(grantsClickhouse)).toEqual([false, true, true]);
+    expect([metricsOnly, clickhouseOnly, both].map(grantsMetrics)).toEqual([true, false, true]);
+    // And a grant written before scopes were recorded stays a ClickHouse grant, without metrics
+    const { scopes: _scopes, ...rest } = clickhouseOnly;
+    const legacy: SandboxGrant = rest;
+    expect([grantsClickhouse(legacy), grantsMetrics(legacy)]).toEqual([true, false]);
+  });
+});
+
+describe('the Prometheus configuration', () => {
+  it('scrapes Prometheus itself and the node exporter on loopback, at the given interval (ClickHouse 18.16 has no endpoint)', () => {
+    const yaml = renderPrometheusConfig({ prometheusPort: 9090, nodeExporterPort: 9100, scrapeInterval: '2s' });
+    expect(yaml).toContain('scrape_interval: 2s');
+    expect(yaml).toContain('- job_name: prometheus\n    static_configs:\n      - targets: ["127.0.0.1:9090"]');
+    expect(yaml).toContain('- job_name: node\n    static_configs:\n      - targets: ["127.0.0.1:9100"]');
+    expect(yaml).not.toMatch(/clickhouse/i);
   });
 });

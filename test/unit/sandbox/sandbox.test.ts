@@ -57,7 +57,7 @@ describe('sandbox up without the binaries', () => {
     // Then apt-get ran twice, update first
     expect(runs.map((run) => [run.command, ...run.args])).toEqual([
       [path.join(bin, 'apt-get'), 'update'],
-      [path.join(bin, 'apt-get'), 'install', '-y', '--no-install-recommends', 'clickhouse-server', 'nginx-light'],
+      [path.join(bin, 'apt-get'), 'install', '-y', '--no-install-recommends', 'clickhouse-server', 'nginx-light', 'prometheus', 'prometheus-node-exporter'],
     ]);
     expect(runs[0]!.env.DEBIAN_FRONTEND).toBe('noninteractive');
   });
@@ -88,7 +88,8 @@ describe('finding the binaries', () => {
     const bin = tempDir({ nginx: '' });
     chmodSync(path.join(bin, 'nginx'), 0o755);
     // When / Then
-    expect(findSandboxBinaries({ PATH: bin }, { clickhouse: '/nonexistent/ch' })).toEqual({ clickhouse: undefined, nginx: path.join(bin, 'nginx') });
+    const found = findSandboxBinaries({ PATH: bin }, { clickhouse: '/nonexistent/ch', prometheus: '/nonexistent/prometheus' });
+    expect(found).toMatchObject({ clickhouse: undefined, nginx: path.join(bin, 'nginx'), prometheus: undefined });
   });
 });
 
@@ -112,14 +113,17 @@ describe('the --json names of up and status', () => {
     version: 1,
     createdAt: '2026-11-21T10:00:00.000Z',
     clickhouse: { bin: '/usr/bin/clickhouse-server', httpPort: 18123, tcpPort: 19000 },
-    nginx: { bin: '/usr/sbin/nginx', port: 18443 },
+    nginx: { bin: '/usr/sbin/nginx', port: 18443, metricsPort: 19443 },
+    prometheus: { bin: '/usr/bin/prometheus', port: 19090 },
+    nodeExporter: { bin: '/usr/bin/prometheus-node-exporter', port: 19100 },
   };
   const engineers = 'https://ch.sandbox.byoc.internal:18443';
   const own = 'http://127.0.0.1:18123';
 
   it('up: nginx.url is what engineers use, clickhouse.httpUrl is ClickHouse itself; clickhouse.url stays the engineer URL (deprecated alias)', () => {
-    const result = upResult('/state', state, 101, 102, '/state/broker/ca/ca.crt', false);
-    expect(result.nginx).toEqual({ url: engineers, port: 18443, pid: 102 });
+    const result = upResult('/state', state as Parameters<typeof upResult>[1], { clickhouse: 101, nginx: 102, prometheus: 103, nodeExporter: 104 }, '/state/broker/ca/ca.crt', false);
+    expect(result.nginx).toEqual({ url: engineers, port: 18443, pid: 102, metricsUrl: 'https://ch.sandbox.byoc.internal:19443', metricsPort: 19443 });
+    expect(result.prometheus).toEqual({ url: 'http://127.0.0.1:19090', port: 19090, pid: 103 });
     expect(result.clickhouse).toEqual({ httpUrl: own, httpPort: 18123, tcpPort: 19000, pid: 101, url: engineers });
     expect(result.customer.url).toBe(own);
   });
