@@ -3,7 +3,7 @@
 // real nginx doing mutual TLS), narrated step by step. Each step runs the byoc CLI as a user would; on a
 // terminal its ink views show, piped it prints plain text. It leaves nothing running.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -104,7 +104,6 @@ function directMetrics(cert, up, requestId, urlPath, method = 'GET') {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `byoc metrics` once it is built (issue #18's commands); until then the demo asks the metrics door itself. */
-const hasMetricsCommands = existsSync(fileURLToPath(new URL('../dist/commands/metrics/query.js', import.meta.url)));
 
 try {
   say('Start the sandbox: a customer ClickHouse and Prometheus behind nginx with mutual TLS, on loopback');
@@ -154,14 +153,8 @@ try {
     await sleep(500);
   }
   if (load.status !== 200) throw new Error(`the metrics door answered HTTP ${load.status}: ${load.body}`);
-  if (hasMetricsCommands) {
-    byoc(engineer, ['metrics', 'query', 'sandbox', 'node_load1']);
-    byoc(engineer, ['metrics', 'range', 'sandbox', 'rate(prometheus_http_requests_total[1m])', '--since', '5m']);
-  } else {
-    note('byoc metrics is not in this build yet: the sandbox answers the same call, with the same certificate and X-Byoc-Request header');
-    const series = JSON.parse(load.body).data.result;
-    process.stdout.write(`${dim('    GET /api/v1/query?query=node_load1 ->')} HTTP ${load.status}: ${series.map((row) => `${row.metric.instance} ${row.value[1]}`).join(', ')}\n`);
-  }
+  byoc(engineer, ['metrics', 'query', 'sandbox', 'node_load1']);
+  byoc(engineer, ['metrics', 'range', 'sandbox', 'up', '--since', '1m', '--step', '5s']);
   note('whatever the client sends, nginx passes only the read endpoints: admin and lifecycle paths are refused there');
   for (const [method, urlPath] of [['POST', '/api/v1/admin/tsdb/snapshot'], ['POST', '/-/quit']]) {
     const answer = await directMetrics(cert, up, request.id, urlPath, method);

@@ -178,6 +178,35 @@ describe.skipIf(!sandboxTier('sandbox metrics integration tier'))('sandbox: Prom
     expect(await logLine((entry) => entry.request === requestId && entry.status !== 200)).toMatchObject({ request: requestId });
   }, 60_000);
 
+  it('byoc metrics query, range, series and labels read the real Prometheus through the door, each call logged under the request', async () => {
+    // Given an engineer approved with the metrics scope
+    const { identity, requestId } = await ws.approvedEngineer('petra', 'metrics through byoc', ['metrics']);
+    // When she queries the node exporter's load through byoc
+    const query = await ws.as(identity, ['metrics', 'query', 'sandbox', 'node_load1', '--json']);
+    expect(query.exitCode, query.stderr).toBe(0);
+    const instant = JSON.parse(query.stdout) as { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
+    // Then Prometheus answered with the series the sandbox scrapes
+    expect(instant.resultType).toBe('vector');
+    expect(instant.result[0]?.metric).toMatchObject({ __name__: 'node_load1', job: 'node' });
+    // and a range, the series and the label values answer too (the scrape runs every 2 s)
+    const range = await ws.as(identity, ['metrics', 'range', 'sandbox', 'up', '--since', '1m', '--step', '5s', '--format', 'ndjson']);
+    expect(range.exitCode, range.stderr).toBe(0);
+    expect(range.stdout.trim().split('\n').length).toBeGreaterThan(0);
+    const series = await ws.as(identity, ['metrics', 'series', 'sandbox', 'up', '--json']);
+    expect(series.exitCode, series.stderr).toBe(0);
+    expect(series.stdout).toContain('"job"');
+    const labels = await ws.as(identity, ['metrics', 'labels', 'sandbox', 'job', '--json']);
+    expect(labels.exitCode, labels.stderr).toBe(0);
+    expect(JSON.parse(labels.stdout)).toEqual(expect.objectContaining({ values: expect.arrayContaining(['node', 'prometheus']) }));
+    // and nginx logged each call under her request, from the certificate and the header alike
+    const entry = await logLine((line) => line.request === requestId && String(line.uri ?? line.path ?? '').includes('/api/v1/label'));
+    expect(entry).toMatchObject({ request: requestId, status: 200 });
+    // When the request is revoked / Then byoc refuses before sending anything (exit 4)
+    expect((await ws.as('bob@vendor.example', ['access', 'revoke', requestId, '--comment', 'done'])).exitCode).toBe(0);
+    const after = await ws.as(identity, ['metrics', 'query', 'sandbox', 'up']);
+    expect(after.exitCode, after.stderr).toBe(4);
+  }, 60_000);
+
   it('byoc audit metrics sums up that log per request and engineer, with the refusals', async () => {
     // Given the calls above / When the customer audits the sandbox's metrics log
     const audit = await ws.as(undefined, ['audit', 'metrics', '--since', '1h', '--json']);
