@@ -46,9 +46,9 @@ function byoc(user, args, { expect = [0], capture = false } = {}) {
   return result;
 }
 
-/** What an engineer could try by hand with their certificate, outside byoc: straight to the customer's nginx. */
-function directQuery(cert, up, requestId, sql) {
-  const url = new URL(up.nginx.url);
+/** A request with the engineer's certificate straight to one of the customer's nginx doors, outside byoc. */
+function direct(cert, doorUrl, options, body) {
+  const url = new URL(doorUrl);
   return new Promise((resolve, reject) => {
     https
       .request(
@@ -56,49 +56,30 @@ function directQuery(cert, up, requestId, sql) {
           host: '127.0.0.1',
           port: url.port,
           servername: url.hostname,
-          method: 'POST',
-          path: `/?query_id=byoc-${requestId}-by-hand`,
           ca: readFileSync(cert.caPath),
           cert: readFileSync(cert.certPath),
           key: readFileSync(cert.keyPath),
+          ...options,
         },
         (response) => {
-          let body = '';
-          response.on('data', (chunk) => (body += chunk));
-          response.on('end', () => resolve({ status: response.statusCode, body }));
+          let answer = '';
+          response.on('data', (chunk) => (answer += chunk));
+          response.on('end', () => resolve({ status: response.statusCode, body: answer }));
         },
       )
       .on('error', reject)
-      .end(sql);
+      .end(body);
   });
 }
 
-/** The same, to nginx's metrics door in front of Prometheus: a GET of the Prometheus HTTP API. */
+/** What an engineer could try by hand with their certificate, outside byoc: SQL to the ClickHouse door. */
+function directQuery(cert, up, requestId, sql) {
+  return direct(cert, up.nginx.url, { method: 'POST', path: `/?query_id=byoc-${requestId}-by-hand` }, sql);
+}
+
+/** The same, to nginx's metrics door in front of Prometheus: a call of the Prometheus HTTP API. */
 function directMetrics(cert, up, requestId, urlPath, method = 'GET') {
-  const url = new URL(up.nginx.metricsUrl);
-  return new Promise((resolve, reject) => {
-    https
-      .request(
-        {
-          host: '127.0.0.1',
-          port: url.port,
-          servername: url.hostname,
-          method,
-          path: urlPath,
-          headers: { 'X-Byoc-Request': requestId },
-          ca: readFileSync(cert.caPath),
-          cert: readFileSync(cert.certPath),
-          key: readFileSync(cert.keyPath),
-        },
-        (response) => {
-          let body = '';
-          response.on('data', (chunk) => (body += chunk));
-          response.on('end', () => resolve({ status: response.statusCode, body }));
-        },
-      )
-      .on('error', reject)
-      .end();
-  });
+  return direct(cert, up.nginx.metricsUrl, { method, path: urlPath, headers: { 'X-Byoc-Request': requestId } });
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

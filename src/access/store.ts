@@ -95,7 +95,7 @@ export class EventLog implements EventStore {
   private readonly lock: FileLock;
   private broken: Error | undefined;
   /** reads, commits and rewinds one at a time; transactions committed in batches (turns.ts) */
-  private readonly turns = new Turns((batch) => this.commit(batch));
+  private readonly turns = new Turns((batch) => this.commit(batch), () => this.broken);
   /** While holding the store (StoreOptions.hold): the lock's release and the one handle appends go through. */
   private held: { release: ReleaseLock; handle: FileHandle } | undefined;
 
@@ -346,10 +346,6 @@ export class EventLog implements EventStore {
   }
 
   private async commit(batch: Transaction[]): Promise<void> {
-    if (this.broken) {
-      for (const transaction of batch) transaction.reject(this.broken);
-      return;
-    }
     const settled: (() => void)[] = [];
     let release: (() => Promise<void>) | undefined;
     try {

@@ -16,8 +16,14 @@ export class Turns {
   private pending: Transaction[] = [];
   private flushing = false;
 
-  /** @param commit commits one batch in its turn, settling each of its transactions */
-  constructor(private readonly commit: (batch: Transaction[]) => Promise<void>) {}
+  /**
+   * @param commit commits one batch in its turn, settling each of its transactions
+   * @param broken why the store refuses every commit now (a write failed halfway), if it does
+   */
+  constructor(
+    private readonly commit: (batch: Transaction[]) => Promise<void>,
+    private readonly broken: () => Error | undefined,
+  ) {}
 
   /** Runs `fn` once every read and commit queued before it is done. */
   run<T>(fn: () => Promise<T>): Promise<T> {
@@ -39,7 +45,11 @@ export class Turns {
     try {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0);
-        await this.run(() => this.commit(batch));
+        await this.run(async () => {
+          const refusal = this.broken();
+          if (refusal) for (const transaction of batch) transaction.reject(refusal);
+          else await this.commit(batch);
+        });
       }
     } finally {
       this.flushing = false;

@@ -56,7 +56,7 @@ export class PostgresStore implements EventStore {
   private stale = false;
   private broken: Error | undefined;
   /** reads, commits and rewinds one at a time; transactions committed in batches (turns.ts) */
-  private readonly turns = new Turns((batch) => this.commit(batch));
+  private readonly turns = new Turns((batch) => this.commit(batch), () => this.broken);
   private listener: pg.Client | undefined;
   /** the highest seq a NOTIFY announced */
   private announced = 0;
@@ -320,10 +320,6 @@ export class PostgresStore implements EventStore {
   }
 
   private async commit(batch: Transaction[]): Promise<void> {
-    if (this.broken) {
-      for (const transaction of batch) transaction.reject(this.broken);
-      return;
-    }
     const settled: (() => void)[] = [];
     let client: pg.PoolClient | undefined;
     let applied = false;
