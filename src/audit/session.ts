@@ -1,6 +1,6 @@
 import type { ClickHouseSession } from '../clickhouse/client.js';
 import type { Context } from '../context.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 
 export interface AuditConnectionOptions {
   service?: string | undefined;
@@ -27,6 +27,7 @@ export async function connectAudit(ctx: Context, options: AuditConnectionOptions
       hint: 'Pass --url https://clickhouse.example:8443 (or BYOC_AUDIT_URL, audit.url), or name a service with an audit entry.',
     });
   }
+  refuseCredentialsIn(url, options.url ? '--url (audit.url, BYOC_AUDIT_URL)' : `${options.service ? `services.${options.service}.audit` : 'audit'}.url`);
   const user = options.user ?? fromService?.user ?? 'default';
   const passwordEnv = options.passwordEnv ?? fromService?.passwordEnv ?? 'CLICKHOUSE_PASSWORD';
   let password = ctx.env[passwordEnv];
@@ -46,4 +47,23 @@ export async function connectAudit(ctx: Context, options: AuditConnectionOptions
   const settings = { url: options.url ? 'audit.url (--url)' : `${where}.url`, caFile: options.caFile || !fromService?.caFile ? 'audit.caFile (--ca)' : `${where}.caFile` };
   const session = await connector.connect({ url, agent, application: `byoc-audit/${ctx.version}`, timeoutMs: 300_000, username: user, password: password ?? '', settings });
   return { session, url };
+}
+
+/**
+ * A user name or password inside the URL would bypass "the password comes only from the environment" (and show in
+ * ps, shell history and every error naming the URL): refused, naming the URL only without them.
+ */
+function refuseCredentialsIn(url: string, setting: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return;
+  }
+  if (!parsed.username && !parsed.password) return;
+  parsed.username = '';
+  parsed.password = '';
+  throw new UsageError('url_credentials', `${setting} carries a user name or password; byoc takes neither from a URL (${parsed.toString()} without them)`, {
+    hint: `Pass the URL without them, the user with --user, and the password in CLICKHOUSE_PASSWORD (or --password-env NAME): CLICKHOUSE_PASSWORD=... byoc audit query-log --url ${parsed.toString()} --user auditor`,
+  });
 }

@@ -212,3 +212,26 @@ describe('byoc audit query-log on a current server (modern query_log shape)', ()
     expect((await runCli(['audit', 'query-log', '--password', 'x'], workspace())).exitCode).toBe(2);
   });
 });
+
+describe('byoc audit query-log: credentials never in a URL', () => {
+  it('refuses a user name and password in --url (exit 2) without echoing them, and sends nothing', async () => {
+    // Given a URL carrying a password, for the (fake) server the workspace reaches
+    const before = server.queries.length;
+    const result = await runCli(['audit', 'query-log', '--url', `https://auditor:Hunter2Secret@clickhouse.customer.example:${server.port}/`, '--json'], workspace());
+    // Then it is refused as bad input, the password appears nowhere, and no request was made
+    expect(result.exitCode).toBe(2);
+    expect(JSON.parse(result.stderr).error).toMatchObject({ code: 'url_credentials', hint: expect.stringContaining('CLICKHOUSE_PASSWORD') });
+    expect(result.stderr + result.stdout).not.toContain('Hunter2Secret');
+    expect(result.stderr).not.toContain('auditor:');
+    expect(server.queries.length).toBe(before);
+  });
+
+  it('refuses one in the configuration (audit.url) the same way, naming the setting', async () => {
+    const { cwd, env } = workspace();
+    writeFileSync(path.join(cwd, 'byoc.config.yaml'), 'audit:\n  url: "https://auditor:Hunter2Secret@clickhouse.customer.example:8443"\n');
+    const result = await runCli(['audit', 'query-log'], { cwd, env });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('audit.url');
+    expect(result.stderr).not.toContain('Hunter2Secret');
+  });
+});
