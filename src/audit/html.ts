@@ -61,8 +61,12 @@ export function queryKind(text: string): string {
 }
 
 /** The tables a row touched: the server's list where it logs one, else the guard's extractor over the text (18.x, 19.x). */
-function tablesOf(row: QueryRow): string[] {
-  return row.tables.length ? row.tables : extractTables(row.query);
+function tablesOf(row: QueryRow, parsed: Map<string, string[]>): string[] {
+  if (row.tables.length) return row.tables;
+  // an engineer repeats the same few queries: parse each text once
+  let tables = parsed.get(row.query);
+  if (!tables) parsed.set(row.query, (tables = extractTables(row.query)));
+  return tables;
 }
 
 function top(values: Iterable<string>, limit: number): [string, number][] {
@@ -106,9 +110,14 @@ const HEIGHT = 86;
  * band; a query outside it is a red bar, a failed one is drawn short, a refused one with a cross.
  */
 function timeline(rows: readonly QueryRow[], window: Window | undefined): string {
-  const times = rows.map((row) => Date.parse(row.time));
-  const start = Math.min(...times, window?.from ?? Infinity);
-  const end = Math.max(...times, window?.to ?? -Infinity);
+  // a loop, not Math.min(...times): a week of queries overflows the call stack as arguments
+  let start = window?.from ?? Infinity;
+  let end = window?.to ?? -Infinity;
+  for (const row of rows) {
+    const time = Date.parse(row.time);
+    if (time < start) start = time;
+    if (time > end) end = time;
+  }
   if (!Number.isFinite(start) || !Number.isFinite(end)) return '<p class="muted">No queries.</p>';
   const pad = Math.max((end - start) * 0.03, 30_000);
   const [lo, hi] = [start - pad, end + pad];
@@ -119,12 +128,25 @@ function timeline(rows: readonly QueryRow[], window: Window | undefined): string
       `<rect x="${x(window.from)}" y="8" width="${(Number(x(window.to)) - Number(x(window.from))).toFixed(1)}" height="50" fill="#e3f4e6" stroke="#3c8d4f"><title>approved window ${escapeHtml(new Date(window.from).toISOString())} to ${escapeHtml(new Date(window.to).toISOString())}</title></rect>`,
     );
   }
+  // One mark per drawn position and kind: a million queries make at most a few thousand marks, and a query outside
+  // the window is never merged into one inside it.
+  const marks = new Map<string, { px: string; kind: 'ok' | 'failed' | 'outside'; first: QueryRow; last: QueryRow; count: number }>();
   for (const row of rows) {
-    const px = x(Date.parse(row.time));
-    const red = outside(row, window);
-    const color = red ? '#b3261e' : row.type === 'finish' ? '#2f5fb3' : '#b26a00';
-    const label = `${row.time} ${row.engineer} ${row.type}${red ? ' OUTSIDE THE APPROVED WINDOW' : ''}: ${row.query.slice(0, 300)}`;
-    const y1 = row.type === 'finish' ? 14 : 26;
+    // whole pixels: finer positions draw the same
+    const px = Number(x(Date.parse(row.time))).toFixed(0);
+    const kind = outside(row, window) ? 'outside' : row.type === 'finish' ? 'ok' : 'failed';
+    const mark = marks.get(`${px} ${kind}`);
+    if (mark) {
+      mark.count++;
+      mark.last = row;
+    } else marks.set(`${px} ${kind}`, { px, kind, first: row, last: row, count: 1 });
+  }
+  for (const { px, kind, first, last, count: times } of marks.values()) {
+    const red = kind === 'outside';
+    const color = red ? '#b3261e' : kind === 'ok' ? '#2f5fb3' : '#b26a00';
+    const what = red ? ' OUTSIDE THE APPROVED WINDOW' : '';
+    const label = times === 1 ? `${first.time} ${first.engineer} ${first.type}${what}: ${first.query.slice(0, 300)}` : `${times} queries${what}, ${first.time} to ${last.time}${kind === 'failed' ? ', failed or refused' : ''}`;
+    const y1 = first.type === 'finish' ? 14 : 26;
     parts.push(`<line x1="${px}" x2="${px}" y1="${y1}" y2="52" stroke="${color}" stroke-width="${red ? 3 : 2}" data-outside="${red}"><title>${escapeHtml(label)}</title></line>`);
   }
   parts.push(`<line x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="58" y2="58" stroke="#5b6475"/>`);
@@ -178,7 +200,7 @@ function cards(entries: readonly [string, string, boolean?][]): string {
   return `<div class="cards">${entries.map(([label, value, bad]) => `<div class="card${bad ? ' bad' : ''}"><b>${escapeHtml(value)}</b>${escapeHtml(label)}</div>`).join('')}</div>`;
 }
 
-function requestSection(requestId: string | null, rows: readonly QueryRow[], input: ReportHtmlInput): string {
+function requestSection(requestId: string | null, rows: readonly QueryRow[], input: ReportHtmlInput, parsed: Map<string, string[]>): string {
   const window = approvedWindow(requestId, input.summary, input.grants ?? []);
   const summary = input.summary.requests.find((entry) => entry.requestId === requestId);
   const findings = input.summary.findings.filter((finding) => finding.row.requestId === requestId);
@@ -209,7 +231,7 @@ ${timeline(rows, window)}
 <h3>Findings</h3>
 ${findingsTable(findings)}
 <h3>Top tables</h3>
-${table(['table', 'queries'], top(rows.flatMap(tablesOf), 10).map(([name, times]) => [`<code>${escapeHtml(name)}</code>`, count(times)]), new Set([1]))}
+${table(['table', 'queries'], top(rows.flatMap((row) => tablesOf(row, parsed)), 10).map(([name, times]) => [`<code>${escapeHtml(name)}</code>`, count(times)]), new Set([1]))}
 <h3>Query kinds</h3>
 ${table(['kind', 'queries'], top(rows.map((row) => queryKind(row.query)), 10).map(([kind, times]) => [escapeHtml(kind), count(times)]), new Set([1]))}
 </section>`;
@@ -223,8 +245,13 @@ ${table(['kind', 'queries'], top(rows.map((row) => queryKind(row.query)), 10).ma
 export function renderReportHtml(input: ReportHtmlInput): string {
   const { summary, events } = input;
   const byRequest = new Map<string | null, QueryRow[]>();
+  const parsed = new Map<string, string[]>();
   for (const request of summary.requests) byRequest.set(request.requestId, []);
-  for (const row of [...events].sort((a, b) => a.time.localeCompare(b.time))) byRequest.set(row.requestId, [...(byRequest.get(row.requestId) ?? []), row]);
+  for (const row of [...events].sort((a, b) => a.time.localeCompare(b.time))) {
+    const rows = byRequest.get(row.requestId);
+    if (rows) rows.push(row);
+    else byRequest.set(row.requestId, [row]);
+  }
   const queries = summary.requests.reduce((sum, request) => sum + request.queries, 0) || events.length;
   const failures = summary.requests.reduce((sum, request) => sum + request.failures, 0);
   const denied = summary.requests.reduce((sum, request) => sum + request.denied, 0);
@@ -271,7 +298,7 @@ ${cards([
 ${table(['finding', 'count'], kinds.map(([kind, times]) => [`<span class="kind">${escapeHtml(kind)}</span>`, count(times)]), new Set([1]))}
 <h3>Per engineer</h3>
 ${table(['engineer', 'requests', 'active', 'queries', 'failed', 'refused', 'rows read', 'bytes read'], engineerRows, new Set([3, 4, 5, 6, 7]))}
-${[...byRequest].map(([requestId, rows]) => requestSection(requestId, rows, input)).join('\n')}
+${[...byRequest].map(([requestId, rows]) => requestSection(requestId, rows, input, parsed)).join('\n')}
 <footer><p class="muted">Written by byoc audit report. This page runs no script and loads nothing.</p></footer>
 </body>
 </html>

@@ -97,6 +97,23 @@ describe('renderReportHtml', () => {
     expect(section(html, '')).toContain('Queries without a request');
   });
 
+  it('draws a week of queries as a bounded number of marks, still showing the ones outside the window', () => {
+    // Given 300,000 queries for alice every 2 s from 09:00, her window ending at 10:00, and a refusal among them
+    const input = fixture();
+    const base = input.events[0]!;
+    const start = Date.parse('2026-11-21T09:00:00.000Z');
+    input.events = Array.from({ length: 300_000 }, (_, index) => ({ ...base, time: new Date(start + index * 2000).toISOString(), queryId: `q${index}`, type: index === 1000 ? 'exception-before-start' : 'finish' }));
+    // When it is rendered (Math.min over the times as arguments would overflow the stack here)
+    const alice = section(renderReportHtml(input), 'r-aaaaaaaaaa');
+    // Then there is at most one mark per drawn position and kind, the outside ones among them, each counted
+    const marks = alice.match(/<line [^>]*data-outside="(true|false)"/g) ?? [];
+    expect(marks.length).toBeLessThan(3 * 1100);
+    expect(marks.filter((mark) => mark.includes('"true"')).length).toBeGreaterThan(500);
+    expect(alice).toMatch(/<title>\d+ queries OUTSIDE THE APPROVED WINDOW, 2026-11-2\dT/);
+    expect(alice).toMatch(/stroke="#b26a00"[^>]*data-outside="false"><title>2026-11-21T09:33:20\.000Z alice@vendor\.example exception-before-start: /);
+    expect(alice).toContain('<code>system.parts</code></td><td class="n">300,000</td>');
+  });
+
   it('reads the statement kind past comments and parentheses', () => {
     expect(queryKind('-- who\n  /* x */ (select 1)')).toBe('SELECT');
     expect(queryKind('describe system.parts')).toBe('DESCRIBE');
