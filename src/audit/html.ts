@@ -258,6 +258,9 @@ export function renderReportHtml(input: ReportHtmlInput): string {
   const readRows = summary.requests.reduce((sum, request) => sum + request.readRows, 0);
   const readBytes = summary.requests.reduce((sum, request) => sum + request.readBytes, 0);
   const kinds = top(summary.findings.map((finding) => finding.kind), 20);
+  // What the audit could not check on this server (no session_log on 18.x...): silence there is no evidence.
+  // (AuditReport gains `notes` with the findings work of #19; read structurally so either side builds.)
+  const notes = (summary as AuditReport & { notes?: readonly string[] }).notes ?? [];
   const engineerRows = summary.engineers.map((engineer) => [
     escapeHtml(engineer.engineer),
     escapeHtml(engineer.requests.map((id) => id ?? '(untagged)').join(', ')),
@@ -294,6 +297,7 @@ ${cards([
   ['rows read', count(readRows)],
   ['bytes read', bytes(readBytes)],
 ])}
+${notes.length ? `<h3>Not checked</h3>\n<ul class="bad">${notes.map((note) => `<li>${escapeHtml(note)}</li>`).join('')}</ul>` : ''}
 <h3>Findings by kind</h3>
 ${table(['finding', 'count'], kinds.map(([kind, times]) => [`<span class="kind">${escapeHtml(kind)}</span>`, count(times)]), new Set([1]))}
 <h3>Per engineer</h3>

@@ -114,6 +114,16 @@ describe('renderReportHtml', () => {
     expect(alice).toContain('<code>system.parts</code></td><td class="n">300,000</td>');
   });
 
+  it('says what the audit could not check, and says nothing when it checked everything', () => {
+    // Given an audit that could not read failed logins on this server
+    const input = fixture();
+    const checked = renderReportHtml(input);
+    Object.assign(input.summary, { notes: ['failed logins not checked: this server keeps no system.session_log <18.16>'] });
+    // Then the page says so, escaped, above the findings; and without notes there is no such heading
+    expect(renderReportHtml(input)).toContain('<h3>Not checked</h3>\n<ul class="bad"><li>failed logins not checked: this server keeps no system.session_log &lt;18.16&gt;</li></ul>');
+    expect(checked).not.toContain('Not checked');
+  });
+
   it('reads the statement kind past comments and parentheses', () => {
     expect(queryKind('-- who\n  /* x */ (select 1)')).toBe('SELECT');
     expect(queryKind('describe system.parts')).toBe('DESCRIBE');
