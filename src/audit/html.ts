@@ -246,7 +246,10 @@ export function renderReportHtml(input: ReportHtmlInput): string {
   const { summary, events } = input;
   const byRequest = new Map<string | null, QueryRow[]>();
   const parsed = new Map<string, string[]>();
-  for (const request of summary.requests) byRequest.set(request.requestId, []);
+  // a request with findings but no query (a failed login, say) still gets its section
+  for (const requestId of [...summary.requests.map((request) => request.requestId), ...summary.findings.map((finding) => finding.row.requestId)]) {
+    if (!byRequest.has(requestId)) byRequest.set(requestId, []);
+  }
   for (const row of [...events].sort((a, b) => a.time.localeCompare(b.time))) {
     const rows = byRequest.get(row.requestId);
     if (rows) rows.push(row);

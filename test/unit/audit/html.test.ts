@@ -124,6 +124,17 @@ describe('renderReportHtml', () => {
     expect(checked).not.toContain('Not checked');
   });
 
+  it('gives a request with findings but no query its own section', () => {
+    // Given a failed login under a request that ran no query
+    const input = fixture();
+    const login = { ...input.events[0]!, requestId: 'r-cccccccccc', taggedRequestId: null, query: '', type: 'exception-before-start' as const, error: 'AUTHENTICATION_FAILED' };
+    input.summary.findings = [...input.summary.findings, { kind: 'denied', detail: 'carol failed to log in <x>', row: login }];
+    // Then it has a section naming the finding, and no query drawn
+    const carol = section(renderReportHtml(input), 'r-cccccccccc');
+    expect(carol).toContain('carol failed to log in &lt;x&gt;');
+    expect(carol).toContain('No queries.');
+  });
+
   it('reads the statement kind past comments and parentheses', () => {
     expect(queryKind('-- who\n  /* x */ (select 1)')).toBe('SELECT');
     expect(queryKind('describe system.parts')).toBe('DESCRIBE');
