@@ -3,6 +3,7 @@ import type { AccessRequest } from '../access/types.js';
 import type { ClickHouseSession } from '../clickhouse/client.js';
 import { parseTsvLine } from '../clickhouse/run.js';
 import { describeSchema, parseSourceTable, type QueryLogSchema } from './schema.js';
+import { maskCredentials } from './mask.js';
 import type { QueryTextRead } from './query-text.js';
 import * as sql from './sql.js';
 
@@ -143,7 +144,8 @@ export function toRow(fields: (string | null)[]): QueryRow {
     readRows: Number(value('read_rows') ?? 0),
     readBytes: Number(value('read_bytes') ?? 0),
     durationMs: Number(value('query_duration_ms') ?? 0),
-    error: value('error') || null,
+    // an exception can quote a URL or setting with a credential in it (an engineer's url() call, say)
+    error: maskCredentials(value('error') ?? '') || null,
     tables: parseStringArray(value('tables')),
     query: value('query') ?? '',
     taggedRequestId: tag,
@@ -299,7 +301,7 @@ async function loginFailures(session: ClickHouseSession, filter: sql.AuditFilter
       readRows: 0,
       readBytes: 0,
       durationMs: 0,
-      error: [reason, `from ${address ?? '?'} over ${protocol ?? '?'}`].filter(Boolean).join(' '),
+      error: [maskCredentials(reason ?? ''), `from ${address ?? '?'} over ${protocol ?? '?'}`].filter(Boolean).join(' '),
       tables: [],
       query: '',
       taggedRequestId: null,

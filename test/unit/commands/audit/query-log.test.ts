@@ -46,6 +46,8 @@ const answers = {
 
 function answer(query: RecordedQuery) {
   const rows = (data: string[][]) => ({ names: [], types: [], rows: data });
+  // a server exception quoting a URL with credentials in it (as a failing url()/s3() table would)
+  if (query.sql.includes("database = 'leaky'")) return { error: { code: 1000, message: 'Poco: cannot reach https://backup:Hunter2Secret@backup.example/x?X-Amz-Credential=AKIA7&token=Tok3nSecret' } };
   if (query.sql.includes('FROM system.columns')) return rows(MODERN_COLUMNS);
   if (query.sql.includes("name = 'session_log'")) return rows([['1']]);
   if (query.sql.includes('FROM system.session_log')) return rows(answers.logins);
@@ -252,5 +254,30 @@ describe('byoc audit query-log: credentials never in a URL', () => {
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('audit.url');
     expect(result.stderr).not.toContain('Hunter2Secret');
+  });
+
+  it('refuses ?user= and ?password= in --url too (ClickHouse reads them), without echoing them', async () => {
+    const before = server.queries.length;
+    const result = await runCli(['audit', 'query-log', '--url', `https://clickhouse.customer.example:${server.port}/?user=auditor&password=Hunter2Secret`, '--json'], workspace());
+    expect(result.exitCode).toBe(2);
+    expect(JSON.parse(result.stderr).error).toMatchObject({ code: 'url_credentials' });
+    expect(result.stderr + result.stdout).not.toContain('Hunter2Secret');
+    expect(server.queries.length).toBe(before);
+  });
+
+  it('masks credentials a server error quotes, in the message and with --verbose', async () => {
+    // Given a server whose exception quotes a URL with a user, a password and tokens
+    const result = await runCli(['audit', 'query-log', '--password-env', 'AUDIT_SECRET', '--source-table', 'leaky.query_log', '--verbose'], workspace());
+    // Then the error is the server's (exit 5), still naming the host, with every credential masked
+    expect(result.exitCode, result.stderr).toBe(5);
+    expect(result.stderr).toContain('https://***@backup.example/x?X-Amz-Credential=***&token=***');
+    for (const secret of ['Hunter2Secret', 'AKIA7', 'Tok3nSecret', 'backup:']) expect(result.stderr + result.stdout).not.toContain(secret);
+  });
+
+  it('refuses an access token in the URL (the driver would send it), without echoing it', async () => {
+    const result = await runCli(['audit', 'query-log', '--password-env', 'AUDIT_SECRET', '--url', 'https://127.0.0.1:1/?access_token=Tok3nSecret', '--json'], workspace());
+    expect(result.exitCode, result.stderr).toBe(2);
+    expect(JSON.parse(result.stderr).error).toMatchObject({ code: 'url_credentials' });
+    expect(result.stderr + result.stdout).not.toContain('Tok3nSecret');
   });
 });
