@@ -33,9 +33,18 @@ export function queryTextRead(text: string): QueryTextRead | undefined {
   tokens.forEach((token, index) => {
     const name = nameOf(token);
     if (name && TEXT_COLUMNS.has(name) && !isCall(tokens[index + 1])) columns.add(name);
-    if (token.text === '*' && STAR_AFTER.has((tokens[index - 1]?.text ?? '').toUpperCase())) columns.add('*');
+    if (token.text === '*' && isEveryColumn(tokens, index)) columns.add('*');
+    // COLUMNS('regexp') picks columns by a pattern the server matches: byoc cannot tell it leaves the text out
+    if (name === 'columns' && isCall(tokens[index + 1])) columns.add('*');
   });
   return columns.size ? { tables: [...new Set(tables.map((table) => table.toLowerCase()))], columns: [...columns] } : undefined;
+}
+
+/** `*` as every column: after SELECT, DISTINCT, `,` or `t.`, or as a function's argument (tuple(*)) other than count(*). */
+function isEveryColumn(tokens: readonly Token[], index: number): boolean {
+  const before = (tokens[index - 1]?.text ?? '').toUpperCase();
+  if (STAR_AFTER.has(before)) return true;
+  return before === '(' && (tokens[index - 2]?.kind === 'word' || tokens[index - 2]?.kind === 'quoted') && nameOf(tokens[index - 2]!) !== 'count';
 }
 
 function nameOf(token: Token): string | undefined {

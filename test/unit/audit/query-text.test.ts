@@ -11,12 +11,15 @@ describe('queryTextRead', () => {
     ["SELECT user FROM system.query_log WHERE query LIKE '%4111%'", { tables: ['system.query_log'], columns: ['query'] }],
     ['SELECT DISTINCT formatted_query FROM system.query_views_log', { tables: ['system.query_views_log'], columns: ['formatted_query'] }],
     ['SELECT x FROM (SELECT query AS x FROM system.query_log)', { tables: ['system.query_log'], columns: ['query'] }],
+    ['SELECT toString(tuple(*)) FROM system.processes', { tables: ['system.processes'], columns: ['*'] }],
+    ["SELECT COLUMNS('^qu') FROM system.query_log", { tables: ['system.query_log'], columns: ['*'] }],
   ])('flags %s', (text, expected) => {
     expect(queryTextRead(text)).toEqual(expected);
   });
 
   it.each([
     'SELECT count(*) FROM system.query_log',
+    'SELECT COUNT(*), sum(read_rows) FROM system.query_log',
     'SELECT user, read_rows FROM system.query_log WHERE event_date = today()',
     "SELECT 'query' FROM system.query_log",
     'SELECT user FROM system.query_log -- query',
