@@ -15,7 +15,7 @@ const row = (offset: number, user: string, queryId: string, tag: string, type = 
 const OLD_COLUMNS = ['event_date:Date', 'event_time:DateTime', 'type:UInt8', 'user:String', 'query_id:String', 'query:String', 'exception:String', 'read_rows:UInt64', 'read_bytes:UInt64', 'query_duration_ms:UInt64'].map((entry) => entry.split(':'));
 
 /** A session answering by which query it is; any query it does not expect fails the test. */
-function session(answers: { summary: string[][]; findings?: string[][]; list?: string[][]; logins?: string[][] }) {
+function session(answers: { summary: string[][]; findings?: string[][]; list?: string[][]; logins?: string[][] | Error }) {
   const sent: string[] = [];
   const fake = strictFake<ClickHouseSession>(
     {
@@ -25,7 +25,10 @@ function session(answers: { summary: string[][]; findings?: string[][]; list?: s
           if (request.sql.includes('FROM system.columns')) return OLD_COLUMNS;
           // 18.x keeps no session log unless a test says otherwise
           if (request.sql.includes("name = 'session_log'")) return [[answers.logins ? '1' : '0']];
-          if (request.sql.includes('FROM system.session_log')) return answers.logins ?? [];
+          if (request.sql.includes('FROM system.session_log')) {
+            if (answers.logins instanceof Error) throw answers.logins;
+            return answers.logins ?? [];
+          }
           if (request.sql.includes('GROUP BY user, tag_key')) return answers.summary;
           if (request.sql.includes('LIMIT 1000 BY finding')) return answers.findings ?? [];
           if (!request.sql.includes('LIMIT')) return answers.list ?? [];
@@ -214,5 +217,18 @@ describe('audit attribution from the server user', () => {
     expect(logins).toContain("CAST(type, 'Int8') = 0");
     expect(logins).toContain("substring(toString(user), 1, 5) = 'byoc_'");
     expect(report.notes).toEqual([]);
+  });
+
+  it('notes a refused session log and keeps the rest of the audit; any other failure still fails it', async () => {
+    // Given an auditor whose user may read query_log but not session_log
+    const refused = Object.assign(new Error('Code: 497. Not enough privileges'), { exitCode: 4 });
+    const { fake } = session({ summary: [[ALICE_A, 'r-aaaaaaaaaa', String(T0), String(T0), '1', '0', '0', '1', '1']], logins: refused });
+    // When the customer audits / Then the summary is there and a note says which check was skipped and why
+    const report = await runAudit(fake, { filter: FILTER });
+    expect(report.requests).toHaveLength(1);
+    expect(report.notes).toEqual(['failed logins not checked: reading system.session_log was refused (Code: 497. Not enough privileges)']);
+    // And a server failure that is no refusal is not hidden
+    const broken = session({ summary: [], logins: Object.assign(new Error('Code: 241. Memory limit exceeded'), { exitCode: 5 }) });
+    await expect(runAudit(broken.fake, { filter: FILTER })).rejects.toThrow('Memory limit exceeded');
   });
 });
