@@ -110,6 +110,8 @@ export default defineCommand({
       return { mode: 'stream', format: input.follow && ctx.output.json ? 'ndjson' : format, rows };
     }
     const report = await audit.runAudit(session, { filter, sourceTable, flush: input.flush, grants }, ctx.signal);
+    // what this server could not be checked for: on stderr, so a report with no findings is not read as "all clear"
+    for (const note of report.notes ?? []) ctx.log.warn(note);
     if (input.queries) {
       const schema = await audit.detectSchema(session, sourceTable, ctx.signal);
       return { mode: 'report', report, findingsOnly: false, queries: closing(audit.queryRows(session, schema, filter, undefined, ctx.signal), () => session.close()) };

@@ -3,9 +3,11 @@ import type { AccessRequest } from '../access/types.js';
 import type { ClickHouseSession } from '../clickhouse/client.js';
 import { parseTsvLine } from '../clickhouse/run.js';
 import { describeSchema, parseSourceTable, type QueryLogSchema } from './schema.js';
+import { maskCredentials } from './mask.js';
+import type { QueryTextRead } from './query-text.js';
 import * as sql from './sql.js';
 
-export type FindingKind = 'denied' | 'non-system-table' | 'untagged' | 'outside-window' | 'tag-mismatch';
+export type FindingKind = 'denied' | 'non-system-table' | 'query-text-read' | 'untagged' | 'outside-window' | 'tag-mismatch' | 'login-failed';
 
 export interface QueryRow {
   time: string;
@@ -16,7 +18,8 @@ export interface QueryRow {
   /** the per-request user's request, else the one byoc's query_id tag names */
   requestId: string | null;
   queryId: string;
-  type: 'finish' | 'exception-before-start' | 'exception-while-processing';
+  /** login-failure: a failed login from system.session_log (no query; `error` carries the server's reason) */
+  type: 'finish' | 'exception-before-start' | 'exception-while-processing' | 'login-failure';
   readRows: number;
   readBytes: number;
   durationMs: number;
@@ -61,6 +64,8 @@ export interface AuditReport {
   schema: { logComment: boolean; tables: boolean; typeIsEnum: boolean; exceptionCode: boolean };
   window: { since: string; until: string };
   findings: Finding[];
+  /** what the audit could not check on this server, and why (e.g. no system.session_log) */
+  notes?: string[];
   requests: RequestSummary[];
   engineers: EngineerSummary[];
 }
@@ -139,7 +144,8 @@ export function toRow(fields: (string | null)[]): QueryRow {
     readRows: Number(value('read_rows') ?? 0),
     readBytes: Number(value('read_bytes') ?? 0),
     durationMs: Number(value('query_duration_ms') ?? 0),
-    error: value('error') || null,
+    // an exception can quote a URL or setting with a credential in it (an engineer's url() call, say)
+    error: maskCredentials(value('error') ?? '') || null,
     tables: parseStringArray(value('tables')),
     query: value('query') ?? '',
     taggedRequestId: tag,
@@ -147,8 +153,12 @@ export function toRow(fields: (string | null)[]): QueryRow {
 }
 
 /** One sentence per finding: what is wrong, naming the engineer and the request(s) concerned. */
-export function findingDetail(kind: FindingKind, row: QueryRow, foreignTables: readonly string[] = []): string {
+export function findingDetail(kind: FindingKind, row: QueryRow, foreignTables: readonly string[] = [], read?: QueryTextRead): string {
   switch (kind) {
+    case 'query-text-read':
+      return `${row.engineer} read other users' query texts (${(read?.columns ?? ['query']).join(', ')} of ${(read?.tables ?? row.tables).join(', ')}): ${row.readRows} rows read`;
+    case 'login-failed':
+      return `${row.engineer} failed to log in as ${row.user}${row.error ? `: ${row.error.slice(0, 200)}` : ''}`;
     case 'denied':
       return `${row.engineer} was refused${row.error ? `: ${row.error.slice(0, 200)}` : ''}`;
     case 'non-system-table':
@@ -185,6 +195,8 @@ export async function runAudit(session: ClickHouseSession, options: AuditOptions
   const limit = options.findingLimit ?? 1000;
   const findings: Finding[] = [];
   const add = (kind: FindingKind, row: QueryRow) => findings.push({ kind, detail: findingDetail(kind, row), row });
+  const queryTextCandidates: QueryRow[] = [];
+  const notes: string[] = [];
 
   // Without a `tables` column, the foreign-table check reads the queries' text here instead, a third scan.
   const [summary] = await Promise.all([
@@ -207,16 +219,31 @@ export async function runAudit(session: ClickHouseSession, options: AuditOptions
           }
           case sql.FINDING_CODES.outsideWindow:
             return add('outside-window', row);
+          case sql.FINDING_CODES.queryText:
+            // the server said which tables; only the text says which columns
+            return queryTextCandidates.push(row);
         }
       }),
     ),
-    schema.hasTables ? Promise.resolve() : foreignTablesFromText(session, schema, filter, limit, signal).then((rows) =>
-      rows.forEach(({ fields, tables }) => {
+    schema.hasTables ? Promise.resolve() : findingsFromText(session, schema, filter, limit, signal).then((rows) =>
+      rows.forEach(({ fields, tables, read }) => {
         const row = toRow(fields);
-        findings.push({ kind: 'non-system-table', detail: findingDetail('non-system-table', row, tables), row: { ...row, tables } });
+        if (tables.length) findings.push({ kind: 'non-system-table', detail: findingDetail('non-system-table', row, tables), row: { ...row, tables } });
+        if (read) findings.push({ kind: 'query-text-read', detail: findingDetail('query-text-read', row, [], read), row });
       }),
     ),
+    loginFailures(session, filter, limit, signal).then((result) => {
+      notes.push(...result.notes);
+      result.rows.forEach((row) => add('login-failed', row));
+    }),
   ]);
+  if (queryTextCandidates.length) {
+    const { queryTextRead } = await import('./query-text.js');
+    for (const row of queryTextCandidates) {
+      const read = queryTextRead(row.query);
+      if (read) findings.push({ kind: 'query-text-read', detail: findingDetail('query-text-read', row, [], read), row });
+    }
+  }
 
   findings.sort((a, b) => a.row.time.localeCompare(b.row.time) || a.kind.localeCompare(b.kind));
   const grantById = new Map(grantWindows(options.grants ?? []).map((grant) => [grant.requestId, grant]));
@@ -236,6 +263,7 @@ export async function runAudit(session: ClickHouseSession, options: AuditOptions
     schema: { logComment: schema.hasLogComment, tables: schema.hasTables, typeIsEnum: schema.typeIsEnum, exceptionCode: schema.hasExceptionCode },
     window: { since: new Date(filter.since * 1000).toISOString(), until: new Date(filter.until * 1000).toISOString() },
     findings,
+    notes,
     requests: group(perUser, (entry) => entry.requestId ?? '').map(({ key, entries }) => {
       const grant = key ? grantById.get(key) : undefined;
       return {
@@ -254,16 +282,68 @@ export async function runAudit(session: ClickHouseSession, options: AuditOptions
   };
 }
 
-/** Without a `tables` column (18.x, 19.x), the guard's extractor reads each query's text (streamed). */
-async function foreignTablesFromText(session: ClickHouseSession, schema: QueryLogSchema, filter: sql.AuditFilter, limit: number, signal?: AbortSignal) {
+/**
+ * Failed logins of the engineers' users, from system.session_log where the server keeps one (not 18.x: then a note
+ * says the check was skipped, rather than a silent "no failed logins").
+ */
+async function loginFailures(session: ClickHouseSession, filter: sql.AuditFilter, limit: number, signal?: AbortSignal): Promise<{ rows: QueryRow[]; notes: string[] }> {
+  const exists = (await all(session, sql.sessionLogExistsSql(), signal))[0]?.[0];
+  if (!Number(exists)) return { rows: [], notes: ['failed logins not checked: this server keeps no system.session_log (ClickHouse 21.9+ with <session_log> configured)'] };
+  let found: (string | null)[][];
+  try {
+    found = await all(session, sql.loginFailuresSql(filter, limit), signal);
+  } catch (error) {
+    // An auditor allowed query_log but not session_log still gets the rest of the audit, told what was not checked.
+    if ((error as { exitCode?: unknown }).exitCode !== 4) throw error;
+    return { rows: [], notes: [`failed logins not checked: reading system.session_log was refused (${(error as Error).message.slice(0, 200)})`] };
+  }
+  const rows = found.map(([time, user, address, protocol, reason]): QueryRow => {
+    const server = parseServerUser(user ?? '');
+    return {
+      time: new Date(Number(time) * 1000).toISOString(),
+      user: user ?? '',
+      engineer: engineerOf(user ?? ''),
+      requestId: server?.requestId ?? null,
+      queryId: '',
+      type: 'login-failure',
+      readRows: 0,
+      readBytes: 0,
+      durationMs: 0,
+      error: [maskCredentials(reason ?? ''), `from ${address ?? '?'} over ${protocol ?? '?'}`].filter(Boolean).join(' '),
+      tables: [],
+      query: '',
+      taggedRequestId: null,
+    };
+  });
+  const engineers = filter.engineers?.length ? new Set(filter.engineers) : undefined;
+  return {
+    rows: rows.filter((row) => (!engineers || engineers.has(row.user) || engineers.has(row.engineer)) && (!filter.requestId || row.requestId === filter.requestId)),
+    notes: [],
+  };
+}
+
+/**
+ * Without a `tables` column (18.x, 19.x), the guard's extractor reads each query's text (streamed): the tables
+ * outside system, and reads of other users' query texts (query-text.ts), up to `limit` of each.
+ */
+async function findingsFromText(session: ClickHouseSession, schema: QueryLogSchema, filter: sql.AuditFilter, limit: number, signal?: AbortSignal) {
   // The SQL parser (~80 KB) only for this: a server with a `tables` column never needs it.
-  const [{ extractTables }, batches] = await Promise.all([import('../clickhouse/guard.js'), session.query({ sql: sql.queryListSql(schema, filter), queryId: '', format: 'TabSeparated', settings: {}, signal })]);
-  const found: { fields: (string | null)[]; tables: string[] }[] = [];
+  const [{ extractTables }, { queryTextRead }, batches] = await Promise.all([
+    import('../clickhouse/guard.js'),
+    import('./query-text.js'),
+    session.query({ sql: sql.queryListSql(schema, filter), queryId: '', format: 'TabSeparated', settings: {}, signal }),
+  ]);
+  const found: { fields: (string | null)[]; tables: string[]; read: QueryTextRead | undefined }[] = [];
+  let foreignCount = 0;
+  let readCount = 0;
   for await (const fields of rowsOf(batches)) {
     const text = fields[sql.ROW_FIELDS.indexOf('query')] ?? '';
-    const foreign = extractTables(text).filter((table) => !SYSTEM_TABLE.test(table) && !/^(numbers|zeros|one)\b/.test(table));
-    if (foreign.length) found.push({ fields, tables: foreign });
-    if (found.length >= limit) break;
+    const foreign = foreignCount < limit ? extractTables(text).filter((table) => !SYSTEM_TABLE.test(table) && !/^(numbers|zeros|one)\b/.test(table)) : [];
+    const read = readCount < limit ? queryTextRead(text) : undefined;
+    if (foreign.length || read) found.push({ fields, tables: foreign, read });
+    if (foreign.length) foreignCount++;
+    if (read) readCount++;
+    if (foreignCount >= limit && readCount >= limit) break;
   }
   return found;
 }

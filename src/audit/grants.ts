@@ -10,7 +10,14 @@ const HOW_TO_WRITE = 'Write it with: byoc access list --json > grants.json';
  * the working folder) holding what `byoc access list --json` prints (an array, or an object with `requests`).
  */
 export async function loadGrants(ctx: Pick<Context, 'client' | 'cwd'>, source: string): Promise<AccessRequest[]> {
-  if (source === 'broker') return (await ctx.client('broker')).list();
+  if (source === 'broker') {
+    try {
+      return await (await ctx.client('broker')).list();
+    } catch (error) {
+      // the broker's URL, as configured, may carry credentials the audit must not print
+      throw (await import('./mask.js')).maskError(error);
+    }
+  }
   const { readFile } = await import('node:fs/promises');
   let document: unknown;
   try {

@@ -197,8 +197,22 @@ export interface GrantWindow {
   to: number;
 }
 
+/**
+ * System tables whose rows carry other users' query texts. Reading them is allowed to an engineer (they are system
+ * tables), but a customer's `WHERE card = '4111-...'` comes back with them: the audit says so.
+ */
+export const QUERY_TEXT_TABLES: readonly string[] = [
+  'system.query_log',
+  'system.query_thread_log',
+  'system.query_views_log',
+  'system.processes',
+  'system.processors_profile_log',
+  'system.asynchronous_insert_log',
+  'system.session_log',
+];
+
 /** What each finding row is, by the number in its first column (findingsSql). */
-export const FINDING_CODES = { denied: 1, untagged: 2, otherGrant: 3, foreignTable: 4, outsideWindow: 5 } as const;
+export const FINDING_CODES = { denied: 1, untagged: 2, otherGrant: 3, foreignTable: 4, outsideWindow: 5, queryText: 6 } as const;
 
 /**
  * Every finding kind in one pass over the log, up to `limit` of each, oldest first: each row comes back once per
@@ -227,6 +241,8 @@ export function findingsSql(schema: QueryLogSchema, filter: AuditFilter, options
   ];
   // The same test as match(t, '^(system|information_schema|INFORMATION_SCHEMA)\\.'), as byte comparisons.
   if (schema.hasTables) kinds.push([FINDING_CODES.foreignTable, `arrayExists(t -> NOT (substring(t, 1, 7) = 'system.' OR substring(t, 1, 19) IN ('information_schema.', 'INFORMATION_SCHEMA.')), tables)`]);
+  // Candidates only: the server names the tables, the query's text (query-text.ts) which of their columns were read.
+  if (schema.hasTables) kinds.push([FINDING_CODES.queryText, `hasAny(tables, [${QUERY_TEXT_TABLES.map(quote).join(', ')}])`]);
   if (options.grants) {
     const inside = options.grants.map((grant) => `(request_id = ${quote(grant.requestId)} AND event_time >= toDateTime(${Math.floor(grant.from)}) AND event_time <= toDateTime(${Math.ceil(grant.to)}))`);
     kinds.push([FINDING_CODES.outsideWindow, `(request_id != ''${inside.length ? ` AND NOT (${inside.join(' OR ')})` : ''})`]);
@@ -247,4 +263,30 @@ export function queryListSql(schema: QueryLogSchema, filter: AuditFilter, after?
 
 export function columnsSql(database: string, table: string): string {
   return `SELECT name, type FROM system.columns WHERE database = ${quote(database)} AND table = ${quote(table)}`;
+}
+
+/** Whether this server keeps system.session_log (20.x and later with it configured; never 18.x). */
+export function sessionLogExistsSql(): string {
+  return `SELECT count() FROM system.tables WHERE database = 'system' AND name = 'session_log'`;
+}
+
+/**
+ * Failed logins of engineer users in the window, oldest first: the user --user-pattern marks or a per-request
+ * user's name (the session log has no query_id, so no tag). `type` is compared as a number (LoginFailure is 0).
+ * --engineer and --request are applied by byoc on these few rows.
+ */
+export function loginFailuresSql(filter: AuditFilter, limit: number): string {
+  const literal = LITERAL_PREFIX.exec(filter.userPattern)?.[1];
+  const perRequest = literal && PER_REQUEST_PREFIX.startsWith(literal) ? [] : [`substring(user, 1, 7) = ${quote(PER_REQUEST_PREFIX)}`];
+  const source = filter.cluster ? `clusterAllReplicas(${quote(filter.cluster)}, system.session_log)` : 'system.session_log';
+  return `SELECT toUnixTimestamp(event_time) AS time, toString(user) AS user, toString(client_address) AS address, toString(interface) AS interface, replaceRegexpAll(substring(toString(failure_reason), 1, 500), '[\\t\\n]', ' ') AS reason
+FROM ${source}
+WHERE event_date >= toDate(toDateTime(${Math.floor(filter.since)}))
+  AND event_date <= toDate(toDateTime(${Math.ceil(filter.until)}))
+  AND event_time >= toDateTime(${Math.floor(filter.since)})
+  AND event_time < toDateTime(${Math.ceil(filter.until)})
+  AND CAST(type, 'Int8') = 0
+  AND (${[matches('toString(user)', filter.userPattern), ...perRequest.map((condition) => condition.replace('user', 'toString(user)'))].join(' OR ')})
+ORDER BY event_time
+LIMIT ${limit}`;
 }

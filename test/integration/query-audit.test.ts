@@ -184,6 +184,51 @@ describe.skipIf(!available)('byoc query and audit on the real sandbox', () => {
     expect((await as(undefined, ['audit', 'query-log', 'sandbox', '--since', '1h', '--findings-only'])).exitCode).toBe(4);
   });
 
+  it("a scripted session's findings are exactly right: a real refusal, a syntax error, an unknown table and a read of another user's query text", async () => {
+    // Given the customer running a query with a card number in its text
+    const card = `4111-1111-${Date.now() % 10_000}-0019`;
+    await customer(`SELECT '${card}' AS card FORMAT TSV`);
+    await customer('SYSTEM FLUSH LOGS');
+    // And an engineer who, through byoc, counts the query log (no text read) and then reads the customer's query text
+    const { identity, requestId } = await approvedEngineer();
+    const count = await as(identity, ['query', 'sandbox', 'SELECT count() AS queries FROM system.query_log', '--json']);
+    expect(count.exitCode, count.stderr).toBe(0);
+    const read = await as(identity, ['query', 'sandbox', `SELECT user, query FROM system.query_log WHERE query LIKE '%${card}%'`, '--json']);
+    expect(read.exitCode, read.stderr).toBe(0);
+    // (the exposure is real: the literal comes back to the engineer)
+    expect(read.stdout).toContain(card);
+    const readQueryId = JSON.parse(read.stdout).queryId as string;
+    // And, with the same certificate around byoc's guard, a query the server refuses, a syntax error and an unknown table
+    const cert = await certificateOf(identity);
+    expect((await direct('SELECT * FROM default.orders', cert, `byoc-${requestId}-refused`)).body).toMatch(/Code: (291|497)/);
+    expect((await direct('SELEC 1', cert, `byoc-${requestId}-syntax`)).body).toMatch(/Code: 62/);
+    expect((await direct('SELECT * FROM system.no_such_table', cert, `byoc-${requestId}-unknown`)).body).toMatch(/Code: 60/);
+    // When the customer audits this request
+    const audit = await as(undefined, ['audit', 'query-log', 'sandbox', '--flush', '--since', '1h', '--request', requestId, '--json']);
+    expect(audit.exitCode, audit.stderr).toBe(0);
+    const report = JSON.parse(audit.stdout);
+    type Finding = { kind: string; detail: string; row: { queryId: string; readRows: number; type: string } };
+    // Then the findings are exactly: the refusal (denied, and the table it named), and the read of query texts
+    // (order by kind: the read and the refusal may share a second)
+    expect(report.findings.map((finding: Finding) => [finding.kind, finding.row.queryId]).sort()).toEqual([
+      ['denied', `byoc-${requestId}-refused`],
+      ['non-system-table', `byoc-${requestId}-refused`],
+      ['query-text-read', readQueryId],
+    ]);
+    const textRead = (report.findings as Finding[]).find((finding) => finding.kind === 'query-text-read');
+    expect(textRead!.row.readRows).toBeGreaterThan(0);
+    expect(textRead!.detail).toBe(`${identity} read other users' query texts (query of system.query_log): ${textRead!.row.readRows} rows read`);
+    // And the syntax error and the unknown table are failures, not refusals
+    const [request] = report.requests;
+    expect(request).toMatchObject({ requestId, engineers: [identity], failures: 3, denied: 1 });
+    expect(request.queries).toBeGreaterThanOrEqual(5);
+    // And 18.16 keeps no session log: the failed-login check says it was skipped, on stderr too
+    expect(report.notes).toEqual([expect.stringContaining('failed logins not checked')]);
+    expect(audit.stderr).toContain('failed logins not checked');
+    // And --findings-only is exit 4 on them
+    expect((await as(undefined, ['audit', 'query-log', 'sandbox', '--since', '1h', '--request', requestId, '--findings-only'])).exitCode).toBe(4);
+  });
+
   it('--follow prints each new query exactly once, and stops cleanly on Ctrl-C', async () => {
     // Given an engineer, and a follower polling every 300 ms
     const { identity } = await approvedEngineer();

@@ -3,7 +3,7 @@ import type { AuditReport, EngineerSummary, Finding, RequestSummary } from '../.
 import { formatRelative } from '../../util/duration.js';
 import { Table } from '../table.js';
 
-const KIND_COLORS: Record<Finding['kind'], string> = { denied: 'red', 'non-system-table': 'red', untagged: 'yellow', 'outside-window': 'red', 'tag-mismatch': 'red' };
+const KIND_COLORS: Record<Finding['kind'], string> = { denied: 'red', 'non-system-table': 'red', 'query-text-read': 'red', 'login-failed': 'yellow', untagged: 'yellow', 'outside-window': 'red', 'tag-mismatch': 'red' };
 
 export interface AuditViewProps {
   report: AuditReport;

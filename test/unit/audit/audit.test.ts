@@ -15,7 +15,7 @@ const row = (offset: number, user: string, queryId: string, tag: string, type = 
 const OLD_COLUMNS = ['event_date:Date', 'event_time:DateTime', 'type:UInt8', 'user:String', 'query_id:String', 'query:String', 'exception:String', 'read_rows:UInt64', 'read_bytes:UInt64', 'query_duration_ms:UInt64'].map((entry) => entry.split(':'));
 
 /** A session answering by which query it is; any query it does not expect fails the test. */
-function session(answers: { summary: string[][]; findings?: string[][]; list?: string[][] }) {
+function session(answers: { summary: string[][]; findings?: string[][]; list?: string[][]; logins?: string[][] | Error }) {
   const sent: string[] = [];
   const fake = strictFake<ClickHouseSession>(
     {
@@ -23,6 +23,12 @@ function session(answers: { summary: string[][]; findings?: string[][]; list?: s
         sent.push(request.sql);
         const pick = (): string[][] => {
           if (request.sql.includes('FROM system.columns')) return OLD_COLUMNS;
+          // 18.x keeps no session log unless a test says otherwise
+          if (request.sql.includes("name = 'session_log'")) return [[answers.logins ? '1' : '0']];
+          if (request.sql.includes('FROM system.session_log')) {
+            if (answers.logins instanceof Error) throw answers.logins;
+            return answers.logins ?? [];
+          }
           if (request.sql.includes('GROUP BY user, tag_key')) return answers.summary;
           if (request.sql.includes('LIMIT 1000 BY finding')) return answers.findings ?? [];
           if (!request.sql.includes('LIMIT')) return answers.list ?? [];
@@ -165,8 +171,64 @@ describe('audit attribution from the server user', () => {
 
   it('describes every finding kind in one sentence naming the engineer', () => {
     const sample = toRow(row(0, ALICE_A, 'byoc-r-cccccccccc-x', 'r-cccccccccc'));
-    for (const kind of ['denied', 'non-system-table', 'untagged', 'tag-mismatch', 'outside-window'] as const) {
+    for (const kind of ['denied', 'non-system-table', 'query-text-read', 'untagged', 'tag-mismatch', 'outside-window', 'login-failed'] as const) {
       expect(findingDetail(kind, sample, ['default.orders'])).toMatch(/^alice@vendor\.example /);
     }
+  });
+
+  it('on a server with no tables column, reads each query text for reads of other users\' query texts, and notes the missing session log', async () => {
+    // Given an 18.x log (no tables, no session_log) with alice reading the log's text, counting it, and naming a
+    // text column only inside a string
+    const text = (offset: number, id: string, query: string) => [...row(offset, ALICE_A, id, 'r-aaaaaaaaaa').slice(0, 10), query];
+    const { fake } = session({
+      summary: [[ALICE_A, 'r-aaaaaaaaaa', String(T0), String(T0 + 30), '3', '0', '0', '30', '3000']],
+      list: [
+        text(0, 'byoc-r-aaaaaaaaaa-1', "SELECT event_time, query FROM system.query_log WHERE query LIKE '%4111%'"),
+        text(10, 'byoc-r-aaaaaaaaaa-2', 'SELECT count() FROM system.query_log'),
+        text(20, 'byoc-r-aaaaaaaaaa-3', "SELECT 'query' FROM system.processes"),
+        text(30, 'byoc-r-aaaaaaaaaa-4', 'SELECT * FROM system.processes'),
+      ],
+    });
+    // When the customer audits
+    const report = await runAudit(fake, { filter: FILTER });
+    // Then exactly the two reads of the text are findings, with the rows each read
+    expect(report.findings.map((entry) => [entry.kind, entry.row.queryId, entry.detail])).toEqual([
+      ['query-text-read', 'byoc-r-aaaaaaaaaa-1', "alice@vendor.example read other users' query texts (query of system.query_log): 10 rows read"],
+      ['query-text-read', 'byoc-r-aaaaaaaaaa-4', "alice@vendor.example read other users' query texts (* of system.processes): 10 rows read"],
+    ]);
+    // And the failed-login check says it was skipped rather than finding nothing
+    expect(report.notes).toEqual([expect.stringMatching(/^failed logins not checked: this server keeps no system\.session_log/)]);
+  });
+
+  it('reads failed logins of engineer users from system.session_log where it exists, for the request asked', async () => {
+    // Given a server with a session log holding failed logins of alice's users for two requests
+    const { fake, sent } = session({
+      summary: [],
+      logins: [
+        [String(T0), ALICE_A, '10.0.0.9', 'HTTP', 'AUTHENTICATION_FAILED'],
+        [String(T0 + 5), ALICE_B, '10.0.0.9', 'TCP', ''],
+      ],
+    });
+    // When the customer audits request B
+    const report = await runAudit(fake, { filter: { ...FILTER, requestId: 'r-bbbbbbbbbb' } });
+    // Then only B's failed login is a finding, and the SQL kept only LoginFailure rows of engineer users
+    expect(report.findings.map((entry) => [entry.kind, entry.row.user, entry.row.type, entry.detail])).toEqual([['login-failed', ALICE_B, 'login-failure', `alice@vendor.example failed to log in as ${ALICE_B}: from 10.0.0.9 over TCP`]]);
+    const logins = sent.find((text) => text.includes('FROM system.session_log'))!;
+    expect(logins).toContain("CAST(type, 'Int8') = 0");
+    expect(logins).toContain("substring(toString(user), 1, 5) = 'byoc_'");
+    expect(report.notes).toEqual([]);
+  });
+
+  it('notes a refused session log and keeps the rest of the audit; any other failure still fails it', async () => {
+    // Given an auditor whose user may read query_log but not session_log
+    const refused = Object.assign(new Error('Code: 497. Not enough privileges'), { exitCode: 4 });
+    const { fake } = session({ summary: [[ALICE_A, 'r-aaaaaaaaaa', String(T0), String(T0), '1', '0', '0', '1', '1']], logins: refused });
+    // When the customer audits / Then the summary is there and a note says which check was skipped and why
+    const report = await runAudit(fake, { filter: FILTER });
+    expect(report.requests).toHaveLength(1);
+    expect(report.notes).toEqual(['failed logins not checked: reading system.session_log was refused (Code: 497. Not enough privileges)']);
+    // And a server failure that is no refusal is not hidden
+    const broken = session({ summary: [], logins: Object.assign(new Error('Code: 241. Memory limit exceeded'), { exitCode: 5 }) });
+    await expect(runAudit(broken.fake, { filter: FILTER })).rejects.toThrow('Memory limit exceeded');
   });
 });

@@ -27,6 +27,14 @@ describe('audit --grants', () => {
     broker.assertAllCalled();
   });
 
+  it('masks credentials in the broker\'s error (its URL may carry them)', async () => {
+    // Given a broker whose failure names its URL with a password and a token
+    const broker = strictFake<BrokerClient>({ list: async () => Promise.reject(new Error('cannot reach https://ops:Hunter2@broker.example/?token=Tok3n')) }, 'broker');
+    const { ctx } = testContext({ clients: { broker: async () => broker } });
+    // When / Then the error keeps the host and masks both
+    await expect(loadGrants(ctx, 'broker')).rejects.toThrow('cannot reach https://***@broker.example/?token=***');
+  });
+
   it('refuses a missing or unparsable file, and a document that is not a request list, saying how to write one', async () => {
     const cwd = tempDir({ 'broken.json': '{ not json', 'other.json': JSON.stringify({ grants: [] }), 'null.json': 'null' });
     const { ctx } = testContext({ cwd });

@@ -119,7 +119,9 @@ describe('audit SQL: request and engineer from the user the server stamped', () 
     // and every kind's condition is also what the WHERE keeps
     const [select, where] = withTables.split('\nWHERE ') as [string, string];
     const conditions = [...select.matchAll(/if\((.+?), (\d), 0\)(?=, if\(|\]\))/g)].map((match) => [Number(match[2]), match[1]!] as const);
-    expect(conditions.map(([code]) => code)).toEqual([1, 2, 3, 4]);
+    expect(conditions.map(([code]) => code)).toEqual([1, 2, 3, 4, 6]);
+    // the query-text candidates by the tables the server logged (the text then says which columns)
+    expect(withTables).toContain(`if(hasAny(tables, ['system.query_log', 'system.query_thread_log', 'system.query_views_log', 'system.processes',`);
     for (const [, condition] of conditions) expect(where).toContain(condition);
     // the prefix test is exact for per-request users: a request id never holds `_`, so `byoc_r_<id>_` ends where the id does
     const prefixMatches = (user: string, tag: string) => user.slice(0, tag.length + 6) === `byoc_r_${tag.slice(2)}_`;

@@ -35,11 +35,22 @@ const answers = {
   tags: [row(650, ALICE, 'r-cccccccccc', 'byoc-r-cccccccccc-forged', 2, '', "['system.one']", 'SELECT 1'), row(700, ALICE, '', 'ad-hoc-1', 2, '', "['system.one']", 'SELECT 1')],
   outside: [row(600, ALICE, 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-5', 2, '', "['system.parts']", 'SELECT * FROM system.parts')],
   list: [row(60, ALICE, 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-0', 2, '', "['system.merges']", 'SELECT * FROM system.merges')],
+  // candidates the server finds by `tables`: only the one that reads the text column is a finding
+  queryText: [
+    row(400, ALICE, 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-7', 2, '', "['system.query_log']", "SELECT user, query FROM system.query_log WHERE query LIKE '%4111%'"),
+    row(410, ALICE, 'r-aaaaaaaaaa', 'byoc-r-aaaaaaaaaa-8', 2, '', "['system.query_log']", 'SELECT count(*), user FROM system.query_log GROUP BY user'),
+  ],
+  // system.session_log: time, user, address, interface, reason
+  logins: [[String(T0 + 500), ALICE, '::ffff:10.0.0.9', 'HTTP', 'Code: 516. AUTHENTICATION_FAILED: password is incorrect']],
 };
 
 function answer(query: RecordedQuery) {
   const rows = (data: string[][]) => ({ names: [], types: [], rows: data });
+  // a server exception quoting a URL with credentials in it (as a failing url()/s3() table would)
+  if (query.sql.includes("database = 'leaky'")) return { error: { code: 1000, message: 'Poco: cannot reach https://backup:Hunter2Secret@backup.example/x?X-Amz-Credential=AKIA7&token=Tok3nSecret' } };
   if (query.sql.includes('FROM system.columns')) return rows(MODERN_COLUMNS);
+  if (query.sql.includes("name = 'session_log'")) return rows([['1']]);
+  if (query.sql.includes('FROM system.session_log')) return rows(answers.logins);
   if (query.sql.startsWith('SYSTEM FLUSH LOGS')) return rows([]);
   if (query.sql.includes('GROUP BY user, tag_key')) return rows(answers.summary);
   if (query.sql.includes('LIMIT 1000 BY finding')) {
@@ -52,6 +63,7 @@ function answer(query: RecordedQuery) {
         ...kinds(5, answers.outside, query.sql.includes('AND NOT ((request_id =')),
         ...kinds(3, answers.tags.slice(0, 1), query.sql.includes("(tag_request != '' AND (substring(user, 1, 7) = 'byoc_r_'")),
         ...kinds(2, answers.tags.slice(1), query.sql.includes("if(tag_request = '', 2, 0)")),
+        ...kinds(6, answers.queryText, query.sql.includes("hasAny(tables, ['system.query_log'")),
       ].sort((a, b) => Number(a[1]) - Number(b[1])),
     );
   }
@@ -103,9 +115,17 @@ describe('byoc audit query-log on a current server (modern query_log shape)', ()
       expect.objectContaining({ engineer: LEGACY, users: [LEGACY], queries: 1, requests: ['r-dddddddddd'] }),
     ]);
     // And every kind of finding is there, oldest first
-    expect(report.findings.map((finding: { kind: string }) => finding.kind)).toEqual(['denied', 'non-system-table', 'outside-window', 'tag-mismatch', 'untagged']);
+    expect(report.findings.map((finding: { kind: string }) => finding.kind)).toEqual(['denied', 'non-system-table', 'query-text-read', 'login-failed', 'outside-window', 'tag-mismatch', 'untagged']);
     expect(report.findings[1]).toMatchObject({ detail: 'alice@vendor.example referenced default.orders', row: { tables: ['default.orders', 'system.one'] } });
+    // And the read of other users' query texts names what was read and how many rows; a count over the log is none
+    expect(report.findings[2]).toMatchObject({ detail: "alice@vendor.example read other users' query texts (query of system.query_log): 10 rows read", row: { queryId: 'byoc-r-aaaaaaaaaa-7', readRows: 10 } });
+    // And the failed login comes from the session log, with the server's reason
     expect(report.findings[3]).toMatchObject({
+      detail: `alice@vendor.example failed to log in as ${ALICE}: Code: 516. AUTHENTICATION_FAILED: password is incorrect from ::ffff:10.0.0.9 over HTTP`,
+      row: { type: 'login-failure', requestId: 'r-aaaaaaaaaa', time: '2026-11-21T09:08:20.000Z' },
+    });
+    expect(report.notes).toEqual([]);
+    expect(report.findings[5]).toMatchObject({
       kind: 'tag-mismatch',
       detail: 'alice@vendor.example ran a query as the server user of r-aaaaaaaaaa tagged for r-cccccccccc (query_id byoc-r-cccccccccc-forged): the tag does not match the grant',
       row: { user: ALICE, engineer: 'alice@vendor.example', requestId: 'r-aaaaaaaaaa', taggedRequestId: 'r-cccccccccc' },
@@ -123,7 +143,7 @@ describe('byoc audit query-log on a current server (modern query_log shape)', ()
     expect(report.requests[0]).toMatchObject({ requestId: 'r-aaaaaaaaaa', engineers: ['alice@vendor.example'] });
     expect(report.requests[0].grant).toBeUndefined();
     // And the forged tag is still a finding; only outside-window needs the grants
-    expect(report.findings.map((finding: { kind: string }) => finding.kind)).toEqual(['denied', 'non-system-table', 'tag-mismatch', 'untagged']);
+    expect(report.findings.map((finding: { kind: string }) => finding.kind)).toEqual(['denied', 'non-system-table', 'query-text-read', 'login-failed', 'tag-mismatch', 'untagged']);
     expect(server.queries.slice(before).some((query) => query.sql.includes('AND NOT ((request_id ='))).toBe(false);
   });
 
@@ -146,7 +166,7 @@ describe('byoc audit query-log on a current server (modern query_log shape)', ()
     expect(lines).toContain(
       'finding\ttag-mismatch\t2026-11-21T09:10:50.000Z\talice@vendor.example\tr-aaaaaaaaaa\tbyoc-r-cccccccccc-forged\talice@vendor.example ran a query as the server user of r-aaaaaaaaaa tagged for r-cccccccccc (query_id byoc-r-cccccccccc-forged): the tag does not match the grant',
     );
-    expect(result.stderr).toContain('4 finding(s)');
+    expect(result.stderr).toContain('6 finding(s)');
   });
 
   it('--findings-only --json exits 4 on a tag mismatch alone', async () => {
@@ -157,6 +177,7 @@ describe('byoc audit query-log on a current server (modern query_log shape)', ()
       answer: (query) => {
         const rows = (data: string[][]) => ({ names: [], types: [], rows: data });
         if (query.sql.includes('FROM system.columns')) return rows(MODERN_COLUMNS);
+        if (query.sql.includes("name = 'session_log'")) return rows([['0']]);
         if (query.sql.includes('GROUP BY user, tag_key')) return rows(answers.summary);
         if (query.sql.includes('LIMIT 1000 BY finding')) return rows([['3', ...answers.tags[0]!]]);
         return rows([]);
@@ -233,5 +254,30 @@ describe('byoc audit query-log: credentials never in a URL', () => {
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('audit.url');
     expect(result.stderr).not.toContain('Hunter2Secret');
+  });
+
+  it('refuses ?user= and ?password= in --url too (ClickHouse reads them), without echoing them', async () => {
+    const before = server.queries.length;
+    const result = await runCli(['audit', 'query-log', '--url', `https://clickhouse.customer.example:${server.port}/?user=auditor&password=Hunter2Secret`, '--json'], workspace());
+    expect(result.exitCode).toBe(2);
+    expect(JSON.parse(result.stderr).error).toMatchObject({ code: 'url_credentials' });
+    expect(result.stderr + result.stdout).not.toContain('Hunter2Secret');
+    expect(server.queries.length).toBe(before);
+  });
+
+  it('masks credentials a server error quotes, in the message and with --verbose', async () => {
+    // Given a server whose exception quotes a URL with a user, a password and tokens
+    const result = await runCli(['audit', 'query-log', '--password-env', 'AUDIT_SECRET', '--source-table', 'leaky.query_log', '--verbose'], workspace());
+    // Then the error is the server's (exit 5), still naming the host, with every credential masked
+    expect(result.exitCode, result.stderr).toBe(5);
+    expect(result.stderr).toContain('https://***@backup.example/x?X-Amz-Credential=***&token=***');
+    for (const secret of ['Hunter2Secret', 'AKIA7', 'Tok3nSecret', 'backup:']) expect(result.stderr + result.stdout).not.toContain(secret);
+  });
+
+  it('refuses an access token in the URL (the driver would send it), without echoing it', async () => {
+    const result = await runCli(['audit', 'query-log', '--password-env', 'AUDIT_SECRET', '--url', 'https://127.0.0.1:1/?access_token=Tok3nSecret', '--json'], workspace());
+    expect(result.exitCode, result.stderr).toBe(2);
+    expect(JSON.parse(result.stderr).error).toMatchObject({ code: 'url_credentials' });
+    expect(result.stderr + result.stdout).not.toContain('Tok3nSecret');
   });
 });
