@@ -135,3 +135,15 @@ describe('byoc audit keygen, report and verify', () => {
     expect(noOut.stderr).toContain('--out DIR');
   });
 });
+
+describe('byoc audit query-log --format ocsf', () => {
+  it('streams one OCSF Datastore Activity event per engineer query, naming the server audited', async () => {
+    // Given the customer's audit connection; When they export the queries for their SIEM
+    const result = await runCli(['audit', 'query-log', '--password-env', 'AUDIT_SECRET', '--since', '2026-11-21T08:00:00Z', '--until', '2026-11-21T10:00:00Z', '--format', 'ocsf'], workspace());
+    expect(result.exitCode, result.stderr).toBe(0);
+    // Then each line is an event of class 6005, the refused one a Failure
+    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(events.map((event) => [event.class_uid, event.type_uid, event.status_id])).toEqual([[6005, 600504, 1], [6005, 600504, 2]]);
+    expect(events[0]).toMatchObject({ dst_endpoint: { hostname: 'clickhouse.customer.example', port: server.port }, actor: { user: { name: 'alice@vendor.example' } }, metadata: { product: { name: 'byoc', version: '0.0.0-test' } } });
+  });
+});
