@@ -108,10 +108,20 @@ describe('byoc audit keygen, report and verify', () => {
     expect(JSON.parse(json.stdout).problems).toEqual([expect.objectContaining({ file: 'summary.json', problem: 'changed' })]);
   });
 
-  it('verify without --public-key warns that the pack only proves integrity', async () => {
+  it('verify without --public-key warns that the pack only proves integrity; keygen and report have --json and text twins', async () => {
+    // Given a key made with --json: the public key, its SHA-256 and the file
     const setup = workspace();
-    await runCli(['audit', 'keygen'], setup);
-    expect((await runCli(REPORT, setup)).exitCode).toBe(0);
+    const keygen = await runCli(['audit', 'keygen', '--out', 'keys/signing.pem', '--json'], setup);
+    expect(keygen.exitCode, keygen.stderr).toBe(0);
+    const key = JSON.parse(keygen.stdout);
+    expect(key).toMatchObject({ file: path.join(setup.cwd, 'keys', 'signing.pem'), publicKeyPem: expect.stringContaining('BEGIN PUBLIC KEY'), publicKeySha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    // When the pack is written as text: one line a file, sha256sum's format
+    const report = await runCli([...REPORT, '--signing-key', 'keys/signing.pem'], setup);
+    expect(report.exitCode, report.stderr).toBe(0);
+    expect(report.stdout).toMatch(/pack: 2 queries, 2 findings, 5 files signed\n[0-9a-f]{64} {2}events\.ndjson\n/);
+    expect(report.stderr).toContain(key.publicKeySha256);
+    // Then the manifest names that key
+    expect(JSON.parse(readFileSync(path.join(setup.cwd, 'pack', 'manifest.json'), 'utf8')).publicKeySha256).toBe(key.publicKeySha256);
     const verify = await runCli(['audit', 'verify', 'pack'], setup);
     expect(verify.exitCode).toBe(0);
     expect(verify.stderr).toContain('anyone can sign a pack with a key of their own');
