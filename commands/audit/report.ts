@@ -53,6 +53,10 @@ export default defineCommand({
         hint: missing ? `Create one with byoc audit keygen${input.signingKey ? ` --out ${input.signingKey}` : ''} and publish the public key it prints, or pass --signing-key FILE.` : 'Pass the key byoc audit keygen wrote (--signing-key FILE).',
       });
     }
+    // The key is the customer's word that a pack is theirs: anyone who can read it can sign forged packs.
+    const { stat } = await import('node:fs/promises');
+    const mode = (await stat(keyFile)).mode & 0o777;
+    if (mode & 0o077) ctx.log.warn(`${keyFile} is readable by others (mode ${mode.toString(8).padStart(4, '0')}): anyone who can read it can sign packs in your name. chmod 600 ${keyFile}`);
     const now = ctx.clock.now().getTime();
     const from = pointInTime(input.since, now, '--since');
     const to = input.until ? pointInTime(input.until, now, '--until') : now + 1000;

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueServerCertificate } from '../../../src/pki/ca.js';
@@ -133,8 +133,16 @@ describe('byoc audit keygen, report and verify', () => {
     const noKey = await runCli(REPORT, setup);
     expect(noKey.exitCode).toBe(3);
     expect(noKey.stderr).toContain('byoc audit keygen');
-    // Given a key and a folder already holding something
+    // Given a key others can read: the pack is written, with a warning naming the fix
     await runCli(['audit', 'keygen'], setup);
+    const keyFile = path.join(setup.cwd, 'state', 'audit', 'signing-key.pem');
+    chmodSync(keyFile, 0o644);
+    const loose = await runCli([...REPORT.slice(0, -1), 'loose'], setup);
+    expect(loose.exitCode, loose.stderr).toBe(0);
+    expect(loose.stderr).toContain(`is readable by others (mode 0644): anyone who can read it can sign packs in your name. chmod 600 ${keyFile}`);
+    chmodSync(keyFile, 0o600);
+    expect((await runCli([...REPORT.slice(0, -1), 'tight'], setup)).stderr).not.toContain('readable by others');
+    // Given a folder already holding something
     writeFileSync(path.join(setup.cwd, 'stray'), 'x');
     const busy = await runCli([...REPORT.slice(0, -1), '.'], setup);
     expect(busy.exitCode).toBe(2);
