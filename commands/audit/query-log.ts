@@ -5,7 +5,7 @@ import { closing } from '../../src/util/stream.js';
 import { NotAllowedError, UsageError } from '../../src/errors.js';
 import { parseDuration } from '../../src/util/duration.js';
 
-type ListFormat = 'table' | 'json' | 'ndjson' | 'csv';
+type ListFormat = 'table' | 'json' | 'ndjson' | 'csv' | 'ocsf';
 
 interface ReportResult {
   mode: 'report';
@@ -18,6 +18,8 @@ interface StreamResult {
   mode: 'stream';
   format: ListFormat;
   rows: AsyncIterable<QueryRow>;
+  /** --format ocsf: what each event names besides the row */
+  ocsf?: { byocVersion: string; server: string };
 }
 
 type Result = ReportResult | StreamResult;
@@ -64,8 +66,8 @@ export default defineCommand({
     follow: option.boolean({ flag: '--follow', key: 'audit.follow', env: 'BYOC_AUDIT_FOLLOW', default: false, description: 'print new queries as they arrive, until Ctrl-C' }),
     flush: option.boolean({ flag: '--flush', key: 'audit.flush', env: 'BYOC_AUDIT_FLUSH', default: false, description: 'SYSTEM FLUSH LOGS first' }),
     format: option.choice({
-      flag: '--format <format>', key: 'audit.format', env: 'BYOC_AUDIT_FORMAT', choices: ['table', 'json', 'ndjson', 'csv'],
-      defaultNote: 'table on a TTY, ndjson piped', description: 'query list format (streams; no summary)',
+      flag: '--format <format>', key: 'audit.format', env: 'BYOC_AUDIT_FORMAT', choices: ['table', 'json', 'ndjson', 'csv', 'ocsf'],
+      defaultNote: 'table on a TTY, ndjson piped', description: 'query list format (streams; no summary); ocsf: OCSF 1.x Datastore Activity events, one a line',
     }),
     interval: option.duration({ flag: '--interval <duration>', key: 'audit.interval', env: 'BYOC_AUDIT_INTERVAL', default: '2s', description: 'how often --follow polls' }),
   },
@@ -98,16 +100,21 @@ export default defineCommand({
       ...(input.request ? { requestId: input.request } : {}),
       ...(input.cluster ? { cluster: input.cluster } : {}),
     };
-    const { session } = await connectAudit(ctx, { service: input.service, url: input.url, user: input.user, passwordEnv: input.passwordEnv, caFile: input.ca, certFile: input.cert, keyFile: input.key });
+    const { session, url: server } = await connectAudit(ctx, { service: input.service, url: input.url, user: input.user, passwordEnv: input.passwordEnv, caFile: input.ca, certFile: input.cert, keyFile: input.key });
     const sourceTable = input.sourceTable;
     if (input.follow || input.format) {
       if (input.flush) await audit.runAudit(session, { filter, sourceTable, flush: true, findingLimit: 1 }, ctx.signal);
       const schema = await audit.detectSchema(session, sourceTable, ctx.signal);
       const format: ListFormat = input.format ?? (ctx.output.json ? 'ndjson' : ctx.output.stdoutIsTTY ? 'table' : 'ndjson');
+      // an OCSF export carries the failed logins too (Authentication events), after the queries
+      const withLogins = async function* (): AsyncGenerator<QueryRow> {
+        yield* audit.queryRows(session, schema, filter, undefined, ctx.signal);
+        if (format === 'ocsf') yield* audit.loginFailureRows(session, filter, (note) => ctx.log.warn(note), ctx.signal);
+      };
       const rows = input.follow
         ? followQueries(session, schema, filter, { intervalMs: input.interval, clock: ctx.clock, signal: ctx.signal })
-        : closing(audit.queryRows(session, schema, filter, undefined, ctx.signal), () => session.close());
-      return { mode: 'stream', format: input.follow && ctx.output.json ? 'ndjson' : format, rows };
+        : closing(withLogins(), () => session.close());
+      return { mode: 'stream', format: input.follow && ctx.output.json && format !== 'ocsf' ? 'ndjson' : format, rows, ...(format === 'ocsf' ? { ocsf: { byocVersion: ctx.version, server } } : {}) };
     }
     const report = await audit.runAudit(session, { filter, sourceTable, flush: input.flush, grants }, ctx.signal);
     // what this server could not be checked for: on stderr, so a report with no findings is not read as "all clear"
@@ -120,13 +127,13 @@ export default defineCommand({
     return { mode: 'report', report, findingsOnly: input.findingsOnly };
   },
   json(result) {
-    if (result.mode === 'stream') return new RawJson(streamLines(result.rows, 'ndjson'));
+    if (result.mode === 'stream') return new RawJson(streamLines(result.rows, result.format === 'ocsf' ? 'ocsf' : 'ndjson', result.ocsf));
     const report = result.findingsOnly ? { ...result.report, requests: undefined, engineers: undefined } : result.report;
     if (!result.queries) return report;
     return new RawJson(documentWithQueries(report, result.queries));
   },
   text(result) {
-    if (result.mode === 'stream') return streamLines(result.rows, result.format);
+    if (result.mode === 'stream') return streamLines(result.rows, result.format, result.ocsf);
     return (async function* () {
       const { reportText } = await import('../../src/audit/present.js');
       yield `${reportText(result.report, result.findingsOnly)}\n`;
@@ -155,8 +162,16 @@ function pointInTime(text: string, now: number, flag: string): number {
   return parsed;
 }
 
-async function* streamLines(rows: AsyncIterable<QueryRow>, format: ListFormat | 'tsv'): AsyncGenerator<string> {
+async function* streamLines(rows: AsyncIterable<QueryRow>, format: ListFormat | 'tsv', ocsf?: { byocVersion: string; server: string }): AsyncGenerator<string> {
   const { rowCells, csvLine, CSV_HEADER } = await import('../../src/audit/present.js');
+  if (format === 'ocsf') {
+    const { ocsfLogin, ocsfQuery } = await import('../../src/audit/ocsf.js');
+    for await (const row of rows) {
+      const event = row.type === 'login-failure' ? ocsfLogin({ time: row.time, user: row.user, engineer: row.engineer, success: false, reason: row.error ?? undefined }, ocsf!) : ocsfQuery(row, ocsf!);
+      yield `${JSON.stringify(event)}\n`;
+    }
+    return;
+  }
   if (format === 'csv') yield `${csvLine(CSV_HEADER)}\n`;
   if (format === 'json') yield '[';
   let first = true;

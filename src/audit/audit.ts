@@ -283,6 +283,16 @@ export async function runAudit(session: ClickHouseSession, options: AuditOptions
 }
 
 /**
+ * The failed logins of the window for an export (`--format ocsf`): every one, after the queries; what could not be
+ * checked goes to `note`.
+ */
+export async function* loginFailureRows(session: ClickHouseSession, filter: sql.AuditFilter, note: (text: string) => void, signal?: AbortSignal): AsyncGenerator<QueryRow> {
+  const { rows, notes } = await loginFailures(session, filter, 1_000_000, signal);
+  notes.forEach(note);
+  yield* rows;
+}
+
+/**
  * Failed logins of the engineers' users, from system.session_log where the server keeps one (not 18.x: then a note
  * says the check was skipped, rather than a silent "no failed logins").
  */

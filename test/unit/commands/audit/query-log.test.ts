@@ -281,3 +281,17 @@ describe('byoc audit query-log: credentials never in a URL', () => {
     expect(result.stderr + result.stdout).not.toContain('Tok3nSecret');
   });
 });
+
+describe('byoc audit query-log --format ocsf', () => {
+  it('exports the queries as Datastore Activity and the failed logins as Authentication events, one a line', async () => {
+    // Given a server whose session_log holds a failed login of alice's user
+    const result = await runCli(['audit', 'query-log', '--password-env', 'AUDIT_SECRET', '--format', 'ocsf'], workspace());
+    expect(result.exitCode, result.stderr).toBe(0);
+    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { class_uid: number; activity_id: number; status_id: number; user?: { name: string } });
+    // Then the queries come first, then the login, with OCSF's class, activity and a failure status
+    expect(events.filter((event) => event.class_uid === 6005).length).toBeGreaterThan(0);
+    const logins = events.filter((event) => event.class_uid === 3002);
+    expect(logins).toEqual([expect.objectContaining({ activity_id: 1, status_id: 2, user: expect.objectContaining({ name: ALICE }) })]);
+    expect(events.at(-1)!.class_uid).toBe(3002);
+  });
+});
