@@ -2,8 +2,7 @@ import { defineCommand, option, RawJson, tsv } from '../../src/command.js';
 import { ENGINEER_USER_PATTERN } from '../../src/access/server-user.js';
 import type { AuditReport, QueryRow } from '../../src/audit/audit.js';
 import { closing } from '../../src/util/stream.js';
-import { NotAllowedError, UsageError } from '../../src/errors.js';
-import { parseDuration } from '../../src/util/duration.js';
+import { NotAllowedError } from '../../src/errors.js';
 
 type ListFormat = 'table' | 'json' | 'ndjson' | 'csv' | 'ocsf';
 
@@ -78,28 +77,8 @@ export default defineCommand({
       import('../../src/audit/grants.js'),
       import('../../src/audit/follow.js'),
     ]);
-    const now = ctx.clock.now().getTime();
-    const since = pointInTime(input.since, now, '--since');
-    const until = input.until ? pointInTime(input.until, now, '--until') : now + 1000;
-    if (since >= until) {
-      const window = `--since ${input.since} (${new Date(since).toISOString()}) is not before --until ${input.until ?? 'now'} (${new Date(until).toISOString()})`;
-      throw new UsageError('empty_window', window, { hint: `Swap them, or widen the window: --since ${input.until ?? '24h'}${input.until ? ` --until ${input.since}` : ''}` });
-    }
-    const pattern = input.userPattern;
-    try {
-      new RegExp(pattern);
-    } catch {
-      throw new UsageError('invalid_pattern', `--user-pattern "${pattern}" is not a regular expression`);
-    }
+    const filter = (await import('../../src/audit/window.js')).auditFilter(input, ctx.clock.now().getTime());
     const grants = input.grants ? await loadGrants(ctx, input.grants) : undefined;
-    const filter = {
-      since: since / 1000,
-      until: until / 1000,
-      userPattern: pattern,
-      ...(input.engineer?.length ? { engineers: input.engineer } : {}),
-      ...(input.request ? { requestId: input.request } : {}),
-      ...(input.cluster ? { cluster: input.cluster } : {}),
-    };
     const { session, url: server } = await connectAudit(ctx, { service: input.service, url: input.url, user: input.user, passwordEnv: input.passwordEnv, caFile: input.ca, certFile: input.cert, keyFile: input.key });
     const sourceTable = input.sourceTable;
     if (input.follow || input.format) {
@@ -153,14 +132,6 @@ export default defineCommand({
   },
 });
 
-/** `24h` means 24 hours ago; anything else must be a time Date can read. */
-function pointInTime(text: string, now: number, flag: string): number {
-  const duration = parseDuration(text);
-  if (duration !== undefined) return now - duration;
-  const parsed = Date.parse(text);
-  if (Number.isNaN(parsed)) throw new UsageError('invalid_time', `${flag} "${text}" is neither a duration (24h) nor a time (2026-11-21T10:00:00Z)`);
-  return parsed;
-}
 
 async function* streamLines(rows: AsyncIterable<QueryRow>, format: ListFormat | 'tsv', ocsf?: { byocVersion: string; server: string }): AsyncGenerator<string> {
   const { rowCells, csvLine, CSV_HEADER } = await import('../../src/audit/present.js');

@@ -3,7 +3,6 @@ import { defineCommand, option } from '../../src/command.js';
 import type { QueryRow } from '../../src/audit/audit.js';
 import type { Manifest } from '../../src/audit/pack/pack.js';
 import { ConfigError, UsageError } from '../../src/errors.js';
-import { parseDuration } from '../../src/util/duration.js';
 import queryLog from './query-log.js';
 
 interface ReportResult {
@@ -57,24 +56,8 @@ export default defineCommand({
     const { stat } = await import('node:fs/promises');
     const mode = (await stat(keyFile)).mode & 0o777;
     if (mode & 0o077) ctx.log.warn(`${keyFile} is readable by others (mode ${mode.toString(8).padStart(4, '0')}): anyone who can read it can sign packs in your name. chmod 600 ${keyFile}`);
-    const now = ctx.clock.now().getTime();
-    const from = pointInTime(input.since, now, '--since');
-    const to = input.until ? pointInTime(input.until, now, '--until') : now + 1000;
-    if (from >= to) throw new UsageError('empty_window', `--since ${input.since} is not before --until ${input.until ?? 'now'}`, { hint: 'Swap them, or widen the window.' });
-    try {
-      new RegExp(input.userPattern);
-    } catch {
-      throw new UsageError('invalid_pattern', `--user-pattern "${input.userPattern}" is not a regular expression`);
-    }
+    const filter = (await import('../../src/audit/window.js')).auditFilter(input, ctx.clock.now().getTime());
     const approved = input.grants ? await loadGrants(ctx, input.grants) : undefined;
-    const filter = {
-      since: from / 1000,
-      until: to / 1000,
-      userPattern: input.userPattern,
-      ...(input.engineer?.length ? { engineers: input.engineer } : {}),
-      ...(input.request ? { requestId: input.request } : {}),
-      ...(input.cluster ? { cluster: input.cluster } : {}),
-    };
     const connection = await connectAudit(ctx, { service: input.service, url: input.url, user: input.user, passwordEnv: input.passwordEnv, caFile: input.ca, certFile: input.cert, keyFile: input.key });
     const { session } = connection;
     let report: Awaited<ReturnType<typeof audit.runAudit>>;
@@ -124,11 +107,3 @@ function safely(extract: () => string[]): string[] {
   }
 }
 
-/** `7d` means 7 days ago; anything else must be a time Date can read (as query-log reads it). */
-function pointInTime(text: string, now: number, flag: string): number {
-  const duration = parseDuration(text);
-  if (duration !== undefined) return now - duration;
-  const parsed = Date.parse(text);
-  if (Number.isNaN(parsed)) throw new UsageError('invalid_time', `${flag} "${text}" is neither a duration (7d) nor a time (2026-11-21T10:00:00Z)`);
-  return parsed;
-}
