@@ -584,23 +584,32 @@ async function startClickhouse(paths: SandboxPaths, state: SandboxState, host: S
 }
 
 /** A loopback server we start ourselves and wait for; on failure, the last lines it wrote. */
+/** Where a server started by the sandbox runs and writes: its folder, output, error log and pid file. */
+interface ServerFiles {
+  dir: string;
+  stdout: string;
+  stderr: string;
+  pid: string;
+}
+
 async function startServer(
   host: SandboxHost,
-  spec: { name: string; bin: string; args: string[]; cwd: string; stdout: string; stderr: string; pidFile: string; timeoutMs: number; ready: () => Promise<boolean> },
+  spec: { name: string; bin: string; args: string[]; files: ServerFiles; timeoutMs: number; ready: () => Promise<boolean> },
 ): Promise<number> {
-  const offset = await fileSize(spec.stderr);
-  const pid = await host.system.spawnDetached(spec.bin, spec.args, { env: serverEnv(host.env), cwd: spec.cwd, stdoutFile: spec.stdout, stderrFile: spec.stderr });
-  await writePrivateFile(spec.pidFile, `${pid}\n`);
+  const { dir, stdout, stderr, pid: pidFile } = spec.files;
+  const offset = await fileSize(stderr);
+  const pid = await host.system.spawnDetached(spec.bin, spec.args, { env: serverEnv(host.env), cwd: dir, stdoutFile: stdout, stderrFile: stderr });
+  await writePrivateFile(pidFile, `${pid}\n`);
   const deadline = host.clock.now().getTime() + spec.timeoutMs;
   for (;;) {
     if (await spec.ready()) return pid;
     const alive = host.system.isAlive(pid);
     if (!alive || host.clock.now().getTime() >= deadline) {
       if (alive) await stopProcess(pid, host, 5000);
-      await rm(spec.pidFile, { force: true });
-      const log = await tailSince(spec.stderr, offset);
+      await rm(pidFile, { force: true });
+      const log = await tailSince(stderr, offset);
       throw new RemoteError(`sandbox_${spec.name.replace(/-/g, '_')}_failed`, `${spec.name} ${alive ? `was not ready within ${spec.timeoutMs / 1000} s` : 'exited during start-up'}${log ? `; last lines of its log:\n${log}` : ''}`, {
-        hint: `See ${spec.stderr}; then byoc sandbox up again.`,
+        hint: `See ${stderr}; then byoc sandbox up again.`,
       });
     }
     await host.clock.sleep(POLL_MS);
@@ -623,10 +632,7 @@ async function startNodeExporter(paths: SandboxPaths, state: FullState, host: Sa
       '--collector.diskstats',
       '--collector.time',
     ],
-    cwd: paths.nodeExporter.dir,
-    stdout: paths.nodeExporter.stdout,
-    stderr: paths.nodeExporter.stderr,
-    pidFile: paths.nodeExporter.pid,
+    files: paths.nodeExporter,
     timeoutMs: PROMETHEUS_START_TIMEOUT_MS,
     ready: () => tcpAccepts(state.nodeExporter.port, 500),
   });
@@ -644,10 +650,7 @@ async function startPrometheus(paths: SandboxPaths, state: FullState, host: Sand
       '--storage.tsdb.retention.time=2d',
       `--web.listen-address=127.0.0.1:${state.prometheus.port}`,
     ],
-    cwd: paths.prometheus.dir,
-    stdout: paths.prometheus.stdout,
-    stderr: paths.prometheus.stderr,
-    pidFile: paths.prometheus.pid,
+    files: paths.prometheus,
     timeoutMs: PROMETHEUS_START_TIMEOUT_MS,
     ready: () => prometheusReady(state.prometheus.port, 500),
   });

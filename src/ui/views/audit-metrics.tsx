@@ -2,6 +2,7 @@ import { Box, Text } from 'ink';
 import type { MetricsAuditReport, MetricsFinding, MetricsRequestSummary } from '../../audit/metrics-log.js';
 import { formatRelative } from '../../util/duration.js';
 import { Table } from '../table.js';
+import { FindingsSection } from './findings.js';
 
 export interface MetricsAuditViewProps {
   report: MetricsAuditReport;
@@ -16,7 +17,6 @@ const endpointsOf = (row: MetricsRequestSummary) =>
     .join(', ');
 
 export function MetricsAuditView({ report, color, now }: MetricsAuditViewProps) {
-  const tint = (name: string) => (color ? { color: name } : {});
   return (
     <Box flexDirection="column">
       <Text>
@@ -45,26 +45,17 @@ export function MetricsAuditView({ report, color, now }: MetricsAuditViewProps) 
         />
       )}
       <Text> </Text>
-      {report.findings.length === 0 ? (
-        <Text {...tint('green')}>No findings.</Text>
-      ) : (
-        <Box flexDirection="column">
-          <Text bold {...tint('red')}>
-            {report.findings.length} finding{report.findings.length === 1 ? '' : 's'}
-          </Text>
-          <Table<MetricsFinding>
-            rows={report.findings}
-            color={color}
-            columns={[
-              { header: 'kind', value: (row) => row.kind },
-              { header: 'when', value: (row) => formatRelative(new Date(row.time), now) },
-              { header: 'engineer', value: (row) => row.engineer || '-' },
-              { header: 'request', value: (row) => row.requestId || '-' },
-              { header: 'detail', value: (row) => row.detail, max: 70 },
-            ]}
-          />
-        </Box>
-      )}
+      <FindingsSection<MetricsFinding>
+        findings={report.findings}
+        color={color}
+        columns={[
+          { header: 'kind', value: (row) => row.kind },
+          { header: 'when', value: (row) => formatRelative(new Date(row.time), now) },
+          { header: 'engineer', value: (row) => row.engineer || '-' },
+          { header: 'request', value: (row) => row.requestId || '-' },
+          { header: 'detail', value: (row) => row.detail, max: 70 },
+        ]}
+      />
       {report.skipped ? <Text dimColor>{report.skipped} line(s) were not metrics log entries and were skipped</Text> : null}
     </Box>
   );

@@ -2,6 +2,7 @@ import { Box, Text } from 'ink';
 import type { AuditReport, EngineerSummary, Finding, RequestSummary } from '../../audit/audit.js';
 import { formatRelative } from '../../util/duration.js';
 import { Table } from '../table.js';
+import { FindingsSection } from './findings.js';
 
 const KIND_COLORS: Record<Finding['kind'], string> = { denied: 'red', 'non-system-table': 'red', 'query-text-read': 'red', 'login-failed': 'yellow', untagged: 'yellow', 'outside-window': 'red', 'tag-mismatch': 'red' };
 
@@ -13,33 +14,23 @@ export interface AuditViewProps {
 }
 
 export function AuditView({ report, findingsOnly, color, now }: AuditViewProps) {
-  const tint = (name: string) => (color ? { color: name } : {});
   return (
     <Box flexDirection="column">
       <Text>
         <Text bold>Audit of {report.source}</Text> · {report.window.since} → {report.window.until}
       </Text>
       <Text> </Text>
-      {report.findings.length === 0 ? (
-        <Text {...tint('green')}>No findings.</Text>
-      ) : (
-        <Box flexDirection="column">
-          <Text bold {...tint('red')}>
-            {report.findings.length} finding{report.findings.length === 1 ? '' : 's'}
-          </Text>
-          <Table<Finding>
-            rows={report.findings}
-            color={color}
-            columns={[
-              { header: 'kind', value: (row) => row.kind, color: (row) => KIND_COLORS[row.kind] },
-              { header: 'when', value: (row) => formatRelative(new Date(row.row.time), now) },
-              { header: 'engineer', value: (row) => row.row.engineer },
-              { header: 'request', value: (row) => row.row.requestId ?? '-' },
-              { header: 'detail', value: (row) => row.detail, max: 70 },
-            ]}
-          />
-        </Box>
-      )}
+      <FindingsSection<Finding>
+        findings={report.findings}
+        color={color}
+        columns={[
+          { header: 'kind', value: (row) => row.kind, color: (row) => KIND_COLORS[row.kind] },
+          { header: 'when', value: (row) => formatRelative(new Date(row.row.time), now) },
+          { header: 'engineer', value: (row) => row.row.engineer },
+          { header: 'request', value: (row) => row.row.requestId ?? '-' },
+          { header: 'detail', value: (row) => row.detail, max: 70 },
+        ]}
+      />
       {findingsOnly ? null : (
         <Box flexDirection="column">
           <Text> </Text>
