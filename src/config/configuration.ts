@@ -116,6 +116,14 @@ export class Configuration {
     return { ...registered, ...(this.file.data.services ?? {}) };
   }
 
+  /** Where each service comes from: the configuration file (which wins) or the state folder (`byoc sandbox up`). */
+  serviceOrigins(): Record<string, { from: 'file'; path: string } | { from: 'state' }> {
+    const fromFile = Object.keys(this.file.data.services ?? {});
+    return Object.fromEntries(
+      Object.keys(this.services()).map((name) => [name, fromFile.includes(name) ? { from: 'file' as const, path: this.file.path ?? '' } : { from: 'state' as const }]),
+    );
+  }
+
   /** Registered services' policies, for the broker. */
   registeredPolicies(): Record<string, { policy?: PolicyConfig }> {
     return Object.fromEntries(Object.entries(this.registered).map(([name, service]) => [name, service.policy ? { policy: service.policy } : {}]));

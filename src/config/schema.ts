@@ -21,7 +21,8 @@ export interface PolicyConfig {
 }
 
 export interface ServiceConfig {
-  clickhouse?: { url?: string; caFile?: string };
+  /** nativePort: the server's secure native-protocol port, for `byoc cert env --format clickhouse-client` (default 9440) */
+  clickhouse?: { url?: string; caFile?: string; nativePort?: number };
   kubernetes?: { server?: string; caFile?: string; tlsServerName?: string };
   /** the Prometheus (or Thanos) HTTP API behind the customer's proxy, for `byoc metrics` */
   prometheus?: { url?: string; caFile?: string; tlsServerName?: string };
@@ -163,6 +164,9 @@ function place(shape: Shape, key: string, node: SchemaNode): void {
   at[segments.at(-1)!] = node;
 }
 
+/** A TCP port in the file: a whole number, 1-65535. */
+const portNumber = made({ kind: 'value', check: (value) => (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535 ? { value } : { problem: 'expected a port number from 1 to 65535' }) });
+
 const object = (fields: Record<string, SchemaNode>): SchemaNode => made({ kind: 'object', fields });
 
 const cache = new WeakMap<readonly Setting[], ConfigSchema>();
@@ -180,7 +184,7 @@ export function configSchema(settings: readonly Setting[]): ConfigSchema {
     if (setting.key.startsWith('policy.')) place(policy, setting.key.slice('policy.'.length), settingNode(setting));
   }
   const service = object({
-    clickhouse: object({ url: httpUrl, caFile: text() }),
+    clickhouse: object({ url: httpUrl, caFile: text(), nativePort: portNumber }),
     kubernetes: object({ server: httpUrl, caFile: text(), tlsServerName: text() }),
     prometheus: object({ url: httpUrl, caFile: text(), tlsServerName: text() }),
     policy: objectOf(policy),

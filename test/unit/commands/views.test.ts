@@ -16,6 +16,7 @@ import { k8sWorkspace } from './k8s/workspace.js';
 const TEXT_IS_THE_VIEW: Record<string, string> = {
   'config/validate': 'one sentence',
   'cert/rm': 'one sentence',
+  'cert/env': 'shell exports, curl flags or a clickhouse-client config, for other programs (one sentence with --out)',
   'broker/serve': 'one sentence when it stops; it logs on stderr while serving',
   'broker/crl': 'PEM for a file, or one sentence with --out',
   'broker/migrate': 'one or two sentences: the schema version, and what was copied',
