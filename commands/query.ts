@@ -42,10 +42,11 @@ export default defineCommand({
     "echo 'SELECT * FROM default.orders' | byoc query --check -",
     'byoc query --check --file runbook.sql',
     'byoc query acme-prod --preset cluster-replica-delays --cluster main',
+    'byoc query acme-prod   # on a terminal: an interactive SQL shell (\\? for help, \\q or Ctrl-D to leave)',
   ],
   args: {
     service: { description: 'the customer service (omit with --check)' },
-    sql: { description: "the SQL, or - to read it from stdin" },
+    sql: { description: 'the SQL, or - to read it from stdin (none, on a terminal: an interactive shell)' },
   },
   options: {
     file: option.path({ flag: '--file <file>', key: 'query.file', env: 'BYOC_QUERY_FILE', description: 'read the SQL from a file' }),
