@@ -3,7 +3,7 @@ import type { GrantWatch } from '../access/grant-watch.js';
 import type { EngineerSession } from '../clickhouse/engineer.js';
 import type { OutputFormat } from '../clickhouse/result-stream.js';
 import type { Context } from '../context.js';
-import { ByocError, isAbort, NotAllowedError, UsageError } from '../errors.js';
+import { abortReason, ByocError, isAbort, NotAllowedError, UsageError } from '../errors.js';
 import { formatCoarse } from '../util/duration.js';
 import { ShellHistory, HISTORY_SIZE } from './history.js';
 import { StatementBuffer, type ShellStatement } from './statements.js';
@@ -58,6 +58,11 @@ export async function runShell(ctx: Context, options: ShellOptions): Promise<She
     engineer = await openEngineerSession(ctx, options.service, { timeoutMs: options.timeoutMs + IDLE_MARGIN_MS });
   } finally {
     endWait();
+  }
+  // Ctrl-C while connecting came as a signal (the terminal is not in raw mode yet): no shell then
+  if (ctx.signal.aborted) {
+    await engineer.session.close();
+    throw abortReason(ctx.signal);
   }
   const history = new ShellHistory(ctx.stateDir(), options.service);
   try {

@@ -25,19 +25,22 @@ const MINUTE = 60_000;
 
 let server: FakeClickHouse;
 let caPem: string;
+let serverKeys: { certPem: string; keyPem: string };
 
 beforeAll(async () => {
   const ca = await testBrokerCa();
   caPem = ca.certPem;
   const keys = await generateKeyPairPem();
   const certPem = issueServerCertificate(ca, { publicKeyPem: keys.publicKeyPem, names: [HOST], notBefore: new Date(Date.now() - 3_600_000), notAfter: new Date(Date.now() + 86_400_000) });
-  server = await startFakeClickHouse({ certPem, keyPem: keys.privateKeyPem, clientCa: caPem, answer, endless: (query) => query.sql.startsWith(LONG) });
+  serverKeys = { certPem, keyPem: keys.privateKeyPem };
+  server = await startFakeClickHouse({ ...serverKeys, clientCa: caPem, answer, endless: (query) => query.sql.startsWith(LONG) });
 });
 afterAll(async () => {
   await server.close();
 });
 
 function answer(query: RecordedQuery) {
+  if (query.sql.includes('throwIf')) return { error: { code: 395, message: 'Value passed to \'throwIf\' function is non zero. (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO)', status: 500 } };
   if (query.sql.startsWith(LONG)) return { names: ['number'], types: ['UInt64'], rows: Array.from({ length: 50 }, (_, index) => [String(index)]) };
   if (query.sql.includes('system.columns')) return { names: ['table', 'name', 'type'], types: ['String', 'String', 'String'], rows: [] };
   const named = /SELECT (\d+) AS (\w+)/.exec(query.sql);
@@ -46,13 +49,13 @@ function answer(query: RecordedQuery) {
 }
 
 /** An engineer with an approved 2-hour request for acme-prod on the fake server; `clock` drives the broker and byoc. */
-async function engineer(clock = new ManualClock(new Date())) {
+async function engineer(clock = new ManualClock(new Date()), port = server.port) {
   const stateDir = tempDir();
   const { broker } = await openTestBroker(stateDir, clock as unknown as FakeClock); // the broker reads only now()
   const request = await broker.create('alice@vendor.example', { service: 'acme-prod', reason: 'merges stuck', ticket: 'INC-7', duration: '2h' });
   await broker.approve('bob@vendor.example', request.id);
   const cwd = tempDir({ 'ca.pem': caPem });
-  writeFileSync(path.join(cwd, 'byoc.config.yaml'), `network:\n  resolve: { ${HOST}: 127.0.0.1 }\nservices:\n  acme-prod:\n    clickhouse: { url: "https://${HOST}:${server.port}", caFile: ./ca.pem }\n`);
+  writeFileSync(path.join(cwd, 'byoc.config.yaml'), `network:\n  resolve: { ${HOST}: 127.0.0.1 }\nservices:\n  acme-prod:\n    clickhouse: { url: "https://${HOST}:${port}", caFile: ./ca.pem }\n`);
   return { cwd, stateDir, clock, broker, requestId: request.id, env: { BYOC_STATE_DIR: stateDir }, clients: { broker: async () => embeddedClient(broker, 'alice@vendor.example', stateDir) } };
 }
 
@@ -178,12 +181,15 @@ describe('byoc query SERVICE on a terminal opens a shell', () => {
     const shell = openShell(setup);
     await shell.until(() => shell.prompts() === 1, 'the first prompt');
     const before = server.queries.length;
-    // When the engineer types a read of customer data, then a system query
+    // When the engineer types a read of customer data, a statement the server fails, then a system query
     await shell.type('SELECT * FROM default.orders;\r');
+    await shell.type('SELECT throwIf(1) FROM system.one;\r');
     await shell.type('SELECT 2 AS two FROM system.one;\r');
-    // Then the first never reached the server, the refusal says why, and the next one ran
+    // Then the first never reached the server, the refusal and the server's error say why, and the last one ran
     expect(shell.stderr.text).toMatch(/error: refused: .*default\.orders/);
-    expect(sentSince(before).map((query) => query.sql)).toEqual(['SELECT 2 AS two FROM system.one']);
+    expect(shell.stderr.text).toMatch(/error: ClickHouse error 395: .*throwIf/);
+    expect(sentSince(before).map((query) => query.sql)).toEqual(['SELECT throwIf(1) FROM system.one', 'SELECT 2 AS two FROM system.one']);
+    expect(shell.screen()).toMatch(/two\n2\n/);
     shell.keys.write('exit\r');
     expect(await shell.exited).toBe(0);
   });
@@ -198,16 +204,42 @@ describe('byoc query SERVICE on a terminal opens a shell', () => {
     await shell.until(() => /number\n0\n/.test(shell.screen()), 'the first rows');
     const [query] = sentSince(before);
     expect(server.processes.has(query!.queryId!)).toBe(true);
-    // And the engineer presses Ctrl-C
+    // And types a statement meanwhile, then presses Ctrl-C
+    shell.keys.write('SELECT 3 AS typed_ahead FROM system.one;\r');
     await shell.type('\x03');
     // Then the server no longer runs it (KILL QUERY named it), the shell said so, and goes on
     expect(server.queries.slice(before).filter((sent) => sent.sql.startsWith('KILL QUERY') && sent.sql.includes(query!.queryId!))).toHaveLength(1);
     expect(server.processes.has(query!.queryId!)).toBe(false);
     expect(shell.stderr.text).toContain('cancelled: byoc stopped the query on the server');
+    // (what was typed during the query goes with it: running it after a cancel would surprise)
+    expect(shell.stderr.text).toContain('(1 line typed meanwhile dropped with the cancel)');
+    expect(sentSince(before).map((sent) => sent.sql)).toEqual([LONG]);
     await shell.type('SELECT 1 AS one FROM system.one;\r');
     expect(shell.screen()).toMatch(/one\n1\n/);
     shell.keys.write('\x04');
     expect(await shell.exited).toBe(0);
+  });
+
+  it('lines typed while a statement runs are not lost: they run after it, in order', async () => {
+    // Given a server that takes 300 ms per answer
+    const slow = await startFakeClickHouse({ ...serverKeys, clientCa: caPem, answer, answerDelayMs: 300 });
+    try {
+      const setup = await engineer(undefined, slow.port);
+      const shell = openShell(setup);
+      await shell.until(() => shell.prompts() === 1, 'the first prompt');
+      // When a second statement is typed while the first still runs
+      shell.keys.write('SELECT 1 AS first FROM system.one;\r');
+      await shell.until(() => slow.queries.length > 0, 'the first statement sent');
+      shell.keys.write('SELECT 2 AS second FROM system.one;\r');
+      // Then both ran, one after the other, each answer under its statement
+      await shell.until(() => /second\n2\n/.test(shell.screen()), 'the second answer');
+      expect(slow.queries.map((query) => query.sql)).toEqual(['SELECT 1 AS first FROM system.one', 'SELECT 2 AS second FROM system.one']);
+      expect(shell.screen().indexOf('first\n1\n')).toBeLessThan(shell.screen().indexOf('second\n2\n'));
+      shell.keys.write('\x04');
+      expect(await shell.exited).toBe(0);
+    } finally {
+      await slow.close();
+    }
   });
 
   it('Ctrl-C while typing clears the statement being typed, not the shell', async () => {
@@ -234,12 +266,16 @@ describe('the shell and the grant', () => {
     expect(shell.screen()).toMatch(/acme-prod r-[0-9a-z]+ (1h59m|2h)> $/);
     const [first, second] = GRANT_WARNINGS_MS;
     expect([first, second]).toEqual([10 * MINUTE, 2 * MINUTE]);
-    // When time moves to 10 minutes before the end, 5 minutes at a time (the broker polled on the way)
+    // When the engineer is typing a statement as time moves to 10 minutes before the end (the broker polled on the way)
+    shell.keys.write('SELECT 42 AS answer FROM system.one');
     for (let minutes = 0; minutes < 110; minutes += 5) await clock.advance(5 * MINUTE);
     await shell.until(() => shell.stderr.text.includes('ends in 10m'), 'the 10-minute warning');
     expect(shell.stderr.text).not.toContain('ends in 2m');
-    // Then the prompt, redrawn under the warning, shows the time left
-    expect(shell.screen()).toMatch(/acme-prod r-[0-9a-z]+ 10m> $/);
+    // Then the prompt, redrawn under the warning, shows the time left and what was being typed, which still runs
+    expect(shell.screen()).toMatch(/acme-prod r-[0-9a-z]+ 10m> SELECT 42 AS answer FROM system\.one$/);
+    const before = server.queries.length;
+    await shell.type(';\r');
+    expect(sentSince(before).map((query) => query.sql)).toEqual(['SELECT 42 AS answer FROM system.one']);
     await clock.advance(first - second);
     await shell.until(() => shell.stderr.text.includes('ends in 2m'), 'the 2-minute warning');
     // And at the end the shell ends with the grant's refusal
