@@ -127,6 +127,8 @@ class Shell {
     this.#watch = watch;
     const rl = createInterface({
       input,
+      // The prompt and the echo of what is typed go where the rows go, the terminal (as clickhouse-client's and
+      // psql's do): the shell opens only when stdout is one. Messages stay on stderr.
       output: this.ctx.io.stdout as NodeJS.WritableStream,
       terminal: true,
       history: this.#recall,

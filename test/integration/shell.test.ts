@@ -44,7 +44,7 @@ describe.skipIf(!available)('byoc query SERVICE: the shell on a real terminal ag
   const { as, customer } = sandbox;
   const runningFor = async (user: string) => (await customer(`SELECT query_id FROM system.processes WHERE user = '${user}' AND query NOT LIKE 'KILL QUERY%'`)).trim();
 
-  it('a multi-line statement, Ctrl-C on a slow query (gone from the server), then Ctrl-D exits 0', async () => {
+  it('a multi-line statement, Ctrl-C on a slow query (gone from the server), history recall, then Ctrl-D exits 0', async () => {
     // Given an engineer with an approved request and a certificate, at a terminal
     const { identity, requestId } = await sandbox.approvedEngineer('shell', 'shell');
     expect((await as(identity, ['cert', 'get', 'sandbox'])).exitCode).toBe(0);
@@ -73,6 +73,11 @@ describe.skipIf(!available)('byoc query SERVICE: the shell on a real terminal ag
       shell.type("SELECT 'still here' AS after;\r");
       await shell.until((text) => prompts(text) === 4, 'the prompt after the next statement');
       expect(shell.text()).toContain('still here');
+
+      // When the engineer recalls the two-line statement with the up arrow (three entries back) and runs it again
+      shell.type('\x1b[A\x1b[A\x1b[A\r');
+      // Then it runs whole, as one entry
+      await shell.until((text) => (text.match(/multi\s+2\n/g)?.length ?? 0) === 2, 'the recalled statement\'s answer');
 
       // When the engineer presses Ctrl-D
       shell.type('\x04');

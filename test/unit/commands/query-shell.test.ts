@@ -72,7 +72,7 @@ function openShell(setup: Engineer, options: { args?: string[] } = {}) {
   const prompts = () => screen().split(/acme-prod r-[0-9a-z]+ [0-9hms]+> | {3,}-> /).length - 1;
   /** waits until `check` holds (the shell answers asynchronously) */
   const until = async (check: () => boolean, what: string) => {
-    for (let attempt = 0; attempt < 500; attempt++) {
+    for (let attempt = 0; attempt < 1000; attempt++) {
       if (check()) return;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
