@@ -101,6 +101,8 @@ class Shell {
   /** lines entered while a statement runs: run after it, as a terminal's type-ahead is in clickhouse-client and psql */
   readonly #queue: string[] = [];
   #busy = false;
+  /** the pump working through #queue, while it does */
+  #pumping: Promise<void> | undefined;
   /** aborts what runs now (Ctrl-C, the grant's end) */
   #running: AbortController | undefined;
   #format: OutputFormat;
@@ -148,24 +150,28 @@ class Shell {
     });
     rl.on('line', (line) => {
       this.#queue.push(line);
-      void this.#pump();
+      this.#pumping ??= this.#pump().finally(() => (this.#pumping = undefined));
     });
     rl.on('SIGINT', () => this.#interrupt());
     const onAbort = () => rl.close();
     this.ctx.signal.addEventListener('abort', onAbort, { once: true });
-    void watch.ended.then((reason) => {
-      if (!reason || this.#closed) return;
-      this.#ended = reason;
-      // an abort, not the reason itself: what stops a query stays an AbortError to every layer below
-      this.#running?.abort(new DOMException('the grant ended', 'AbortError'));
-      rl.close();
-    });
+    void watch.ended.then(
+      (reason) => {
+        if (!reason || this.#closed) return;
+        this.#ended = reason;
+        // an abort, not the reason itself: what stops a query stays an AbortError to every layer below
+        this.#running?.abort(new DOMException('the grant ended', 'AbortError'));
+        rl.close();
+      },
+      // the watch broke (not the broker being unreachable, which it says itself): the server still enforces the end
+      (error: unknown) => this.notice(`warning: byoc stopped watching the grant (${error instanceof Error ? error.message : String(error)}); the server still ends access at its end`),
+    );
     this.ctx.log.info(`byoc shell on ${this.options.service} as ${this.engineer.tags.engineer} (request ${this.engineer.tags.requestId}): read-only, every statement tagged for the audit. \\? for help, \\q to quit.`);
     rl.prompt();
     try {
       await closed;
       // a statement that was running when the shell closed has settled (cancelled on the server) before byoc exits
-      while (this.#busy) await new Promise((resolve) => setTimeout(resolve, 10));
+      await this.#pumping;
     } finally {
       this.ctx.signal.removeEventListener('abort', onAbort);
     }
@@ -210,11 +216,14 @@ class Shell {
     rl.prompt();
   }
 
+  /** Runs the queued lines one after another; one pump at a time (#pumping). */
   async #pump(): Promise<void> {
-    if (this.#busy) return;
     this.#busy = true;
     try {
-      while (this.#queue.length && !this.#closed) await this.#line(this.#queue.shift()!);
+      while (this.#queue.length && !this.#closed) {
+        // whatever one line does wrong is said, and the shell goes on with the next
+        await this.#line(this.#queue.shift()!).catch((error: unknown) => this.#say(error));
+      }
     } finally {
       this.#busy = false;
     }
