@@ -114,6 +114,8 @@ class Shell {
   #ended: NotAllowedError | undefined;
   #closed = false;
   #quit = false;
+  /** a cancel dropped the half-typed line: emptied before the next prompt */
+  #clearTyping = false;
 
   constructor(
     private readonly ctx: Context,
@@ -144,8 +146,9 @@ class Shell {
     const closed = new Promise<void>((resolve) => rl.once('close', resolve));
     rl.on('close', () => {
       this.#closed = true;
-      // Ctrl-D leaves the cursor after the prompt: end its line, as a shell does
-      if (!this.#quit && !this.#ended) this.ctx.io.stdout.write('\n');
+      // Ctrl-D or the grant's end leaves the cursor after the prompt (or what is typed): end its line, as a shell
+      // does; a running statement's rows ended theirs
+      if (!this.#quit && !(this.#busy && !rl.line)) this.ctx.io.stdout.write('\n');
       this.#running?.abort(new DOMException('the shell closed', 'AbortError'));
     });
     rl.on('line', (line) => {
@@ -198,6 +201,10 @@ class Shell {
   #interrupt(): void {
     const rl = this.#rl!;
     if (this.#running) {
+      // what was typed meanwhile goes with the cancel (lines and the line being typed): running it after a cancel
+      // would surprise. The echo of a half-typed line ends here, so the messages start on their own line.
+      if (rl.line) this.ctx.io.stdout.write('^C\n');
+      this.#clearTyping = Boolean(rl.line);
       this.#running.abort(new DOMException('cancelled', 'AbortError'));
       if (this.#queue.length) {
         this.ctx.log.info(`(${this.#queue.length} line${this.#queue.length > 1 ? 's' : ''} typed meanwhile dropped with the cancel)`);
@@ -228,8 +235,14 @@ class Shell {
       this.#busy = false;
     }
     if (this.#closed) return;
-    this.#rl!.setPrompt(this.#prompt());
-    this.#rl!.prompt();
+    const rl = this.#rl!;
+    if (this.#clearTyping) {
+      this.#clearTyping = false;
+      rl.write(null, { ctrl: true, name: 'e' });
+      rl.write(null, { ctrl: true, name: 'u' });
+    }
+    rl.setPrompt(this.#prompt());
+    rl.prompt();
   }
 
   async #line(line: string): Promise<void> {
@@ -338,7 +351,7 @@ class Shell {
     const sql = statement.vertical ? `${statement.sql} FORMAT Vertical` : statement.sql;
     const verdict = checkQuery(sql);
     if (!verdict.allowed) {
-      this.#say(new NotAllowedError('query_refused', `refused: ${verdict.reason}`, { hint: 'byoc runs read-only statements on system and information_schema tables only; see \\presets.' }));
+      this.#say(new NotAllowedError('query_refused', verdict.reason, { hint: 'byoc runs read-only statements on system and information_schema tables only; see \\presets.' }));
       return true;
     }
     // The statement's own FORMAT wins over \format for that statement, as clickhouse-client's does: it is what the

@@ -204,8 +204,8 @@ describe('byoc query SERVICE on a terminal opens a shell', () => {
     await shell.until(() => /number\n0\n/.test(shell.screen()), 'the first rows');
     const [query] = sentSince(before);
     expect(server.processes.has(query!.queryId!)).toBe(true);
-    // And types a statement meanwhile, then presses Ctrl-C
-    shell.keys.write('SELECT 3 AS typed_ahead FROM system.one;\r');
+    // And types a statement meanwhile and starts another, then presses Ctrl-C
+    shell.keys.write('SELECT 3 AS typed_ahead FROM system.one;\rSELECT 4 AS half');
     await shell.type('\x03');
     // Then the server no longer runs it (KILL QUERY named it), the shell said so, and goes on
     expect(server.queries.slice(before).filter((sent) => sent.sql.startsWith('KILL QUERY') && sent.sql.includes(query!.queryId!))).toHaveLength(1);
@@ -214,8 +214,10 @@ describe('byoc query SERVICE on a terminal opens a shell', () => {
     // (what was typed during the query goes with it: running it after a cancel would surprise)
     expect(shell.stderr.text).toContain('(1 line typed meanwhile dropped with the cancel)');
     expect(sentSince(before).map((sent) => sent.sql)).toEqual([LONG]);
+    // (the half-typed line went too: what is typed next is a statement of its own)
     await shell.type('SELECT 1 AS one FROM system.one;\r');
     expect(shell.screen()).toMatch(/one\n1\n/);
+    expect(sentSince(before).map((sent) => sent.sql)).toEqual([LONG, 'SELECT 1 AS one FROM system.one']);
     shell.keys.write('\x04');
     expect(await shell.exited).toBe(0);
   });
