@@ -149,7 +149,7 @@ describe('byoc query SERVICE on a terminal opens a shell', () => {
     expect(await second.exited).toBe(0);
   });
 
-  it('\\G gives vertical output, \\format switches formats, \\presets lists and \\preset runs one', async () => {
+  it('\\G gives vertical output, \\format switches formats, \\? helps, \\presets lists and \\preset runs one', async () => {
     const setup = await engineer();
     const shell = openShell(setup);
     await shell.until(() => shell.prompts() === 1, 'the first prompt');
@@ -159,6 +159,7 @@ describe('byoc query SERVICE on a terminal opens a shell', () => {
     await shell.type('\\format csv\r');
     await shell.type('SELECT 6 AS six FROM system.one;\r');
     await shell.type('\\format xml\r');
+    await shell.type('\\?\r');
     await shell.type('\\presets\r');
     await shell.type('\\preset merges\r');
     // Then the server was asked for FORMAT Vertical, then CSV, then the preset's schema and SQL
@@ -170,6 +171,7 @@ describe('byoc query SERVICE on a terminal opens a shell', () => {
     expect(shell.screen()).toContain('"six"\n"6"\n');
     expect(shell.stderr.text).toContain('error: no output format "xml"');
     expect(shell.screen()).toMatch(/merges {2,}\S/);
+    expect(shell.screen()).toContain('\\preset NAME [CLUSTER]');
     expect(sent.slice(2).map((query) => query.sql).join('\n')).toContain('system.merges');
     expect(sent.at(-1)!.format).toBe('CSVWithNames');
     shell.keys.write('\x04');
