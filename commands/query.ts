@@ -1,8 +1,6 @@
 import { defineCommand, option, RawJson } from '../src/command.js';
-import type { WireFormat } from '../src/clickhouse/client.js';
 import type { OutputFormat } from '../src/clickhouse/result-stream.js';
 import type { GuardVerdict } from '../src/clickhouse/guard.js';
-import type { Preset } from '../src/clickhouse/presets.js';
 import type { Context } from '../src/context.js';
 import type { Readable } from 'node:stream';
 import { NotAllowedError, UsageError } from '../src/errors.js';
@@ -19,6 +17,12 @@ interface QueryFileCheck {
   statements: StatementVerdict[];
 }
 
+/** The interactive shell ended (Ctrl-D, \q): its rows went to stdout as each statement ran. */
+interface QueryShell {
+  mode: 'shell';
+  statements: number;
+}
+
 interface QueryRun {
   mode: 'run';
   format: OutputFormat;
@@ -28,7 +32,7 @@ interface QueryRun {
   output: Readable;
 }
 
-type QueryResult = QueryCheck | QueryFileCheck | QueryRun;
+type QueryResult = QueryCheck | QueryFileCheck | QueryRun | QueryShell;
 
 export default defineCommand({
   examples: [
@@ -38,10 +42,11 @@ export default defineCommand({
     "echo 'SELECT * FROM default.orders' | byoc query --check -",
     'byoc query --check --file runbook.sql',
     'byoc query acme-prod --preset cluster-replica-delays --cluster main',
+    'byoc query acme-prod   # on a terminal: an interactive SQL shell (\\? for help, \\q or Ctrl-D to leave)',
   ],
   args: {
     service: { description: 'the customer service (omit with --check)' },
-    sql: { description: "the SQL, or - to read it from stdin" },
+    sql: { description: 'the SQL, or - to read it from stdin (none, on a terminal: an interactive shell)' },
   },
   options: {
     file: option.path({ flag: '--file <file>', key: 'query.file', env: 'BYOC_QUERY_FILE', description: 'read the SQL from a file' }),
@@ -63,6 +68,13 @@ export default defineCommand({
   },
   async run(input, ctx): Promise<QueryResult> {
     const { service, check } = input;
+    // Nothing to run and a person at a terminal: the interactive shell (never without a TTY: rule 8).
+    if (service && !check && input.sql === undefined && input.file === undefined && input.preset === undefined && ctx.output.stdinIsTTY && ctx.output.stdoutIsTTY) {
+      const { runShell } = await import('../src/shell/shell.js');
+      const format: OutputFormat = ctx.output.json ? 'json' : (input.format ?? 'table');
+      const summary = await runShell(ctx, { service, format, maxRows: input.maxRows, timeoutMs: input.timeout, cluster: input.cluster });
+      return { mode: 'shell', statements: summary.statements };
+    }
     const sqlArgument = check && input.sql === undefined ? service : input.sql;
     let sql = await readSql(sqlArgument, input.file, input.preset, ctx, check ? '--check' : service);
     const { checkQuery } = await import('../src/clickhouse/guard.js');
@@ -87,11 +99,7 @@ export default defineCommand({
     // a preset is checked as rendered for the server (below): on a server before clusterAllReplicas it reads one table
     if (!verdict.allowed && !preset) throw refusal(verdict);
 
-    const [{ openEngineerSession }, { runTagged }, { ResultStream }] = await Promise.all([
-      import('../src/clickhouse/engineer.js'),
-      import('../src/clickhouse/run.js'),
-      import('../src/clickhouse/result-stream.js'),
-    ]);
+    const [{ openEngineerSession }, { runTagged }] = await Promise.all([import('../src/clickhouse/engineer.js'), import('../src/clickhouse/run.js')]);
     const { trailingFormat } = await import('../src/clickhouse/guard.js');
     // clickhouse-client's `\G` (vertical output) means nothing to the server over HTTP: send FORMAT Vertical instead.
     const vertical = /\\G\s*;?\s*$/.exec(sql);
@@ -113,6 +121,7 @@ export default defineCommand({
       throw error;
     });
     const { requestId } = tags;
+    const { renderForServer, resultSink, wireFormatFor } = await import('../src/clickhouse/statement.js');
     if (preset) {
       // The preset as this server can run it: its tables and columns first (one query), then the SQL for them.
       try {
@@ -128,23 +137,12 @@ export default defineCommand({
       }
     }
     const queryId = nextQueryId();
-    const wire: WireFormat = format === 'csv' ? 'CSVWithNames' : format === 'ndjson' ? 'JSONEachRow' : format === 'tsv' ? 'TabSeparatedWithNames' : 'TabSeparatedWithNamesAndTypes';
     const tagged = { sql, queryId, maxRows, timeoutMs, tags, signal: ctx.signal, deadline: true, memory };
-    const limits = { maxRows, onTruncated: (shown: number) => ctx.log.warn(`stopped after ${shown} rows (--max-rows ${maxRows}); pass --max-rows 0 for all`) };
-    // One Transform between the server's answer and stdout (render.ResultStream): the server's bytes as they come
-    // for its own formats, table / JSON rendered from the same stream's lines.
-    const renderers = own === undefined && (format === 'table' || format === 'json') ? await import('../src/clickhouse/render.js') : undefined;
-    const sink =
-      own !== undefined
-        ? // The SQL names its own format: sent as written, the server's bytes printed as they come. Rows cannot be
-          // counted in every format, so --max-rows is left to the server (max_result_rows, where the user may set it).
-          new ResultStream({ headerLines: 0, maxRows: 0, onTruncated: () => undefined })
-        : renderers
-          ? new ResultStream({ ...limits, headerLines: 2, renderer: format === 'table' ? renderers.tableRenderer({ color: ctx.output.color, columns: ctx.io.stdout.columns ?? 120 }) : renderers.jsonRenderer({ queryId, requestId }) })
-          : new ResultStream({ ...limits, headerLines: format === 'ndjson' ? 0 : 1 });
+    const onTruncated = (shown: number) => ctx.log.warn(`stopped after ${shown} rows (--max-rows ${maxRows}); pass --max-rows 0 for all`);
+    const sink = await resultSink({ format, own, maxRows, onTruncated, queryId, requestId, color: ctx.output.color, columns: ctx.io.stdout.columns ?? 120 });
     let output: Readable;
     try {
-      output = await runTagged((request) => session.stream(request, sink), { ...tagged, format: own !== undefined ? undefined : wire });
+      output = await runTagged((request) => session.stream(request, sink), { ...tagged, format: own !== undefined ? undefined : wireFormatFor(format) });
     } catch (error) {
       await session.close();
       throw error;
@@ -157,16 +155,19 @@ export default defineCommand({
     return { mode: 'run', format, queryId, requestId, output };
   },
   // A FORMAT clause's bytes are printed as they are, --json or not (refuseOtherFormat let only FORMAT JSON through).
-  json: (result) => (result.mode === 'check' ? checkDocument(result.verdict) : result.mode === 'check-file' ? eachOf(result.statements) : new RawJson(result.output)),
+  json: (result) =>
+    result.mode === 'check' ? checkDocument(result.verdict) : result.mode === 'check-file' ? eachOf(result.statements) : new RawJson(result.mode === 'shell' ? NOTHING : result.output),
   text: (result) =>
-    result.mode === 'check'
+    result.mode === 'shell'
+      ? ''
+      : result.mode === 'check'
       ? `${result.verdict.allowed ? 'allowed' : 'refused'}\t${result.verdict.reason}`
       : result.mode === 'check-file'
         ? result.statements.map((entry) => `${entry.line}\t${entry.allowed ? 'allowed' : 'refused'}\t${entry.reason}\n`).join('')
         : result.output,
   async view(result, render) {
     // Rows stream as the table format chose; only the guard's verdicts have views of their own.
-    if (result.mode === 'run') return undefined;
+    if (result.mode === 'run' || result.mode === 'shell') return undefined;
     if (result.mode === 'check-file') {
       const { QueryCheckFileView } = await import('../src/ui/views/query-check-file.js');
       return QueryCheckFileView({ file: result.file, statements: result.statements, color: render.color, columns: render.columns });
@@ -196,6 +197,9 @@ async function checkStatements(file: string, sql: string, checkQuery: (sql: stri
   return { mode: 'check-file', file, statements };
 }
 
+/** The shell printed each statement's rows as it ran: nothing is left for the end. */
+const NOTHING: AsyncIterable<string> = { [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }) };
+
 /** One JSON object per statement (NDJSON), in file order. */
 async function* eachOf(statements: readonly StatementVerdict[]): AsyncGenerator<StatementVerdict> {
   for (const statement of statements) yield await Promise.resolve(statement);
@@ -215,18 +219,6 @@ async function presetNamed(name: string) {
   const found = findPreset(name);
   if (!found) throw new UsageError('preset_unknown', `no preset named "${name}"`, { hint: `Presets: ${PRESETS.map((entry) => entry.name).join(', ')}.` });
   return found;
-}
-
-/** The preset for the server behind `all`: its schema read in one query, then the SQL rendered for it. */
-async function renderForServer(preset: Preset, cluster: string | undefined, all: (sql: string) => Promise<AsyncIterable<string[]>>) {
-  const [{ schemaSql, describeServer }, { renderPreset }, { parseTsvLine }] = await Promise.all([
-    import('../src/clickhouse/preset-schema.js'),
-    import('../src/clickhouse/presets.js'),
-    import('../src/clickhouse/run.js'),
-  ]);
-  const rows: (string | null)[][] = [];
-  for await (const batch of await all(schemaSql([preset.table]))) for (const line of batch) rows.push(parseTsvLine(line));
-  return renderPreset(preset, describeServer(rows), { cluster });
 }
 
 /** The client's idle timeout beyond --timeout: the deadline, which also cancels on the server, comes first. */
@@ -301,7 +293,9 @@ async function readSql(argument: string | undefined, file: string | undefined, p
     return text;
   }
   if (argument === undefined || argument.trim() === '') {
-    throw new UsageError('sql_required', 'no SQL to run', { hint: `Pass it as an argument, with --file, --preset, or - for stdin: byoc query ${before} 'SELECT 1'` });
+    throw new UsageError('sql_required', 'no SQL to run', {
+      hint: `Pass it as an argument, with --file, --preset, or - for stdin: byoc query ${before} 'SELECT 1' (on a terminal, byoc query ${before} alone opens a shell)`,
+    });
   }
   return argument;
 }

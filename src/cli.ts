@@ -38,8 +38,8 @@ export async function runFromProcess(scriptPath: string): Promise<void> {
     consumerGone = true;
     controller.abort(new ConsumerGone());
   });
-  // process.stdin builds a stream (~2 ms) that only `byoc query -` reads; whether it is a terminal needs none.
-  const stdin = { isTTY: isatty(0), [Symbol.asyncIterator]: () => process.stdin[Symbol.asyncIterator]() };
+  // process.stdin builds a stream (~2 ms) that only `byoc query -` and the shell read; whether it is a terminal needs none.
+  const stdin = { isTTY: isatty(0), [Symbol.asyncIterator]: () => process.stdin[Symbol.asyncIterator](), stream: () => process.stdin };
   const base: ContextBase = {
     io: { stdout: process.stdout, stderr: process.stderr, stdin },
     env: process.env,

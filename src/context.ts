@@ -15,6 +15,8 @@ export interface OutputStream {
 
 interface InputStream extends AsyncIterable<string | Buffer> {
   isTTY?: boolean;
+  /** The stream itself, for a line editor (the shell's readline): raw mode, keypresses, pause and resume. */
+  stream?(): NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
 }
 
 interface Io {

@@ -77,7 +77,7 @@ async function writeAll(stream: OutputStream, chunks: AsyncIterable<string | Uin
  * that is done. A source may fail after its last byte (a trailing server exception): that failure is read from
  * `errored` when it closes.
  */
-async function pipeOut(stdout: OutputStream, source: Readable, signal: AbortSignal): Promise<void> {
+export async function pipeOut(stdout: OutputStream, source: Readable, signal: AbortSignal): Promise<void> {
   const closed = new Promise<void>((resolve) => (source.closed ? resolve() : source.once('close', () => resolve())));
   source.on('error', () => undefined);
   // A source that reuses its buffers (ResultStream) learns when stdout is done with each one; only a real stream

@@ -46,6 +46,8 @@ export interface TestSetup {
   stderrTTY?: boolean;
   stdinTTY?: boolean;
   stdin?: string;
+  /** an interactive terminal's stdin (the shell): left open, the test writes keystrokes to it */
+  keys?: PassThrough;
   clients?: Partial<ClientFactories>;
   clock?: FakeClock;
   signal?: AbortSignal;
@@ -61,8 +63,9 @@ export interface TestHarness {
 export function testBase(setup: TestSetup = {}): TestHarness {
   const stdout = new CapturedStream(setup.stdoutTTY ?? false);
   const stderr = new CapturedStream(setup.stderrTTY ?? false);
-  const stdin = Object.assign(new PassThrough({ encoding: 'utf8' }), { isTTY: setup.stdinTTY ?? false });
-  stdin.end(setup.stdin ?? '');
+  const input = setup.keys ?? new PassThrough({ encoding: 'utf8' });
+  const stdin = Object.assign(input, { isTTY: setup.stdinTTY ?? Boolean(setup.keys), stream: () => input });
+  if (!setup.keys) stdin.end(setup.stdin ?? '');
   const clock = setup.clock ?? new FakeClock();
   const base: ContextBase = {
     io: { stdout, stderr, stdin },
