@@ -79,6 +79,7 @@ export default defineCommand({
         nextQueryId,
         memory: settings,
         timeoutMs: timeout,
+        endsAt,
         log: (line) => ctx.log.info(line),
         now: () => ctx.clock.now(),
       });

@@ -20,6 +20,8 @@ export interface ProxyOptions {
   memory?: SettingsMemory | undefined;
   /** each statement's limit: max_execution_time on the server, and byoc's own deadline (KILL QUERY) */
   timeoutMs: number;
+  /** when the grant (or the certificate) ends, in ms since the epoch: no statement may run past it */
+  endsAt: number;
   /** one line per statement, and per refused request */
   log(line: string): void;
   now(): Date;
@@ -45,6 +47,12 @@ class UpstreamAnswer extends ClickHouseServerError {
     super(Number.isInteger(code) && code > 0 ? code : undefined, text.trim());
   }
 }
+
+/**
+ * Statements end this long before the grant does. At the grant's end the server (nginx, ClickHouse) refuses the
+ * certificate, KILL QUERY included: a statement cancelled only then would run on to its own end.
+ */
+const END_MARGIN_MS = 10_000;
 
 /** How a statement was stopped before its end, for the answer a client still waiting gets. */
 const SHUTDOWN = 'byoc proxy stopped';
@@ -87,13 +95,15 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     });
 
   /** KILL QUERY over the same agent (the same certificate, so the same server user: every user may kill its own). */
-  const kill = async (queryId: string): Promise<void> => {
+  const kill = async (queryId: string): Promise<boolean> => {
     try {
       const answer = await post(killQuerySql(queryId), [], cancelWait());
       answer.resume();
       await new Promise((resolve) => answer.once('close', resolve));
+      return (answer.statusCode ?? 0) >= 200 && (answer.statusCode ?? 0) < 300;
     } catch {
-      // the server did not confirm: it stops the statement at max_execution_time, or when the grant's user goes
+      // no answer in time: the server stops the statement at its max_execution_time
+      return false;
     }
   };
 
@@ -144,18 +154,27 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     if (sql.trim() === '') return refuse(response, { status: 400, code: 62, type: 'SYNTAX_ERROR', message: 'Empty query' });
     const verdict = checkQuery(sql);
     if (!verdict.allowed) {
-      line('-', `refused: ${verdict.reason}`);
-      return refuse(response, { status: 403, code: 497, type: 'ACCESS_DENIED', message: `byoc proxy refused the statement: ${verdict.reason}` });
+      // the guard's reasons start with "refused: ", which the sentence around it already says
+      const reason = verdict.reason.replace(/^refused: /, '');
+      line('-', `refused: ${reason}`);
+      return refuse(response, { status: 403, code: 497, type: 'ACCESS_DENIED', message: `byoc proxy refused the statement: ${reason}` });
     }
     await forward(sql, parameters.kept, dropped, response);
   };
 
   /** The checked statement to the server and its answer back, stopped on the server when anything ends it early. */
   const forward = async (sql: string, kept: [string, string][], dropped: string, response: ServerResponse) => {
+    const left = options.endsAt - options.now().getTime() - END_MARGIN_MS;
+    if (left <= 0) {
+      const reason = `your access ends at ${new Date(options.endsAt).toISOString()}, too soon for another statement`;
+      line('-', `refused: ${reason}`);
+      return refuse(response, { status: 403, code: 497, type: 'ACCESS_DENIED', message: `byoc proxy refused the statement: ${reason}` });
+    }
+    const limitMs = Math.min(options.timeoutMs, left);
     const queryId = options.nextQueryId();
     line(queryId, `allowed${dropped}`);
     const controller = new AbortController();
-    const deadline = AbortSignal.timeout(options.timeoutMs);
+    const deadline = AbortSignal.timeout(limitMs);
     const signal = AbortSignal.any([controller.signal, deadline]);
     let complete = false;
     let settle!: () => void;
@@ -164,11 +183,13 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     response.once('close', () => {
       if (!response.writableFinished) entry.stop(CLIENT_GONE);
     });
-    let killed: Promise<void> | undefined;
+    let killed: Promise<boolean> | undefined;
     const stopOnServer = () => (killed ??= kill(queryId));
+    /** how a stop ended on the server, for the log line */
+    const onServer = (confirmed: boolean) => (confirmed ? 'cancelled on the server' : 'the server did not confirm KILL QUERY (a revoked certificate is refused): it ends at its time limit there');
     try {
       const send = (query: QueryRequest) => sendOne(sql, [...kept, ...Object.entries(query.settings).map(([name, value]): [string, string] => [name, String(value)]), ['query_id', query.queryId]], query.signal!);
-      const answer = await runTagged(send, { sql, format: undefined, queryId, maxRows: 0, timeoutMs: options.timeoutMs, tags: options.tags, signal, memory: options.memory });
+      const answer = await runTagged(send, { sql, format: undefined, queryId, maxRows: 0, timeoutMs: limitMs, tags: options.tags, signal, memory: options.memory });
       response.writeHead(answer.statusCode ?? 200, relayedHeaders(answer.headers));
       await new Promise<void>((resolve) => {
         const stop = () => {
@@ -192,17 +213,15 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       if (!complete) {
         // Cut before its end: the client must not take a partial answer for a whole one.
         response.destroy();
-        await stopOnServer();
-        line(queryId, `stopped: ${stopReason(signal, deadline, options.timeoutMs)}`);
+        line(queryId, `stopped: ${stopReason(signal, deadline, limitMs, options)}; ${onServer(await stopOnServer())}`);
       }
     } catch (error) {
       if (error instanceof UpstreamAnswer) {
         response.writeHead(error.status, error.headers).end(error.body);
         line(queryId, `server error: ${error.message.split('\n')[0]}`);
       } else if (isAbort(error) || signal.aborted) {
-        await stopOnServer();
-        const why = stopReason(signal, deadline, options.timeoutMs);
-        line(queryId, `stopped: ${why}`);
+        const why = stopReason(signal, deadline, limitMs, options);
+        line(queryId, `stopped: ${why}; ${onServer(await stopOnServer())}`);
         refuse(response, deadline.aborted ? { status: 504, code: 159, type: 'TIMEOUT_EXCEEDED', message: `byoc proxy stopped the statement: ${why}` } : { status: 503, code: 394, type: 'QUERY_WAS_CANCELLED', message: `byoc proxy stopped the statement: ${why}` });
       } else {
         await stopOnServer();
@@ -256,8 +275,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   };
 }
 
-function stopReason(signal: AbortSignal, deadline: AbortSignal, timeoutMs: number): string {
-  if (deadline.aborted) return `it ran longer than ${Math.round(timeoutMs / 1000)}s (--timeout); cancelled on the server`;
-  const reason = signal.reason as Error | undefined;
-  return `${reason?.message ?? 'stopped'}; cancelled on the server`;
+function stopReason(signal: AbortSignal, deadline: AbortSignal, limitMs: number, options: Pick<ProxyOptions, 'timeoutMs' | 'endsAt'>): string {
+  if (deadline.aborted && limitMs < options.timeoutMs) return `it would have outlived your access (ends at ${new Date(options.endsAt).toISOString()})`;
+  if (deadline.aborted) return `it ran longer than ${Math.round(limitMs / 1000)}s (--timeout)`;
+  return (signal.reason as Error | undefined)?.message ?? 'stopped';
 }

@@ -233,12 +233,12 @@ describe('byoc proxy clickhouse: what reaches the server', () => {
       // Then 403 with ClickHouse's error shape and the exception-code header
       expect(body.status).toBe(403);
       expect(body.headers['x-clickhouse-exception-code']).toBe('497');
-      expect(body.body).toBe('Code: 497. DB::Exception: byoc proxy refused the statement: refused: default.orders is not in the system or information_schema database; byoc reads system tables only. (ACCESS_DENIED)\n');
+      expect(body.body).toBe('Code: 497. DB::Exception: byoc proxy refused the statement: default.orders is not in the system or information_schema database; byoc reads system tables only. (ACCESS_DENIED)\n');
       expect(param.status).toBe(403);
-      expect(param.body).toMatch(/^Code: 497\. DB::Exception: byoc proxy refused the statement: refused: .*DROP/);
+      expect(param.body).toMatch(/^Code: 497\. DB::Exception: byoc proxy refused the statement: .*DROP/);
       expect(sentSince(before)).toEqual([]);
       // And one line per statement on stderr says so
-      expect(proxy.stderr()).toMatch(/\t-\trefused: refused: default\.orders is not in the system/);
+      expect(proxy.stderr()).toMatch(/\t-\trefused: default\.orders is not in the system/);
     } finally {
       await stopped(proxy);
     }
@@ -357,6 +357,31 @@ describe('byoc proxy clickhouse: streaming and stopping', () => {
     expect(server.processes.has(query!.queryId!)).toBe(false);
     expect(await pending).toBeInstanceOf(Error);
     expect(await listening(proxy.port)).toBe(false);
+  });
+
+  it('runs no statement past the grant: max_execution_time shrinks near its end, and the last seconds are refused', async () => {
+    // Given a proxy 40 s before the grant ends
+    const clock = new ManualClock(new Date());
+    const proxy = await startProxy(['--json'], clock);
+    try {
+      const endsAt = Date.parse(String(proxy.announcement.endsAt));
+      await sleeping(clock);
+      await clock.advance(endsAt - clock.now().getTime() - 40_000);
+      const before = server.queries.length;
+      // When a statement comes, then another 5 s before the end
+      expect((await send(proxy, { body: 'SELECT 1 FROM system.one' })).status).toBe(200);
+      await sleeping(clock);
+      await clock.advance(35_000);
+      const late = await send(proxy, { body: 'SELECT 1 FROM system.one' });
+      // Then the first may run 30 s at most (it ends before the certificate does, while KILL QUERY still gets through)
+      expect(sentSince(before).map((query) => query.settings.max_execution_time)).toEqual(['30']);
+      // and the second is refused, saying why
+      expect(late.status).toBe(403);
+      expect(late.body).toContain('byoc proxy refused the statement: your access ends at');
+      expect(sentSince(before)).toHaveLength(1);
+    } finally {
+      await stopped(proxy);
+    }
   });
 
   it("ends with exit 4 at the grant's end (after the 10 and 2 minute warnings), and the port is closed", async () => {
