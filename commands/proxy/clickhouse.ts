@@ -1,5 +1,5 @@
 import { defineCommand, option } from '../../src/command.js';
-import { UsageError, type ByocError } from '../../src/errors.js';
+import { RemoteError, UsageError, type ByocError } from '../../src/errors.js';
 
 interface ProxyRun {
   url: string;
@@ -55,7 +55,7 @@ export default defineCommand({
         hint: `Use --address 127.0.0.1 (the default) or ::1; to use it from another machine, forward the port over SSH (ssh -L 8123:127.0.0.1:${port || 8123} this-host).`,
       });
     }
-    const [{ randomBytes }, { openEngineerSession }, { startProxy }, { watchGrant }, { listenError, formatHostPort }] = await Promise.all([
+    const [{ randomBytes }, { openEngineerSession }, { startProxy }, { watchGrant }, { formatHostPort }] = await Promise.all([
       import('node:crypto'),
       import('../../src/clickhouse/engineer.js'),
       import('../../src/proxy/server.js'),
@@ -85,7 +85,7 @@ export default defineCommand({
       });
     } catch (error) {
       await session.close();
-      throw listenError(error, { host: loopback.bind, port }) ?? error;
+      throw listenError(error, formatHostPort(loopback.bind, port), port) ?? error;
     }
     const watch = watchGrant({
       service,
@@ -130,6 +130,27 @@ export default defineCommand({
     ),
   outcome: (result) => result.ending.reason,
 });
+
+/** Why the proxy could not listen, with the flag to change (broker serve's own errors name --listen). */
+function listenError(error: unknown, where: string, port: number): ByocError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE') {
+    return new RemoteError('listen_address_in_use', `cannot listen on ${where}: port ${port} is already in use`, {
+      hint: `Another process holds it (ss -ltnp 'sport = :${port}' shows which); pick another with --port N, or --port 0 for a free one.`,
+      cause: error,
+    });
+  }
+  if (code === 'EACCES') {
+    return new RemoteError('listen_not_permitted', `cannot listen on ${where}: permission denied`, {
+      hint: port < 1024 ? 'Ports below 1024 need root; pick one above 1023 with --port N, or --port 0 for a free one.' : 'Pick another port with --port N, or --port 0 for a free one.',
+      cause: error,
+    });
+  }
+  if (code === 'EADDRNOTAVAIL') {
+    return new UsageError('invalid_listen', `cannot listen on ${where}: this machine has no such loopback address (IPv6 off?)`, { hint: 'Use --address 127.0.0.1 (the default).', cause: error });
+  }
+  return undefined;
+}
 
 /** The client's idle timeout beyond --timeout: the deadline, which also cancels on the server, comes first. */
 const IDLE_MARGIN_MS = 5000;

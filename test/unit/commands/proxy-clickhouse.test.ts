@@ -7,7 +7,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GRANT_WARNINGS_MS } from '../../../src/access/grant-watch.js';
 import { embeddedClient } from '../../../src/access/open.js';
@@ -209,6 +209,38 @@ describe('byoc proxy clickhouse: who may use it', () => {
     }
   });
 
+  it('without an approved request it is exit 4 with the next step, and nothing listens', async () => {
+    // Given an engineer with no request for the service
+    const stateDir = tempDir();
+    const clock = new ManualClock(new Date());
+    const { broker } = await openTestBroker(stateDir, clock as unknown as FakeClock);
+    const cwd = tempDir({ 'ca.pem': caPem });
+    writeFileSync(path.join(cwd, 'byoc.config.yaml'), `services:\n  acme-prod:\n    clickhouse: { url: "https://${HOST}:${server.port}", caFile: ./ca.pem }\n`);
+    const harness = testBase({ cwd, clock: clock as unknown as FakeClock, env: { BYOC_STATE_DIR: stateDir }, clients: { broker: async () => embeddedClient(broker, 'alice@vendor.example', stateDir) } });
+    // When she starts the proxy
+    const code = await main(['proxy', 'clickhouse', 'acme-prod'], harness.base);
+    // Then exit 4 naming the command to ask for access, and no URL on stdout
+    expect(code).toBe(4);
+    expect(harness.stderr.text).toContain('byoc access request acme-prod');
+    expect(harness.stdout.text).toBe('');
+  });
+
+  it('a taken --port is exit 5 naming the port and how to pick another', async () => {
+    // Given a proxy already on a port
+    const first = await startProxy();
+    try {
+      // When a second one asks for the same port
+      const second = await startProxy(['--json', '--port', String(first.port)]).catch((error: Error) => error);
+      // Then it fails before serving, saying the port is taken and what to do
+      expect(second).toBeInstanceOf(Error);
+      expect((second as Error).message).toContain(`"code":"listen_address_in_use","message":"cannot listen on 127.0.0.1:${first.port}: port ${first.port} is already in use"`);
+      expect((second as Error).message).toContain('--port 0 for a free one');
+      expect((second as Error).message).toContain('(exit 5)');
+    } finally {
+      await stopped(first);
+    }
+  });
+
   it('refuses an address other than loopback with exit 2 saying why', async () => {
     // Given / When the proxy is asked to listen on every interface or a LAN address
     for (const address of ['0.0.0.0', '192.168.1.5', '::']) {
@@ -272,14 +304,16 @@ describe('byoc proxy clickhouse: what reaches the server', () => {
       const before = server.queries.length;
       const gzip = await send(proxy, { headers: { 'Content-Encoding': 'gzip' }, body: gzipSync('SELECT 1 AS x FROM system.one FORMAT JSONEachRow') });
       expect(gzip).toMatchObject({ status: 200, body: '{"x":"1"}\n' });
-      expect(sentSince(before).map((query) => query.sql)).toEqual(['SELECT 1 AS x FROM system.one']);
+      const deflate = await send(proxy, { headers: { 'Content-Encoding': 'deflate' }, body: deflateSync('SELECT 2 AS x FROM system.one') });
+      expect(deflate.status).toBe(200);
+      expect(sentSince(before).map((query) => query.sql)).toEqual(['SELECT 1 AS x FROM system.one', 'SELECT 2 AS x FROM system.one']);
       // a compressed customer-table read is still read, and refused
       const hidden = await send(proxy, { headers: { 'Content-Encoding': 'gzip' }, body: gzipSync('SELECT * FROM default.orders') });
       expect(hidden.status).toBe(403);
       expect((await send(proxy, { headers: { 'Content-Encoding': 'br' }, body: 'x' })).status).toBe(415);
       const bomb = await send(proxy, { headers: { 'Content-Encoding': 'gzip' }, body: gzipSync(Buffer.alloc(MAX_BODY_BYTES + 1, 0x20)) });
       expect(bomb.status).toBe(413);
-      expect(sentSince(before)).toHaveLength(1);
+      expect(sentSince(before)).toHaveLength(2);
     } finally {
       await stopped(proxy);
     }
