@@ -73,6 +73,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   /** statements in flight: each one's stop, and the promise that settles once it is over on the server */
   const running = new Set<{ stop(reason: string): void; settled: Promise<void> }>();
   let port = options.port;
+  let closing: Promise<void> | undefined;
 
   /** One POST with `sql` as its body and `params` in the URL, over the engineer's agent. */
   const post = (sql: string, params: [string, string][], signal: AbortSignal): Promise<IncomingMessage> =>
@@ -164,6 +165,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
 
   /** The checked statement to the server and its answer back, stopped on the server when anything ends it early. */
   const forward = async (sql: string, kept: [string, string][], dropped: string, response: ServerResponse) => {
+    // its body was still arriving when the proxy began to stop: nothing new starts on the server
+    if (closing) return refuse(response, { status: 503, code: 394, type: 'QUERY_WAS_CANCELLED', message: `byoc proxy stopped the statement: ${SHUTDOWN}` });
     const left = options.endsAt - options.now().getTime() - END_MARGIN_MS;
     if (left <= 0) {
       const reason = `your access ends at ${new Date(options.endsAt).toISOString()}, too soon for another statement`;
@@ -206,6 +209,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
           signal.removeEventListener('abort', stop);
           resolve();
         });
+        // a connection broken mid-answer: 'close' follows, and the answer counts as cut
+        answer.on('error', () => undefined);
         answer.pipe(response);
         // stopped between the server's answer and here: no abort event will come
         if (signal.aborted) stop();
@@ -260,7 +265,6 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     });
   });
   port = (server.address() as AddressInfo).port;
-  let closing: Promise<void> | undefined;
   return {
     host: options.host,
     port,
