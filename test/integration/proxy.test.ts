@@ -79,8 +79,13 @@ describe.skipIf(!available)('byoc proxy clickhouse on the real sandbox, used by 
       expect(anonymous.status).toBe(401);
       expect(anonymous.body).toContain('(AUTHENTICATION_FAILED)');
       // And the customer's query_log shows the allowed statement as the grant's user, with byoc's query_id and user agent
-      await customer('SYSTEM FLUSH LOGS');
-      const logged = await customer(`SELECT query_id, user, http_user_agent FROM system.query_log WHERE type = 2 AND query LIKE '%proxy-curl-marker%' AND query NOT LIKE '%query_log%' FORMAT TSV`);
+      // (the server writes the log row as the query finishes, which may be just after curl has its answer)
+      let logged = '';
+      for (let attempt = 0; attempt < 50 && logged.trim() === ''; attempt++) {
+        if (attempt) await delay(100);
+        await customer('SYSTEM FLUSH LOGS');
+        logged = await customer(`SELECT query_id, user, http_user_agent FROM system.query_log WHERE type = 2 AND query LIKE '%proxy-curl-marker%' AND query NOT LIKE '%query_log%' FORMAT TSV`);
+      }
       const [queryId, user, userAgent] = logged.trim().split('\t');
       expect(queryId).toMatch(new RegExp(`^byoc-${requestId}-[0-9a-f-]{36}$`));
       expect(user).toBe(serverUserFor(requestId, identity));
