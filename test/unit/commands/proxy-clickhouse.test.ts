@@ -105,7 +105,7 @@ function send(proxy: Proxy, options: { path?: string; method?: string; headers?:
   return new Promise((resolve, reject) => {
     const request = httpRequest(
       {
-        host: '127.0.0.1',
+        host: proxy.url.hostname.replace(/^\[|\]$/g, ''),
         port: proxy.port,
         method: options.method ?? 'POST',
         path: options.path ?? '/',
@@ -193,6 +193,18 @@ describe('byoc proxy clickhouse: who may use it', () => {
       expect(sentSince(before)).toEqual([]);
       expect((await send(proxy, { headers: { Host: `localhost:${proxy.port}` }, body: 'SELECT 1 FROM system.one' })).status).toBe(200);
       expect(proxy.stderr()).toContain('refused: Host "attacker.example:');
+    } finally {
+      await stopped(proxy);
+    }
+  });
+
+  it('--address ::1 listens on IPv6 loopback and prints its URL with brackets', async () => {
+    const proxy = await startProxy(['--json', '--address', '::1']);
+    try {
+      expect(proxy.announcement).toMatchObject({ host: '::1' });
+      expect(proxy.url.href).toBe(`http://byoc:${proxy.password}@[::1]:${proxy.port}/`);
+      // Node sends Host: [::1]:port, the proxy's own
+      expect((await send(proxy, { body: 'SELECT 1 FROM system.one' })).status).toBe(200);
     } finally {
       await stopped(proxy);
     }
