@@ -111,11 +111,15 @@ export default defineCommand({
       stop: () => watch.stop(),
       stopped: (async () => {
         // Ctrl-C / SIGTERM (ctx.signal) makes the watch settle with no reason; the grant's end or revocation with one.
-        const reason = await watch.ended.finally(() => watch.stop());
-        await proxy.close();
-        await session.close();
-        ending.reason = reason;
-        return reason;
+        try {
+          ending.reason = await watch.ended;
+          return ending.reason;
+        } finally {
+          // a failing watch (a bug) closes everything too: the process must not hang on an open port
+          watch.stop();
+          await proxy.close();
+          await session.close();
+        }
       })(),
       ending,
     };
