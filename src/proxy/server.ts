@@ -40,13 +40,21 @@ class UpstreamAnswer extends ClickHouseServerError {
     readonly status: number,
     readonly headers: Record<string, string | string[]>,
     readonly body: Buffer,
+    clientSettings: readonly string[],
   ) {
     const text = body.toString('utf8');
     const header = headers['x-clickhouse-exception-code'];
     const code = Number(typeof header === 'string' ? header : /Code:\s*(\d+)/.exec(text)?.[1]);
-    super(Number.isInteger(code) && code > 0 ? code : undefined, text.trim());
+    // A setting the server refuses (unknown, or a read-only user changing it) makes runTagged try again with fewer
+    // of byoc's own settings. When the refused one is the client's, no retry: it would run the statement without
+    // readonly=1 and max_execution_time, so a client could strip them by sending a setting the server refuses.
+    const clientsRefused = (code === UNKNOWN_SETTING || code === READONLY) && clientSettings.some((name) => text.includes(`'${name}'`) || text.includes(`(${name})`) || text.includes(`Setting ${name} `) || text.includes(`Unknown setting ${name}`));
+    super(Number.isInteger(code) && code > 0 && !clientsRefused ? code : undefined, text.trim());
   }
 }
+
+const UNKNOWN_SETTING = 115;
+const READONLY = 164;
 
 /**
  * Statements end this long before the grant does. At the grant's end the server (nginx, ClickHouse) refuses the
@@ -191,7 +199,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     /** how a stop ended on the server, for the log line */
     const onServer = (confirmed: boolean) => (confirmed ? 'cancelled on the server' : 'the server did not confirm KILL QUERY (a revoked certificate is refused): it ends at its time limit there');
     try {
-      const send = (query: QueryRequest) => sendOne(sql, [...kept, ...Object.entries(query.settings).map(([name, value]): [string, string] => [name, String(value)]), ['query_id', query.queryId]], query.signal!);
+      const clientSettings = kept.map(([name]) => name);
+      const send = (query: QueryRequest) => sendOne(sql, clientSettings, [...kept, ...Object.entries(query.settings).map(([name, value]): [string, string] => [name, String(value)]), ['query_id', query.queryId]], query.signal!);
       const answer = await runTagged(send, { sql, format: undefined, queryId, maxRows: 0, timeoutMs: limitMs, tags: options.tags, signal, memory: options.memory });
       response.writeHead(answer.statusCode ?? 200, relayedHeaders(answer.headers));
       await new Promise<void>((resolve) => {
@@ -241,13 +250,13 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   };
 
   /** One attempt: a success as the response to relay, or the server's refusal (runTagged steps down on a settings one). */
-  const sendOne = async (sql: string, params: [string, string][], signal: AbortSignal): Promise<IncomingMessage> => {
+  const sendOne = async (sql: string, clientSettings: readonly string[], params: [string, string][], signal: AbortSignal): Promise<IncomingMessage> => {
     const answer = await post(sql, params, signal);
     const status = answer.statusCode ?? 0;
     if (status >= 200 && status < 300) return answer;
     const chunks: Buffer[] = [];
     for await (const chunk of answer as AsyncIterable<Buffer>) chunks.push(chunk);
-    throw new UpstreamAnswer(status, relayedHeaders(answer.headers), Buffer.concat(chunks));
+    throw new UpstreamAnswer(status, relayedHeaders(answer.headers), Buffer.concat(chunks), clientSettings);
   };
 
   const server: Server = createServer((request, response) => {

@@ -27,6 +27,8 @@ const LONG = 'SELECT number FROM system.numbers';
 const numbers = { names: ['number'], types: ['UInt64'], rows: Array.from({ length: 50 }, (_, index) => [String(index)]) };
 
 let server: FakeClickHouse;
+/** a server whose user may change no setting (a read-only profile) */
+let readonlyServer: FakeClickHouse;
 let caPem: string;
 
 beforeAll(async () => {
@@ -35,9 +37,11 @@ beforeAll(async () => {
   const keys = await generateKeyPairPem();
   const certPem = issueServerCertificate(ca, { publicKeyPem: keys.publicKeyPem, names: [HOST], notBefore: new Date(Date.now() - 3_600_000), notAfter: new Date(Date.now() + 86_400_000) });
   server = await startFakeClickHouse({ certPem, keyPem: keys.privateKeyPem, clientCa: caPem, answer, endless: (query) => query.sql.startsWith(LONG) });
+  readonlyServer = await startFakeClickHouse({ certPem, keyPem: keys.privateKeyPem, clientCa: caPem, answer, readonlyUser: true });
 });
 afterAll(async () => {
   await server.close();
+  await readonlyServer.close();
 });
 
 function answer(query: RecordedQuery) {
@@ -62,13 +66,13 @@ interface Proxy {
  * The clock moves only when a test says so: FakeClock's sleeps end at once, which would run the grant watch to
  * the grant's end in a few milliseconds.
  */
-async function startProxy(args: string[] = ['--json'], clock = new ManualClock(new Date())): Promise<Proxy> {
+async function startProxy(args: string[] = ['--json'], clock = new ManualClock(new Date()), target = server): Promise<Proxy> {
   const stateDir = tempDir();
   const { broker } = await openTestBroker(stateDir, clock as unknown as FakeClock);
   const created = await broker.create('alice@vendor.example', { service: 'acme-prod', reason: 'merges stuck', ticket: 'INC-7', duration: '2h' });
   await broker.approve('bob@vendor.example', created.id);
   const cwd = tempDir({ 'ca.pem': caPem });
-  writeFileSync(path.join(cwd, 'byoc.config.yaml'), `network:\n  resolve: { ${HOST}: 127.0.0.1 }\nservices:\n  acme-prod:\n    clickhouse: { url: "https://${HOST}:${server.port}", caFile: ./ca.pem }\n`);
+  writeFileSync(path.join(cwd, 'byoc.config.yaml'), `network:\n  resolve: { ${HOST}: 127.0.0.1 }\nservices:\n  acme-prod:\n    clickhouse: { url: "https://${HOST}:${target.port}", caFile: ./ca.pem }\n`);
   const controller = new AbortController();
   // ManualClock is a Clock like FakeClock; the harness's type names FakeClock only.
   const harness = testBase({ cwd, clock: clock as unknown as FakeClock, env: { BYOC_STATE_DIR: stateDir }, signal: controller.signal, clients: { broker: async () => embeddedClient(broker, 'alice@vendor.example', stateDir) } });
@@ -351,6 +355,33 @@ describe('byoc proxy clickhouse: what reaches the server', () => {
       expect(result.headers['access-control-allow-origin']).toBeUndefined();
       // And the stderr line names the statement's query_id and what was dropped
       expect(proxy.stderr()).toContain(`\t${query!.queryId}\tallowed (replaced: query_id, log_comment, readonly; dropped: log_queries, session_id, add_http_cors_header, user)`);
+    } finally {
+      await stopped(proxy);
+    }
+  });
+});
+
+describe('byoc proxy clickhouse: a server that refuses settings', () => {
+  it("steps down byoc's own settings as byoc query does, but never because the client's setting was refused", async () => {
+    // Given a proxy in front of a server whose user may change no setting
+    const proxy = await startProxy(['--json'], new ManualClock(new Date()), readonlyServer);
+    try {
+      const before = readonlyServer.queries.length;
+      // When a client sends a setting of its own
+      const own = await send(proxy, { path: '/?max_threads=2', body: 'SELECT 1 FROM system.one' });
+      // Then the server's refusal of it is the answer, and it was not sent again without readonly and the time limit
+      expect(own.status).toBe(400);
+      expect(own.body).toContain("Cannot modify 'max_threads' setting in readonly mode");
+      expect(readonlyServer.queries.slice(before).map((query) => query.settings.readonly)).toEqual(['1']);
+      // When a client sends none
+      const plain = await send(proxy, { body: 'SELECT 1 FROM system.one' });
+      // Then byoc's settings are stepped down until the server takes the statement (as byoc query does on such a server)
+      expect(plain.status).toBe(200);
+      expect(readonlyServer.queries.slice(before + 1).map((query) => Object.keys(query.settings).sort().join(','))).toEqual([
+        'log_comment,max_execution_time,readonly',
+        'max_execution_time,readonly',
+        '',
+      ]);
     } finally {
       await stopped(proxy);
     }
