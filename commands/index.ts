@@ -39,6 +39,7 @@ export const groups: Record<string, string> = {
   connect: 'Reach customer endpoints over the tailnet',
   help: 'Help topics',
   k8s: 'Kubernetes diagnostics over the tailnet',
+  proxy: 'Local endpoints for other tools, guarded like byoc query',
   metrics: "Read-only Prometheus queries over the tailnet with the grant's certificate",
   sandbox: 'A local customer deployment on loopback (ClickHouse behind mutual-TLS nginx) for the demo and the tests',
 };
@@ -70,6 +71,7 @@ export const manifest: readonly ManifestEntry[] = [
   entry('kube-credential', "kubectl's exec credential plugin: prints an ExecCredential with your current certificate for the service", () => import('./kube-credential.js'), { hidden: true }),
   entry('k8s/diagnose', "Diagnose volume attach/mount failures, node network problems and cluster health: PASS / WARN / FAIL / SKIPPED per check, with hints", () => import('./k8s/diagnose.js')),
   entry('query', "Run a read-only query on the system tables of a customer ClickHouse, over the tailnet, with your certificate", () => import('./query.js')),
+  entry('proxy/clickhouse', "Serve a local ClickHouse HTTP endpoint on 127.0.0.1 for curl, clickhouse clients and dashboards: every statement passes the read-only guard and goes to the service with your certificate and byoc's tags, until the grant ends", () => import('./proxy/clickhouse.js')),
   entry('query/presets', "List the curated diagnostic queries (each passes the read-only guard)", () => import('./query/presets.js')),
   entry('metrics/query', "Evaluate PromQL at one time on the customer's Prometheus (read-only API, the grant's certificate, tagged with its request)", () => import('./metrics/query.js')),
   entry('metrics/range', "PromQL over a time range (at most the grant's window): a sparkline per series on a TTY, rows piped", () => import('./metrics/range.js')),

@@ -4,7 +4,7 @@
  * command imports from one place, and runs one command through them.
  */
 import type { Context } from './context.js';
-import type { ByocError } from './errors.js';
+import { isAbort, type ByocError } from './errors.js';
 import type { AnyCommand } from './command/definition.js';
 import { resolveInput, type RawInvocation } from './command/input.js';
 import { renderResult } from './command/render.js';
@@ -17,6 +17,11 @@ export * from './command/render.js';
 export async function runCommand(definition: AnyCommand, raw: RawInvocation, ctx: Context): Promise<ByocError | undefined> {
   const input = await resolveInput(definition, raw, ctx);
   const result = await definition.run(input as never, ctx);
-  await renderResult(definition, result, ctx);
+  try {
+    await renderResult(definition, result, ctx);
+  } catch (error) {
+    // A server that streams its output until Ctrl-C or SIGTERM (byoc proxy) has finished it when it stopped.
+    if (!(definition.stopsOnSignal && ctx.signal.aborted && (isAbort(error) || error === ctx.signal.reason))) throw error;
+  }
   return definition.outcome?.(result);
 }

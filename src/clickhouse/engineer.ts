@@ -2,6 +2,7 @@ import { obtainCertificate, type UsableCertificate } from '../access/credentials
 import { serverUserFor } from '../access/server-user.js';
 import type { Context } from '../context.js';
 import { UsageError } from '../errors.js';
+import type { ClickHouseTarget } from './client.js';
 import type { StreamingSession } from './http.js';
 import type { SettingsMemory } from './settings-memory.js';
 import { applicationFor, queryIdFor, type QueryTags } from './run.js';
@@ -12,6 +13,8 @@ export interface EngineerSession {
   /** the settings level this service's server accepted last time (runTagged starts there) */
   settings: SettingsMemory;
   certificate: UsableCertificate;
+  /** where and how the session connects (agent, user agent, the certificate's server user): for a relay of its own (byoc proxy) */
+  target: ClickHouseTarget;
   tags: QueryTags;
   /** a fresh `byoc-<request>-<uuid>` for each query */
   nextQueryId(): string;
@@ -33,7 +36,7 @@ export async function openEngineerSession(ctx: Context, service: string, options
   const connector = await ctx.client('clickhouse');
   // The engineer's queries go over byoc's own request (connector.stream), not @clickhouse/client: see http.ts.
   const serverUser = serverUserFor(requestId, certificate.request.requester);
-  const session = await connector.stream({
+  const target: ClickHouseTarget = {
     url: clickhouse.url,
     service,
     requestId,
@@ -41,10 +44,12 @@ export async function openEngineerSession(ctx: Context, service: string, options
     application: applicationFor(ctx.version, requestId),
     timeoutMs: options.timeoutMs,
     certificateUser: serverUser,
-  });
+  };
+  const session = await connector.stream(target);
   return {
     url: clickhouse.url,
     session,
+    target,
     settings: settingsMemory(ctx.stateDir(), service, clickhouse.url, serverUser, () => ctx.clock.now()),
     certificate,
     tags: { requestId, engineer: certificate.request.requester, ticket: certificate.request.ticket },

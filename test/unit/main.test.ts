@@ -82,7 +82,7 @@ describe('global options before the command', () => {
 });
 
 describe('the frame behaves the same on every command group', () => {
-  const groupPaths = ['', 'query', 'access', 'cert', 'sandbox', 'config', 'connect', 'k8s', 'audit', 'broker', 'broker token', 'metrics', 'help'];
+  const groupPaths = ['', 'query', 'access', 'cert', 'sandbox', 'config', 'connect', 'k8s', 'audit', 'broker', 'broker token', 'metrics', 'proxy', 'help'];
 
   it('covers every group of the manifest', () => {
     for (const group of Object.keys(groups)) expect(groupPaths).toContain(group);

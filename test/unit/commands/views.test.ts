@@ -18,6 +18,7 @@ const TEXT_IS_THE_VIEW: Record<string, string> = {
   'cert/rm': 'one sentence',
   'cert/env': 'shell exports, curl flags or a clickhouse-client config, for other programs (one sentence with --out)',
   'broker/serve': 'one sentence when it stops; it logs on stderr while serving',
+  'proxy/clickhouse': 'the URL to copy and a curl line, then one line per statement on stderr while serving',
   'broker/crl': 'PEM for a file, or one sentence with --out',
   'broker/migrate': 'one or two sentences: the schema version, and what was copied',
   'broker/trust': 'one sentence',
