@@ -5,7 +5,7 @@ import type { BrokerClient } from './client.js';
 import { refusalFor } from './credentials.js';
 
 /** Before the grant's end, the moments a long-running session (shell, proxy) tells the engineer: 10 and 2 minutes. */
-const GRANT_WARNINGS_MS = [10 * 60_000, 2 * 60_000] as const;
+export const GRANT_WARNINGS_MS = [10 * 60_000, 2 * 60_000] as const;
 /** How often the broker is asked whether the grant still stands (a revocation ends the session within this). */
 const POLL_MS = 15_000;
 
