@@ -2,7 +2,7 @@
 // `npm run demo`: the whole troubleshooting flow, for real, on the local sandbox (a real ClickHouse behind a
 // real nginx doing mutual TLS), narrated step by step. Each step runs the byoc CLI as a user would; on a
 // terminal its ink views show, piped it prints plain text. It leaves nothing running.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -84,6 +84,37 @@ function directMetrics(cert, up, requestId, urlPath, method = 'GET') {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Shows and runs an outside program (curl, as anyone would type it), and returns what it printed. */
+function outside(shown, file, args) {
+  process.stdout.write(`${dim('$')} ${shown}\n`);
+  const result = spawnSync(file, args, { cwd, encoding: 'utf8', timeout: 20_000 });
+  process.stdout.write(result.stdout.replace(/^/gm, '    ').replace(/ +$/, ''));
+  if (result.stdout && !result.stdout.endsWith('\n')) process.stdout.write('\n');
+  return result;
+}
+
+/** `byoc proxy clickhouse SERVICE --json` in the background, as an engineer leaves it running in a terminal; resolves with its announcement. */
+function startProxy(user, service) {
+  process.stdout.write(`${dim(`${user} $`)} byoc proxy clickhouse ${service} --json &\n`);
+  const child = spawn(process.execPath, [BYOC, 'proxy', 'clickhouse', service, '--json'], {
+    cwd,
+    env: { ...process.env, BYOC_STATE_DIR: stateDir, BYOC_USER: user },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let errors = '';
+  child.stderr.on('data', (chunk) => (errors += chunk));
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const line = out.split('\n')[0];
+      if (out.includes('\n')) resolve({ ...JSON.parse(line), stop: () => (child.kill('SIGTERM'), exited), log: () => errors });
+    });
+    exited.then((code) => reject(new Error(`byoc proxy exited ${code}: ${errors}`)));
+  });
+}
+
 /** `byoc metrics` once it is built (issue #18's commands); until then the demo asks the metrics door itself. */
 
 try {
@@ -123,6 +154,27 @@ try {
   const refused = await directQuery(cert, up, request.id, 'SELECT * FROM default.orders');
   process.stdout.write(`${dim('    curl-like POST with the engineer certificate ->')} HTTP ${refused.status}: ${refused.body.split(',')[0].trim()}\n`);
   if (refused.status === 200) throw new Error('the server answered a query on default.orders');
+
+  say('Other tools: where to go (byoc services), the certificate for curl (byoc cert env), and a guarded local endpoint');
+  byoc(engineer, ['services']);
+  note('byoc cert env prints what curl or clickhouse-client need; straight to the server, only its read-only user holds:');
+  const curlFlags = byoc(engineer, ['cert', 'env', 'sandbox', '--format', 'curl'], { capture: true }).stdout.trim();
+  outside("curl $(byoc cert env sandbox --format curl) --data-binary 'SELECT version()'", 'sh', ['-c', `curl -sS $1 --data-binary 'SELECT version()'`, 'sh', curlFlags]);
+  note('byoc proxy clickhouse: an endpoint on 127.0.0.1 (a password per run) for any HTTP tool; the guard and the tags apply to every statement');
+  const proxy = await startProxy(engineer, 'sandbox');
+  note(`listening on ${proxy.host}:${proxy.port} for ${proxy.requestId} until ${proxy.endsAt}`);
+  try {
+    const viaProxy = outside(`curl '${proxy.url.replace(proxy.password, '***')}' --data-binary 'SELECT name FROM system.databases'`, 'curl', ['-sS', '--fail-with-body', proxy.url, '--data-binary', 'SELECT name FROM system.databases']);
+    if (viaProxy.status !== 0) throw new Error(`curl through byoc proxy failed: ${viaProxy.stderr}${viaProxy.stdout}`);
+    const refusedViaProxy = outside(`curl -w 'HTTP %{http_code}\\n' '${proxy.url.replace(proxy.password, '***')}' --data-binary 'SELECT * FROM default.orders'`, 'curl', ['-sS', '-w', 'HTTP %{http_code}\n', proxy.url, '--data-binary', 'SELECT * FROM default.orders']);
+    if (!refusedViaProxy.stdout.includes('HTTP 403')) throw new Error(`byoc proxy let a customer-table query through: ${refusedViaProxy.stdout}`);
+    const noPassword = outside(`curl -w 'HTTP %{http_code}\\n' 'http://${proxy.host}:${proxy.port}/' --data-binary 'SELECT 1'`, 'curl', ['-sS', '-w', 'HTTP %{http_code}\n', `http://${proxy.host}:${proxy.port}/`, '--data-binary', 'SELECT 1']);
+    if (!noPassword.stdout.includes('HTTP 401')) throw new Error(`byoc proxy answered without its password: ${noPassword.stdout}`);
+  } finally {
+    const code = await proxy.stop();
+    note(`the proxy's log (stderr), one line per statement; stopped with exit ${code}:`);
+    process.stdout.write(proxy.log().replace(/^/gm, '    ').replace(/ +$/, ''));
+  }
 
   say('Metrics: read-only Prometheus queries through the same grant, certificate and proxy');
   note('the request names the metrics scope (with clickhouse and kubernetes), so nginx maps its certificate at the metrics door too');
