@@ -155,6 +155,7 @@ GRANT SELECT ON system.* TO ${user};
 function sqlDrop({ request, user }: Facts): string {
   return `${sqlComments([...header(request, 'drop'), ...removalNote(request, "the user's VALID UNTIL and the certificate")])}
 DROP USER IF EXISTS ${user};
+KILL QUERY WHERE user = ${sqlString(user)} ASYNC;
 `;
 }
 
@@ -210,12 +211,13 @@ ${constraints.join('\n')}
 `;
 }
 
-function xmlDrop({ request }: Facts, file: string): string {
+function xmlDrop({ request, user }: Facts, file: string): string {
   return `<?xml version="1.0"?>
 ${xmlComments([
     ...header(request, 'drop'),
     ...removalNote(request, 'the certificate'),
     `Delete ${file}. Overwriting it with this document (which defines nothing) removes the user as well.`,
+    `Then stop what it still runs: KILL QUERY WHERE user = ${sqlString(user)} ASYNC`,
   ])}
 <clickhouse>
 </clickhouse>
@@ -237,7 +239,12 @@ function removalNote(request: AccessRequest, stoppedBy: string): string[] {
     request.status === 'revoked'
       ? `Revoked by ${text(request.revokedBy ?? '(unknown)')} at ${request.revokedAt}.`
       : `Expired at ${request.notAfter}: ${stoppedBy} already stopped its logins; this removes the user.`;
-  return [why, "Removes only this request's user; the engineer's other grants (their own byoc_r_ users) keep working."];
+  return [
+    why,
+    "Removes only this request's user; the engineer's other grants (their own byoc_r_ users) keep working.",
+    "Dropping a user ends its logins, not the queries it already started (the engineer's own KILL QUERY no longer",
+    'gets through once the certificate is refused): the KILL QUERY stops those.',
+  ];
 }
 
 /** `2026-11-21 12:10:00 UTC`: ClickHouse reads VALID UNTIL in the server's time zone unless one is named. */

@@ -16,7 +16,7 @@ import type { CertificateAuthority } from '../pki/ca.js';
 import { ConfigError, RemoteError } from '../errors.js';
 import { writePrivateFile } from '../util/secure-fs.js';
 import { grantFile, readStoredGrants, sweepDue, type StoredGrant } from './grants.js';
-import { SANDBOX_SERVICE, sandboxPaths, type SandboxPaths } from './layout.js';
+import { CUSTOMER_USER, SANDBOX_SERVICE, sandboxPaths, type SandboxPaths } from './layout.js';
 import { httpCall } from './net.js';
 import { grantFor, grantsClickhouse, renderGrantUserXml, renderKeysMap, renderMetricsMap, renderUsersMap, type SandboxGrant } from './render.js';
 import { brokerCaFile, readSandboxState, reloadNginx, sandboxStatus, writeNginxConfig, type SandboxHost, type SandboxState } from './sandbox.js';
@@ -166,7 +166,31 @@ export async function reconcile(
     removed.push(file.replace(/\.xml$/, ''));
   }
   if (options.running) for (const user of removed) await waitForUser(options.running, user, 'absent', host);
+  if (options.running && removed.length) await killQueriesOf(options.running, paths, removed);
   return { grants, added, removed, crlRefreshed };
+}
+
+/**
+ * A removed user's queries that are still running, stopped as the customer's admin: dropping a user ends its
+ * logins, not what it already started, and the engineer's own KILL QUERY can no longer get through (nginx refuses
+ * the revoked certificate). Without this a revoked grant's last statement would run on to its max_execution_time.
+ */
+async function killQueriesOf(state: SandboxState, paths: SandboxPaths, users: readonly string[]): Promise<void> {
+  const password = (await readFile(paths.customerPassword, 'utf8')).trim();
+  // user names are [a-z0-9_] (server-user.ts): nothing to escape in the literal
+  const answer = await httpCall({
+    port: state.clickhouse.httpPort,
+    method: 'POST',
+    path: '/',
+    headers: { 'X-ClickHouse-User': CUSTOMER_USER, 'X-ClickHouse-Key': password },
+    body: `KILL QUERY WHERE user IN (${users.map((user) => `'${user}'`).join(', ')}) ASYNC`,
+    timeoutMs: 5000,
+  });
+  if (answer.status !== 200) {
+    throw new RemoteError('sandbox_kill_failed', `could not stop the running queries of ${users.join(', ')}: ${answer.body.trim()}`, {
+      hint: 'They stop at their max_execution_time; check the ClickHouse error log (byoc sandbox status shows where it is).',
+    });
+  }
 }
 
 async function usersDirFiles(paths: SandboxPaths): Promise<Map<string, string>> {

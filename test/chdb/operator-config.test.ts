@@ -144,7 +144,7 @@ describe.skipIf(!chdb)('operator-config on a current ClickHouse (chdb)', () => {
     }
   });
 
-  it('parses the removal for a revoked and for an expired request: one DROP USER, of that request only', async () => {
+  it('parses the removal for a revoked and for an expired request: one DROP USER and one KILL QUERY, of that request only', async () => {
     // Given two grants of the same engineer, one revoked, and a third that ran out
     const { broker, clock } = await setup();
     const revoked = await approvedFor(broker, IDENTITIES[2]!);
@@ -157,8 +157,9 @@ describe.skipIf(!chdb)('operator-config on a current ClickHouse (chdb)', () => {
       const config: OperatorConfig = await broker.operatorConfig(BOB, request.id, 'sql');
       expect(config.action).toBe('drop');
       const statements = statementsOf(config.content);
-      // Then the engine parses exactly one DROP USER, naming that request's user and not the other grant's
-      expect(statements.map(({ statement }) => formatQuery(statement))).toEqual([`DROP USER IF EXISTS ${serverUserFor(request.id, identity)}`]);
+      // Then the engine parses exactly one DROP USER and one KILL QUERY of what that user still runs, naming that
+      // request's user and not the other grant's
+      expect(statements.map(({ statement }) => formatQuery(statement))).toEqual([`DROP USER IF EXISTS ${serverUserFor(request.id, identity)}`, `KILL QUERY WHERE user = '${serverUserFor(request.id, identity)}' ASYNC`]);
       expect(formatQuery(statements[0]!.withComments)).toBe(`DROP USER IF EXISTS ${serverUserFor(request.id, identity)}`);
       expect(config.content).not.toContain(serverUserFor(kept.id, IDENTITIES[2]!));
     }

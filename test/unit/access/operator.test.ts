@@ -164,7 +164,7 @@ describe('operator step: removal', () => {
     const config = await broker.operatorConfig(BOB, revoked.id, 'sql');
     // Then it drops that request's user only, and says why
     expect(config).toMatchObject({ action: 'drop', status: 'revoked', user: serverUserFor(revoked.id, ALICE) });
-    expect(statements(config.content)).toEqual([`DROP USER IF EXISTS ${serverUserFor(revoked.id, ALICE)};`]);
+    expect(statements(config.content)).toEqual([`DROP USER IF EXISTS ${serverUserFor(revoked.id, ALICE)};`, `KILL QUERY WHERE user = '${serverUserFor(revoked.id, ALICE)}' ASYNC;`]);
     expect(config.content).toContain('-- Revoked by "carol@vendor.example" at 2026-11-21T10:10:00.000Z.');
     expect(config.content).not.toContain(serverUserFor(other.id, ALICE));
     // And the other grant still renders its user
@@ -177,7 +177,7 @@ describe('operator step: removal', () => {
     clock.advance(2 * HOUR);
     const config = await broker.operatorConfig(BOB, request.id, 'sql');
     expect(config).toMatchObject({ action: 'drop', status: 'expired', notAfter: '2026-11-21T12:00:00.000Z' });
-    expect(statements(config.content)).toEqual([`DROP USER IF EXISTS ${config.user};`]);
+    expect(statements(config.content)).toEqual([`DROP USER IF EXISTS ${config.user};`, `KILL QUERY WHERE user = '${config.user}' ASYNC;`]);
     expect(config.content).toContain('-- Expired at 2026-11-21T12:00:00.000Z');
   });
 

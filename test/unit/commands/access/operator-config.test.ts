@@ -72,7 +72,7 @@ describe('byoc access operator-config', () => {
     const json = await run([request.id, '--json']);
     // Then the step is the removal of that request's user
     expect(text.exitCode).toBe(0);
-    expect(text.stdout.split('\n').filter((line) => line && !line.startsWith('-- '))).toEqual([`DROP USER IF EXISTS ${serverUserFor(request.id, ALICE)};`]);
+    expect(text.stdout.split('\n').filter((line) => line && !line.startsWith('-- '))).toEqual([`DROP USER IF EXISTS ${serverUserFor(request.id, ALICE)};`, `KILL QUERY WHERE user = '${serverUserFor(request.id, ALICE)}' ASYNC;`]);
     expect(JSON.parse(json.stdout)).toMatchObject({ action: 'drop', status: 'revoked', user: serverUserFor(request.id, ALICE) });
   });
 
