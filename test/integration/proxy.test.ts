@@ -100,6 +100,36 @@ describe.skipIf(!available)('byoc proxy clickhouse on the real sandbox, used by 
     }
   }, 60_000);
 
+  it('another local user cannot use it: 401 without the password, which is in nothing they can read', async (context) => {
+    // Only root can act as another user here (CI runs as root; elsewhere this one is skipped, saying so).
+    if (process.getuid?.() !== 0) return context.skip();
+    // Given alice's proxy
+    const { spawned, proxy } = await startProxy();
+    try {
+      const asNobody = (file: string, args: string[]) =>
+        run('runuser', ['-u', 'nobody', '--', file, ...args]).then(
+          ({ stdout }) => ({ ok: true, stdout }),
+          (error: { stdout?: string; stderr?: string }) => ({ ok: false, stdout: `${error.stdout ?? ''}${error.stderr ?? ''}` }),
+        );
+      // When user nobody calls the port on the same machine
+      const called = await asNobody('curl', ['-sS', '-w', '\n%{http_code}', `http://127.0.0.1:${proxy.port}/`, '--data-binary', 'SELECT name FROM system.databases']);
+      // Then ClickHouse's authentication error, and no data
+      expect(called.stdout).toMatch(/\(AUTHENTICATION_FAILED\)\n+401$/);
+      // And the password is not on the proxy's command line (which any user can read), its environment is not
+      // readable by them, and nothing under the state folder holds it
+      const pid = spawned.child.pid!;
+      const cmdline = await asNobody('cat', [`/proc/${pid}/cmdline`]);
+      expect(cmdline.ok).toBe(true);
+      expect(cmdline.stdout).toContain('proxy');
+      expect(cmdline.stdout).not.toContain(proxy.password);
+      expect((await asNobody('cat', [`/proc/${pid}/environ`])).ok).toBe(false);
+      const stored = await run('grep', ['-rlF', proxy.password, sandbox.stateDir]).then(({ stdout }) => stdout, () => '');
+      expect(stored).toBe('');
+    } finally {
+      await stop(spawned);
+    }
+  }, 60_000);
+
   it('@clickhouse/client: a result streams (first rows long before the last), a refused statement rejects with the guard\'s message', async () => {
     const { spawned, proxy } = await startProxy();
     const client = createClient({ url: `http://127.0.0.1:${proxy.port}`, username: 'byoc', password: proxy.password });
