@@ -1,11 +1,9 @@
 import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueServerCertificate } from '../../../src/pki/ca.js';
-import { generateKeyPairPem } from '../../../src/pki/x509.js';
 import { startFakeClickHouse, type FakeClickHouse, type RecordedQuery } from '../../fakes/clickhouse-server.js';
 import { runCli } from '../../fakes/context.js';
-import { testBrokerCa } from '../../fakes/broker.js';
+import { testBrokerCa, testServerKeys } from '../../fakes/broker.js';
 import { tempDir } from '../../fakes/fs.js';
 
 /** An 18.16-shaped query_log: numeric type, no log_comment, tables or exception_code (the sandbox's server). */
@@ -34,9 +32,8 @@ let caPem: string;
 beforeAll(async () => {
   const ca = await testBrokerCa();
   caPem = ca.certPem;
-  const keys = await generateKeyPairPem();
-  const certPem = issueServerCertificate(ca, { publicKeyPem: keys.publicKeyPem, names: ['clickhouse.customer.example'], notBefore: new Date('2026-01-01'), notAfter: new Date('2027-01-01') });
-  server = await startFakeClickHouse({ certPem, keyPem: keys.privateKeyPem, answer });
+  const { certPem, keyPem } = await testServerKeys(['clickhouse.customer.example']);
+  server = await startFakeClickHouse({ certPem, keyPem, answer });
 });
 afterAll(() => server.close());
 

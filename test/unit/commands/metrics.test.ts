@@ -4,10 +4,8 @@ import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedClient } from '../../../src/access/open.js';
 import type { Scope } from '../../../src/access/types.js';
-import { issueServerCertificate } from '../../../src/pki/ca.js';
-import { generateKeyPairPem } from '../../../src/pki/x509.js';
 import { FakeClock, runCli } from '../../fakes/context.js';
-import { openTestBroker, testBrokerCa } from '../../fakes/broker.js';
+import { openTestBroker, testBrokerCa, testServerKeys } from '../../fakes/broker.js';
 import { tempDir } from '../../fakes/fs.js';
 import { startFakePrometheus, success, type FakeAnswer, type FakePrometheus, type RecordedCall } from '../../fakes/prometheus-server.js';
 
@@ -17,9 +15,8 @@ let prometheus: FakePrometheus;
 
 beforeAll(async () => {
   const ca = await testBrokerCa();
-  const keys = await generateKeyPairPem();
-  const certPem = issueServerCertificate(ca, { publicKeyPem: keys.publicKeyPem, names: [HOST], notBefore: new Date('2026-01-01'), notAfter: new Date('2027-01-01') });
-  prometheus = await startFakePrometheus({ certPem, keyPem: keys.privateKeyPem, clientCa: ca.certPem, answer: (call) => answer(call) });
+  const { certPem, keyPem } = await testServerKeys([HOST]);
+  prometheus = await startFakePrometheus({ certPem, keyPem, clientCa: ca.certPem, answer: (call) => answer(call) });
 });
 afterAll(() => prometheus.close());
 

@@ -13,9 +13,7 @@ import { GRANT_WARNINGS_MS } from '../../../src/access/grant-watch.js';
 import { embeddedClient } from '../../../src/access/open.js';
 import { serverUserFor } from '../../../src/access/server-user.js';
 import { main } from '../../../src/main.js';
-import { issueServerCertificate } from '../../../src/pki/ca.js';
-import { generateKeyPairPem } from '../../../src/pki/x509.js';
-import { openTestBroker, testBrokerCa } from '../../fakes/broker.js';
+import { openTestBroker, testBrokerCa, testServerKeys } from '../../fakes/broker.js';
 import { startFakeClickHouse, type FakeClickHouse, type RecordedQuery } from '../../fakes/clickhouse-server.js';
 import { MAX_BODY_BYTES } from '../../../src/proxy/request.js';
 import { FakeClock, testBase } from '../../fakes/context.js';
@@ -34,10 +32,9 @@ let caPem: string;
 beforeAll(async () => {
   const ca = await testBrokerCa();
   caPem = ca.certPem;
-  const keys = await generateKeyPairPem();
-  const certPem = issueServerCertificate(ca, { publicKeyPem: keys.publicKeyPem, names: [HOST], notBefore: new Date(Date.now() - 3_600_000), notAfter: new Date(Date.now() + 86_400_000) });
-  server = await startFakeClickHouse({ certPem, keyPem: keys.privateKeyPem, clientCa: caPem, answer, endless: (query) => query.sql.startsWith(LONG) });
-  readonlyServer = await startFakeClickHouse({ certPem, keyPem: keys.privateKeyPem, clientCa: caPem, answer, readonlyUser: true });
+  const { certPem, keyPem } = await testServerKeys([HOST]);
+  server = await startFakeClickHouse({ certPem, keyPem, clientCa: caPem, answer, endless: (query) => query.sql.startsWith(LONG) });
+  readonlyServer = await startFakeClickHouse({ certPem, keyPem, clientCa: caPem, answer, readonlyUser: true });
 });
 afterAll(async () => {
   await server.close();

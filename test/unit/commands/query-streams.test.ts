@@ -7,9 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedClient } from '../../../src/access/open.js';
-import { issueServerCertificate } from '../../../src/pki/ca.js';
-import { generateKeyPairPem } from '../../../src/pki/x509.js';
-import { openTestBroker, testBrokerCa } from '../../fakes/broker.js';
+import { openTestBroker, testBrokerCa, testServerKeys } from '../../fakes/broker.js';
 import { startFakeClickHouse, type FakeClickHouse, type RecordedQuery } from '../../fakes/clickhouse-server.js';
 import { FakeClock, runCli } from '../../fakes/context.js';
 import { tempDir } from '../../fakes/fs.js';
@@ -26,9 +24,8 @@ let serverKeys: { certPem: string; keyPem: string };
 beforeAll(async () => {
   const ca = await testBrokerCa();
   caPem = ca.certPem;
-  const keys = await generateKeyPairPem();
-  const certPem = issueServerCertificate(ca, { publicKeyPem: keys.publicKeyPem, names: [HOST], notBefore: new Date(Date.now() - 3_600_000), notAfter: new Date(Date.now() + 86_400_000) });
-  serverKeys = { certPem, keyPem: keys.privateKeyPem };
+  const { certPem, keyPem } = await testServerKeys([HOST]);
+  serverKeys = { certPem, keyPem };
   server = await startFakeClickHouse({ ...serverKeys, clientCa: caPem, answer, endless: (query) => query.sql.startsWith(LONG) });
 });
 afterAll(async () => {

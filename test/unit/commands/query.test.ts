@@ -4,11 +4,9 @@ import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serverUserFor } from '../../../src/access/server-user.js';
 import { embeddedClient } from '../../../src/access/open.js';
-import { issueServerCertificate } from '../../../src/pki/ca.js';
-import { generateKeyPairPem } from '../../../src/pki/x509.js';
 import { startFakeClickHouse, type FakeClickHouse, type RecordedQuery } from '../../fakes/clickhouse-server.js';
 import { FakeClock, runCli } from '../../fakes/context.js';
-import { openTestBroker, testBrokerCa } from '../../fakes/broker.js';
+import { openTestBroker, testBrokerCa, testServerKeys } from '../../fakes/broker.js';
 import { tempDir } from '../../fakes/fs.js';
 
 const HOST = 'ch.acme.example';
@@ -20,9 +18,8 @@ let readonlyServer: FakeClickHouse;
 
 beforeAll(async () => {
   const ca = await testBrokerCa();
-  const keys = await generateKeyPairPem();
-  const certPem = issueServerCertificate(ca, { publicKeyPem: keys.publicKeyPem, names: [HOST], notBefore: new Date('2026-01-01'), notAfter: new Date('2027-01-01') });
-  const base = { certPem, keyPem: keys.privateKeyPem, clientCa: ca.certPem, answer: (query: RecordedQuery) => answer(query) };
+  const { certPem, keyPem } = await testServerKeys([HOST]);
+  const base = { certPem, keyPem, clientCa: ca.certPem, answer: (query: RecordedQuery) => answer(query) };
   modern = await startFakeClickHouse(base);
   old = await startFakeClickHouse({ ...base, unknownSettings: ['log_comment'] });
   readonlyServer = await startFakeClickHouse({ ...base, readonlyUser: true });

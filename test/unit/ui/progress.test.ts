@@ -6,10 +6,8 @@ import type { BrokerClient } from '../../../src/access/client.js';
 import { embeddedClient } from '../../../src/access/open.js';
 import type { AccessRequest } from '../../../src/access/types.js';
 import { main } from '../../../src/main.js';
-import { issueServerCertificate } from '../../../src/pki/ca.js';
-import { generateKeyPairPem } from '../../../src/pki/x509.js';
 import { createProgress } from '../../../src/ui/progress.js';
-import { openTestBroker, testBrokerCa } from '../../fakes/broker.js';
+import { openTestBroker, testBrokerCa, testServerKeys } from '../../fakes/broker.js';
 import { startFakeClickHouse, type FakeClickHouse } from '../../fakes/clickhouse-server.js';
 import { CapturedStream, FakeClock, testBase, testContext, type TestSetup } from '../../fakes/context.js';
 import { tempDir } from '../../fakes/fs.js';
@@ -126,11 +124,10 @@ describe('commands that wait', () => {
   let slowClickHouse: FakeClickHouse;
   beforeAll(async () => {
     const ca = await testBrokerCa();
-    const keys = await generateKeyPairPem();
-    const certPem = issueServerCertificate(ca, { publicKeyPem: keys.publicKeyPem, names: [CH_HOST], notBefore: new Date('2026-01-01'), notAfter: new Date('2027-01-01') });
+    const { certPem, keyPem } = await testServerKeys([CH_HOST]);
     slowClickHouse = await startFakeClickHouse({
       certPem,
-      keyPem: keys.privateKeyPem,
+      keyPem,
       clientCa: ca.certPem,
       answerDelayMs: 500,
       answer: () => ({ names: ['database', 'table'], types: ['String', 'String'], rows: [['system', 'merges']] }),

@@ -1,11 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueServerCertificate } from '../../../../src/pki/ca.js';
-import { generateKeyPairPem } from '../../../../src/pki/x509.js';
 import { startFakeClickHouse, type FakeClickHouse, type RecordedQuery } from '../../../fakes/clickhouse-server.js';
 import { runCli } from '../../../fakes/context.js';
-import { testBrokerCa } from '../../../fakes/broker.js';
+import { testBrokerCa, testServerKeys } from '../../../fakes/broker.js';
 import { tempDir } from '../../../fakes/fs.js';
 
 /** A current server's query_log columns: enum `type`, log_comment, tables, exception_code. */
@@ -76,9 +74,8 @@ let serverCert: { certPem: string; keyPem: string };
 beforeAll(async () => {
   const ca = await testBrokerCa();
   caPem = ca.certPem;
-  const keys = await generateKeyPairPem();
-  const certPem = issueServerCertificate(ca, { publicKeyPem: keys.publicKeyPem, names: ['clickhouse.customer.example'], notBefore: new Date('2026-01-01'), notAfter: new Date('2027-01-01') });
-  serverCert = { certPem, keyPem: keys.privateKeyPem };
+  const { certPem, keyPem } = await testServerKeys(['clickhouse.customer.example']);
+  serverCert = { certPem, keyPem };
   server = await startFakeClickHouse({ ...serverCert, answer });
 });
 afterAll(() => server.close());

@@ -7,11 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedClient } from '../../../../src/access/open.js';
 import { serverUserFor } from '../../../../src/access/server-user.js';
 import { settingsCatalog } from '../../../../commands/index.js';
-import { issueServerCertificate } from '../../../../src/pki/ca.js';
-import { generateKeyPairPem } from '../../../../src/pki/x509.js';
 import { startFakeClickHouse, type FakeClickHouse } from '../../../fakes/clickhouse-server.js';
 import { FakeClock, runCli } from '../../../fakes/context.js';
-import { openTestBroker, testBrokerCa } from '../../../fakes/broker.js';
+import { openTestBroker, testBrokerCa, testServerKeys } from '../../../fakes/broker.js';
 import { tempDir } from '../../../fakes/fs.js';
 
 const HOST = 'ch.acme.example';
@@ -20,9 +18,8 @@ let serverKeys: { certPem: string; keyPem: string };
 
 beforeAll(async () => {
   const ca = await testBrokerCa();
-  const keys = await generateKeyPairPem();
-  const certPem = issueServerCertificate(ca, { publicKeyPem: keys.publicKeyPem, names: [HOST, '127.0.0.1'], notBefore: new Date('2026-01-01'), notAfter: new Date('2027-01-01') });
-  serverKeys = { certPem, keyPem: keys.privateKeyPem };
+  const { certPem, keyPem } = await testServerKeys([HOST, '127.0.0.1']);
+  serverKeys = { certPem, keyPem };
   server = await startFakeClickHouse({ ...serverKeys, clientCa: ca.certPem, answer: () => ({ names: ['version()'], types: ['String'], rows: [['24.8.1']] }) });
 });
 afterAll(() => server.close());
