@@ -1,7 +1,8 @@
 import { defineCommand, option } from '../../src/command.js';
 import { RemoteError, UsageError, type ByocError } from '../../src/errors.js';
 
-interface ProxyRun {
+/** What the proxy says first (`--json`: one line), for whoever starts it to connect with. */
+export interface ProxyAnnouncement {
   url: string;
   host: string;
   port: number;
@@ -10,6 +11,9 @@ interface ProxyRun {
   service: string;
   requestId: string;
   endsAt: string;
+}
+
+interface ProxyRun extends ProxyAnnouncement {
   /** settles once the proxy has stopped: with the reason the grant ended it, or undefined after Ctrl-C / SIGTERM */
   stopped: Promise<ByocError | undefined>;
   /** what `stopped` gave, for the exit code once the output is over */

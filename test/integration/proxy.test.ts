@@ -10,6 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import { describe, expect, it } from 'vitest';
+import type { ProxyAnnouncement } from '../../commands/proxy/clickhouse.js';
 import { serverUserFor } from '../../src/access/server-user.js';
 import { spawnByoc, type SpawnedByoc } from '../fakes/spawn-byoc.js';
 import { sandboxTier, sandboxWorkspace } from './tier.js';
@@ -17,27 +18,17 @@ import { sandboxTier, sandboxWorkspace } from './tier.js';
 const available = sandboxTier('byoc proxy integration tier');
 const run = promisify(execFile);
 
-interface Announcement {
-  url: string;
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  service: string;
-  requestId: string;
-  endsAt: string;
-}
 
 describe.skipIf(!available)('byoc proxy clickhouse on the real sandbox, used by curl and @clickhouse/client', () => {
   const sandbox = sandboxWorkspace('proxy');
   const { as, customer } = sandbox;
 
   /** An engineer of their own with an approved sandbox request, and the proxy running for them as a child process. */
-  const startProxy = async (): Promise<{ spawned: SpawnedByoc; proxy: Announcement; identity: string; requestId: string }> => {
+  const startProxy = async (): Promise<{ spawned: SpawnedByoc; proxy: ProxyAnnouncement; identity: string; requestId: string }> => {
     const { identity, requestId } = await sandbox.approvedEngineer('proxy', 'proxy');
     const spawned = spawnByoc(['proxy', 'clickhouse', 'sandbox', '--json'], { cwd: sandbox.cwd, env: { BYOC_STATE_DIR: sandbox.stateDir, BYOC_USER: identity }, timeoutMs: 90_000 });
     const first = await Promise.race([spawned.firstChunk, spawned.exited.then((result) => Promise.reject(new Error(`the proxy exited ${result.exitCode}: ${result.stderr}`)))]);
-    return { spawned, proxy: JSON.parse(first.split('\n')[0]!) as Announcement, identity, requestId };
+    return { spawned, proxy: JSON.parse(first.split('\n')[0]!) as ProxyAnnouncement, identity, requestId };
   };
   /** Ends the child whatever happened in the test (SIGTERM is its normal end: exit 0). */
   const stop = async (spawned: SpawnedByoc) => {
