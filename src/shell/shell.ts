@@ -246,12 +246,18 @@ class Shell {
   }
 
   async #line(line: string): Promise<void> {
-    this.#typed.push(line);
-    if (!this.#buffer.pending && isMeta(line)) {
+    // psql's way: a backslash command runs even in the middle of a statement, which then keeps waiting for its
+    // end (\q leaves at once); not inside an open string or comment, where the line is its text. quit, exit and
+    // help only count on a line of their own, where they cannot be SQL.
+    if (isMeta(line) && (!this.#buffer.pending || (line.trim().startsWith('\\') && !this.#buffer.open))) {
+      const statement = this.#typed;
+      this.#typed = [line];
       await this.#remember();
+      this.#typed = statement;
       await this.#meta(line.trim().replace(/;$/, '').trim());
       return;
     }
+    this.#typed.push(line);
     const statements = this.#buffer.add(line);
     if (!this.#buffer.pending) await this.#remember();
     for (const statement of statements) {

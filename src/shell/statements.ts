@@ -52,6 +52,11 @@ export class StatementBuffer {
     return this.#text !== '';
   }
 
+  /** Whether the text so far ends inside a string, a quoted name or a block comment (a `\` line is then its text). */
+  get open(): boolean {
+    return this.#text !== '' && lex(this.#text).error !== undefined;
+  }
+
   clear(): void {
     this.#text = '';
   }

@@ -174,6 +174,33 @@ describe('byoc query SERVICE on a terminal opens a shell', () => {
     expect(await shell.exited).toBe(0);
   });
 
+  it('a backslash command in the middle of a statement runs at once and the statement goes on (as psql), but not inside a string', async () => {
+    const setup = await engineer();
+    const shell = openShell(setup);
+    await shell.until(() => shell.prompts() === 1, 'the first prompt');
+    const before = server.queries.length;
+    // When a statement is begun, the format switched on the next line, and the statement finished
+    await shell.type('SELECT 5 AS five\r');
+    await shell.type('\\format csv\r');
+    // Then the prompt still continues the statement
+    expect(shell.screen()).toMatch(/ {2,}-> $/);
+    await shell.type('FROM system.one;\r');
+    // And the statement ran whole, in the new format, without the command in it
+    expect(sentSince(before).map((query) => [query.sql, query.format])).toEqual([['SELECT 5 AS five\nFROM system.one', 'CSVWithNames']]);
+    expect(shell.screen()).toContain('"five"\n"5"\n');
+    // When a backslash line comes inside an open string, Then it is the string's text
+    await shell.type("SELECT 'a\r");
+    await shell.type('\\q\r');
+    await shell.type("' AS text FROM system.one;\r");
+    expect(sentSince(before).at(-1)!.sql).toBe("SELECT 'a\n\\q\n' AS text FROM system.one");
+    // And \q in the middle of a statement leaves at once, with nothing sent
+    await shell.type('SELECT 6 AS six\r');
+    const sent = sentSince(before).length;
+    shell.keys.write('\\q\r');
+    expect(await shell.exited).toBe(0);
+    expect(sentSince(before)).toHaveLength(sent);
+  });
+
   it('a statement the guard refuses is not sent, says why, and the shell goes on', async () => {
     const setup = await engineer();
     const shell = openShell(setup);
