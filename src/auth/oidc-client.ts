@@ -20,8 +20,11 @@ function isLoopbackHost(hostname: string): boolean {
   return /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1' || host === 'localhost';
 }
 
-/** Discovery of the provider, as a public client (no secret: byoc runs on people's machines). */
-export async function discover(issuer: string, clientId: string): Promise<OpenId.Configuration> {
+/**
+ * Discovery of the provider, as a public client (no secret: byoc runs on people's machines). Every request of the
+ * returned configuration (discovery, tokens, device codes, revocation) goes through byoc's network layer.
+ */
+export async function discover(ctx: Context, issuer: string, clientId: string): Promise<OpenId.Configuration> {
   const client = await import('openid-client');
   const url = new URL(issuer);
   // openid-client refuses plain HTTP, rightly: tokens would cross the network in clear. A provider on this very
@@ -34,7 +37,11 @@ export async function discover(issuer: string, clientId: string): Promise<OpenId
     });
   }
   try {
-    return await client.discovery(url, clientId, undefined, client.None(), loopbackHttp ? { execute: [client.allowInsecureRequests] } : {});
+    const { networkFetch } = await import('../net/fetch.js');
+    return await client.discovery(url, clientId, undefined, client.None(), {
+      [client.customFetch]: networkFetch(ctx) as OpenId.CustomFetch,
+      ...(loopbackHttp ? { execute: [client.allowInsecureRequests] } : {}),
+    });
   } catch (error) {
     throw providerError(error, issuer, 'read its discovery document');
   }

@@ -73,7 +73,7 @@ export async function signIn(ctx: Context, options: { device: boolean; port: num
     });
   }
   const { discover, codeLogin, deviceLogin } = await import('./oidc-client.js');
-  const config = await discover(auth.issuer, auth.clientId);
+  const config = await discover(ctx, auth.issuer, auth.clientId);
   const tokens = options.device ? await deviceLogin(ctx, config, auth) : await codeLogin(ctx, config, auth, options);
   const { token, claims, expiresAt } = await bearerOf(auth, tokens);
   // The broker's word on who this is (and that it takes the token at all), before anything is stored.
@@ -176,7 +176,7 @@ async function renewNow(ctx: Context, session: StoredSession): Promise<StoredSes
   const description: OidcDescription = { issuer: session.issuer, clientId: session.clientId, scopes: [], identityClaim: '', bearer: session.bearer, flows: [] };
   let tokens;
   try {
-    tokens = await refreshTokens(await discover(session.issuer, session.clientId), session.refreshToken, session.issuer);
+    tokens = await refreshTokens(await discover(ctx, session.issuer, session.clientId), session.refreshToken, session.issuer);
   } catch (error) {
     if (error instanceof NotAllowedError) {
       throw new NotAllowedError('session_expired', `your session (${session.identity}) could not be renewed: ${error.message}`, { hint: LOGIN_HINT, cause: error });
@@ -222,7 +222,7 @@ export async function signOut(ctx: Context): Promise<LogoutResult> {
   if (session.refreshToken) {
     try {
       const { discover, revokeRefreshToken } = await import('./oidc-client.js');
-      revoked = await revokeRefreshToken(await discover(session.issuer, session.clientId), session.refreshToken, session.issuer);
+      revoked = await revokeRefreshToken(await discover(ctx, session.issuer, session.clientId), session.refreshToken, session.issuer);
       if (!revoked) ctx.log.warn(`${session.issuer} offers no token revocation: the refresh token stays valid at the provider until it expires`);
     } catch (error) {
       ctx.log.warn(`could not revoke the refresh token at ${session.issuer}: ${(error as Error).message}; it stays valid there until it expires`);

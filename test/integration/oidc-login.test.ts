@@ -3,7 +3,9 @@
  * code + PKCE through the CLI's loopback redirect (a scripted browser stands in for the person), the device flow
  * approved by a scripted HTTP client, silent renewal, a revoked refresh token, and a whole team's day end to end.
  */
-import { statSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -130,6 +132,43 @@ describe('byoc login --device (RFC 8628)', () => {
     expect(result.stderr).toMatch(/To sign in, open http:\/\/127\.0\.0\.1:\d+\/device on any device and enter the code [A-Z]{4}-[A-Z]{4}/);
     expect(JSON.parse(result.stdout)).toMatchObject({ identity: 'bob@vendor.example', groups: ['approvers'], flow: 'device_code', refreshable: true });
     expect((await bob.run(['access', 'list', '--json'])).exitCode).toBe(0);
+  });
+});
+
+describe('byoc login reaches the identity provider through byoc\'s network layer', () => {
+  it('with network.proxy set, discovery, the device code and the token requests all go through that proxy', async () => {
+    // Given a team whose engineers reach everything through a configured HTTP proxy (as with tailscaled's), which
+    // records every tunnel it opens
+    const { idp, broker, cwd } = await team();
+    const tunnels: string[] = [];
+    const proxy: Server = createServer((_request, response) => response.writeHead(405).end());
+    proxy.on('connect', (request, socket) => {
+      tunnels.push(request.url ?? '');
+      const [host, port] = (request.url ?? '').split(':');
+      const upstream = net.connect(Number(port), host, () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.pipe(socket);
+        socket.pipe(upstream);
+      });
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      writeFileSync(path.join(cwd, 'byoc.config.yaml'), `broker: { url: ${broker.url} }\nnetwork: { proxy: ${proxyUrl} }\nservices: { acme-prod: {} }\n`);
+      // When bob signs in with the device flow
+      const bob = person(cwd);
+      const result = await loginWithDevice(bob, 'bob');
+      // Then he is signed in, and the identity provider was reached only through the proxy (the broker too)
+      expect(result.exitCode, result.stderr).toBe(0);
+      const issuer = new URL(idp.issuer);
+      expect(tunnels).toContain(`${issuer.hostname}:${issuer.port}`);
+      expect(tunnels).toContain(new URL(broker.url).host);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 });
 

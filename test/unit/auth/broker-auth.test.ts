@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createOidcVerifier, describeAuth, looksLikeJwt, oidcSettingsFrom } from '../../../src/auth/broker-auth.js';
 import { discover } from '../../../src/auth/oidc-client.js';
+import { testContext } from '../../fakes/context.js';
 
 const configured = (values: Record<string, unknown>) => ({ get: <T>(key: string) => values[key] as T | undefined });
 
@@ -47,7 +48,8 @@ describe('the verifier, before any key is fetched', () => {
 
 describe('the CLI talks to identity providers over HTTPS', () => {
   it('refuses a plain-HTTP issuer that is not loopback (exit 3), before any request', async () => {
-    await expect(discover('http://login.vendor.example/', 'byoc-cli')).rejects.toMatchObject({ code: 'issuer_insecure', exitCode: 3 });
-    await expect(discover('http://10.0.0.5:8080/', 'byoc-cli')).rejects.toMatchObject({ code: 'issuer_insecure' });
+    const { ctx } = testContext();
+    await expect(discover(ctx, 'http://login.vendor.example/', 'byoc-cli')).rejects.toMatchObject({ code: 'issuer_insecure', exitCode: 3 });
+    await expect(discover(ctx, 'http://10.0.0.5:8080/', 'byoc-cli')).rejects.toMatchObject({ code: 'issuer_insecure' });
   });
 });
