@@ -2,6 +2,7 @@ import type { Agent, IncomingMessage } from 'node:http';
 import { abortReason, NetworkError, NotAllowedError, RemoteError } from '../errors.js';
 import { diagnose, failureOf, httpFailure, type Diagnosis, type DiagnosisContext } from '../net/failure.js';
 import { endpointUrl, type MetricsCall } from './endpoints.js';
+import { readAtMost } from '../util/stream.js';
 
 /** Where a service's Prometheus is and how to reach it (the grant's certificate is in the agent). */
 export interface PrometheusTarget {
@@ -83,19 +84,14 @@ export function openPrometheus(target: PrometheusTarget): MetricsClient {
   };
 
   const read = async (response: IncomingMessage): Promise<string> => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of response as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > maxBytes) {
-        response.destroy();
-        throw new RemoteError('metrics_too_large', `the answer from Prometheus at ${target.url} is larger than ${Math.round(maxBytes / 1024 / 1024)} MiB`, {
-          hint: 'Narrow the query: a label matcher, sum by (...), a shorter --since or a larger --step.',
-        });
-      }
-      chunks.push(chunk);
+    const received = await readAtMost(response as AsyncIterable<Buffer>, maxBytes);
+    if (!received) {
+      response.destroy();
+      throw new RemoteError('metrics_too_large', `the answer from Prometheus at ${target.url} is larger than ${Math.round(maxBytes / 1024 / 1024)} MiB`, {
+        hint: 'Narrow the query: a label matcher, sum by (...), a shorter --since or a larger --step.',
+      });
     }
-    return Buffer.concat(chunks).toString('utf8');
+    return received.toString('utf8');
   };
 
   return {

@@ -1,5 +1,6 @@
 import type { Agent, IncomingMessage } from 'node:http';
 import type { Context } from '../context.js';
+import { readAtMost } from '../util/stream.js';
 import { agentFor } from './agents.js';
 
 /** What openid-client (oauth4webapi's customFetch) hands a fetch: always a manual redirect, a small body. */
@@ -38,15 +39,10 @@ export function networkFetch(ctx: Context): (url: string, options: NetworkFetchO
       sent.once('error', reject);
       sent.end(body);
     });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of answer as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_ANSWER_BYTES) {
-        answer.destroy();
-        throw new Error(`${target.origin} answered more than ${MAX_ANSWER_BYTES} bytes`);
-      }
-      chunks.push(chunk);
+    const received = await readAtMost(answer as AsyncIterable<Buffer>, MAX_ANSWER_BYTES);
+    if (!received) {
+      answer.destroy();
+      throw new Error(`${target.origin} answered more than ${MAX_ANSWER_BYTES} bytes`);
     }
     const headers = new Headers();
     for (const [name, value] of Object.entries(answer.headers)) {
@@ -56,6 +52,6 @@ export function networkFetch(ctx: Context): (url: string, options: NetworkFetchO
     const status = answer.statusCode ?? 0;
     // A Response may not carry a body for these statuses (the constructor throws).
     const empty = status === 204 || status === 205 || status === 304;
-    return new Response(empty ? null : Buffer.concat(chunks), { status, statusText: answer.statusMessage ?? '', headers });
+    return new Response(empty ? null : new Uint8Array(received), { status, statusText: answer.statusMessage ?? '', headers });
   };
 }

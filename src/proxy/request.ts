@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip, inflate } from 'node:zlib';
 import { ALLOWED_SETTINGS } from '../clickhouse/guard.js';
+import { readAtMost } from '../util/stream.js';
 
 /** How one request to the proxy is read: who may send it, which SQL it carries, what of it goes on to the server. */
 
@@ -124,14 +125,8 @@ export async function readBody(request: IncomingMessage): Promise<{ text: string
     return { refused: { status: 415, code: 36, type: 'BAD_ARGUMENTS', message: `byoc proxy reads a body sent plain, gzip or deflate, not ${encoding}` } };
   }
   const tooLarge = { refused: { status: 413, code: 36, type: 'BAD_ARGUMENTS', message: `byoc proxy refused the request: its SQL is larger than ${MAX_BODY_BYTES} bytes` } };
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return tooLarge;
-    chunks.push(chunk);
-  }
-  const raw = Buffer.concat(chunks);
+  const raw = await readAtMost(request as AsyncIterable<Buffer>, MAX_BODY_BYTES);
+  if (!raw) return tooLarge;
   if (encoding === 'identity' || raw.length === 0) return { text: raw.toString('utf8') };
   try {
     const inflated = await (encoding === 'deflate' ? promisify(inflate) : promisify(gunzip))(raw, { maxOutputLength: MAX_BODY_BYTES });

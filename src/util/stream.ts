@@ -18,3 +18,18 @@ export class ConsumerGone extends Error {
     this.name = 'AbortError';
   }
 }
+
+/**
+ * All of a stream that byoc holds in memory (an answer, a request body), or undefined as soon as it passes
+ * `maxBytes`: the caller then refuses it, and destroys the stream when nothing more is to be said on it.
+ */
+export async function readAtMost(source: AsyncIterable<Buffer>, maxBytes: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of source) {
+    size += chunk.length;
+    if (size > maxBytes) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
