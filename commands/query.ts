@@ -99,7 +99,7 @@ export default defineCommand({
     // a preset is checked as rendered for the server (below): on a server before clusterAllReplicas it reads one table
     if (!verdict.allowed && !preset) throw refusal(verdict);
 
-    const [{ openEngineerSession }, { runTagged }] = await Promise.all([import('../src/clickhouse/engineer.js'), import('../src/clickhouse/run.js')]);
+    const [{ openEngineerSession, IDLE_MARGIN_MS }, { runTagged }] = await Promise.all([import('../src/clickhouse/engineer.js'), import('../src/clickhouse/run.js')]);
     const { trailingFormat } = await import('../src/clickhouse/guard.js');
     // clickhouse-client's `\G` (vertical output) means nothing to the server over HTTP: send FORMAT Vertical instead.
     const vertical = /\\G\s*;?\s*$/.exec(sql);
@@ -221,8 +221,6 @@ async function presetNamed(name: string) {
   return found;
 }
 
-/** The client's idle timeout beyond --timeout: the deadline, which also cancels on the server, comes first. */
-const IDLE_MARGIN_MS = 5000;
 
 /** ClickHouse formats that are what each byoc format asks for (lowercase; format names are case-insensitive aliases here). */
 const SAME_FORMAT: Record<string, readonly string[]> = {

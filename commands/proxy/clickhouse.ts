@@ -59,15 +59,14 @@ export default defineCommand({
         hint: `Use --address 127.0.0.1 (the default) or ::1; to use it from another machine, forward the port over SSH (ssh -L 8123:127.0.0.1:${port || 8123} this-host).`,
       });
     }
-    const [{ randomBytes }, { openEngineerSession }, { startProxy }, { watchGrant }, { formatHostPort }] = await Promise.all([
+    const [{ randomBytes }, { openEngineerSession, IDLE_MARGIN_MS }, { startProxy }, { watchGrant }, { formatHostPort }] = await Promise.all([
       import('node:crypto'),
       import('../../src/clickhouse/engineer.js'),
       import('../../src/proxy/server.js'),
       import('../../src/access/grant-watch.js'),
       import('../../src/access/listen.js'),
     ]);
-    const { session, target, certificate, tags, nextQueryId, settings } = await openEngineerSession(ctx, service, { timeoutMs: timeout + IDLE_MARGIN_MS });
-    const endsAt = Math.min(Date.parse(certificate.meta.notAfter), Date.parse(certificate.request.notAfter ?? certificate.meta.notAfter));
+    const { session, target, endsAt, tags, nextQueryId, settings } = await openEngineerSession(ctx, service, { timeoutMs: timeout + IDLE_MARGIN_MS });
     // Any local user, and any web page in a browser, can reach a loopback port: the password is what makes it
     // this engineer's proxy. New for every run, never stored.
     const password = randomBytes(24).toString('base64url');
@@ -160,8 +159,6 @@ function listenError(error: unknown, where: string, port: number): ByocError | u
   return undefined;
 }
 
-/** The client's idle timeout beyond --timeout: the deadline, which also cancels on the server, comes first. */
-const IDLE_MARGIN_MS = 5000;
 
 /** The announcement at once, then nothing until the proxy has stopped (the output ends when it does). */
 async function* announce<T>(result: ProxyRun, first: T): AsyncGenerator<T> {

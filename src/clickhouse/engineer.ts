@@ -7,12 +7,17 @@ import type { StreamingSession } from './http.js';
 import type { SettingsMemory } from './settings-memory.js';
 import { applicationFor, queryIdFor, type QueryTags } from './run.js';
 
+/** The client's idle timeout beyond a statement's own time limit: the deadline, which also cancels on the server, comes first. */
+export const IDLE_MARGIN_MS = 5000;
+
 export interface EngineerSession {
   url: string;
   session: StreamingSession;
   /** the settings level this service's server accepted last time (runTagged starts there) */
   settings: SettingsMemory;
   certificate: UsableCertificate;
+  /** when the grant ends (or the certificate, if sooner), in ms since the epoch: where a long session must stop */
+  endsAt: number;
   /** where and how the session connects (agent, user agent, the certificate's server user): for a relay of its own (byoc proxy) */
   target: ClickHouseTarget;
   tags: QueryTags;
@@ -52,6 +57,8 @@ export async function openEngineerSession(ctx: Context, service: string, options
     target,
     settings: settingsMemory(ctx.stateDir(), service, clickhouse.url, serverUser, () => ctx.clock.now()),
     certificate,
+    // The certificate never outlives the grant, but a grant cut short (a shorter approval) ends first.
+    endsAt: Math.min(Date.parse(certificate.meta.notAfter), Date.parse(certificate.request.notAfter ?? certificate.meta.notAfter)),
     tags: { requestId, engineer: certificate.request.requester, ticket: certificate.request.ticket },
     nextQueryId: () => queryIdFor(requestId),
   };

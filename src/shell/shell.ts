@@ -26,8 +26,6 @@ export interface ShellSummary {
 /** The formats `\format` switches between: the ones byoc renders or passes through for `byoc query`. */
 const FORMATS: readonly OutputFormat[] = ['table', 'json', 'ndjson', 'csv', 'tsv'];
 
-/** The client's idle timeout beyond --timeout: the deadline, which also cancels on the server, comes first. */
-const IDLE_MARGIN_MS = 5000;
 
 const HELP = `Statements end at ; (or \\G for vertical output) and may span lines; each passes byoc's read-only guard.
   \\format csv|tsv|table|json|ndjson   the output format of the next statements
@@ -51,7 +49,7 @@ Ctrl-C cancels the running query on the server (the shell stays), or clears what
 export async function runShell(ctx: Context, options: ShellOptions): Promise<ShellSummary> {
   const input = ctx.io.stdin.stream?.();
   if (!input) throw new UsageError('stdin_not_interactive', 'the shell needs an interactive stdin', { hint: `Pass the SQL instead: byoc query ${options.service} 'SELECT 1'` });
-  const [{ openEngineerSession }, { watchGrant }] = await Promise.all([import('../clickhouse/engineer.js'), import('../access/grant-watch.js')]);
+  const [{ openEngineerSession, IDLE_MARGIN_MS }, { watchGrant }] = await Promise.all([import('../clickhouse/engineer.js'), import('../access/grant-watch.js')]);
   const endWait = ctx.beginProgress(`connecting to ${options.service}`);
   let engineer: EngineerSession;
   try {
@@ -70,9 +68,7 @@ export async function runShell(ctx: Context, options: ShellOptions): Promise<She
   } catch (error) {
     ctx.log.warn(`cannot read the shell history ${history.file}: ${(error as Error).message}; starting without it`);
   }
-  const { certificate } = engineer;
-  // The certificate never outlives the grant, but a grant cut short (a shorter approval) ends first.
-  const endsAt = Math.min(Date.parse(certificate.meta.notAfter), Date.parse(certificate.request.notAfter ?? certificate.meta.notAfter));
+  const { endsAt } = engineer;
   const stopped = new AbortController();
   const shell = new Shell(ctx, options, engineer, history);
   const watch = watchGrant({
