@@ -26,7 +26,7 @@ export default defineCommand({
         identity = await broker.whoami();
         const approved = await broker.list({ mine: true, status: 'approved' });
         grants = new Map();
-        // newest first: the grant kept for a service is the one that ends last
+        // several approved grants for one service: the one that ends last is the one shown
         for (const request of approved) {
           if (!request.notAfter) continue;
           const remainingMs = Date.parse(request.notAfter) - now;

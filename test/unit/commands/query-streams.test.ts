@@ -24,8 +24,7 @@ let serverKeys: { certPem: string; keyPem: string };
 beforeAll(async () => {
   const ca = await testBrokerCa();
   caPem = ca.certPem;
-  const { certPem, keyPem } = await testServerKeys([HOST]);
-  serverKeys = { certPem, keyPem };
+  serverKeys = await testServerKeys([HOST]);
   server = await startFakeClickHouse({ ...serverKeys, clientCa: caPem, answer, endless: (query) => query.sql.startsWith(LONG) });
 });
 afterAll(async () => {

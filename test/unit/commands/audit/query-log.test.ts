@@ -74,8 +74,7 @@ let serverCert: { certPem: string; keyPem: string };
 beforeAll(async () => {
   const ca = await testBrokerCa();
   caPem = ca.certPem;
-  const { certPem, keyPem } = await testServerKeys(['clickhouse.customer.example']);
-  serverCert = { certPem, keyPem };
+  serverCert = await testServerKeys(['clickhouse.customer.example']);
   server = await startFakeClickHouse({ ...serverCert, answer });
 });
 afterAll(() => server.close());

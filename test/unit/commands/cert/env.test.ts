@@ -18,8 +18,7 @@ let serverKeys: { certPem: string; keyPem: string };
 
 beforeAll(async () => {
   const ca = await testBrokerCa();
-  const { certPem, keyPem } = await testServerKeys([HOST, '127.0.0.1']);
-  serverKeys = { certPem, keyPem };
+  serverKeys = await testServerKeys([HOST, '127.0.0.1']);
   server = await startFakeClickHouse({ ...serverKeys, clientCa: ca.certPem, answer: () => ({ names: ['version()'], types: ['String'], rows: [['24.8.1']] }) });
 });
 afterAll(() => server.close());
